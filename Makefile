@@ -1,0 +1,55 @@
+# unionevents — two commands: `make run` (set up and serve) and `make test` (every test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_WORKERS ?= auto
+export FLASK_APP := app
+
+.PHONY: run test test-sqlite bench babel translations migrate seed browser-deps clean
+
+# The venv is rebuilt whenever a requirements file changes.
+$(VENV)/.runtime: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+translations: $(VENV)/.runtime
+	$(BIN)/pybabel compile -q -d translations
+
+migrate: $(VENV)/.runtime
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask seed-demo
+
+run: translations seed
+	@$(BIN)/python -c "from unionevents.demo import print_demo_logins; print_demo_logins()"
+	@echo "Serving on http://$(HOST):$(PORT)/"
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+browser-deps:
+	scripts/ensure-browser.sh
+
+# Every test, in parallel, on SQLite — or on the database in TEST_DATABASE_URL when it is set.
+test: $(VENV)/.dev translations browser-deps
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev translations
+	$(BIN)/python -m bench
+
+# Extract messages, update the catalogs, compile them.
+babel: $(VENV)/.runtime
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -q -d translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,104 @@
+"""Shared fixtures: one database per xdist worker, emptied after every test.
+
+SQLite by default (a file, so threaded tests share it); PostgreSQL when
+TEST_DATABASE_URL is set, with a database per worker.  Tables are emptied
+rather than rolled back because concurrency tests commit from many threads.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from unionevents import create_app
+from unionevents.core import timeutil
+from unionevents.extensions import db
+
+from .factories import Factories
+
+
+def worker_database_url(worker_id: str, tmp_dir: Path, suffix: str = "") -> str:
+    """A fresh database for this xdist worker (PostgreSQL: CREATE DATABASE; SQLite: a new file)."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_dir / f'test_{worker_id}{suffix}.db'}"
+    url = make_url(base)
+    name = f"{url.database}_{worker_id}{suffix}".lower()
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_id, tmp_path_factory) -> str:
+    return worker_database_url(worker_id, tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    application = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    with application.app_context():
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = [t.name for t in db.metadata.sorted_tables]
+    if db.engine.dialect.name == "postgresql":
+        quoted = ", ".join(f'"{name}"' for name in tables)
+        db.session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    else:
+        db.session.execute(text("PRAGMA defer_foreign_keys = ON"))  # the tree references itself
+        for name in reversed(tables):
+            db.session.execute(text(f'DELETE FROM "{name}"'))
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app):
+    """Every test runs in an app context and leaves an empty database behind."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+        timeutil.freeze(None)
+        _empty_all_tables()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make(app) -> Factories:
+    """Factories that build data through the services: ``make.user()``, ``make.activity()`` ..."""
+    return Factories()
+
+
+@pytest.fixture
+def login(client):
+    """``login(user)`` makes ``client`` act as ``user`` (sets the Flask-Login session directly)."""
+
+    def _login(user, the_client=None):
+        target = the_client or client
+        with target.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return target
+
+    return _login
+
+
+@pytest.fixture
+def frozen_time():
+    """``frozen_time(dt)`` pins ``timeutil.now()`` (naive UTC) for the rest of the test."""
+    return timeutil.freeze

@@ -1,0 +1,73 @@
+"""Test data built through the services, the way the application builds it."""
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from unionevents.accounts.models import Occupation, Role, User
+from unionevents.accounts.services import create_user, grant_role
+from unionevents.activities.models import Activity, ActivityKind, SignupMode
+from unionevents.activities.services import create_activity
+from unionevents.core.timeutil import now
+from unionevents.extensions import db
+from unionevents.unions.models import NodeLevel, UnionNode
+from unionevents.unions.services import create_node, find_by_name
+
+PASSWORD = "secret123"
+_mobiles = itertools.count(1)
+
+
+class Factories:
+    """Small builders returning committed objects; names read like the domain."""
+
+    def node(self, name: str, level: NodeLevel = NodeLevel.WORKPLACE, parent: UnionNode | None = None,
+             district: str | None = None) -> UnionNode:
+        node = create_node(name, level, parent, district)
+        db.session.commit()
+        return node
+
+    def tree(self) -> dict[str, UnionNode]:
+        """A small hierarchy: city → two districts → streets → workplaces."""
+        if find_by_name("北京市总工会"):
+            return {n.name: n for n in db.session.query(UnionNode)}
+        city = create_node("北京市总工会", NodeLevel.CITY)
+        chaoyang = create_node("朝阳区总工会", NodeLevel.DISTRICT, city, "朝阳区")
+        fengtai = create_node("丰台区总工会", NodeLevel.DISTRICT, city, "丰台区")
+        aoyuncun = create_node("朝阳区奥运村街道总工会", NodeLevel.STREET, chaoyang)
+        yuquanying = create_node("丰台区玉泉营街道总工会", NodeLevel.STREET, fengtai)
+        create_node("奥运村快递驿站联合工会", NodeLevel.WORKPLACE, aoyuncun)
+        create_node("玉泉营商场工会", NodeLevel.WORKPLACE, yuquanying)
+        db.session.commit()
+        return {n.name: n for n in db.session.query(UnionNode)}
+
+    def user(self, name: str = "职工", *, mobile: str | None = None, union: UnionNode | str | None = None,
+             occupation: Occupation = Occupation.OTHER, password: str | None = PASSWORD,
+             role: Role | None = None, scope: UnionNode | str | None = None,
+             activity: Activity | None = None) -> User:
+        if isinstance(union, str):
+            union = find_by_name(union)
+        mobile = mobile or f"139{next(_mobiles):08d}"
+        user = create_user(mobile, name, password, union=union, occupation=occupation, accept_privacy=True)
+        if role is not None:
+            if isinstance(scope, str):
+                scope = find_by_name(scope)
+            grant_role(user, role, node=scope, activity_id=activity.id if activity else None)
+        db.session.commit()
+        return user
+
+    def activity(self, title: str = "花卉养护课", *, node: UnionNode | str | None = None,
+                 kind: ActivityKind = ActivityKind.CLASS_, capacity: int = 10,
+                 mode: SignupMode = SignupMode.FIRST_COME, starts_in: timedelta = timedelta(days=10),
+                 publish: bool = True, **fields) -> Activity:
+        if node is None:
+            node = self.tree()["丰台区玉泉营街道总工会"]
+        elif isinstance(node, str):
+            node = find_by_name(node)
+        starts_at = now() + starts_in
+        fields.setdefault("signup_opens_at", now() - timedelta(days=1))
+        fields.setdefault("signup_closes_at", starts_at - timedelta(hours=2))
+        activity = create_activity(title=title, kind=kind, node=node, starts_at=starts_at,
+                                   ends_at=starts_at + timedelta(hours=2), capacity=capacity, mode=mode,
+                                   publish=publish, **fields)
+        db.session.commit()
+        return activity

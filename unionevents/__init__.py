@@ -1,0 +1,126 @@
+"""unionevents — 工会活动报名: activities of a city trade-union federation."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from .config import CONFIGS, INSTANCE_DIR, PROJECT_ROOT, load_or_create_secret_key
+from .extensions import api, babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: str | type | dict | None = None) -> Flask:
+    """Build the app: config → extensions → i18n → blueprints → errors → CLI."""
+    app = Flask(
+        __name__,
+        instance_path=str(INSTANCE_DIR),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    _load_config(app, config)
+    _configure_logging(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from .core.errors import register_error_handlers
+    from .core.security import install_security_headers
+    from .core.templating import install_template_helpers
+
+    register_error_handlers(app)
+    install_security_headers(app)
+    install_template_helpers(app)
+
+    from .core.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _load_config(app: Flask, config) -> None:
+    overrides = config if isinstance(config, dict) else {}
+    if isinstance(config, type):
+        base = config
+    elif isinstance(config, str):
+        base = CONFIGS[config]
+    elif overrides.get("TESTING"):
+        base = CONFIGS["testing"]
+    else:
+        base = CONFIGS.get(os.environ.get("UNIONEVENTS_ENV", "development"), CONFIGS["development"])
+    app.config.from_object(base)
+    if not app.config.get("TESTING"):
+        # instance/config.py overrides the class defaults; environment variables override both.
+        # Tests are hermetic: they read neither.
+        app.config.from_pyfile("config.py", silent=True)
+        for key in ("SECRET_KEY", "REDIS_URL", "OUTBOX_SENDER"):
+            if os.environ.get(key):
+                app.config[key] = os.environ[key]
+        if os.environ.get("DATABASE_URL"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    app.config.update(overrides)
+
+    if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_STORAGE_URI") == "memory://" \
+            and not app.testing:
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+
+    if not app.config.get("SECRET_KEY"):
+        if app.config["ENV_NAME"] == "production":
+            raise RuntimeError("SECRET_KEY must be set in production (environment or instance/config.py).")
+        app.config["SECRET_KEY"] = load_or_create_secret_key(Path(app.instance_path))
+
+    if not app.testing:
+        # Test-only switches that weaken protections must never be on outside tests.
+        for key in ("TESTING_DISABLE_CAPACITY_GUARD", "TESTING_RACE_DELAY"):
+            if app.config.get(key):
+                raise RuntimeError(f"{key} is a test-only setting.")
+
+
+def _configure_logging(app: Flask) -> None:
+    from .core.logging import configure_request_logging
+
+    configure_request_logging(app)
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from .core.i18n import select_locale, select_timezone
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+    from .accounts.auth import init_login
+
+    init_login(app, login_manager)
+
+    # Every model module is imported so metadata is complete for migrations.
+    from . import models  # noqa: F401
+
+    with app.app_context():
+        from .core.db import configure_engine
+
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_SYNCHRONOUS"])
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .accounts.views import bp as accounts_bp
+    from .activities.views import bp as activities_bp
+    from .core.views import bp as main_bp
+    from .registrations.views import bp as registrations_bp
+    from .accounts.admin import bp as admin_bp
+    from .unions.views import bp as unions_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(unions_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(activities_bp)
+    app.register_blueprint(registrations_bp)
+
+    from .core.api import init_api
+
+    init_api(app)

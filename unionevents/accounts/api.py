@@ -1,0 +1,48 @@
+"""Accounts API: a phone app trades a mobile number and password for a token."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..core.api import ApiUnauthorized
+from ..core.permissions import public
+from ..extensions import limiter
+from . import services
+
+blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
+
+
+class TokenRequest(Schema):
+    mobile = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class TokenResponse(Schema):
+    token = fields.String(required=True)
+
+
+class BadCredentials(ApiUnauthorized):
+    default_message = _l("The mobile number or password is not correct.")
+
+
+def _login_limit():
+    from flask import current_app
+
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    decorators = [public, limiter.limit(_login_limit)]
+
+    @blp.arguments(TokenRequest)
+    @blp.response(201, TokenResponse)
+    @blp.alt_response(401, description="Unknown mobile or wrong password (the same answer for both)")
+    def post(self, body):
+        """Log in with mobile number and password; returns a new API token."""
+        user = services.authenticate(body["mobile"], body["password"])
+        if user is None:
+            raise BadCredentials()
+        return {"token": services.issue_token(user, "api")}

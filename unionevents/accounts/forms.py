@@ -1,0 +1,112 @@
+"""Account forms: sign-up, login, password, profile, role grants and imports."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from ..core.forms import REQUIRED_MESSAGE, MobileNumber, strip_filter
+from .models import Occupation, Role
+
+
+def _occupation_choices():
+    return Occupation.choices()
+
+
+def coerce_optional_int(value):
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1  # never a valid id: the service reports "choose a union from the list"
+
+
+class SignupForm(FlaskForm):
+    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
+                         render_kw={"inputmode": "tel", "autocomplete": "tel"})
+    name = StringField(_l("Name"), filters=[strip_filter],
+                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=40)],
+                       render_kw={"autocomplete": "name"})
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                             description=_l("At least 8 characters, with letters and digits."),
+                             render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField(
+        _l("Password again"),
+        validators=[DataRequired(REQUIRED_MESSAGE), EqualTo("password", _l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"})
+    union_id = SelectField(_l("Your union"), coerce=coerce_optional_int, validate_choice=False,
+                           description=_l("Type to search; choose “not a member” if you have no union."))
+    occupation = SelectField(_l("Occupation"), choices=_occupation_choices, default=Occupation.OTHER.value)
+    district = StringField(_l("District"), filters=[strip_filter], validators=[Optional(), Length(max=40)])
+    member_card_no = StringField(_l("Member card number (optional)"), filters=[strip_filter],
+                                 validators=[Optional(), Length(max=32)])
+    accept_privacy = BooleanField(_l("I have read and accept the privacy notice."))
+    submit = SubmitField(_l("Create account"))
+
+
+class LoginForm(FlaskForm):
+    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE)],
+                         render_kw={"inputmode": "tel", "autocomplete": "username"})
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                             render_kw={"autocomplete": "current-password"})
+    remember = BooleanField(_l("Remember me on this device"))
+    next = HiddenField()
+    submit = SubmitField(_l("Log in"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                                 description=_l("At least 8 characters, with letters and digits."),
+                                 render_kw={"autocomplete": "new-password"})
+    new_password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(REQUIRED_MESSAGE), EqualTo("new_password", _l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Change password"))
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Name"), filters=[strip_filter],
+                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=40)])
+    union_id = SelectField(_l("Your union"), coerce=coerce_optional_int, validate_choice=False)
+    occupation = SelectField(_l("Occupation"), choices=_occupation_choices)
+    district = StringField(_l("District"), filters=[strip_filter], validators=[Optional(), Length(max=40)])
+    member_card_no = StringField(_l("Member card number (optional)"), filters=[strip_filter],
+                                 validators=[Optional(), Length(max=32)])
+    submit = SubmitField(_l("Save"))
+
+
+class GrantRoleForm(FlaskForm):
+    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()])
+    role = SelectField(_l("Role"), choices=lambda: [(r.value, r.title) for r in Role
+                                                     if r in (Role.ADMIN, Role.ORGANISER, Role.OFFICER)])
+    node_id = SelectField(_l("Union"), coerce=coerce_optional_int, validate_choice=False)
+    submit = SubmitField(_l("Grant role"))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[
+        FileRequired(_l("Please choose a file.")),
+        FileAllowed(["csv", "xlsx"], _l("Only CSV and XLSX files can be imported.")),
+    ])
+    submit = SubmitField(_l("Import"))
+
+
+class TokenForm(FlaskForm):
+    label = StringField(_l("Name of the device or app"), filters=[strip_filter],
+                        validators=[Optional(), Length(max=60)])
+    submit = SubmitField(_l("Create token"))
+
+
+class EmptyForm(FlaskForm):
+    """A form with nothing but the CSRF token, for one-button actions."""
+
+    submit = SubmitField(_l("Confirm"))

@@ -1,0 +1,271 @@
+"""Accounts: sign-up, login, passwords, profiles, role grants and API tokens."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..core.audit import log_action
+from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..core.timeutil import now
+from ..extensions import db
+from ..unions.models import UnionNode
+from .models import ACTIVITY_SCOPED_ROLES, ApiToken, Occupation, Role, RoleGrant, User
+
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+NAME_MAX_LENGTH = 40
+
+MSG_BAD_MOBILE = _l("Please enter an 11-digit mainland mobile number starting with 13–19.")
+MSG_MOBILE_TAKEN = _l("An account with this mobile number already exists. Please log in instead.")
+MSG_BAD_LOGIN = _l("The mobile number or password is not correct.")
+
+# Checked against when the mobile is unknown, so both failures take the same time.
+_DUMMY_HASH: str | None = None
+
+
+def normalise_mobile(raw: str | None) -> str:
+    """Strip spaces, dashes and a +86/0086 prefix from a typed mobile number."""
+    value = re.sub(r"[\s\-()]", "", raw or "")
+    for prefix in ("+86", "0086"):
+        if value.startswith(prefix):
+            value = value[len(prefix):]
+    if value.startswith("86") and len(value) == 13:
+        value = value[2:]
+    return value
+
+
+def mobile_error(mobile: str) -> str | None:
+    return None if MOBILE_RE.fullmatch(mobile or "") else str(MSG_BAD_MOBILE)
+
+
+def password_errors(password: str | None) -> list[str]:
+    password = password or ""
+    errors = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        errors.append(str(_l("The password must have at least %(n)d characters.", n=PASSWORD_MIN_LENGTH)))
+    if len(password) > PASSWORD_MAX_LENGTH:
+        errors.append(str(_l("The password may have at most %(n)d characters.", n=PASSWORD_MAX_LENGTH)))
+    if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
+        errors.append(str(_l("The password must contain both letters and digits.")))
+    return errors
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def find_by_mobile(mobile: str) -> User | None:
+    return db.session.scalar(select(User).where(User.mobile == normalise_mobile(mobile)))
+
+
+def create_user(mobile: str, name: str, password: str | None = None, *, union: UnionNode | None = None,
+                occupation: Occupation = Occupation.OTHER, district: str | None = None,
+                member_card_no: str | None = None, accept_privacy: bool = False,
+                created_by: User | None = None, activated: bool = True) -> User:
+    """Create an account after checking every field; raises ValidationFailed/Conflict."""
+    mobile = normalise_mobile(mobile)
+    name = (name or "").strip()
+    errors: dict[str, list[str]] = {}
+    if mobile_error(mobile):
+        errors["mobile"] = [mobile_error(mobile)]
+    if not name:
+        errors["name"] = [str(_l("Please enter your name."))]
+    elif len(name) > NAME_MAX_LENGTH:
+        errors["name"] = [str(_l("The name may have at most %(n)d characters.", n=NAME_MAX_LENGTH))]
+    if password is not None and password_errors(password):
+        errors["password"] = password_errors(password)
+    if member_card_no and len(member_card_no.strip()) > 32:
+        errors["member_card_no"] = [str(_l("The member card number is too long."))]
+    if errors:
+        raise ValidationFailed(errors)
+    if find_by_mobile(mobile) is not None:
+        raise Conflict(MSG_MOBILE_TAKEN, field="mobile")
+    user = User(
+        mobile=mobile, name=name, union=union, occupation=occupation,
+        district=(district or (union.district if union else None)),
+        member_card_no=(member_card_no or "").strip() or None,
+        password_hash=hash_password(password) if password else None,
+        activated=activated and password is not None,
+        created_by_id=created_by.id if created_by else None,
+    )
+    if accept_privacy:
+        user.privacy_version = current_app.config["PRIVACY_NOTICE_VERSION"]
+        user.privacy_accepted_at = now()
+    db.session.add(user)
+    db.session.flush()
+    log_action(created_by.id if created_by else user.id, "user.create", user)
+    return user
+
+
+def register_worker(*, mobile: str, name: str, password: str, union_id: int | None,
+                    occupation: Occupation, district: str | None = None,
+                    member_card_no: str | None = None, accept_privacy: bool) -> User:
+    """Self sign-up by a worker: the privacy notice must be accepted."""
+    if not accept_privacy:
+        raise ValidationFailed({"accept_privacy": [str(_l("Please read and accept the privacy notice."))]})
+    union = None
+    if union_id:
+        union = db.session.get(UnionNode, union_id)
+        if union is None:
+            raise ValidationFailed({"union_id": [str(_l("Please choose a union from the list."))]})
+    user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
+                       member_card_no=member_card_no, accept_privacy=True)
+    db.session.commit()
+    return user
+
+
+def authenticate(mobile: str, password: str) -> User | None:
+    """The user for these credentials, or None — with the same work done for an unknown mobile."""
+    global _DUMMY_HASH
+    user = find_by_mobile(mobile)
+    if user is None or user.password_hash is None:
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hash_password("not-a-real-password-1")
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
+        return None
+    if not user.activated:
+        return None
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        raise ValidationFailed({"current_password": [str(_l("The current password is not correct."))]})
+    errors = password_errors(new)
+    if errors:
+        raise ValidationFailed({"new_password": errors})
+    user.password_hash = hash_password(new)
+    user.session_version += 1  # every other session and remember-me cookie ends
+    log_action(user.id, "user.change_password", user)
+    db.session.commit()
+
+
+def end_all_sessions(user: User) -> None:
+    """Logout everywhere: old session cookies and remember-me tokens stop working."""
+    user.session_version += 1
+    db.session.commit()
+
+
+def update_profile(user: User, *, name: str, union_id: int | None, occupation: Occupation,
+                   district: str | None, member_card_no: str | None) -> None:
+    name = (name or "").strip()
+    if not name or len(name) > NAME_MAX_LENGTH:
+        raise ValidationFailed({"name": [str(_l("Please enter your name (at most %(n)d characters).",
+                                                  n=NAME_MAX_LENGTH))]})
+    union = None
+    if union_id:
+        union = db.session.get(UnionNode, union_id)
+        if union is None:
+            raise ValidationFailed({"union_id": [str(_l("Please choose a union from the list."))]})
+    user.name = name
+    user.union = union
+    user.occupation = occupation
+    user.district = (district or "").strip() or (union.district if union else None)
+    user.member_card_no = (member_card_no or "").strip() or None
+    log_action(user.id, "user.update_profile", user)
+    db.session.commit()
+
+
+def set_locale(user: User, locale: str) -> None:
+    user.locale = locale
+    db.session.commit()
+
+
+def grant_role(user: User, role: Role, *, node: UnionNode | None = None, activity_id: int | None = None,
+               granted_by: User | None = None) -> RoleGrant:
+    """Give ``user`` a role over a node (admin, organiser, officer) or one activity (judge, medical)."""
+    if role in ACTIVITY_SCOPED_ROLES:
+        if activity_id is None:
+            raise ValidationFailed({"activity_id": [str(_l("This role is granted for one activity."))]})
+        node = None
+    else:
+        if node is None:
+            raise ValidationFailed({"node_id": [str(_l("Please choose the union this role covers."))]})
+        activity_id = None
+    for grant in user.grants:
+        if grant.role == role and grant.node_id == (node.id if node else None) \
+                and grant.activity_id == activity_id:
+            return grant
+    grant = RoleGrant(user=user, role=role, node=node, activity_id=activity_id,
+                      granted_by_id=granted_by.id if granted_by else None)
+    db.session.add(grant)
+    db.session.flush()
+    log_action(granted_by.id if granted_by else None, "role.grant", grant, role=role.value,
+               user_id=user.id, node_id=node.id if node else None, activity_id=activity_id)
+    return grant
+
+
+def revoke_grant(grant: RoleGrant, revoked_by: User | None = None) -> None:
+    log_action(revoked_by.id if revoked_by else None, "role.revoke", grant, role=grant.role.value,
+               user_id=grant.user_id)
+    db.session.delete(grant)
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(user: User, label: str = "") -> str:
+    """Create an API token; the raw value is returned once and only its digest stored."""
+    raw = "ue_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, digest=token_digest(raw), label=label[:60]))
+    log_action(user.id, "token.issue", user)
+    db.session.commit()
+    return raw
+
+
+def user_for_token(raw: str) -> User | None:
+    if not raw:
+        return None
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.digest == token_digest(raw), ApiToken.revoked_at.is_(None))
+    )
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+def revoke_token(user: User, token_id: int) -> None:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(_l("This token does not exist."))
+    token.revoked_at = now()
+    log_action(user.id, "token.revoke", token)
+    db.session.commit()
+
+
+def active_tokens(user: User) -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())
+    ))
+
+
+def admin_grant_role(actor: User, mobile: str, role: Role, node_id: int | None) -> RoleGrant:
+    """An admin grants a node-scoped role from the administration page."""
+    user = find_by_mobile(mobile)
+    if user is None:
+        raise ValidationFailed({"mobile": [str(_l("No account has this mobile number."))]})
+    node = db.session.get(UnionNode, node_id) if node_id else None
+    if node is None:
+        raise ValidationFailed({"node_id": [str(_l("Please choose the union this role covers."))]})
+    grant = grant_role(user, role, node=node, granted_by=actor)
+    db.session.commit()
+    return grant
+
+
+def admin_revoke_grant(actor: User, grant_id: int) -> None:
+    grant = db.session.get(RoleGrant, grant_id)
+    if grant is None:
+        raise NotFound(_l("This role grant does not exist."))
+    revoke_grant(grant, revoked_by=actor)
+    db.session.commit()

@@ -1,0 +1,185 @@
+"""Worker-facing account pages: sign-up, login, logout, profile, password, API tokens."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ..core.errors import Conflict, ValidationFailed
+from ..core.permissions import login_required, public
+from ..core.security import is_safe_redirect
+from ..extensions import limiter
+from ..unions.services import tree_choices
+from . import services
+from .forms import ChangePasswordForm, EmptyForm, LoginForm, ProfileForm, SignupForm, TokenForm
+from .models import Occupation
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _signup_limit():
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+def _mobile_key():
+    """Throttle per mobile number too: riders share carrier NAT addresses."""
+    return "mobile:" + services.normalise_mobile(request.form.get("mobile", ""))
+
+
+def _union_choices():
+    return [("", _("Not a union member"))] + [(str(i), label) for i, label in tree_choices()]
+
+
+def apply_service_errors(form, error: ValidationFailed | Conflict) -> None:
+    """Show a service's per-field errors next to the form fields."""
+    if isinstance(error, ValidationFailed):
+        for field_name, messages in error.errors.items():
+            field = getattr(form, field_name, None)
+            if field is not None:
+                field.errors = list(field.errors) + list(messages)
+            else:
+                flash(" ".join(messages), "error")
+    elif error.field and getattr(form, error.field, None) is not None:
+        field = getattr(form, error.field)
+        field.errors = list(field.errors) + [str(error.message)]
+    else:
+        flash(str(error.message), "error")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+@public
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = SignupForm()
+    form.union_id.choices = _union_choices()
+    if form.validate_on_submit():
+        try:
+            user = services.register_worker(
+                mobile=form.mobile.data, name=form.name.data, password=form.password.data,
+                union_id=form.union_id.data, occupation=Occupation(form.occupation.data),
+                district=form.district.data, member_card_no=form.member_card_no.data,
+                accept_privacy=form.accept_privacy.data,
+            )
+        except (ValidationFailed, Conflict) as error:
+            apply_service_errors(form, error)
+        else:
+            session.clear()
+            login_user(user)
+            flash(_("Welcome, %(name)s! Your account is ready.", name=user.name), "success")
+            return redirect(url_for("main.home"))
+    return render_template("accounts/signup.html", form=form,
+                           privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"]), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_mobile_key)
+@public
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("main.home"))
+    if form.validate_on_submit():
+        user = services.authenticate(form.mobile.data, form.password.data)
+        if user is None:
+            form.password.errors = [str(services.MSG_BAD_LOGIN)]
+        else:
+            session.clear()  # a fresh session at login: no fixation
+            login_user(user, remember=form.remember.data)
+            flash(_("You are logged in."), "success")
+            target = form.next.data
+            return redirect(target if is_safe_redirect(target) else url_for("main.home"))
+    return render_template("accounts/login.html", form=form), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        services.end_all_sessions(current_user._get_current_object())
+        logout_user()
+        session.clear()
+        flash(_("You are logged out."), "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/privacy")
+@public
+def privacy():
+    return render_template("accounts/privacy.html", version=current_app.config["PRIVACY_NOTICE_VERSION"])
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user)
+    form.union_id.choices = _union_choices()
+    if request.method == "GET":
+        form.union_id.data = user.union_id
+        form.occupation.data = user.occupation.value
+    if form.validate_on_submit():
+        try:
+            services.update_profile(user, name=form.name.data, union_id=form.union_id.data,
+                                    occupation=Occupation(form.occupation.data),
+                                    district=form.district.data, member_card_no=form.member_card_no.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=form, user=user,
+                           tokens=services.active_tokens(user), token_form=TokenForm(),
+                           revoke_form=EmptyForm()), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(user, form.current_password.data, form.new_password.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            login_user(user)  # keep this session, which now carries the new version
+            flash(_("Your password is changed. Other devices have been logged out."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/password.html", form=form), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/tokens", methods=["POST"])
+@login_required
+def create_token():
+    form = TokenForm()
+    if not form.validate_on_submit():
+        flash(_("The name of the device may have at most 60 characters."), "error")
+        return redirect(url_for("accounts.profile"))
+    user = current_user._get_current_object()
+    raw = services.issue_token(user, form.label.data or "")
+    return render_template("accounts/token_created.html", token=raw)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    form = EmptyForm()
+    if form.validate_on_submit():
+        services.revoke_token(current_user._get_current_object(), token_id)
+        flash(_("The token is revoked."), "success")
+    return redirect(url_for("accounts.profile"))

@@ -1,0 +1,111 @@
+"""Configuration classes.
+
+Values come from environment variables first, then ``instance/config.py``
+(loaded by ``create_app``), then these defaults.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _default_sqlite_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'unionevents.db'}"
+
+
+def load_or_create_secret_key(instance_dir: Path) -> str:
+    """Read the development secret key from instance/, writing a random one on first run."""
+    key_file = instance_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _default_sqlite_url()
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # SQLite durability and waiting (see docs/reliability notes in core/db.py).
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+    SQLITE_SYNCHRONOUS = "FULL"
+
+    BABEL_DEFAULT_LOCALE = "zh_Hans"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "translations")
+    LANGUAGES = {"zh_Hans": "中文", "en": "English"}
+
+    WTF_CSRF_TIME_LIMIT = None  # a sign-up form left open during a shift must still submit
+    MAX_CONTENT_LENGTH = 25 * 1024 * 1024
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
+
+    PASSWORD_HASH_METHOD = "scrypt"
+    PRIVACY_NOTICE_VERSION = "2026-11"
+    HEALTH_CONSENT_VERSION = "2026-11"
+
+    REDIS_URL = os.environ.get("REDIS_URL")
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per 5 minutes"
+    SIGNUP_RATE_LIMIT = "20 per hour"
+
+    # flask-smorest / OpenAPI
+    API_TITLE = "unionevents API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    # Notifications: "log" writes messages to the log; other senders are configured by name.
+    OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "log")
+
+    # Test-only switches; ``create_app`` refuses them outside testing.
+    TESTING_DISABLE_CAPACITY_GUARD = False
+    TESTING_RACE_DELAY = 0.0
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+class TestConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    WTF_CSRF_ENABLED = False
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # hashing cost is not under test
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SERVER_NAME = None
+
+
+CONFIGS = {"development": Config, "production": ProductionConfig, "testing": TestConfig}

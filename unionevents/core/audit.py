@@ -1,0 +1,43 @@
+"""The audit log: who did what to which object, and when.
+
+Rows carry ids and non-personal facts only, so erasing a person leaves no copy
+of their data here.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .timeutil import now
+
+
+class AuditLog(db.Model):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=now, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+def log_action(actor_id: int | None, action: str, obj: Any = None, outcome: str = "ok",
+               **data: Any) -> AuditLog:
+    """Add an audit row to the current transaction (the caller commits it with the change)."""
+    entry = AuditLog(
+        actor_id=actor_id,
+        action=action,
+        object_type=type(obj).__tablename__ if obj is not None and hasattr(type(obj), "__tablename__") else None,
+        object_id=getattr(obj, "id", None),
+        outcome=outcome,
+        data=data or None,
+    )
+    db.session.add(entry)
+    return entry

@@ -1,0 +1,29 @@
+"""Command-line entry points: `flask seed-demo`, `flask users ...`, `flask outbox send`."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+
+
+def register_cli(app: Flask) -> None:
+    from ..accounts.cli import users_cli
+    from ..activities.cli import activities_cli
+    from ..demo import seed_demo_command
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(activities_cli)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(outbox_cli)
+
+
+@click.group("outbox", help="Notification outbox.")
+def outbox_cli():
+    pass
+
+
+@outbox_cli.command("send", help="Deliver queued messages with the configured sender.")
+@click.option("--limit", default=500, show_default=True)
+def outbox_send(limit: int):
+    from .outbox import deliver_pending
+
+    click.echo(f"sent {deliver_pending(limit)}")

@@ -1,0 +1,84 @@
+"""Transactions that hold on SQLite and PostgreSQL alike.
+
+SQLite: every connection runs in WAL mode with a busy timeout, and write
+transactions start with ``BEGIN IMMEDIATE`` so the write lock is taken before
+anything is read.  A deferred transaction that reads first and writes later
+fails at once with "database is locked" instead of waiting, which is why the
+driver's own transaction handling is switched off and we emit BEGIN ourselves.
+
+PostgreSQL: the default READ COMMITTED level plus conditional UPDATEs and row
+locks in the services.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from ..extensions import db
+
+IMMEDIATE_OPTION = "unionevents_immediate"
+
+
+def is_sqlite(engine: Engine | None = None) -> bool:
+    engine = engine or db.engine
+    return engine.dialect.name == "sqlite"
+
+
+def configure_engine(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:
+    """Install the SQLite connection pragmas and BEGIN handling on ``engine``."""
+    if engine.dialect.name != "sqlite":
+        return
+    if getattr(engine, "_unionevents_configured", False):
+        return
+    engine._unionevents_configured = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised implicitly
+        # Hand transaction control to SQLAlchemy (we emit BEGIN below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        if connection.get_execution_options().get(IMMEDIATE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """Run the block as one write transaction and commit it, or roll back on error.
+
+    Any read transaction the request already opened (for example Flask-Login's
+    user lookup) is ended first, so on SQLite the block starts with
+    ``BEGIN IMMEDIATE`` and waits for the write lock instead of failing.
+    Objects loaded before stay usable: they are refreshed on next access.
+    """
+    session = db.session
+    if session.in_transaction():
+        session.commit()  # end the read snapshot; nothing pending to lose in a read
+    session.connection(execution_options={IMMEDIATE_OPTION: True})
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def testing_flag(name: str, default=None):
+    """Read a test-only switch; they are refused outside testing in create_app."""
+    app = current_app
+    if not app.testing:
+        return default
+    return app.config.get(name, default)

@@ -1,0 +1,83 @@
+"""The outbox: messages the services write in the same transaction as the change they announce.
+
+A sender delivers them later (``flask outbox send``); the development sender
+writes them to the log.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .enums import LabelledEnum, enum_column_type
+from .timeutil import now
+
+log = logging.getLogger("unionevents.outbox")
+
+
+class Channel(LabelledEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+    __titles__ = {"sms": _l("SMS"), "email": _l("Email")}
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(enum_column_type(Channel), default=Channel.SMS)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+def enqueue(user_id: int | None, kind: str, body: str, subject: str = "",
+            channel: Channel = Channel.SMS) -> OutboxMessage:
+    """Queue a message in the caller's transaction."""
+    message = OutboxMessage(user_id=user_id, kind=kind, body=body, subject=subject, channel=channel)
+    db.session.add(message)
+    return message
+
+
+class LogSender:
+    """Development sender: writes each message to the log instead of sending it."""
+
+    def send(self, message: OutboxMessage, recipient: str) -> None:
+        log.info("outbox %s to %s [%s]: %s", message.channel.value, recipient, message.kind, message.body)
+
+
+SENDERS = {"log": LogSender}
+
+
+def deliver_pending(limit: int = 500) -> int:
+    """Send unsent messages with the configured sender; returns how many were sent."""
+    from ..accounts.models import User
+
+    sender = SENDERS[current_app.config["OUTBOX_SENDER"]]()
+    rows = db.session.execute(
+        select(OutboxMessage, User.mobile).outerjoin(User, User.id == OutboxMessage.user_id)
+        .where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+    ).all()
+    sent = 0
+    for message, mobile in rows:
+        message.attempts += 1
+        try:
+            sender.send(message, mobile or "")
+        except Exception as error:  # a failed delivery is retried on the next run
+            message.last_error = str(error)[:200]
+            continue
+        message.sent_at = now()
+        sent += 1
+    db.session.commit()
+    return sent

@@ -1,0 +1,46 @@
+"""Template globals and filters: times in Asia/Shanghai, cache-busted static URLs, masking."""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, current_app, url_for
+from flask_babel import format_date, format_datetime, format_time, get_locale
+
+from .masking import mask_mobile
+
+
+@lru_cache(maxsize=256)
+def _file_hash(path: str, mtime: float) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def static_url(filename: str) -> str:
+    """URL of a static file with its content hash, so it can be cached for a year."""
+    full = Path(current_app.static_folder) / filename
+    try:
+        version = _file_hash(str(full), full.stat().st_mtime)
+    except OSError:
+        version = "0"
+    return url_for("static", filename=filename, v=version)
+
+
+def install_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals.update(static_url=static_url, get_locale=get_locale)
+    app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
+    app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
+    app.jinja_env.filters["time"] = lambda v, fmt="short": format_time(v, fmt) if v else ""
+    app.jinja_env.filters["mask_mobile"] = mask_mobile
+
+    @app.context_processor
+    def _languages():
+        return {"LANGUAGES": app.config["LANGUAGES"]}
+
+    @app.after_request
+    def _static_cache(response):
+        from flask import request
+
+        if request.endpoint == "static" and request.args.get("v"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response

@@ -1,0 +1,49 @@
+"""Site-wide pages: home, language switch, health check."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from ..extensions import db
+from .i18n import LANG_COOKIE, normalise_locale
+from .permissions import public
+from .security import is_safe_redirect
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+@public
+def home():
+    from ..activities.services import upcoming_activities
+
+    return render_template("main/home.html", activities=upcoming_activities(limit=12))
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def set_language():
+    """Switch the interface language; remembered in a cookie and, when logged in, on the profile."""
+    from ..accounts.services import set_locale
+
+    locale = normalise_locale(request.form.get("locale")) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    target = request.form.get("next") or ""
+    response = make_response(redirect(target if is_safe_redirect(target) else url_for("main.home")))
+    response.set_cookie(LANG_COOKIE, locale, max_age=60 * 60 * 24 * 365, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    if current_user.is_authenticated:
+        set_locale(current_user._get_current_object(), locale)
+    return response
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except Exception:  # the database is down: say so without a traceback page
+        current_app.logger.exception("health check failed")
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok", database="ok")

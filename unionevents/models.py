@@ -1,0 +1,9 @@
+"""Import every model so SQLAlchemy's metadata (and Alembic) sees the whole schema."""
+from .accounts.models import ApiToken, RoleGrant, User  # noqa: F401
+from .activities.models import (  # noqa: F401
+    Activity, ActivityEligibleNode, ActivityOccupation, Question, TimeSlot, UnitQuota,
+)
+from .core.audit import AuditLog  # noqa: F401
+from .core.outbox import OutboxMessage  # noqa: F401
+from .registrations.models import Registration  # noqa: F401
+from .unions.models import UnionNode  # noqa: F401

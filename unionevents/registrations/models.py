@@ -1,0 +1,97 @@
+"""Registrations and their states."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..activities.models import Activity, TimeSlot
+from ..core.enums import LabelledEnum, enum_column_type
+from ..core.timeutil import now
+from ..extensions import db
+
+
+class RegistrationState(LabelledEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    REJECTED = "rejected"
+    NOT_DRAWN = "not_drawn"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+    __titles__ = {
+        "pending": _l("Pending"),
+        "confirmed": _l("Confirmed"),
+        "waitlisted": _l("On the waiting list"),
+        "rejected": _l("Rejected"),
+        "not_drawn": _l("Not drawn"),
+        "cancelled": _l("Cancelled"),
+        "attended": _l("Attended"),
+        "no_show": _l("No-show"),
+    }
+
+
+#: States in which a worker still holds a claim on the activity (one at most per activity).
+LIVE_STATES = (RegistrationState.PENDING, RegistrationState.CONFIRMED, RegistrationState.WAITLISTED)
+#: States counted against capacity.
+PLACE_STATES = (RegistrationState.CONFIRMED, RegistrationState.ATTENDED)
+
+_LIVE_SQL = "state IN ('pending', 'confirmed', 'waitlisted')"
+
+
+class Registration(db.Model):
+    __tablename__ = "registration"
+    __table_args__ = (
+        # The last line of defence against double sign-ups: one live registration per worker and activity.
+        Index(
+            "uq_registration_live", "activity_id", "user_id", unique=True,
+            sqlite_where=text(_LIVE_SQL), postgresql_where=text(_LIVE_SQL),
+        ),
+        Index("ix_registration_activity_state", "activity_id", "state"),
+        Index("ix_registration_user", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("time_slot.id", ondelete="SET NULL"), index=True)
+    unit_node_id: Mapped[int | None] = mapped_column(ForeignKey("union_node.id", ondelete="SET NULL"))
+    state: Mapped[RegistrationState] = mapped_column(enum_column_type(RegistrationState))
+    queue_rank: Mapped[int | None] = mapped_column()  # lottery order for the waiting list
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    health_consent_at: Mapped[datetime | None] = mapped_column()
+    health_consent_version: Mapped[str | None] = mapped_column(String(16))
+    ticket_secret: Mapped[str] = mapped_column(String(43), unique=True)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    checked_in_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+    activity: Mapped[Activity] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    slot: Mapped[TimeSlot | None] = relationship()
+
+    @hybrid_property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @is_live.inplace.expression
+    @classmethod
+    def _is_live_expression(cls):
+        return cls.state.in_(LIVE_STATES)
+
+    @hybrid_property
+    def holds_place(self) -> bool:
+        return self.state in PLACE_STATES
+
+    @holds_place.inplace.expression
+    @classmethod
+    def _holds_place_expression(cls):
+        return cls.state.in_(PLACE_STATES)
