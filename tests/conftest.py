@@ -6,6 +6,7 @@ rather than rolled back because concurrency tests commit from many threads.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -26,7 +27,9 @@ def worker_database_url(worker_id: str, tmp_dir: Path, suffix: str = "") -> str:
     if not base:
         return f"sqlite:///{tmp_dir / f'test_{worker_id}{suffix}.db'}"
     url = make_url(base)
-    name = f"{url.database}_{worker_id}{suffix}".lower()
+    # Checkouts on one machine must not share databases: name them after the checkout too.
+    checkout = hashlib.sha1(str(Path(__file__).resolve().parent.parent).encode()).hexdigest()[:6]
+    name = f"{url.database}_{checkout}_{worker_id}{suffix}".lower()
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
