@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Callable
 
 from flask import current_app, url_for
 from flask_babel import force_locale, gettext, lazy_gettext as _l
@@ -48,11 +49,23 @@ def activation_url() -> str:
         return "/account/activate"
 
 
-def activation_message(code: str, url: str | None = None) -> str:
-    """The SMS text, in the site's default language (the worker has chosen none yet)."""
+_CODE_SLOT = "\x00code\x00"
+
+
+def activation_message_maker(url: str | None = None) -> Callable[[str], str]:
+    """A function code → SMS text, in the site's default language (the worker has chosen none yet).
+
+    The text is translated once, so a bulk import does not translate it per row.
+    """
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        return gettext("Your union has made you an account for union activities. Activation code: "
-                       "%(code)s. Open %(url)s to set your password.", code=code, url=url or activation_url())
+        text = gettext("Your union has made you an account for union activities. Activation code: "
+                       "%(code)s. Open %(url)s to set your password.", code=_CODE_SLOT,
+                       url=url or activation_url())
+    return lambda code: text.replace(_CODE_SLOT, code)
+
+
+def activation_message(code: str, url: str | None = None) -> str:
+    return activation_message_maker(url)(code)
 
 
 def issue_code(user: User) -> str:

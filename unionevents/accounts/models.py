@@ -102,7 +102,7 @@ class User(UserMixin, db.Model):
     privacy_version: Mapped[str | None] = mapped_column(String(16))
     privacy_accepted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=now)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
 
     union: Mapped[UnionNode | None] = relationship(lazy="joined", foreign_keys=[union_id])
     grants: Mapped[list["RoleGrant"]] = relationship(
