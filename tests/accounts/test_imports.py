@@ -343,6 +343,14 @@ def test_unknown_mobile_and_active_account_get_the_same_answer(tree, admin, make
         assert info.value.errors == {"code": [str(activation.MSG_BAD_CODE)]}
 
 
+def test_issue_code_for_an_account_made_elsewhere(tree, make):
+    walk_in = make.user("现场报名", mobile="13700000251", password=None)
+    code = activation.issue_code(walk_in)
+    db.session.commit()
+    assert sms_code(walk_in.id) == code
+    assert activation.activate_account("13700000251", code, "NewPass123").is_active
+
+
 def test_activation_page_logs_the_worker_in(tree, admin, client):
     import_workers(csv_bytes([["13700000241", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
     code = sms_code(user("13700000241").id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,11 +43,12 @@ from .models import Occupation, Role, User
 from .services import MOBILE_RE, NAME_MAX_LENGTH, hash_password, normalise_mobile, password_errors
 
 MAX_ROWS = 50_000
-#: Web uploads stop at this many initial passwords (each is a slow hash); the CLI has no limit.
-WEB_MAX_PASSWORDS = 500
+#: Web uploads stop at this many initial passwords: each is a production hash (scrypt, ~0.1 s of
+#: one CPU and 32 MB), so more would outlast a request timeout.  The CLI has no limit.
+WEB_MAX_PASSWORDS = 100
 IN_CHUNK = 500
 WRITE_CHUNK = 2_000
-HASH_THREADS = 4
+HASH_THREADS = max(1, min(4, os.cpu_count() or 1))
 
 COLUMNS = ("mobile", "name", "union", "occupation", "password")
 REQUIRED_COLUMNS = ("mobile", "name", "union", "occupation")
