@@ -32,7 +32,7 @@ from unionevents.accounts.imports import import_workers  # noqa: E402
 from unionevents.accounts.models import User  # noqa: E402
 from unionevents.core.outbox import OutboxMessage  # noqa: E402
 from unionevents.extensions import db  # noqa: E402
-from unionevents.unions.models import NodeLevel, UnionNode  # noqa: E402
+from unionevents.unions.models import NodeLevel  # noqa: E402
 from unionevents.unions.services import get_or_create_node  # noqa: E402
 
 MOBILE_PREFIX = "1990"  # 199 0xxx xxxx: reserved for this benchmark
