@@ -1,22 +1,25 @@
-"""Administration pages: find people, grant and revoke scoped roles."""
+"""Administration pages: find people, grant and revoke scoped roles, import workers from a spreadsheet."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from ..core.errors import ValidationFailed
-from ..core.permissions import role_required
+from ..core.permissions import role_required, scope_nodes
 from ..extensions import db
 from ..unions.services import tree_choices
 from . import services
-from .forms import EmptyForm, GrantRoleForm
-from .models import Role, User
+from . import imports
+from .forms import EmptyForm, GrantRoleForm, ImportForm
+from .models import Occupation, Role, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PAGE_SIZE = 50
+#: The result page lists this many row errors at most (the count of all is shown).
+ERRORS_SHOWN = 500
 
 
 @bp.route("/users")
@@ -62,3 +65,43 @@ def revoke(grant_id: int):
         services.admin_revoke_grant(current_user._get_current_object(), grant_id)
         flash(_("Role revoked."), "success")
     return redirect(url_for("admin.users"))
+
+
+def _import_page_context() -> dict:
+    return {
+        "columns": [(key, imports.COLUMN_TITLES[key], imports.HEADER_ALIASES[key],
+                     key in imports.REQUIRED_COLUMNS) for key in imports.COLUMNS],
+        "occupations": [(occupation.title, imports.OCCUPATION_NAMES_ZH[occupation][0], occupation.value)
+                        for occupation in Occupation],
+        "max_rows": imports.MAX_ROWS,
+        "max_passwords": imports.WEB_MAX_PASSWORDS,
+    }
+
+
+@bp.route("/users/import", methods=["GET", "POST"])
+@role_required(Role.ADMIN, Role.ORGANISER)
+def import_users():
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        report = imports.import_workers(upload.read(), upload.filename or "",
+                                        current_user._get_current_object(),
+                                        max_passwords=imports.WEB_MAX_PASSWORDS)
+        return render_template("accounts/admin/import_result.html", report=report,
+                               errors=report.errors[:ERRORS_SHOWN]), (200 if report.ok else 422)
+    return render_template("accounts/admin/import.html", form=form, **_import_page_context()), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/users/import/example.csv")
+@role_required(Role.ADMIN, Role.ORGANISER)
+def import_example():
+    user = current_user._get_current_object()
+    union_name = "北京建工资源公司工会"
+    if not any(grant.role == Role.ADMIN for grant in user.grants):
+        tops = scope_nodes(user, Role.ORGANISER)
+        if tops:
+            union_name = tops[0].name
+    return Response(imports.example_csv(union_name), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=workers-example.csv",
+                             "Cache-Control": "no-store"})

@@ -1,4 +1,4 @@
-"""`flask users ...`: create accounts, grant roles, print API tokens."""
+"""`flask users ...`: create and import accounts, grant roles, print API tokens."""
 from __future__ import annotations
 
 import click
@@ -87,3 +87,27 @@ def token_command(mobile, label):
         click.echo(f"no user with mobile {mobile}", err=True)
         raise SystemExit(1)
     click.echo(services.issue_token(user, label))
+
+
+@users_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_command(file):
+    """Import workers from a CSV or XLSX FILE: all rows or none (see accounts/imports.py)."""
+    from pathlib import Path
+
+    from .imports import import_workers
+
+    path = Path(file)
+    try:
+        report = import_workers(path.read_bytes(), path.name, actor=None)
+    except DomainError as error:
+        db.session.rollback()
+        _fail(error)
+    if not report.ok:
+        for error in report.errors:
+            click.echo(str(error), err=True)
+        click.echo(f"{len(report.errors)} errors; nothing was imported.", err=True)
+        raise SystemExit(1)
+    click.echo(f"rows {report.rows}: created {report.created}, updated {report.updated}, "
+               f"unchanged {report.unchanged}, activation codes sent {report.activation_codes}")

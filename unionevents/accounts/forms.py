@@ -100,6 +100,25 @@ class ImportForm(FlaskForm):
     submit = SubmitField(_l("Import"))
 
 
+class ActivateForm(FlaskForm):
+    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
+                         render_kw={"inputmode": "tel", "autocomplete": "username"})
+    code = StringField(_l("Activation code"), filters=[strip_filter],
+                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=12)],
+                       description=_l("The code in the SMS your union sent you."),
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"})
+    password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                             description=_l("At least 8 characters, with letters and digits."),
+                             render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(REQUIRED_MESSAGE), EqualTo("password", _l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"})
+    accept_privacy = BooleanField(_l("I have read and accept the privacy notice."))
+    submit = SubmitField(_l("Activate my account"))
+
+
 class TokenForm(FlaskForm):
     label = StringField(_l("Name of the device or app"), filters=[strip_filter],
                         validators=[Optional(), Length(max=60)])

@@ -94,11 +94,15 @@ class User(UserMixin, db.Model):
     occupation: Mapped[Occupation] = mapped_column(enum_column_type(Occupation, 32), default=Occupation.OTHER)
     locale: Mapped[str | None] = mapped_column(String(10))
     activated: Mapped[bool] = mapped_column(default=True)
+    # Accounts made by import (or walk-in) start unactivated; the code sent by SMS is kept only as a
+    # keyed digest (accounts.activation), and a few wrong tries void it.
+    activation_code_hash: Mapped[str | None] = mapped_column(String(64))
+    activation_failures: Mapped[int] = mapped_column(default=0)
     session_version: Mapped[int] = mapped_column(default=1)
     privacy_version: Mapped[str | None] = mapped_column(String(16))
     privacy_accepted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=now)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
 
     union: Mapped[UnionNode | None] = relationship(lazy="joined", foreign_keys=[union_id])
     grants: Mapped[list["RoleGrant"]] = relationship(

@@ -1,4 +1,4 @@
-"""Worker-facing account pages: sign-up, login, logout, profile, password, API tokens."""
+"""Worker-facing account pages: sign-up, activation, login, logout, profile, password, API tokens."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -10,8 +10,8 @@ from ..core.permissions import login_required, public
 from ..core.security import is_safe_redirect
 from ..extensions import limiter
 from ..unions.services import tree_choices
-from . import services
-from .forms import ChangePasswordForm, EmptyForm, LoginForm, ProfileForm, SignupForm, TokenForm
+from . import activation, services
+from .forms import ActivateForm, ChangePasswordForm, EmptyForm, LoginForm, ProfileForm, SignupForm, TokenForm
 from .models import Occupation
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
@@ -74,6 +74,31 @@ def signup():
             flash(_("Welcome, %(name)s! Your account is ready.", name=user.name), "success")
             return redirect(url_for("main.home"))
     return render_template("accounts/signup.html", form=form,
+                           privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"]), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/activate", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_mobile_key)
+@public
+def activate():
+    """First password for an account made by the union (import), with the code from the SMS."""
+    form = ActivateForm()
+    if request.method == "GET" and request.args.get("mobile"):
+        form.mobile.data = request.args["mobile"][:20]
+    if form.validate_on_submit():
+        try:
+            user = activation.activate_account(form.mobile.data, form.code.data, form.password.data,
+                                               accept_privacy=form.accept_privacy.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            session.clear()
+            login_user(user)
+            flash(_("Your account is activated. Welcome, %(name)s!", name=user.name), "success")
+            return redirect(url_for("main.home"))
+    return render_template("accounts/activate.html", form=form,
                            privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"]), \
         (422 if form.is_submitted() and form.errors else 200)
 

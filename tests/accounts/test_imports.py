@@ -1,0 +1,460 @@
+"""Bulk import of workers (accounts/imports.py), its CLI, its upload page and account activation."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from unionevents.accounts import activation, imports
+from unionevents.accounts.imports import import_workers
+from unionevents.accounts.models import Occupation, Role, User
+from unionevents.accounts.services import authenticate
+from unionevents.core.audit import AuditLog
+from unionevents.core.errors import NotAllowed, ValidationFailed
+from unionevents.core.outbox import OutboxMessage
+from unionevents.extensions import db
+
+HEADER_ZH = ["手机号", "姓名", "工会", "职业"]
+HEADER_EN = ["mobile", "name", "union", "occupation"]
+FENGTAI_SHOP = "玉泉营商场工会"          # under 丰台区总工会
+AOYUNCUN_STATION = "奥运村快递驿站联合工会"  # under 朝阳区总工会
+
+
+def csv_bytes(rows, header=HEADER_ZH, encoding="utf-8-sig") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode(encoding)
+
+
+def xlsx_bytes(rows, header=HEADER_EN) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def users_count() -> int:
+    return db.session.scalar(select(func.count(User.id)))
+
+
+def user(mobile: str) -> User:
+    db.session.expire_all()
+    return db.session.scalar(select(User).where(User.mobile == mobile))
+
+
+def sms_code(user_id: int) -> str:
+    body = db.session.scalars(select(OutboxMessage.body).where(
+        OutboxMessage.user_id == user_id, OutboxMessage.kind == activation.OUTBOX_KIND)
+        .order_by(OutboxMessage.id.desc())).first()
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+@pytest.fixture
+def tree(make):
+    return make.tree()
+
+
+@pytest.fixture
+def admin(make, tree):
+    return make.user("管理员", role=Role.ADMIN, scope="北京市总工会")
+
+
+@pytest.fixture
+def organiser(make, tree):
+    return make.user("丰台组织者", role=Role.ORGANISER, scope="丰台区总工会")
+
+
+# --------------------------------------------------------------------------- the service
+
+
+def test_csv_with_bom_chinese_headers_and_occupation_names(tree, admin):
+    data = csv_bytes([["13700000001", "张三", FENGTAI_SHOP, "快递员"],
+                      ["137-0000-0002", "李四", FENGTAI_SHOP, "外卖骑手"],
+                      ["+8613700000003", "王五", AOYUNCUN_STATION, "courier"]])
+    report = import_workers(data, "名单.csv", admin)
+
+    assert report.ok, [str(e) for e in report.errors]
+    assert (report.rows, report.created, report.updated, report.activation_codes) == (3, 3, 0, 3)
+    zhang = user("13700000001")
+    assert zhang.name == "张三" and zhang.union.name == FENGTAI_SHOP
+    assert zhang.occupation is Occupation.COURIER and zhang.is_new_employment_form
+    assert zhang.district == "丰台区"
+    assert zhang.created_by_id == admin.id
+    assert not zhang.activated and zhang.password_hash is None and not zhang.is_active
+    assert user("13700000002").occupation is Occupation.RIDER
+    assert user("13700000003").union.name == AOYUNCUN_STATION
+    # One SMS per new account, carrying a code; only a keyed digest is stored.
+    code = sms_code(zhang.id)
+    assert zhang.activation_code_hash == activation.code_digest("13700000001", code)
+    assert code not in zhang.activation_code_hash
+
+
+def test_import_is_audited_once_with_counts_only(tree, admin):
+    import_workers(csv_bytes([["13700000001", "张三", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
+    rows = db.session.scalars(select(AuditLog).where(AuditLog.action == "user.import")).all()
+    assert len(rows) == 1
+    assert rows[0].actor_id == admin.id
+    assert rows[0].data == {"rows": 1, "created": 1, "updated": 0, "unchanged": 0, "activation_codes": 1}
+    assert "13700000001" not in str(rows[0].data) and "张三" not in str(rows[0].data)
+
+
+def test_xlsx_with_english_headers_numeric_mobiles_and_extra_columns(tree, admin):
+    data = xlsx_bytes([[1, 13700000011, "Zhao Liu", FENGTAI_SHOP, "truck_driver", "备注"],
+                       [None, None, None, None, None, None],  # an empty row Excel leaves behind
+                       [2, 13700000012.0, "钱七", FENGTAI_SHOP, "Domestic worker", ""]],
+                      header=["序号", "Mobile", "Name", "Union", "Occupation", "备注"])
+    report = import_workers(data, "members.xlsx", admin)
+    assert report.ok, [str(e) for e in report.errors]
+    assert report.created == 2
+    assert user("13700000011").occupation is Occupation.TRUCK_DRIVER
+    assert user("13700000012").occupation is Occupation.DOMESTIC_WORKER
+
+
+def test_gb18030_csv_from_chinese_excel(tree, admin):
+    data = csv_bytes([["13700000021", "孙八", FENGTAI_SHOP, "网约车司机"]], encoding="gb18030")
+    report = import_workers(data, "名单.csv", admin)
+    assert report.ok
+    assert user("13700000021").name == "孙八"
+    assert user("13700000021").occupation is Occupation.RIDE_HAILING_DRIVER
+
+
+def test_header_notes_in_brackets_and_tab_separated_text(tree, admin):
+    text = "手机号（必填）\t姓名\t所属工会\t职业\r\n13700000031\t周九\t" + FENGTAI_SHOP + "\t教师\r\n"
+    report = import_workers(text.encode("utf-16"), "export.txt", admin)
+    assert report.ok, [str(e) for e in report.errors]
+    assert user("13700000031").occupation is Occupation.TEACHER
+
+
+def test_rows_with_a_password_are_active_and_can_log_in(tree, admin):
+    data = csv_bytes([["13700000041", "吴十", FENGTAI_SHOP, "其他", "Start2024x"]],
+                     header=HEADER_ZH + ["初始密码"])
+    report = import_workers(data, "a.csv", admin)
+    assert report.ok and report.activation_codes == 0
+    assert authenticate("13700000041", "Start2024x").name == "吴十"
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+
+
+def test_importing_twice_updates_and_never_duplicates(tree, admin, make):
+    existing = make.user("老名字", mobile="13700000051", union=AOYUNCUN_STATION)
+    rows = [["13700000051", "新名字", FENGTAI_SHOP, "快递员"],
+            ["13700000052", "郑一", FENGTAI_SHOP, "快递员"]]
+    first = import_workers(csv_bytes(rows), "a.csv", admin)
+    assert (first.created, first.updated, first.unchanged) == (1, 1, 0)
+    updated = user("13700000051")
+    assert (updated.name, updated.union.name, updated.occupation) == ("新名字", FENGTAI_SHOP, Occupation.COURIER)
+    assert updated.id == existing.id and updated.is_active  # an active account stays active, no SMS
+    messages = db.session.scalar(select(func.count(OutboxMessage.id)))
+    assert messages == 1
+
+    rows[1][1] = "郑一一"
+    second = import_workers(csv_bytes(rows), "a.csv", admin)
+    assert (second.created, second.updated, second.unchanged) == (0, 1, 1)
+    assert users_count() == 3  # admin + two imported
+    assert user("13700000052").name == "郑一一"
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == messages  # no second SMS
+
+
+def test_one_bad_row_writes_nothing_and_names_the_row(tree, admin):
+    before = users_count()
+    data = csv_bytes([["13700000061", "甲", FENGTAI_SHOP, "快递员"],
+                      ["12345", "乙", FENGTAI_SHOP, "快递员"],
+                      ["13700000063", "丙", FENGTAI_SHOP, "快递员"]])
+    report = import_workers(data, "a.csv", admin)
+    assert not report.ok
+    assert [(e.row, e.column) for e in report.errors] == [(3, "mobile")]
+    assert "12345" in str(report.errors[0].message)
+    assert users_count() == before
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+    assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "user.import")) == 0
+
+
+@pytest.mark.parametrize("row, column, fragment", [
+    (["1370000", "甲", FENGTAI_SHOP, "快递员"], "mobile", "mobile number"),
+    (["", "甲", FENGTAI_SHOP, "快递员"], "mobile", "missing"),
+    (["13700000071", "", FENGTAI_SHOP, "快递员"], "name", "name is missing"),
+    (["13700000071", "名" * 41, FENGTAI_SHOP, "快递员"], "name", "at most 40"),
+    (["13700000071", "甲", "不存在的工会", "快递员"], "union", "no union named"),
+    (["13700000071", "甲", "", "快递员"], "union", "union is missing"),
+    (["13700000071", "甲", FENGTAI_SHOP, "宇航员"], "occupation", "Unknown occupation"),
+    (["13700000071", "甲", FENGTAI_SHOP, ""], "occupation", "occupation is missing"),
+    (["13700000071", "甲", FENGTAI_SHOP, "快递员", "short1"], "password", "too weak"),
+    (["13700000071", "甲", FENGTAI_SHOP, "快递员", "onlyletters"], "password", "too weak"),
+])
+def test_each_row_error_kind(tree, admin, row, column, fragment):
+    data = csv_bytes([["13700000070", "好", FENGTAI_SHOP, "快递员", ""], row + [""] * (5 - len(row))],
+                     header=HEADER_ZH + ["初始密码"])
+    report = import_workers(data, "a.csv", admin)
+    assert [(e.row, e.column) for e in report.errors] == [(3, column)]
+    assert fragment in str(report.errors[0].message)
+    assert users_count() == 1  # only the admin
+
+
+def test_duplicate_mobile_within_the_file(tree, admin):
+    data = csv_bytes([["13700000081", "甲", FENGTAI_SHOP, "快递员"],
+                      ["13700000082", "乙", FENGTAI_SHOP, "快递员"],
+                      ["137 0000 0081", "丙", FENGTAI_SHOP, "快递员"]])
+    report = import_workers(data, "a.csv", admin)
+    assert [(e.row, e.column) for e in report.errors] == [(4, "mobile")]
+    assert "row 2" in str(report.errors[0].message)
+    assert users_count() == 1
+
+
+def test_every_bad_row_is_reported_in_row_order(tree, admin):
+    data = csv_bytes([["1", "", "无", "无"], ["13700000091", "好", FENGTAI_SHOP, "快递员"]])
+    report = import_workers(data, "a.csv", admin)
+    assert [(e.row, e.column) for e in report.errors] == [
+        (2, "mobile"), (2, "name"), (2, "union"), (2, "occupation")]
+
+
+@pytest.mark.parametrize("data, filename, fragment", [
+    (b"", "a.csv", "empty"),
+    (b"\xef\xbb\xbf\r\n\r\n", "a.csv", "empty"),
+    ("手机号,姓名,工会,职业\r\n".encode(), "a.csv", "no rows"),
+    ("手机号,姓名\r\n13700000001,甲\r\n".encode(), "a.csv", "lacks these columns"),
+    ("手机号,手机,姓名,工会,职业\r\n".encode(), "a.csv", "appears twice"),
+    (b"PK\x03\x04 not really a workbook", "a.xlsx", "could not be read"),
+    (b"%PDF-1.4", "a.pdf", "Only CSV and XLSX"),
+])
+def test_file_level_errors(tree, admin, data, filename, fragment):
+    report = import_workers(data, filename, admin)
+    assert len(report.errors) == 1 and report.errors[0].row is None
+    assert fragment in str(report.errors[0].message)
+    assert users_count() == 1
+
+
+def test_too_many_rows(tree, admin, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_ROWS", 3)
+    rows = [[f"137000001{i:02d}", "甲", FENGTAI_SHOP, "快递员"] for i in range(4)]
+    report = import_workers(csv_bytes(rows), "a.csv", admin)
+    assert "more than 3 rows" in str(report.errors[0].message)
+    assert users_count() == 1
+
+
+def test_web_limit_on_initial_passwords(tree, admin):
+    rows = [[f"137000002{i:02d}", "甲", FENGTAI_SHOP, "快递员", "Passw0rd1"] for i in range(3)]
+    report = import_workers(csv_bytes(rows, header=HEADER_ZH + ["初始密码"]), "a.csv", admin, max_passwords=2)
+    assert not report.ok and report.errors[0].column == "password"
+    assert users_count() == 1
+
+
+# --------------------------------------------------------------------------- scope
+
+
+def test_organiser_imports_into_unions_in_scope(tree, organiser):
+    report = import_workers(csv_bytes([["13700000101", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", organiser)
+    assert report.ok and report.created == 1
+
+
+def test_organiser_may_not_import_into_other_unions(tree, organiser):
+    data = csv_bytes([["13700000111", "甲", FENGTAI_SHOP, "快递员"],
+                      ["13700000112", "乙", AOYUNCUN_STATION, "快递员"]])
+    report = import_workers(data, "a.csv", organiser)
+    assert [(e.row, e.column) for e in report.errors] == [(3, "union")]
+    assert "not one of the unions you organise" in str(report.errors[0].message)
+    assert user("13700000111") is None
+
+
+def test_organiser_may_not_take_over_accounts_of_other_unions(tree, organiser, make):
+    make.user("朝阳职工", mobile="13700000121", union=AOYUNCUN_STATION)
+    make.user("无工会", mobile="13700000122")
+    data = csv_bytes([["13700000121", "甲", FENGTAI_SHOP, "快递员"],
+                      ["13700000122", "乙", FENGTAI_SHOP, "快递员"]])
+    report = import_workers(data, "a.csv", organiser)
+    assert [(e.row, e.column) for e in report.errors] == [(2, "mobile")]
+    assert user("13700000121").union.name == AOYUNCUN_STATION
+
+
+def test_worker_may_not_import(tree, make):
+    worker = make.user("职工")
+    with pytest.raises(NotAllowed):
+        import_workers(csv_bytes([["13700000131", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", worker)
+
+
+def test_ten_thousand_rows(tree, admin):
+    rows = [[f"136{i:08d}", f"职工{i}", FENGTAI_SHOP, "快递员"] for i in range(10_000)]
+    report = import_workers(csv_bytes(rows), "big.csv", admin)
+    assert report.ok and report.created == 10_000
+    again = import_workers(csv_bytes(rows), "big.csv", admin)
+    assert (again.created, again.unchanged) == (0, 10_000)
+    assert users_count() == 10_001
+
+
+# --------------------------------------------------------------------------- activation
+
+
+def test_activation_code_works_once(tree, admin, client):
+    import_workers(csv_bytes([["13700000201", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
+    account = user("13700000201")
+    code = sms_code(account.id)
+    assert authenticate("13700000201", "NewPass123") is None
+
+    activated = activation.activate_account("13700000201", code, "NewPass123")
+    assert activated.is_active and activated.activation_code_hash is None
+    assert activated.privacy_version is not None
+    assert authenticate("13700000201", "NewPass123").id == account.id
+    with pytest.raises(ValidationFailed):
+        activation.activate_account("13700000201", code, "Another123")
+    assert authenticate("13700000201", "NewPass123") is not None
+
+
+def test_wrong_code_is_refused_and_voided_after_repeated_failures(tree, admin):
+    import_workers(csv_bytes([["13700000211", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
+    account = user("13700000211")
+    code = sms_code(account.id)
+    wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
+    for _ in range(activation.MAX_FAILURES):
+        with pytest.raises(ValidationFailed) as info:
+            activation.activate_account("13700000211", wrong, "NewPass123")
+        assert "code" in info.value.errors
+    with pytest.raises(ValidationFailed):  # the right code no longer works either
+        activation.activate_account("13700000211", code, "NewPass123")
+    assert not user("13700000211").is_active
+
+    # Importing the file again issues a new code to the account whose code was voided.
+    report = import_workers(csv_bytes([["13700000211", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
+    assert report.activation_codes == 1 and report.updated == 1
+    assert activation.activate_account("13700000211", sms_code(account.id), "NewPass123").is_active
+
+
+def test_weak_password_does_not_use_up_the_code(tree, admin):
+    import_workers(csv_bytes([["13700000221", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
+    code = sms_code(user("13700000221").id)
+    with pytest.raises(ValidationFailed) as info:
+        activation.activate_account("13700000221", code, "short")
+    assert "password" in info.value.errors
+    assert activation.activate_account("13700000221", code, "LongEnough1").is_active
+
+
+def test_unknown_mobile_and_active_account_get_the_same_answer(tree, admin, make):
+    make.user("已激活", mobile="13700000231")
+    for mobile in ("13700000231", "13700000239"):
+        with pytest.raises(ValidationFailed) as info:
+            activation.activate_account(mobile, "123456", "NewPass123")
+        assert info.value.errors == {"code": [str(activation.MSG_BAD_CODE)]}
+
+
+def test_issue_code_for_an_account_made_elsewhere(tree, make):
+    walk_in = make.user("现场报名", mobile="13700000251", password=None)
+    code = activation.issue_code(walk_in)
+    db.session.commit()
+    assert sms_code(walk_in.id) == code
+    assert activation.activate_account("13700000251", code, "NewPass123").is_active
+
+
+def test_activation_page_logs_the_worker_in(tree, admin, client):
+    import_workers(csv_bytes([["13700000241", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
+    code = sms_code(user("13700000241").id)
+    assert client.get("/account/activate").status_code == 200
+    response = client.post("/account/activate", data={
+        "mobile": "13700000241", "code": "000000" if code != "000000" else "111111",
+        "password": "NewPass123", "password_again": "NewPass123", "accept_privacy": "y"})
+    assert response.status_code == 422
+    response = client.post("/account/activate", data={
+        "mobile": "13700000241", "code": code, "password": "NewPass123", "password_again": "NewPass123"})
+    assert response.status_code == 422  # privacy notice not accepted
+    response = client.post("/account/activate", data={
+        "mobile": "13700000241", "code": code, "password": "NewPass123", "password_again": "NewPass123",
+        "accept_privacy": "y"})
+    assert response.status_code == 302
+    assert client.get("/account/profile").status_code == 200
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_import_prints_counts(tree, app, tmp_path):
+    path = tmp_path / "members.csv"
+    path.write_bytes(csv_bytes([["13700000301", "甲", FENGTAI_SHOP, "快递员"],
+                                ["13700000302", "乙", FENGTAI_SHOP, "快递员"]]))
+    result = app.test_cli_runner().invoke(args=["users", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "created 2" in result.output
+    assert users_count() == 2
+
+
+def test_cli_import_prints_row_errors_and_writes_nothing(tree, app, tmp_path):
+    path = tmp_path / "members.xlsx"
+    path.write_bytes(xlsx_bytes([[13700000311, "甲", FENGTAI_SHOP, "courier"],
+                                 [13700000312, "乙", "不存在的工会", "courier"]]))
+    result = app.test_cli_runner().invoke(args=["users", "import", str(path)])
+    assert result.exit_code == 1
+    assert "3" in result.output and "不存在的工会" in result.output
+    assert "nothing was imported" in result.output
+    assert users_count() == 0
+
+
+# --------------------------------------------------------------------------- upload page
+
+
+def test_anonymous_is_sent_to_login(client, tree):
+    response = client.get("/admin/users/import")
+    assert response.status_code == 302 and "/account/login" in response.headers["Location"]
+    assert client.get("/admin/users/import/example.csv").status_code == 302
+
+
+def test_worker_is_refused(client, login, make, tree):
+    login(make.user("职工"))
+    assert client.get("/admin/users/import").status_code == 403
+    response = client.post("/admin/users/import", data={
+        "file": (io.BytesIO(csv_bytes([["13700000401", "甲", FENGTAI_SHOP, "快递员"]])), "a.csv")})
+    assert response.status_code == 403
+    assert user("13700000401") is None
+
+
+def test_upload_page_shows_columns_and_example(client, login, admin):
+    login(admin)
+    page = client.get("/admin/users/import").get_data(as_text=True)
+    assert "手机号" in page and "快递员" in page and "/admin/users/import/example.csv" in page
+    assert "/admin/users/import" in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_example_file_has_a_bom_and_imports(client, login, organiser, make):
+    login(organiser)
+    response = client.get("/admin/users/import/example.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    assert "丰台区总工会" in response.data.decode("utf-8-sig")  # the organiser's own union
+    report = import_workers(response.data, "example.csv", organiser)
+    assert report.ok and report.created == 3
+
+
+def test_upload_success_shows_counts(client, login, organiser):
+    login(organiser)
+    response = client.post("/admin/users/import", data={
+        "file": (io.BytesIO(xlsx_bytes([[13700000411, "甲", FENGTAI_SHOP, "快递员"]])), "a.xlsx")},
+        content_type="multipart/form-data")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<dd>1</dd>" in page
+    assert user("13700000411").union.name == FENGTAI_SHOP
+
+
+def test_upload_errors_show_a_table_and_write_nothing(client, login, organiser):
+    login(organiser)
+    data = csv_bytes([["13700000421", "甲", FENGTAI_SHOP, "快递员"],
+                      ["13700000422", "乙", AOYUNCUN_STATION, "快递员"]])
+    response = client.post("/admin/users/import", data={"file": (io.BytesIO(data), "a.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "<td>3</td>" in page and AOYUNCUN_STATION in page
+    assert user("13700000421") is None
+
+
+def test_upload_without_a_file_or_of_the_wrong_type(client, login, admin):
+    login(admin)
+    assert client.post("/admin/users/import", data={}).status_code == 422
+    response = client.post("/admin/users/import", data={"file": (io.BytesIO(b"x"), "a.pdf")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
