@@ -11,11 +11,16 @@ from .config import CONFIGS, INSTANCE_DIR, PROJECT_ROOT, load_or_create_secret_k
 from .extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
 
-def create_app(config: str | type | dict | None = None) -> Flask:
-    """Build the app: config → extensions → i18n → blueprints → errors → CLI."""
+def create_app(config: str | type | dict | None = None, instance_path: str | os.PathLike | None = None) -> Flask:
+    """Build the app: config → extensions → i18n → blueprints → errors → CLI.
+
+    ``config``: a name ("development", "production", "testing"), a config class, or a dict of
+    overrides (``{"TESTING": True, ...}`` starts from the test config).  ``instance_path``
+    defaults to the project's instance/ folder (config.py, secret_key, the SQLite file).
+    """
     app = Flask(
         __name__,
-        instance_path=str(INSTANCE_DIR),
+        instance_path=str(instance_path or INSTANCE_DIR),
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
@@ -60,6 +65,8 @@ def _load_config(app: Flask, config) -> None:
         if os.environ.get("DATABASE_URL"):
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'unionevents.db'}"
 
     if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_STORAGE_URI") == "memory://" \
             and not app.testing:
