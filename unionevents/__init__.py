@@ -5,7 +5,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
 
 from .config import CONFIGS, INSTANCE_DIR, PROJECT_ROOT, load_or_create_secret_key
 from .extensions import api, babel, csrf, db, limiter, login_manager, migrate
@@ -26,6 +26,7 @@ def create_app(config: str | type | dict | None = None, instance_path: str | os.
         static_folder=str(PROJECT_ROOT / "static"),
     )
     _load_config(app, config)
+    _fresh_request_globals(app)  # first: before any hook caches something in g
     _configure_logging(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -82,6 +83,22 @@ def _load_config(app: Flask, config) -> None:
         for key in ("TESTING_DISABLE_CAPACITY_GUARD", "TESTING_RACE_DELAY"):
             if app.config.get(key):
                 raise RuntimeError(f"{key} is a test-only setting.")
+
+
+def _fresh_request_globals(app: Flask) -> None:
+    """Start every request with an empty ``g``.
+
+    Flask-Login (the user), Flask-Babel (the locale), Flask-WTF (the CSRF token) and
+    Flask-Limiter cache per-request state in ``g``, which lives on the app context.  A request
+    made while an app context is already pushed (every test; scripts) reuses that context, so
+    without this the second request would see the first one's user, language and token.
+    In a normal request ``g`` is already empty and this does nothing.
+    """
+
+    @app.before_request
+    def _clear_g():
+        for name in list(vars(g)):
+            delattr(g, name)
 
 
 def _configure_logging(app: Flask) -> None:
