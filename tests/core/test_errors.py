@@ -7,7 +7,7 @@ import pytest
 from flask_babel import force_locale, gettext
 
 from unionevents import create_app
-from unionevents.core.errors import HTTP_MESSAGES
+from unionevents.core.errors import HTTP_MESSAGES, Conflict
 from unionevents.core.permissions import public
 from unionevents.extensions import db
 
@@ -41,9 +41,29 @@ def failing_app(database_url):
     def api_boom():
         raise RuntimeError("deliberate failure 7f3a")
 
+    @application.route("/test-only/conflict", methods=["POST"])
+    @public
+    def conflict():
+        raise Conflict("already done 51c2")
+
     yield application
     with application.app_context():
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("referrer, location", [
+    ("http://localhost/activities/3?tab=1", "/activities/3?tab=1"),
+    ("http://evil.example/page", "/"),
+    ("http:evil.example", "/"),
+    (None, "/"),
+])
+def test_a_domain_error_on_a_form_flashes_and_goes_back_only_to_a_local_page(failing_app, referrer, location):
+    client = failing_app.test_client()
+    headers = {"Referer": referrer} if referrer else {}
+    with failing_app.app_context():
+        response = client.post("/test-only/conflict", headers=headers)
+        assert response.status_code == 302 and response.headers["Location"] == location
+        assert "already done 51c2" in client.get("/").get_data(as_text=True)
 
 
 def test_404_page_is_rendered_in_chinese(client):
