@@ -117,9 +117,11 @@ def test_get_routes_allow_and_deny_as_declared(app, as_identity, identity):
         response = client.get(rule.rule, headers=headers)
         assert response.status_code < 500, (rule.rule, response.status_code)
         if expected_allowed(access, identity):
-            assert is_allowed(response), f"{identity.name} denied {rule.rule} ({access}): {response.status_code}"
+            assert is_allowed(response), \
+                f"{identity.name} denied {rule.rule} ({access}): {response.status_code}"
         else:
-            assert is_denial(response), f"{identity.name} reached {rule.rule} ({access}): {response.status_code}"
+            assert is_denial(response), \
+                f"{identity.name} reached {rule.rule} ({access}): {response.status_code}"
         cells.append(rule.rule)
     assert len(cells) >= 10
 
@@ -144,7 +146,8 @@ def test_protected_routes_deny_every_method_before_doing_anything(app, as_identi
         response = client.open(url, method=method, headers=headers)
         if identity.build is None:
             expected = 401 if url.startswith("/api/") else 302
-            assert response.status_code == expected and is_denial(response), (method, url, response.status_code)
+            assert response.status_code == expected and is_denial(response), \
+                (method, url, response.status_code)
         else:
             assert response.status_code == 403, (method, url, response.status_code)
         checked += 1

@@ -11,7 +11,8 @@ from .config import CONFIGS, INSTANCE_DIR, PROJECT_ROOT, load_or_create_secret_k
 from .extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
 
-def create_app(config: str | type | dict | None = None, instance_path: str | os.PathLike | None = None) -> Flask:
+def create_app(config: str | type | dict | None = None,
+               instance_path: str | os.PathLike | None = None) -> Flask:
     """Build the app: config → extensions → i18n → blueprints → errors → CLI.
 
     ``config``: a name ("development", "production", "testing"), a config class, or a dict of

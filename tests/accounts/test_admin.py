@@ -23,7 +23,8 @@ def test_admin_grants_and_revokes_a_scoped_role(client, make, tree, worker, logi
     grant = db.session.scalar(select(RoleGrant).where(RoleGrant.user_id == worker.id))
     assert grant.role == Role.ORGANISER and grant.node_id == node.id and grant.granted_by_id == admin.id
     assert has_role(grant.user, Role.ORGANISER, node=tree["玉泉营商场工会"])
-    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "role.grant").order_by(AuditLog.id.desc()))
+    audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "role.grant")
+                              .order_by(AuditLog.id.desc()))
     assert audit.actor_id == admin.id and "13912345678" not in str(audit.data)
 
     assert client.post(f"/admin/grants/{grant.id}/revoke").status_code == 302

@@ -88,7 +88,8 @@ def test_post_tokens_answers_the_same_for_unknown_mobile_and_wrong_password(clie
     assert db.session.scalar(select(ApiToken)) is None
 
 
-@pytest.mark.parametrize("body", [{}, {"mobile": "13912345678"}, {"password": "x"}, {"mobile": 5, "password": []},
+@pytest.mark.parametrize("body", [{}, {"mobile": "13912345678"}, {"password": "x"},
+                                  {"mobile": 5, "password": []},
                                   {"mobile": "1" * 40, "password": "x"}])
 def test_post_tokens_with_bad_input_is_422(client, body):
     response = client.post("/api/v1/tokens", json=body)
@@ -96,7 +97,8 @@ def test_post_tokens_with_bad_input_is_422(client, body):
 
 
 def test_post_tokens_with_a_non_json_body_is_not_a_500(client):
-    response = client.post("/api/v1/tokens", data="mobile=1", content_type="application/x-www-form-urlencoded")
+    response = client.post("/api/v1/tokens", data="mobile=1",
+                           content_type="application/x-www-form-urlencoded")
     assert 400 <= response.status_code < 500
 
 

@@ -87,7 +87,8 @@ def test_tests_ignore_the_developers_environment(clean_env, tmp_path):
     assert app.config["SECRET_KEY"] != "from-env"
 
 
-@pytest.mark.parametrize("switch, value", [("TESTING_DISABLE_CAPACITY_GUARD", True), ("TESTING_RACE_DELAY", 0.5)])
+@pytest.mark.parametrize("switch, value",
+                         [("TESTING_DISABLE_CAPACITY_GUARD", True), ("TESTING_RACE_DELAY", 0.5)])
 def test_test_only_switches_are_refused_outside_testing(clean_env, tmp_path, switch, value):
     with pytest.raises(RuntimeError, match=switch):
         create_app({switch: value, "SECRET_KEY": "x"}, instance_path=tmp_path)

@@ -74,7 +74,8 @@ def test_every_html_post_route_needs_a_csrf_token(csrf_app, make):
             with csrf_app.app_context():
                 response = client.post(url, data=data)
             db.session.expire_all()
-            assert response.status_code == 400, f"{endpoint} {url} answered {response.status_code} without CSRF"
+            assert response.status_code == 400, \
+                f"{endpoint} {url} answered {response.status_code} without CSRF"
             assert row_counts() == before, f"{endpoint} changed the database without a CSRF token"
             checked.append(endpoint)
     db.session.refresh(worker)
@@ -128,7 +129,8 @@ def assert_security_headers(response):
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "frame-ancestors 'none'" in csp
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
-    assert response.headers.get("Referrer-Policy") in ("same-origin", "strict-origin-when-cross-origin", "no-referrer")
+    assert response.headers.get("Referrer-Policy") in (
+        "same-origin", "strict-origin-when-cross-origin", "no-referrer")
     assert "no-store" in response.headers.get("Cache-Control", "")
     page = response.get_data(as_text=True)
     # The CSP forbids inline code; a page that relied on it would silently break.

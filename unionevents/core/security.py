@@ -14,7 +14,7 @@ CSP = (
 
 
 def is_safe_redirect(target: str | None) -> bool:
-    """True only for a path on this site ("/..."): no scheme, no host, no protocol-relative or backslash tricks.
+    """True only for a path on this site ("/..."): no scheme, host, protocol-relative or backslash tricks.
 
     Absolute URLs are refused even when they name this host: "http:evil.com" looks local to
     urljoin but a browser on an https page reads it as http://evil.com/.
