@@ -12,7 +12,6 @@ export FLASK_APP := app
 # The venv is rebuilt whenever a requirements file changes.
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Browser tests need Debian's Chromium and a CJK font. Install them when missing and we are root;
 # otherwise say what is missing (the browser tests then fail loudly rather than skip).
+# The tests launch ${CHROMIUM_PATH:-/usr/bin/chromium} (never `playwright install`), so that is what we check.
 set -euo pipefail
+chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
 missing=()
-command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
-fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" || [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+[ -x "$chromium" ] || missing+=(chromium)
+# No `grep -q` on a pipe: it exits at the first match, fc-list dies of SIGPIPE and pipefail reports failure.
+fonts="$(fc-list 2>/dev/null || true)"
+grep -i "WenQuanYi Micro Hei" <<<"$fonts" >/dev/null || [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] \
+  || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

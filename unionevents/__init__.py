@@ -5,22 +5,29 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
 
 from .config import CONFIGS, INSTANCE_DIR, PROJECT_ROOT, load_or_create_secret_key
 from .extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
 
-def create_app(config: str | type | dict | None = None) -> Flask:
-    """Build the app: config → extensions → i18n → blueprints → errors → CLI."""
+def create_app(config: str | type | dict | None = None,
+               instance_path: str | os.PathLike | None = None) -> Flask:
+    """Build the app: config → extensions → i18n → blueprints → errors → CLI.
+
+    ``config``: a name ("development", "production", "testing"), a config class, or a dict of
+    overrides (``{"TESTING": True, ...}`` starts from the test config).  ``instance_path``
+    defaults to the project's instance/ folder (config.py, secret_key, the SQLite file).
+    """
     app = Flask(
         __name__,
-        instance_path=str(INSTANCE_DIR),
+        instance_path=str(instance_path or INSTANCE_DIR),
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
     _load_config(app, config)
+    _fresh_request_globals(app)  # first: before any hook caches something in g
     _configure_logging(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -54,12 +61,15 @@ def _load_config(app: Flask, config) -> None:
         # instance/config.py overrides the class defaults; environment variables override both.
         # Tests are hermetic: they read neither.
         app.config.from_pyfile("config.py", silent=True)
-        for key in ("SECRET_KEY", "REDIS_URL", "OUTBOX_SENDER", "OUTBOX_WEBHOOK_URL", "OUTBOX_WEBHOOK_TOKEN"):
+        for key in ("SECRET_KEY", "REDIS_URL", "OUTBOX_SENDER", "OUTBOX_FILE", "OUTBOX_WEBHOOK_URL",
+                    "OUTBOX_WEBHOOK_TOKEN"):
             if os.environ.get(key):
                 app.config[key] = os.environ[key]
         if os.environ.get("DATABASE_URL"):
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'unionevents.db'}"
 
     if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_STORAGE_URI") == "memory://" \
             and not app.testing:
@@ -75,6 +85,22 @@ def _load_config(app: Flask, config) -> None:
         for key in ("TESTING_DISABLE_CAPACITY_GUARD", "TESTING_RACE_DELAY"):
             if app.config.get(key):
                 raise RuntimeError(f"{key} is a test-only setting.")
+
+
+def _fresh_request_globals(app: Flask) -> None:
+    """Start every request with an empty ``g``.
+
+    Flask-Login (the user), Flask-Babel (the locale), Flask-WTF (the CSRF token) and
+    Flask-Limiter cache per-request state in ``g``, which lives on the app context.  A request
+    made while an app context is already pushed (every test; scripts) reuses that context, so
+    without this the second request would see the first one's user, language and token.
+    In a normal request ``g`` is already empty and this does nothing.
+    """
+
+    @app.before_request
+    def _clear_g():
+        for name in list(vars(g)):
+            delattr(g, name)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """Configuration classes.
 
 Values come from environment variables first, then ``instance/config.py``
-(loaded by ``create_app``), then these defaults.
+(both read by ``create_app``, except under testing), then these defaults.
 """
 from __future__ import annotations
 
@@ -20,10 +20,6 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _default_sqlite_url() -> str:
-    return f"sqlite:///{INSTANCE_DIR / 'unionevents.db'}"
-
-
 def load_or_create_secret_key(instance_dir: Path) -> str:
     """Read the development secret key from instance/, writing a random one on first run."""
     key_file = instance_dir / "secret_key"
@@ -31,15 +27,22 @@ def load_or_create_secret_key(instance_dir: Path) -> str:
         return key_file.read_text().strip()
     instance_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
+    try:
+        # Created owner-only from the start; O_EXCL: two processes starting at once agree on one key.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
 
 
 class Config:
     ENV_NAME = "development"
-    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _default_sqlite_url()
+    # Read from the environment / instance/config.py by create_app, never at import time, so
+    # an app built for tests sees nothing of the developer's environment.
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # default: instance/unionevents.db
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
@@ -68,8 +71,8 @@ class Config:
     PRIVACY_NOTICE_VERSION = "2026-11"
     HEALTH_CONSENT_VERSION = "2026-11"
 
-    REDIS_URL = os.environ.get("REDIS_URL")
-    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    REDIS_URL: str | None = None
+    RATELIMIT_STORAGE_URI = "memory://"  # Redis when REDIS_URL is set (see create_app)
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
@@ -83,10 +86,10 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
 
     # Notifications: "log" writes messages to the log; other senders are configured by name.
-    OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "log")  # log | file | webhook
-    OUTBOX_FILE = os.environ.get("OUTBOX_FILE")
-    OUTBOX_WEBHOOK_URL = os.environ.get("OUTBOX_WEBHOOK_URL")
-    OUTBOX_WEBHOOK_TOKEN = os.environ.get("OUTBOX_WEBHOOK_TOKEN")
+    OUTBOX_SENDER = "log"  # log | file | webhook
+    OUTBOX_FILE = None
+    OUTBOX_WEBHOOK_URL = None
+    OUTBOX_WEBHOOK_TOKEN = None
 
     # Test-only switches; ``create_app`` refuses them outside testing.
     TESTING_DISABLE_CAPACITY_GUARD = False

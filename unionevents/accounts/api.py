@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..core.api import ApiUnauthorized
-from ..core.permissions import public
+from ..core.permissions import login_required, public
 from ..extensions import limiter
 from . import services
 
@@ -21,6 +22,15 @@ class TokenRequest(Schema):
 
 class TokenResponse(Schema):
     token = fields.String(required=True)
+
+
+class MeResponse(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    mobile = fields.String(attribute="masked_mobile")
+    union = fields.Function(lambda user: user.union.name if user.union else None)
+    occupation = fields.Function(lambda user: user.occupation.value)
+    roles = fields.Function(lambda user: sorted({grant.role.value for grant in user.grants}))
 
 
 class BadCredentials(ApiUnauthorized):
@@ -46,3 +56,14 @@ class Tokens(MethodView):
         if user is None:
             raise BadCredentials()
         return {"token": services.issue_token(user, "api")}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    decorators = [login_required]
+
+    @blp.response(200, MeResponse)
+    @blp.alt_response(401, description="No valid bearer token")
+    def get(self):
+        """The account the bearer token belongs to."""
+        return current_user._get_current_object()

@@ -32,9 +32,12 @@ def init_login(app: Flask, manager: LoginManager) -> None:
     def _unauthorized():
         from flask import flash, redirect, request, url_for
 
-        from ..core.errors import HTTP_MESSAGES, json_error
+        from ..core.api import ApiUnauthorized
+        from ..core.errors import json_error
 
         if request.path.startswith("/api/"):
-            return json_error(401, HTTP_MESSAGES[401])
+            response, status = json_error(401, ApiUnauthorized.default_message, code=ApiUnauthorized.code)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response, status
         flash(str(manager.login_message), "info")
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))

@@ -8,6 +8,7 @@ import secrets
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.audit import log_action
@@ -17,7 +18,7 @@ from ..extensions import db
 from ..unions.models import UnionNode
 from .models import ACTIVITY_SCOPED_ROLES, ApiToken, Occupation, Role, RoleGrant, User
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits only: \d also matches ١٢٣ and １２３
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 NAME_MAX_LENGTH = 40
@@ -110,15 +111,26 @@ def register_worker(*, mobile: str, name: str, password: str, union_id: int | No
     """Self sign-up by a worker: the privacy notice must be accepted."""
     if not accept_privacy:
         raise ValidationFailed({"accept_privacy": [str(_l("Please read and accept the privacy notice."))]})
-    union = None
-    if union_id:
-        union = db.session.get(UnionNode, union_id)
-        if union is None:
-            raise ValidationFailed({"union_id": [str(_l("Please choose a union from the list."))]})
-    user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
-                       member_card_no=member_card_no, accept_privacy=True)
-    db.session.commit()
+    union = _chosen_union(union_id)
+    try:
+        user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
+                           member_card_no=member_card_no, accept_privacy=True)
+        db.session.commit()
+    except IntegrityError:
+        # Two sign-ups with one number at the same moment: the unique index decides.
+        db.session.rollback()
+        raise Conflict(MSG_MOBILE_TAKEN, field="mobile") from None
     return user
+
+
+def _chosen_union(union_id: int | None) -> UnionNode | None:
+    """The union picked from the list (None: "not a union member"); any other id is an error."""
+    if union_id is None:
+        return None
+    union = db.session.get(UnionNode, union_id) if union_id > 0 else None
+    if union is None:
+        raise ValidationFailed({"union_id": [str(_l("Please choose a union from the list."))]})
+    return union
 
 
 def authenticate(mobile: str, password: str) -> User | None:
@@ -161,11 +173,7 @@ def update_profile(user: User, *, name: str, union_id: int | None, occupation: O
     if not name or len(name) > NAME_MAX_LENGTH:
         raise ValidationFailed({"name": [str(_l("Please enter your name (at most %(n)d characters).",
                                                   n=NAME_MAX_LENGTH))]})
-    union = None
-    if union_id:
-        union = db.session.get(UnionNode, union_id)
-        if union is None:
-            raise ValidationFailed({"union_id": [str(_l("Please choose a union from the list."))]})
+    union = _chosen_union(union_id)
     user.name = name
     user.union = union
     user.occupation = occupation

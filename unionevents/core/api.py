@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
-from ..extensions import api, csrf
+from ..extensions import api, csrf, login_manager
 from .errors import DomainError
 
 BEARER = "Bearer "
@@ -36,7 +36,19 @@ class ApiUnauthorized(DomainError):
     default_message = _l("A valid API token is required (Authorization: Bearer <token>).")
 
 
+def _api_user_from_bearer_token_only() -> None:
+    """On /api/ paths the user comes from the bearer token, never from a session or remember cookie.
+
+    The API is exempt from CSRF, so it must not act on cookies a browser sends by itself.
+    Setting Flask-Login's request user here makes ``@login_required`` / ``@role_required``
+    (and ``current_user``) mean "the token's owner" for API views.
+    """
+    if request.path.startswith("/api/"):
+        login_manager._update_request_context_with_user(current_api_user())
+
+
 def init_api(app: Flask) -> None:
+    app.before_request(_api_user_from_bearer_token_only)
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearerAuth": []}],

@@ -90,7 +90,7 @@ def register_error_handlers(app: Flask) -> None:
             return render_template("errors/error.html", status=error.http_status,
                                    message=error.message), error.http_status
         flash(str(error.message), "error")
-        return redirect(request.referrer if _is_local(request.referrer) else url_for("main.home"))
+        return redirect(_local_referrer() or url_for("main.home"))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
@@ -121,7 +121,14 @@ def register_error_handlers(app: Flask) -> None:
         return render_template("errors/error.html", status=500, message=message), 500
 
 
-def _is_local(url: str | None) -> bool:
+def _local_referrer() -> str | None:
+    """The referring page as a local path when it is on this site, else None."""
+    from urllib.parse import urlsplit
+
     from .security import is_safe_redirect
 
-    return bool(url) and is_safe_redirect(url)
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        return None
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return target if is_safe_redirect(target) else None

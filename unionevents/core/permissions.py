@@ -67,7 +67,12 @@ def scope_node_ids(user: User, role: Role) -> Select:
     return select(UnionNode.id).where(or_(*[UnionNode.path.startswith(t.path, autoescape=True) for t in tops]))
 
 
-def _mark(view: Callable, rule: str) -> None:
+def _mark(view: Callable, rule: str, inner: Callable | None = None) -> None:
+    """Label ``view`` with its access rule; a view labelled twice is a programming error."""
+    already = getattr(inner if inner is not None else view, ACCESS_ATTR, None)
+    if already is not None:
+        raise TypeError(f"{getattr(view, '__qualname__', view)} is already marked {already!r}; "
+                        f"use exactly one of @public, @login_required, @role_required")
     setattr(view, ACCESS_ATTR, rule)
 
 
@@ -86,7 +91,7 @@ def login_required(view: Callable) -> Callable:
             return login_manager.unauthorized()
         return view(*args, **kwargs)
 
-    _mark(wrapped, "login")
+    _mark(wrapped, "login", inner=view)
     return wrapped
 
 
@@ -102,7 +107,7 @@ def role_required(*roles: Role) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
 
-        _mark(wrapped, "role:" + ",".join(role.value for role in roles))
+        _mark(wrapped, "role:" + ",".join(role.value for role in roles), inner=view)
         return wrapped
 
     return decorator

@@ -1,0 +1,76 @@
+"""A newcomer's first visit on a phone: sign up, log out, log in, switch to English."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from unionevents.accounts.models import User
+from unionevents.extensions import db
+
+pytestmark = pytest.mark.browser
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def headings(page) -> list[str]:
+    return page.locator("h1, h2").all_inner_texts()
+
+
+def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, page, screenshot, make):
+    tree = make.tree()
+    make.activity("花卉养护课", node=tree["丰台区玉泉营街道总工会"])
+    union_id = tree["奥运村快递驿站联合工会"].id
+    db.session.rollback()  # end the test's read snapshot: the server commits in another thread
+
+    # Home: Chinese even though the browser asks for English.
+    page.goto(live_server + "/")
+    assert page.locator("html").get_attribute("lang") == "zh-Hans"
+    assert any(CJK.search(text) for text in headings(page))
+    screenshot(page, "1-home-zh")
+
+    # Sign up, choosing the union through the searchable select.
+    page.locator('a[href="/account/signup"]').first.click()
+    page.fill("#mobile", "13612345678")
+    page.fill("#name", "新来的骑手")
+    page.fill("#password", "ride2026ok")
+    page.fill("#password_again", "ride2026ok")
+    options_before = page.locator("#union_id option").count()
+    page.fill("#union_id-filter", "快递驿站")
+    assert page.locator("#union_id option").count() < options_before
+    page.select_option("#union_id", str(union_id))
+    page.select_option("#occupation", "rider")
+    page.check("#accept_privacy")
+    screenshot(page, "2-signup-filled")
+    page.click("#submit")
+
+    # Landed logged in.
+    page.wait_for_url(live_server + "/")
+    assert page.locator('form[action="/account/logout"]').count() == 1
+    assert "新来的骑手" in page.locator(".flashes").inner_text()
+    db.session.rollback()
+    user = db.session.scalar(select(User).where(User.mobile == "13612345678"))
+    assert user is not None and user.union_id == union_id
+    screenshot(page, "3-signed-up")
+
+    # Log out, log in again.
+    page.locator('form[action="/account/logout"] button').click()
+    page.wait_for_selector('a[href="/account/login"]')
+    assert page.locator('form[action="/account/logout"]').count() == 0
+    page.locator('a[href="/account/login"]').first.click()
+    page.fill("#mobile", "136 1234 5678")
+    page.fill("#password", "ride2026ok")
+    page.click("#submit")
+    page.wait_for_url(live_server + "/")
+    assert page.locator('form[action="/account/logout"]').count() == 1
+    screenshot(page, "4-logged-in")
+
+    # Switch to English.
+    page.locator('.lang-switch button[value="en"]').click()
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    assert page.locator("h1").first.inner_text() == "Upcoming activities"
+    screenshot(page, "5-english")
+
+    # Nothing was blocked by the CSP and no script failed along the way.
+    assert page.problems == []

@@ -1,0 +1,56 @@
+"""The migrations build exactly the models' schema, go down and up again, and have one head."""
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from unionevents import create_app
+from unionevents.extensions import db
+
+from .conftest import worker_database_url
+
+
+@pytest.fixture(scope="module")
+def migrated_app(worker_id, tmp_path_factory):
+    """An app on its own, empty database (not the shared test database, which create_all builds)."""
+    url = worker_database_url(worker_id, tmp_path_factory.mktemp("mig"), suffix="_mig")
+    application = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def _differences():
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"render_as_batch": True, "compare_type": True})
+        return compare_metadata(context, db.metadata)
+
+
+def _tables():
+    return set(inspect(db.engine).get_table_names())
+
+
+def test_upgrade_matches_models_and_downgrade_upgrade_round_trips(migrated_app):
+    with migrated_app.app_context():
+        upgrade()
+        assert _differences() == []
+        assert {"user", "union_node", "activity", "registration"} <= _tables()
+
+        downgrade(revision="base")
+        db.engine.dispose()  # SQLite batch operations leave cached table info behind
+        assert _tables() == {"alembic_version"}
+
+        upgrade()
+        assert _differences() == []
+
+
+def test_single_migration_head(migrated_app):
+    with migrated_app.app_context():
+        config = migrated_app.extensions["migrate"].migrate.get_config()
+        heads = ScriptDirectory.from_config(config).get_heads()
+        assert len(heads) == 1, f"several migration heads: {heads}"
