@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask import g
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -15,6 +16,21 @@ from unionevents.core.timeutil import now
 from unionevents.extensions import db
 from unionevents.registrations import services
 from unionevents.registrations.models import Registration, RegistrationState
+
+
+@pytest.fixture
+def login(login):
+    """Switch the client to ``user``, also within one test.
+
+    Test-client requests share the test's app context, so Flask-Login's per-context cache
+    (``g._login_user``) would keep the first user of the test; drop it when switching.
+    """
+
+    def _switch(user, the_client=None):
+        g.pop("_login_user", None)
+        return login(user, the_client)
+
+    return _switch
 
 
 def registration_count() -> int:
@@ -304,8 +320,8 @@ def test_calendar_file(client, login, course, worker):
     assert str(event["SUMMARY"]) == "花卉养护课"
     assert str(event["LOCATION"]) == "玉泉营街道职工之家"
     assert str(event["UID"]).startswith(f"registration-{registration.id}@")
-    assert event.decoded("DTSTART").replace(tzinfo=None) == course.starts_at
-    assert event.decoded("DTEND").replace(tzinfo=None) == course.ends_at
+    assert event.decoded("DTSTART").replace(tzinfo=None) == course.starts_at.replace(microsecond=0)
+    assert event.decoded("DTEND").replace(tzinfo=None) == course.ends_at.replace(microsecond=0)
     raw = response.get_data(as_text=True)
     assert f"DTSTART:{course.starts_at:%Y%m%dT%H%M%S}Z" in raw
 

@@ -13,6 +13,7 @@ from flask_babel import format_date, format_time
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, RadioField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -75,7 +76,7 @@ class KnownChoice:
     """Every chosen value must be one of the field's options (a message instead of WTForms' English)."""
 
     def __call__(self, form, field):
-        allowed = {str(value) for value, _label in field.choices}
+        allowed = {str(choice.value) for choice in field.choices}
         chosen = field.data if isinstance(field.data, list) else [field.data]
         if any(value not in (None, "") and str(value) not in allowed for value in chosen):
             raise ValidationError(_l("Please choose from the options shown."))
@@ -155,9 +156,9 @@ def _question_field(question: Question) -> Field:
                            render_kw={"inputmode": "decimal"})
     if question.kind == QuestionKind.YES_NO:
         validators = [ChoiceRequired()] if required else [Optional()]
-        return RadioField(label, choices=[(YES, _l("Yes")), (NO, _l("No"))],
+        return RadioField(label, choices=[SelectChoice(YES, _l("Yes")), SelectChoice(NO, _l("No"))],
                           validators=validators + [KnownChoice()], **_choice_field_kwargs())
-    choices = [(choice, choice) for choice in question.choice_list()]
+    choices = [SelectChoice(choice) for choice in question.choice_list()]
     validators = [ChoiceRequired()] if required else [Optional()]
     if question.kind == QuestionKind.MULTIPLE_CHOICE:
         return MultiCheckboxField(label, choices=choices, validators=validators + [KnownChoice()],
@@ -182,7 +183,7 @@ def build_signup_form(activity: Activity, formdata=None) -> SignupFormBase:
     if activity.uses_slots:
         SignupForm.has_slots = True
         SignupForm.slot_id = RadioField(
-            _l("Time slot"), choices=[(str(slot.id), _slot_label(slot)) for slot in activity.slots],
+            _l("Time slot"), choices=[SelectChoice(str(slot.id), _slot_label(slot)) for slot in activity.slots],
             validators=[ChoiceRequired(), KnownChoice()], **_choice_field_kwargs())
     if activity.kind == ActivityKind.HEALTH:
         SignupForm.asks_consent = True
