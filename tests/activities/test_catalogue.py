@@ -7,7 +7,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from unionevents.accounts.models import Occupation
-from unionevents.activities.models import ActivityKind, Visibility
+from unionevents.activities.models import ActivityKind, SignupMode, Visibility
+from unionevents.activities.services import set_unit_quota
 from unionevents.activities.queries import (
     MAX_PAGE_SIZE, CatalogueFilters, catalogue, parse_catalogue_filters,
 )
@@ -114,10 +115,33 @@ def test_eligible_filter_in_sql(make, tree):
     make.activity("教师专场", occupations=[Occupation.TEACHER])
     make.activity("朝阳职工", eligible_nodes=[tree["朝阳区总工会"]])
     make.activity("丰台职工", eligible_nodes=[tree["丰台区总工会"]])
-    make.activity("会员可见", visibility=Visibility.MEMBERS)
-    assert titles(run({"eligible": "1"}, rider)) == {"人人可报", "会员专享", "骑手专场", "朝阳职工", "会员可见"}
+    chaoyang_quota = make.activity("朝阳代表名额", mode=SignupMode.QUOTA)
+    set_unit_quota(chaoyang_quota, tree["朝阳区奥运村街道总工会"], 3)
+    fengtai_quota = make.activity("丰台代表名额", mode=SignupMode.QUOTA)
+    set_unit_quota(fengtai_quota, tree["丰台区总工会"], 3)
+    db.session.commit()
+    assert titles(run({"eligible": "1"}, rider)) == {"人人可报", "会员专享", "骑手专场", "朝阳职工", "朝阳代表名额"}
     assert titles(run({"eligible": "1"}, outsider)) == {"人人可报", "骑手专场"}
-    assert len(run({}, rider).items) == 7
+    assert len(run({}, rider).items) == 8
+
+
+def test_eligible_filter_agrees_with_the_registration_engine(make, tree):
+    from unionevents.registrations.services import signup_state
+
+    workers = [make.user("骑手", union="奥运村快递驿站联合工会", occupation=Occupation.RIDER),
+               make.user("商场职工", union="玉泉营商场工会", occupation=Occupation.SERVICE_WORKER),
+               make.user("非会员", occupation=Occupation.COURIER)]
+    make.activity("人人可报")
+    make.activity("会员专享", members_only=True)
+    make.activity("快递专场", occupations=[Occupation.COURIER])
+    make.activity("丰台职工", eligible_nodes=[tree["丰台区总工会"]])
+    quota = make.activity("朝阳代表名额", mode=SignupMode.QUOTA)
+    set_unit_quota(quota, tree["朝阳区总工会"], 2)
+    db.session.commit()
+    for worker in workers:
+        listed = titles(run({"eligible": "1"}, worker))
+        allowed = {a.title for a in run({}, worker).items if signup_state(worker, a).can_sign_up}
+        assert listed == allowed, worker.name
 
 
 def test_eligible_filter_needs_a_login_and_says_so(make, tree):

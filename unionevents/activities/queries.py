@@ -4,11 +4,12 @@
 raises — a bad value is dropped and a message says so.  ``catalogue`` runs one filtered, paginated
 query.
 
-Eligibility ("only activities I may join") is expressed in SQL and mirrors the registration rules:
-members-only activities need a union, an occupation list must contain the worker's occupation, a
-list of eligible unions must contain the worker's union or one of its ancestors, and activities for
-union members need a union.  It is an approximation in one respect: per-unit quotas (quota mode) are
-not checked here — the detail page, which asks the registration engine, has the final word.
+Eligibility ("only activities I can join") is expressed in SQL and mirrors
+``registrations.rules.eligibility_refusals``: members-only activities need a union, an occupation list
+must contain the worker's occupation, a list of eligible unions must contain the worker's union or one
+of its ancestors, and a quota-mode activity needs a quota for the worker's union or an ancestor.  The
+sign-up window and free places are separate filters, and an existing registration is not looked at, so
+the detail page (which asks the registration engine) keeps the final word.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from ..core.timeutil import local_to_utc, now
 from ..extensions import db
 from ..unions.models import UnionNode
 from .models import (
-    Activity, ActivityEligibleNode, ActivityKind, ActivityOccupation, ActivityStatus, Visibility,
+    Activity, ActivityEligibleNode, ActivityKind, ActivityOccupation, ActivityStatus, SignupMode, UnitQuota,
+    Visibility,
 )
 
 T = TypeVar("T")
@@ -216,23 +218,22 @@ def local_day_start(day: date) -> datetime:
 
 def eligibility_clause(user: User):
     """SQL: ``user`` meets the activity's eligibility conditions (see the module docstring)."""
-    is_member = user.union_id is not None
-    conditions = []
-    if not is_member:
-        conditions.append(Activity.members_only.is_(False))
-        conditions.append(Activity.visibility != Visibility.MEMBERS)
+    # The worker's union and its ancestors: its path lists them all, so no LIKE is needed.
+    own_and_above = user.union.ancestor_ids() if user.union is not None else []
     has_occupations = exists().where(ActivityOccupation.activity_id == Activity.id)
     occupation_matches = exists().where(ActivityOccupation.activity_id == Activity.id,
                                         ActivityOccupation.occupation == user.occupation)
-    conditions.append(or_(~has_occupations, occupation_matches))
     has_nodes = exists().where(ActivityEligibleNode.activity_id == Activity.id)
-    if is_member and user.union is not None:
-        # The worker's union and its ancestors: the path holds them all, so no LIKE is needed.
-        node_matches = exists().where(ActivityEligibleNode.activity_id == Activity.id,
-                                      ActivityEligibleNode.node_id.in_(user.union.ancestor_ids()))
-        conditions.append(or_(~has_nodes, node_matches))
-    else:
-        conditions.append(~has_nodes)
+    node_matches = exists().where(ActivityEligibleNode.activity_id == Activity.id,
+                                  ActivityEligibleNode.node_id.in_(own_and_above))
+    has_quota = exists().where(UnitQuota.activity_id == Activity.id, UnitQuota.node_id.in_(own_and_above))
+    conditions = [
+        or_(~has_occupations, occupation_matches),
+        or_(~has_nodes, node_matches),
+        or_(Activity.mode != SignupMode.QUOTA, has_quota),
+    ]
+    if not own_and_above:
+        conditions.append(Activity.members_only.is_(False))
     return and_(*conditions)
 
 
