@@ -40,10 +40,13 @@ class ChoiceRequired:
 
     field_flags = {"required": True}
 
+    def __init__(self, message=ANSWER_REQUIRED):
+        self.message = message
+
     def __call__(self, form, field):
         if not field.data:
             field.errors[:] = []
-            raise StopValidation(str(ANSWER_REQUIRED))
+            raise StopValidation(str(self.message))
 
 
 class NumberAnswer:
@@ -184,7 +187,8 @@ def build_signup_form(activity: Activity, formdata=None) -> SignupFormBase:
         SignupForm.has_slots = True
         SignupForm.slot_id = RadioField(
             _l("Time slot"), choices=[SelectChoice(str(slot.id), _slot_label(slot)) for slot in activity.slots],
-            validators=[ChoiceRequired(), KnownChoice()], **_choice_field_kwargs())
+            validators=[ChoiceRequired(_l("Please choose a time slot.")), KnownChoice()],
+            **_choice_field_kwargs())
     if activity.kind == ActivityKind.HEALTH:
         SignupForm.asks_consent = True
         SignupForm.consent = BooleanField(
