@@ -1,88 +1,115 @@
-"""Browser fixtures: the test app served on 127.0.0.1, Debian's Chromium driven by Playwright.
+"""Browser fixtures: the test app served on a free local port, and Debian's Chromium through Playwright.
 
-``live_server`` (base URL), ``browser`` (one Chromium per worker), ``page`` (a phone-sized
-360×740 page in a fresh context), ``desktop_page`` (1280×800) and ``screenshot(page, name)``
-(saves test-artifacts/screenshots/<name>.png).  Never `playwright install`: we launch
-/usr/bin/chromium (see docs/toolchain.md and scripts/ensure-browser.sh).
+``live_server`` is the base URL of the test ``app`` (same per-worker database as the other tests, so
+data made with ``make`` in the test is what the browser sees).  ``browser`` is one headless Chromium
+per session; ``page`` is a fresh 360×740 phone context per test, in Chinese and Beijing time.
+``browser_errors`` collects console errors and uncaught page errors (CSP violations show up there).
+``screenshot(name)`` saves a full-page PNG under test-artifacts/screenshots/ (git-ignored).
+
+Never run ``playwright install``: the Debian browser is launched by path (see docs/toolchain.md).
 """
 from __future__ import annotations
 
-import os
-import re
 import threading
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PHONE = {"width": 360, "height": 740}
-DESKTOP = {"width": 1280, "height": 800}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PHONE_VIEWPORT = {"width": 360, "height": 740}
+DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/browser carries the ``browser`` marker (``-m "not browser"`` skips it)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    """The test ``app`` served by a threaded werkzeug server on a free port; yields its base URL."""
+    """Base URL (``http://127.0.0.1:<port>``) of the test app served from a background thread."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
-def playwright_instance():
+def playwright_driver():
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        yield playwright
+    with sync_playwright() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")
-def browser(playwright_instance):
+def browser(playwright_driver):
+    """Headless Debian Chromium (never a downloaded one)."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-browser.sh (apt-get install chromium)")
-    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    yield browser
-    browser.close()
-
-
-def _page(browser, viewport, request):
-    context = browser.new_context(viewport=viewport, locale="en-US")  # an English browser: we still say zh
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" else None)
-    page.problems = problems  # type: ignore[attr-defined]  # CSP refusals and JS errors land here
-    yield page
-    context.close()
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium fonts-wqy-microhei)")
+    instance = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture
-def page(browser, request):
-    """A fresh phone-sized page; ``page.problems`` lists console errors (e.g. CSP refusals)."""
-    yield from _page(browser, PHONE, request)
+def new_context(browser, live_server):
+    """``new_context(**options)`` opens another browser context (another person's phone); closed at the end."""
+    contexts = []
+
+    def _new(viewport=PHONE_VIEWPORT, **options):
+        options.setdefault("locale", "zh-CN")
+        options.setdefault("timezone_id", "Asia/Shanghai")
+        context = browser.new_context(viewport=viewport, base_url=live_server, **options)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        return context
+
+    yield _new
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
-def desktop_page(browser, request):
-    yield from _page(browser, DESKTOP, request)
+def context(new_context):
+    return new_context()
 
 
 @pytest.fixture
-def screenshot(request):
-    """``screenshot(page, "step")`` saves test-artifacts/screenshots/<test>-<step>.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    prefix = re.sub(r"[^A-Za-z0-9_-]+", "_", request.node.name)
+def page(context):
+    """A 360×740 phone page; relative URLs (``page.goto("/")``) go to ``live_server``."""
+    return context.new_page()
 
-    def _shot(page, step: str) -> Path:
-        path = SCREENSHOTS / f"{prefix}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+
+@pytest.fixture
+def browser_errors(page):
+    """Console errors and uncaught exceptions of ``page`` (a CSP violation is a console error)."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+@pytest.fixture
+def screenshot(page):
+    """``screenshot(name)`` saves the whole page to test-artifacts/screenshots/<name>.png."""
+
+    def _shot(name: str, target=None) -> Path:
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{name}.png"
+        (target or page).screenshot(path=str(path), full_page=True)
         return path
 
     return _shot

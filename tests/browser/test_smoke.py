@@ -18,17 +18,22 @@ def headings(page) -> list[str]:
     return page.locator("h1, h2").all_inner_texts()
 
 
-def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, page, screenshot, make):
+def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, new_context, screenshot, make):
     tree = make.tree()
     make.activity("花卉养护课", node=tree["丰台区玉泉营街道总工会"])
     union_id = tree["奥运村快递驿站联合工会"].id
     db.session.rollback()  # end the test's read snapshot: the server commits in another thread
+    page = new_context(locale="en-US").new_page()  # an English browser: we still answer in Chinese
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
 
     # Home: Chinese even though the browser asks for English.
     page.goto(live_server + "/")
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
     assert any(CJK.search(text) for text in headings(page))
-    screenshot(page, "1-home-zh")
+    screenshot("smoke-1-home-zh", page)
 
     # Sign up, choosing the union through the searchable select.
     page.locator('a[href="/account/signup"]').first.click()
@@ -42,7 +47,7 @@ def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, page, sc
     page.select_option("#union_id", str(union_id))
     page.select_option("#occupation", "rider")
     page.check("#accept_privacy")
-    screenshot(page, "2-signup-filled")
+    screenshot("smoke-2-signup-filled", page)
     page.click("#submit")
 
     # Landed logged in.
@@ -52,7 +57,7 @@ def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, page, sc
     db.session.rollback()
     user = db.session.scalar(select(User).where(User.mobile == "13612345678"))
     assert user is not None and user.union_id == union_id
-    screenshot(page, "3-signed-up")
+    screenshot("smoke-3-signed-up", page)
 
     # Log out, log in again.
     page.locator('form[action="/account/logout"] button').click()
@@ -64,13 +69,13 @@ def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, page, sc
     page.click("#submit")
     page.wait_for_url(live_server + "/")
     assert page.locator('form[action="/account/logout"]').count() == 1
-    screenshot(page, "4-logged-in")
+    screenshot("smoke-4-logged-in", page)
 
     # Switch to English.
     page.locator('.lang-switch button[value="en"]').click()
     page.wait_for_function("document.documentElement.lang === 'en'")
     assert page.locator("h1").first.inner_text() == "Upcoming activities"
-    screenshot(page, "5-english")
+    screenshot("smoke-5-english", page)
 
     # Nothing was blocked by the CSP and no script failed along the way.
-    assert page.problems == []
+    assert problems == []
