@@ -396,7 +396,8 @@ def test_generate_slots_form(client, login, organiser, health):
     login(organiser)
     day = utc_to_local(health.starts_at).date().isoformat()
     page = client.get(f"/manage/activities/{health.id}/slots").get_data(as_text=True)
-    assert f'value="{day}"' in page  # the day is pre-filled
+    assert f'value="{day}"' in page  # the day and the activity's hours are pre-filled
+    assert 'value="09:00"' in page and 'value="12:00"' in page
     response = client.post(f"/manage/activities/{health.id}/slots/generate", data={
         "bulk-date": day, "bulk-first_start": "09:00", "bulk-last_end": "12:00", "bulk-minutes": "20",
         "bulk-capacity_each": "3"})

@@ -286,13 +286,18 @@ GENERATE_FIELDS = {"first_start": "first_start", "last_end": "last_end", "minute
                    "capacity_each": "capacity_each"}
 
 
-def _slot_page(activity: Activity, one: SlotForm, bulk: SlotGenerateForm, status: int = 200):
-    if request.method == "GET" or not one.date.data:
-        one.date.data = one.date.data or _local(activity.starts_at).date()
-    if request.method == "GET" or not bulk.date.data:
-        bulk.date.data = bulk.date.data or _local(activity.starts_at).date()
+def _slot_page(activity: Activity, one: SlotForm, bulk: SlotGenerateForm, submitted: str | None = None):
+    """The slot list and both forms; the form not submitted is pre-filled from the activity's times."""
+    start, end = _local(activity.starts_at), _local(activity.ends_at)
+    if submitted != "one":
+        one.date.data = start.date()  # most activities with slots last one day
+    if submitted != "bulk":
+        bulk.date.data = start.date()
+        bulk.first_start.data = start.time()
+        bulk.last_end.data = end.time() if end.date() == start.date() else None
     return render_template("activities/manage/slots.html", activity=activity, one=one, bulk=bulk,
-                           booked=services.slot_booking_counts(activity.id), action_form=EmptyForm()), status
+                           booked=services.slot_booking_counts(activity.id), action_form=EmptyForm()), \
+        (422 if submitted else 200)
 
 
 def _at(day, time) -> datetime:
@@ -320,7 +325,7 @@ def add_slot(activity_id: int):
         else:
             flash(_("Slot added."), "success")
             return redirect(url_for("manage.slots", activity_id=activity.id), 303)
-    return _slot_page(activity, one, bulk, 422)
+    return _slot_page(activity, one, bulk, "one")
 
 
 @bp.route("/activities/<int:activity_id>/slots/generate", methods=["POST"])
@@ -338,7 +343,7 @@ def generate_slots(activity_id: int):
         else:
             flash(_("%(n)d slots added.", n=len(made)), "success")
             return redirect(url_for("manage.slots", activity_id=activity.id), 303)
-    return _slot_page(activity, one, bulk, 422)
+    return _slot_page(activity, one, bulk, "bulk")
 
 
 @bp.route("/activities/<int:activity_id>/slots/<int:slot_id>/delete", methods=["POST"])
