@@ -135,6 +135,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .activities.views import bp as activities_bp
+    from .activities.manage import bp as manage_bp
     from .core.views import bp as main_bp
     from .registrations.views import bp as registrations_bp
     from .accounts.admin import bp as admin_bp
@@ -145,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(unions_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(activities_bp)
+    app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
 
     from .core.api import init_api
