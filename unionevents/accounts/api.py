@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..core.api import ApiUnauthorized
+from ..core.api import NO_SECURITY, ApiUnauthorized, api_errors
 from ..core.permissions import public
 from ..extensions import limiter
 from . import services
@@ -37,9 +37,10 @@ def _login_limit():
 class Tokens(MethodView):
     decorators = [public, limiter.limit(_login_limit)]
 
+    @blp.doc(security=NO_SECURITY)
     @blp.arguments(TokenRequest)
     @blp.response(201, TokenResponse)
-    @blp.alt_response(401, description="Unknown mobile or wrong password (the same answer for both)")
+    @api_errors(blp, 401, 429, c401="Unknown mobile or wrong password (the same answer for both).")
     def post(self, body):
         """Log in with mobile number and password; returns a new API token."""
         user = services.authenticate(body["mobile"], body["password"])
