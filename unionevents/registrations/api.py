@@ -82,7 +82,7 @@ class ActivityRegistrations(MethodView):
     decorators = [token_required]
 
     @blp.arguments(SignupRequest)
-    @blp.response(201, RegistrationSchema)
+    @blp.response(201, RegistrationSchema(exclude=("activity",)))
     @api_errors(blp, 401, 403, 404, 409, c403="Not eligible (`code`: not_eligible).",
                 c409="`already_registered` (with `registration_id`), `window_closed`, or `full` "
                      "(full and no waiting list).")
