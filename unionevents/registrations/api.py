@@ -61,6 +61,13 @@ class RegistrationSchema(Schema):
     checked_in_at = UtcDateTime(allow_none=True)
 
 
+class SignupReplySchema(RegistrationSchema):
+    """The reply to a sign-up: the registration without the activity the client just sent it for."""
+
+    class Meta:
+        exclude = ("activity",)
+
+
 class RegistrationView:
     """A registration with its waiting-list position, for ``RegistrationSchema``."""
 
@@ -82,7 +89,7 @@ class ActivityRegistrations(MethodView):
     decorators = [token_required]
 
     @blp.arguments(SignupRequest)
-    @blp.response(201, RegistrationSchema(exclude=("activity",)))
+    @blp.response(201, SignupReplySchema)
     @api_errors(blp, 401, 403, 404, 409, c403="Not eligible (`code`: not_eligible).",
                 c409="`already_registered` (with `registration_id`), `window_closed`, or `full` "
                      "(full and no waiting list).")
