@@ -64,7 +64,7 @@ def write_transaction() -> Iterator[None]:
     ``BEGIN IMMEDIATE`` and waits for the write lock instead of failing.
     Objects loaded before stay usable: they are refreshed on next access.
     """
-    session = db.session
+    session = db.session()  # the real Session: scoped_session does not proxy in_transaction()
     if session.in_transaction():
         session.commit()  # end the read snapshot; nothing pending to lose in a read
     session.connection(execution_options={IMMEDIATE_OPTION: True})

@@ -1,0 +1,1050 @@
+"""The registration engine: the only code that creates registrations or changes their state.
+
+How capacity holds (see docs/reliability.md):
+
+* every write runs in ``write_transaction()`` (``BEGIN IMMEDIATE`` on SQLite), retried a bounded
+  number of times when SQLite still reports "database is locked" or PostgreSQL a deadlock;
+* a place is claimed by a conditional ``UPDATE … SET taken = taken + 1 WHERE taken < capacity``
+  (activity, then time slot, then unit quota), whose row count says whether it worked; the CHECK
+  constraints on those tables are the last line;
+* one live registration per worker and activity is the partial unique index
+  ``uq_registration_live``: a double submit ends in IntegrityError → ``AlreadyRegistered``;
+* every state change goes through ``_change_state``, which checks the transition table in
+  ``rules.py``, updates the row only if it is still in the state we read (so two organisers
+  cannot both act on it), and moves the place counters with it.
+
+Decisions (documented for the views and the API):
+
+* approval: approving when no place is left puts the registration on the waiting list when the
+  activity has one (it is promoted like any other), else it is refused with ``ActivityFull``;
+* a worker may give up a place until the cancellation cut-off (or the start); a pending
+  application or a waiting-list entry may be withdrawn until the start; organisers may cancel
+  at any time; places freed before the start are offered to the waiting list;
+* quota mode: the unit's quota is a second counter claimed with the activity's places; when either
+  is used up the registration goes on the waiting list (if enabled) and is promoted only when its
+  unit has room again;
+* an organiser entering a walk-in (``entered_by``) is not bound by the sign-up window, but every
+  other rule holds; nobody is signed up for a health service by someone else (own consent).
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+from flask import current_app
+from flask_babel import force_locale, gettext as _, lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ..accounts.models import Role, User
+from ..activities.models import (
+    Activity, ActivityKind, ActivityStatus, SignupMode, TimeSlot, UnitQuota, Visibility,
+)
+from ..core.audit import log_action
+from ..core.db import is_sqlite, testing_flag, write_transaction
+from ..core.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from ..core.outbox import enqueue
+from ..core.permissions import has_role
+from ..core.timeutil import now
+from ..extensions import db
+from . import rules
+from .models import PLACE_STATES, Registration, RegistrationState as S
+from .rules import Refusal
+
+log = logging.getLogger(__name__)
+
+#: Attempts of one write transaction when the database says "locked" or "deadlock".
+WRITE_ATTEMPTS = 6
+#: First pause between attempts (seconds); doubles each time.
+RETRY_BACKOFF = 0.05
+#: How many waiting-list entries one freed place looks at before giving up.
+PROMOTION_SCAN_LIMIT = 200
+#: Length of a ticket secret from ``secrets.token_urlsafe(32)``.
+TICKET_LENGTH = 43
+
+
+# --------------------------------------------------------------------------- errors
+
+class NotEligible(NotAllowed):
+    code = "not_eligible"
+    default_message = _l("You cannot sign up for this activity.")
+
+    def __init__(self, message=None, reasons: list[str] | None = None):
+        super().__init__(message)
+        self.reasons = reasons or [str(self.message)]
+
+
+class SignupClosed(Conflict):
+    code = "window_closed"
+    default_message = _l("Sign-up for this activity is not open.")
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+    default_message = _l("You have already signed up for this activity.")
+
+    def __init__(self, registration_id: int, message=None):
+        super().__init__(message, registration_id=registration_id)
+        self.registration_id = registration_id
+
+
+class ActivityFull(Conflict):
+    code = "full"
+    default_message = _l("Sorry, this activity is full.")
+
+    def __init__(self, message=None, counter: str = "activity"):
+        super().__init__(message)
+        self.counter = counter
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    default_message = _l("This registration cannot be changed that way.")
+
+
+class CancellationClosed(Conflict):
+    code = "cancel_closed"
+    default_message = _l("It is too late to cancel this registration.")
+
+
+class DrawRefused(Conflict):
+    code = "draw_refused"
+    default_message = _l("The lottery cannot be drawn now.")
+
+
+class Busy(DomainError):
+    """The database stayed busy through every retry; nothing was changed."""
+
+    http_status = 503
+    code = "busy"
+    default_message = _l("Many people are signing up right now. Please try again in a moment.")
+
+
+class _StaleState(Exception):
+    """The registration changed between our read and our write (someone else acted first)."""
+
+
+MSG_SLOT_FULL = _l("Sorry, this time slot is full. Please choose another one.")
+MSG_QUOTA_FULL = _l("Sorry, your union's places for this activity are all taken.")
+MSG_ACTIVITY_FULL = ActivityFull.default_message
+FULL_MESSAGES = {"activity": MSG_ACTIVITY_FULL, "slot": MSG_SLOT_FULL, "quota": MSG_QUOTA_FULL}
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class SignupState:
+    can_sign_up: bool
+    reasons: list[str]
+    existing: Registration | None
+    window: str
+    places_left: int
+    waitlist_length: int
+    will_be_waitlisted: bool
+
+
+@dataclass
+class DrawResult:
+    activity_id: int
+    seed: str
+    confirmed: int
+    waitlisted: int
+    not_drawn: int
+    order: list[int] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- transactions
+
+def _is_transient(error: DBAPIError) -> bool:
+    orig = getattr(error, "orig", None)
+    if "database is locked" in str(orig) or "database table is locked" in str(orig):
+        return True
+    return getattr(orig, "sqlstate", None) in ("40001", "40P01")
+
+
+def _in_write_transaction(fn: Callable[..., Any], *args, **kwargs):
+    """Run ``fn`` in one write transaction, retrying a few times when the database is busy.
+
+    No "database is locked" reaches a user: after the last attempt it becomes ``Busy`` (503).
+    """
+    delay = RETRY_BACKOFF
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with write_transaction():
+                return fn(*args, **kwargs)
+        except DBAPIError as error:
+            db.session.rollback()
+            if isinstance(error, IntegrityError) or not _is_transient(error):
+                raise
+            log.warning("write transaction busy (attempt %d of %d): %s", attempt, WRITE_ATTEMPTS, error.orig)
+            if attempt == WRITE_ATTEMPTS:
+                raise Busy() from error
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- place counters
+
+@dataclass(frozen=True)
+class _Counter:
+    kind: str  # "activity" | "slot" | "quota"
+    model: type
+    where: tuple
+    used: Any
+    limit: Any
+
+    def claim(self) -> bool:
+        stmt = (update(self.model).where(*self.where, self.used < self.limit)
+                .values({self.used.key: self.used + 1}).execution_options(synchronize_session=False))
+        return db.session.execute(stmt).rowcount == 1
+
+    def release(self) -> None:
+        stmt = (update(self.model).where(*self.where, self.used > 0)
+                .values({self.used.key: self.used - 1}).execution_options(synchronize_session=False))
+        db.session.execute(stmt)
+
+    def has_room_locked(self) -> bool:
+        """Wait for any transaction holding the row (PostgreSQL), then read it."""
+        row = db.session.execute(select(self.used, self.limit).where(*self.where).with_for_update()).first()
+        return row is not None and row[0] < row[1]
+
+
+def _counters(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> list[_Counter]:
+    """Counters a place is taken from, always in this order (a fixed lock order)."""
+    counters = [_Counter("activity", Activity, (Activity.id == activity_id,), Activity.taken, Activity.capacity)]
+    if slot_id is not None:
+        counters.append(_Counter("slot", TimeSlot, (TimeSlot.id == slot_id, TimeSlot.activity_id == activity_id),
+                                 TimeSlot.taken, TimeSlot.capacity))
+    if quota_node_id is not None:
+        counters.append(_Counter("quota", UnitQuota,
+                                 (UnitQuota.activity_id == activity_id, UnitQuota.node_id == quota_node_id),
+                                 UnitQuota.used, UnitQuota.quota))
+    return counters
+
+
+def _claim_place(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> str | None:
+    """Take one place on every counter; None when done, else the kind of counter that was full.
+
+    On failure nothing stays claimed.  On PostgreSQL a failed claim waits for whoever holds the
+    full row and looks again, so a place freed by a concurrent cancellation is not missed
+    (SQLite needs no second look: ``BEGIN IMMEDIATE`` already serialises writers).
+    """
+    counters = _counters(activity_id, slot_id, quota_node_id)
+    for attempt in (1, 2):
+        claimed: list[_Counter] = []
+        failed = None
+        for counter in counters:
+            if counter.claim():
+                claimed.append(counter)
+            else:
+                failed = counter
+                break
+        if failed is None:
+            return None
+        for counter in reversed(claimed):
+            counter.release()
+        if attempt == 2 or is_sqlite() or not failed.has_room_locked():
+            return failed.kind
+    return None  # pragma: no cover
+
+
+def _release_place(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> None:
+    for counter in _counters(activity_id, slot_id, quota_node_id):
+        counter.release()
+
+
+# --------------------------------------------------------------------------- facts
+
+def _worker_facts(user: User | None) -> rules.WorkerFacts | None:
+    if user is None or getattr(user, "is_anonymous", False):
+        return None
+    return rules.WorkerFacts(id=user.id, union_id=user.union_id,
+                             union_path=user.union.path if user.union is not None else None,
+                             occupation=user.occupation)
+
+
+def _needs_quota_nodes(activity: Activity) -> bool:
+    return activity.mode == SignupMode.QUOTA or activity.visibility == Visibility.INVITATION
+
+
+def _activity_facts(activity: Activity) -> rules.ActivityFacts:
+    quota_nodes: tuple = ()
+    if _needs_quota_nodes(activity):
+        quota_nodes = tuple(rules.NodeRef(q.node.id, q.node.path, q.node.name) for q in activity.unit_quotas)
+    return rules.ActivityFacts(
+        id=activity.id, title=activity.title, kind=activity.kind, mode=activity.mode,
+        status=activity.status, visibility=activity.visibility, starts_at=activity.starts_at,
+        signup_opens_at=activity.signup_opens_at, signup_closes_at=activity.signup_closes_at,
+        members_only=activity.members_only, occupations=frozenset(activity.occupation_codes),
+        eligible_nodes=tuple(rules.NodeRef(e.node.id, e.node.path, e.node.name)
+                             for e in activity.eligible_nodes),
+        quota_nodes=quota_nodes, capacity=activity.capacity, taken=activity.taken,
+        waitlist_enabled=activity.waitlist_enabled,
+    )
+
+
+def _question_specs(activity: Activity) -> list[rules.QuestionSpec]:
+    return [rules.QuestionSpec(id=q.id, kind=q.kind, required=q.required, choices=tuple(q.choice_list()),
+                               label=q.label) for q in activity.questions]
+
+
+_CLOSED_REFUSALS = {Refusal.ACTIVITY_CANCELLED, Refusal.NOT_OPEN_YET, Refusal.CLOSED}
+
+
+def _raise_refusals(refusals: list[tuple[Refusal, Any]]) -> None:
+    if not refusals:
+        return
+    codes = [code for code, _message in refusals]
+    messages = [str(message) for _code, message in refusals]
+    if Refusal.NOT_PUBLISHED in codes:
+        raise NotFound(_l("This activity does not exist."))
+    if Refusal.NOT_LOGGED_IN in codes:
+        raise NotEligible(messages[codes.index(Refusal.NOT_LOGGED_IN)], reasons=messages)
+    for code, message in refusals:
+        if code in _CLOSED_REFUSALS:
+            raise SignupClosed(str(message))
+    raise NotEligible(" ".join(messages), reasons=messages)
+
+
+# --------------------------------------------------------------------------- notifications
+
+def _when(starts_at: datetime) -> str:
+    return rules.local_time(starts_at)
+
+
+def _notify(user_id: int, locale: str | None, kind: str, subject, body, **params) -> None:
+    """Queue a message to ``user_id`` in their language, in the current transaction."""
+    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        enqueue(user_id, kind, _(body, **params), subject=_(subject))
+
+
+def _notice_texts(_l=lambda text: text):  # noqa: N807 - the parameter is named _l so pybabel extracts them
+    """Message texts as English source strings; translated with gettext at send time in the
+    recipient's language.  (The local ``_l`` only marks them for extraction.)"""
+    return {
+        "confirmed": (_l("Registration confirmed"),
+                      _l("Your place for “%(title)s” on %(when)s is confirmed.")),
+        "waitlisted": (_l("On the waiting list"),
+                       _l("“%(title)s” on %(when)s is full. You are number %(position)d on the waiting "
+                          "list; we will tell you when a place frees up.")),
+        "promoted": (_l("A place has freed up"),
+                     _l("Good news: a place has freed up and you are now confirmed for “%(title)s” "
+                        "on %(when)s.")),
+        "cancelled": (_l("Registration cancelled"),
+                      _l("Your registration for “%(title)s” on %(when)s has been cancelled.")),
+        "cancelled_by_organiser": (_l("Registration cancelled"),
+                                   _l("The organiser has cancelled your registration for “%(title)s” "
+                                      "on %(when)s.")),
+        "approved": (_l("Application approved"),
+                     _l("Your application for “%(title)s” on %(when)s has been approved: your place "
+                        "is confirmed.")),
+        "approved_waitlisted": (_l("Application approved"),
+                                _l("Your application for “%(title)s” on %(when)s has been approved, but "
+                                   "the activity is full: you are number %(position)d on the waiting list.")),
+        "rejected": (_l("Application not accepted"),
+                     _l("Your application for “%(title)s” on %(when)s was not accepted.")),
+        "lottery_confirmed": (_l("Lottery result"),
+                              _l("You were drawn in the lottery for “%(title)s” on %(when)s: your place "
+                                 "is confirmed.")),
+        "lottery_waitlisted": (_l("Lottery result"),
+                               _l("You were not drawn for “%(title)s” on %(when)s; you are number "
+                                  "%(position)d on the waiting list and will be told if a place frees up.")),
+        "lottery_not_drawn": (_l("Lottery result"),
+                              _l("You were not drawn in the lottery for “%(title)s” on %(when)s. "
+                                 "Thank you for taking part.")),
+    }
+
+
+NOTICES = _notice_texts()
+
+
+def _send(notice: str, user_id: int, locale: str | None, title: str, starts_at: datetime, **params) -> None:
+    subject, body = NOTICES[notice]
+    _notify(user_id, locale, f"registration.{notice}", subject, body, title=title, when=_when(starts_at),
+            **params)
+
+
+# --------------------------------------------------------------------------- the one state changer
+
+@dataclass
+class _RegRow:
+    """A registration with the activity facts a state change needs, read inside the transaction."""
+
+    id: int
+    user_id: int
+    activity_id: int
+    slot_id: int | None
+    unit_node_id: int | None
+    state: S
+    mode: SignupMode
+    title: str
+    starts_at: datetime  # the slot's start when there is one
+    activity_starts_at: datetime
+    cancel_cutoff_at: datetime | None
+    locale: str | None
+    node_id: int
+
+    @property
+    def quota_node_id(self) -> int | None:
+        return self.unit_node_id if self.mode == SignupMode.QUOTA else None
+
+
+def _reg_rows(*where, order_by=None, limit=None, lock=False) -> list[_RegRow]:
+    stmt = (
+        select(Registration.id, Registration.user_id, Registration.activity_id, Registration.slot_id,
+               Registration.unit_node_id, Registration.state, Activity.mode, Activity.title,
+               func.coalesce(TimeSlot.starts_at, Activity.starts_at), Activity.starts_at,
+               Activity.cancel_cutoff_at, User.locale, Activity.node_id)
+        .join(Activity, Activity.id == Registration.activity_id)
+        .join(User, User.id == Registration.user_id)
+        .outerjoin(TimeSlot, TimeSlot.id == Registration.slot_id)
+        .where(*where)
+    )
+    if order_by is not None:
+        stmt = stmt.order_by(*order_by)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    if lock:
+        stmt = stmt.with_for_update(of=Registration)
+    return [_RegRow(*row) for row in db.session.execute(stmt)]
+
+
+def _load_row(registration_id: int, lock: bool = True) -> _RegRow:
+    rows = _reg_rows(Registration.id == registration_id, lock=lock)
+    if not rows:
+        raise NotFound(_l("This registration does not exist."))
+    return rows[0]
+
+
+def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, **values) -> None:
+    """The only way a registration's state changes: legal per ``rules.TRANSITIONS``, still in the
+    state we read, and with its place claimed or freed in the same transaction.
+
+    Raises IllegalTransition, _StaleState (someone else changed it first) or ActivityFull (a place
+    was needed and none is left; the row is left as it was).
+    """
+    old = row.state
+    refusal = rules.transition_refusal(old, new)
+    if refusal is not None:
+        raise IllegalTransition(str(refusal))
+    stmt = (update(Registration).where(Registration.id == row.id, Registration.state == old)
+            .values(state=new, updated_at=now(), **values).execution_options(synchronize_session=False))
+    if db.session.execute(stmt).rowcount != 1:
+        raise _StaleState()
+    delta = rules.place_delta(old, new)
+    if delta > 0:
+        full = _claim_place(row.activity_id, row.slot_id, row.quota_node_id)
+        if full is not None:
+            db.session.execute(
+                update(Registration).where(Registration.id == row.id).values(state=old)
+                .execution_options(synchronize_session=False))
+            raise ActivityFull(FULL_MESSAGES[full], counter=full)
+    elif delta < 0:
+        _release_place(row.activity_id, row.slot_id, row.quota_node_id)
+    row.state = new
+    identity = db.session.identity_map.get(db.session.identity_key(Registration, row.id))
+    if identity is not None:
+        set_committed_value(identity, "state", new)
+    log_action(actor_id, action, _AuditRef(row.id), previous=old.value, state=new.value,
+               activity_id=row.activity_id)
+
+
+@dataclass
+class _AuditRef:
+    id: int
+    __tablename__ = "registration"
+
+
+def _position(row_id: int, activity_id: int, slot_id: int | None) -> int:
+    return waitlist_position_by_id(row_id, activity_id, slot_id) or 0
+
+
+def _promote(activity_id: int, slot_id: int | None, actor_id: int | None) -> int | None:
+    """Offer a freed place to the first in line who can still take it; the id promoted, or None.
+
+    Order: lottery rank (unranked last), then first come, then id.  A candidate who is no longer
+    waiting, or whose unit's quota is used up, is skipped; a full activity or slot ends the search.
+    """
+    where = [Registration.activity_id == activity_id, Registration.state == S.WAITLISTED]
+    if slot_id is not None:
+        where.append(Registration.slot_id == slot_id)
+    candidates = _reg_rows(*where, order_by=(Registration.queue_rank.asc().nulls_last(),
+                                             Registration.created_at, Registration.id),
+                           limit=PROMOTION_SCAN_LIMIT)
+    for row in candidates:
+        try:
+            _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.promote")
+        except _StaleState:
+            continue
+        except ActivityFull as full:
+            if full.counter == "quota":
+                continue
+            return None
+        _send("promoted", row.user_id, row.locale, row.title, row.starts_at)
+        return row.id
+    return None
+
+
+# --------------------------------------------------------------------------- sign-up
+
+@dataclass
+class _Plan:
+    """Everything the sign-up transaction needs, as plain values (nothing lazy inside the lock)."""
+
+    user_id: int
+    locale: str | None
+    activity_id: int
+    title: str
+    starts_at: datetime
+    mode: SignupMode
+    waitlist_enabled: bool
+    capacity: int
+    slot_id: int | None
+    slot_capacity: int | None
+    unit_node_id: int | None
+    answers: dict | None
+    health_consent_at: datetime | None
+    health_consent_version: str | None
+    entered_by_id: int | None
+
+    @property
+    def quota_node_id(self) -> int | None:
+        return self.unit_node_id if self.mode == SignupMode.QUOTA else None
+
+
+def _validate_signup(activity: Activity, *, slot_id, answers, health_consent) -> tuple[dict, TimeSlot | None]:
+    errors: dict[str, list[str]] = {}
+    cleaned, answer_errors = rules.clean_answers(_question_specs(activity), answers)
+    for key, messages in answer_errors.items():
+        errors[key] = [str(m) for m in messages]
+    slot = None
+    if activity.uses_slots:
+        if slot_id in (None, ""):
+            errors["slot_id"] = [str(_l("Please choose a time slot."))]
+        else:
+            try:
+                slot_key = None if isinstance(slot_id, bool) else int(slot_id)
+            except (TypeError, ValueError):
+                slot_key = None
+            slot = next((s for s in activity.slots if s.id == slot_key), None)
+            if slot is None:
+                errors["slot_id"] = [str(_l("Please choose one of this activity's time slots."))]
+    elif slot_id not in (None, ""):
+        errors["slot_id"] = [str(_l("This activity has no time slots."))]
+    if activity.kind == ActivityKind.HEALTH and health_consent is not True:
+        errors["consent"] = [str(_l("Please agree to the processing of your health information; "
+                                    "without it we cannot book the health service."))]
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned, slot
+
+
+def _unit_for(worker: rules.WorkerFacts, facts: rules.ActivityFacts, unit_node_id: int | None) -> int | None:
+    """The unit a registration is counted for.
+
+    With unit quotas: the given quota unit (which must contain the worker's union) or the nearest
+    quota node above the worker's union.  Without: the worker's own union at sign-up time (so
+    attendance by unit stays true when they later move).
+    """
+    if not facts.quota_nodes:
+        if unit_node_id is not None and str(unit_node_id) != str(worker.union_id):
+            raise NotEligible(_l("This worker does not belong to that union."))
+        return worker.union_id
+    if unit_node_id is None:
+        unit = rules.quota_unit(worker.union_path, facts.quota_nodes)
+        return unit.id if unit is not None else None
+    chosen = next((n for n in facts.quota_nodes if str(n.id) == str(unit_node_id)), None)
+    if chosen is None or not (worker.union_path or "").startswith(chosen.path):
+        raise NotEligible(_l("This worker does not belong to that union's quota."))
+    return chosen.id
+
+
+def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None = None,
+             health_consent: bool = False, entered_by: User | None = None,
+             unit_node_id: int | None = None) -> Registration:
+    """Sign ``user`` up for the activity, or put them on its waiting list, or file their application.
+
+    Raises NotFound, NotEligible, SignupClosed, ValidationFailed, AlreadyRegistered, ActivityFull, Busy.
+    """
+    activity = _activity_for_signup(activity_id)
+    worker = _worker_facts(user)
+    on_behalf = entered_by is not None and worker is not None and entered_by.id != worker.id
+    facts = _activity_facts(activity)
+    _raise_refusals(rules.eligibility_refusals(worker, facts, now(), ignore_window=on_behalf))
+    if on_behalf and activity.kind == ActivityKind.HEALTH:
+        raise NotEligible(_l("A health service needs the worker's own consent, so nobody can be signed up "
+                             "for one by someone else."))
+    cleaned, slot = _validate_signup(activity, slot_id=slot_id, answers=answers, health_consent=health_consent)
+    unit = _unit_for(worker, facts, unit_node_id)
+    is_health = activity.kind == ActivityKind.HEALTH
+    plan = _Plan(
+        user_id=worker.id, locale=user.locale, activity_id=activity.id, title=activity.title,
+        starts_at=slot.starts_at if slot else activity.starts_at, mode=activity.mode,
+        waitlist_enabled=activity.waitlist_enabled, capacity=activity.capacity,
+        slot_id=slot.id if slot else None, slot_capacity=slot.capacity if slot else None,
+        unit_node_id=unit, answers=cleaned or None,
+        health_consent_at=now() if is_health else None,
+        health_consent_version=current_app.config["HEALTH_CONSENT_VERSION"] if is_health else None,
+        entered_by_id=entered_by.id if entered_by is not None else None,
+    )
+    try:
+        with _keep_loaded():
+            if testing_flag("TESTING_DISABLE_CAPACITY_GUARD"):
+                registration = _register_naive(plan)
+            else:
+                registration = _in_write_transaction(_register_tx, plan)
+    except IntegrityError:
+        existing = _live_registration_id(plan.user_id, plan.activity_id)
+        if existing is None:
+            raise
+        raise AlreadyRegistered(existing) from None
+    # The counters moved in SQL: let the loaded rows read them afresh when next asked.
+    db.session.expire(activity, ["taken"])
+    if slot is not None:
+        db.session.expire(slot, ["taken"])
+    return registration
+
+
+def _activity_for_signup(activity_id) -> Activity:
+    """The activity with its eligibility rows in one query (the sign-up path counts statements)."""
+    if not isinstance(activity_id, int) or isinstance(activity_id, bool):
+        raise NotFound(_l("This activity does not exist."))
+    activity = db.session.execute(
+        select(Activity).where(Activity.id == activity_id)
+        .options(joinedload(Activity.eligible_occupations), joinedload(Activity.eligible_nodes))
+    ).unique().scalar_one_or_none()
+    if activity is None:
+        raise NotFound(_l("This activity does not exist."))
+    return activity
+
+
+@contextmanager
+def _keep_loaded():
+    """Commit without expiring what the request has loaded, so returning the new registration and
+    reading the user and activity afterwards costs no further queries.  (Counters changed in SQL are
+    expired explicitly by the caller.)"""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = previous
+
+
+def _race_delay() -> None:
+    delay = testing_flag("TESTING_RACE_DELAY", 0) or 0
+    if delay:
+        time.sleep(float(delay))
+
+
+def _register_tx(plan: _Plan) -> Registration:
+    state = rules.initial_state(plan.mode)
+    if state is None:
+        full = _claim_place(plan.activity_id, plan.slot_id, plan.quota_node_id)
+        _race_delay()
+        if full is None:
+            state = S.CONFIRMED
+        elif plan.waitlist_enabled:
+            state = S.WAITLISTED
+        else:
+            existing = _live_registration_id(plan.user_id, plan.activity_id)
+            if existing is not None:
+                raise AlreadyRegistered(existing)
+            raise ActivityFull(FULL_MESSAGES[full], counter=full)
+    return _insert_registration(plan, state)
+
+
+def _insert_registration(plan: _Plan, state: S) -> Registration:
+    registration = Registration(
+        activity_id=plan.activity_id, user_id=plan.user_id, slot_id=plan.slot_id,
+        unit_node_id=plan.unit_node_id, state=state, answers=plan.answers,
+        health_consent_at=plan.health_consent_at, health_consent_version=plan.health_consent_version,
+        ticket_secret=secrets.token_urlsafe(32), entered_by_id=plan.entered_by_id,
+    )
+    db.session.add(registration)
+    db.session.flush()
+    if state == S.CONFIRMED:
+        _send("confirmed", plan.user_id, plan.locale, plan.title, plan.starts_at)
+    elif state == S.WAITLISTED:
+        position = _position(registration.id, plan.activity_id, plan.slot_id)
+        _send("waitlisted", plan.user_id, plan.locale, plan.title, plan.starts_at, position=position)
+    log_action(plan.entered_by_id or plan.user_id, "registration.create", registration,
+               state=state.value, activity_id=plan.activity_id)
+    return registration
+
+
+def _register_naive(plan: _Plan) -> Registration:
+    """TEST ONLY (``TESTING_DISABLE_CAPACITY_GUARD``): the classic count-then-insert race.
+
+    Counts the place-holders in one read, waits ``TESTING_RACE_DELAY``, then inserts in a separate
+    write without touching ``taken``.  The concurrency tests' negative controls use it to show the
+    race is real; ``create_app`` refuses the switch outside testing.
+    """
+    state = rules.initial_state(plan.mode)
+    if state is None:
+        where = [Registration.activity_id == plan.activity_id, Registration.holds_place]
+        capacity = plan.capacity
+        if plan.slot_id is not None:
+            where.append(Registration.slot_id == plan.slot_id)
+            capacity = plan.slot_capacity
+        count = db.session.scalar(select(func.count(Registration.id)).where(*where))
+        _race_delay()
+        if count < capacity:
+            state = S.CONFIRMED
+        elif plan.waitlist_enabled:
+            state = S.WAITLISTED
+        else:
+            db.session.rollback()
+            raise ActivityFull()
+    return _in_write_transaction(_insert_registration, plan, state)
+
+
+def _live_registration_id(user_id: int, activity_id: int) -> int | None:
+    return db.session.scalar(select(Registration.id).where(
+        Registration.user_id == user_id, Registration.activity_id == activity_id, Registration.is_live))
+
+
+# --------------------------------------------------------------------------- read-only views of the state
+
+def signup_state(user: User | None, activity: Activity) -> SignupState:
+    """Can ``user`` sign up now, and if not, why not (messages ready to show)."""
+    at = now()
+    worker = _worker_facts(user)
+    facts = _activity_facts(activity)
+    window = rules.window_state(at, activity.signup_opens_at, activity.signup_closes_at)
+    refusals = rules.eligibility_refusals(worker, facts, at)
+    existing = None
+    if worker is not None:
+        existing = db.session.scalar(
+            select(Registration).where(Registration.user_id == worker.id,
+                                       Registration.activity_id == activity.id, Registration.is_live)
+            .options(joinedload(Registration.slot)))
+    places_left = activity.places_left
+    length = waitlist_length(activity.id)
+    needs_place = rules.initial_state(activity.mode) is None
+    if worker is not None and activity.mode == SignupMode.QUOTA and not refusals:
+        unit = rules.quota_unit(worker.union_path, facts.quota_nodes)
+        quota = next((q for q in activity.unit_quotas if unit and q.node_id == unit.id), None)
+        if quota is not None:
+            places_left = min(places_left, max(quota.quota - quota.used, 0))
+    reasons = [str(message) for _code, message in refusals]
+    if existing is not None:
+        reasons.append(str(_l("You have already signed up for this activity.")))
+    full_without_list = needs_place and places_left <= 0 and not activity.waitlist_enabled
+    if full_without_list and not refusals:
+        reasons.append(str(MSG_ACTIVITY_FULL))
+    return SignupState(
+        can_sign_up=not reasons, reasons=reasons, existing=existing, window=window.value,
+        places_left=places_left, waitlist_length=length,
+        will_be_waitlisted=rules.will_be_waitlisted(activity.mode, places_left, activity.waitlist_enabled),
+    )
+
+
+def waitlist_length(activity_id: int, slot_id: int | None = None) -> int:
+    where = [Registration.activity_id == activity_id, Registration.state == S.WAITLISTED]
+    if slot_id is not None:
+        where.append(Registration.slot_id == slot_id)
+    return db.session.scalar(select(func.count(Registration.id)).where(*where)) or 0
+
+
+def waitlist_position_by_id(registration_id: int, activity_id: int, slot_id: int | None) -> int | None:
+    where = [Registration.activity_id == activity_id, Registration.state == S.WAITLISTED]
+    if slot_id is not None:
+        where.append(Registration.slot_id == slot_id)
+    rows = db.session.execute(select(Registration.id, Registration.queue_rank, Registration.created_at)
+                              .where(*where)).all()
+    ordered = sorted(rows, key=lambda r: rules.waitlist_sort_key(r.queue_rank, r.created_at, r.id))
+    for index, row in enumerate(ordered, start=1):
+        if row.id == registration_id:
+            return index
+    return None
+
+
+def waitlist_position(registration: Registration) -> int | None:
+    """1 for the first in line (within the slot for slotted activities); None when not waiting."""
+    if registration.state != S.WAITLISTED:
+        return None
+    return waitlist_position_by_id(registration.id, registration.activity_id, registration.slot_id)
+
+
+def my_registrations(user: User) -> list[Registration]:
+    stmt = (select(Registration).where(Registration.user_id == user.id)
+            .options(joinedload(Registration.activity), joinedload(Registration.slot))
+            .order_by(Registration.created_at.desc(), Registration.id.desc()))
+    return list(db.session.scalars(stmt))
+
+
+def get_own_registration(user: User, registration_id: int) -> Registration:
+    registration = db.session.get(Registration, registration_id, options=[
+        joinedload(Registration.activity), joinedload(Registration.slot)]) \
+        if isinstance(registration_id, int) else None
+    if registration is None or user is None or registration.user_id != getattr(user, "id", None):
+        raise NotFound(_l("This registration does not exist."))
+    return registration
+
+
+def ticket_token(registration: Registration) -> str:
+    """The secret a ticket's QR code carries; it identifies the registration and nothing else."""
+    return registration.ticket_secret
+
+
+def registration_for_ticket(token: str | None) -> Registration | None:
+    if not isinstance(token, str) or len(token.strip()) != TICKET_LENGTH:
+        return None
+    return db.session.scalar(select(Registration).where(Registration.ticket_secret == token.strip())
+                             .options(joinedload(Registration.activity), joinedload(Registration.user)))
+
+
+# --------------------------------------------------------------------------- state changes
+
+def _is_organiser(actor: User | None, node_id: int) -> bool:
+    if actor is None:
+        return False
+    from ..unions.models import UnionNode
+
+    node = db.session.get(UnionNode, node_id)
+    return node is not None and has_role(actor, Role.ORGANISER, node=node)
+
+
+def cancel(registration_id: int, actor: User) -> Registration:
+    """Cancel a registration: its worker (before the cut-off) or an organiser of the activity.
+
+    A freed place goes to the first in line on the waiting list (within the same slot).
+    """
+    current = _load_row(registration_id, lock=False)
+    organiser = _is_organiser(actor, current.node_id)
+    own = actor is not None and actor.id == current.user_id
+    if not own and not organiser:
+        raise NotFound(_l("This registration does not exist."))
+    actor_id = actor.id
+
+    def tx():
+        row = _load_row(registration_id)
+        if not organiser and not rules.worker_may_cancel(row.state, now(), row.activity_starts_at,
+                                                          row.cancel_cutoff_at):
+            if rules.can_transition(row.state, S.CANCELLED):
+                raise CancellationClosed(_l("Cancellation closed at %(when)s. Please contact the organiser.",
+                                            when=rules.local_time(rules.cancel_deadline(
+                                                row.activity_starts_at, row.cancel_cutoff_at))))
+        held_place = row.state in PLACE_STATES
+        try:
+            _change_state(row, S.CANCELLED, actor_id=actor_id, action="registration.cancel")
+        except _StaleState:
+            raise IllegalTransition(_l("This registration was changed by someone else just now. "
+                                       "Please reload the page.")) from None
+        notice = "cancelled" if own and not organiser else "cancelled_by_organiser"
+        _send(notice, row.user_id, row.locale, row.title, row.starts_at)
+        if held_place and now() < row.activity_starts_at:
+            _promote(row.activity_id, row.slot_id, actor_id)
+
+    _in_write_transaction(tx)
+    return db.session.get(Registration, registration_id)
+
+
+def _organiser_decision(registration_id: int, actor: User, approve_it: bool) -> Registration:
+    actor_id = actor.id if actor is not None else None
+
+    def tx():
+        row = _load_row(registration_id)
+        if row.mode != SignupMode.APPROVAL:
+            raise IllegalTransition(_l("Only activities that need the organiser's approval have "
+                                       "applications to approve or reject."))
+        if row.state != S.PENDING:
+            raise IllegalTransition(str(rules.STATE_EXPLANATIONS[row.state]))
+        try:
+            if not approve_it:
+                _change_state(row, S.REJECTED, actor_id=actor_id, action="registration.reject")
+                _send("rejected", row.user_id, row.locale, row.title, row.starts_at)
+                return
+            try:
+                _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.approve")
+                _send("approved", row.user_id, row.locale, row.title, row.starts_at)
+            except ActivityFull as full:
+                if not _waitlist_enabled(row.activity_id):
+                    raise ActivityFull(_l("There is no place left to approve this application."),
+                                       counter=full.counter) from None
+                _change_state(row, S.WAITLISTED, actor_id=actor_id, action="registration.approve")
+                position = _position(row.id, row.activity_id, row.slot_id)
+                _send("approved_waitlisted", row.user_id, row.locale, row.title, row.starts_at,
+                      position=position)
+        except _StaleState:
+            raise IllegalTransition(_l("This registration was changed by someone else just now. "
+                                       "Please reload the page.")) from None
+
+    _in_write_transaction(tx)
+    return db.session.get(Registration, registration_id)
+
+
+def _waitlist_enabled(activity_id: int) -> bool:
+    return bool(db.session.scalar(select(Activity.waitlist_enabled).where(Activity.id == activity_id)))
+
+
+def approve(registration_id: int, actor: User) -> Registration:
+    """Approve a pending application: confirmed if a place is left, else waiting list (or ActivityFull)."""
+    return _organiser_decision(registration_id, actor, True)
+
+
+def reject(registration_id: int, actor: User) -> Registration:
+    return _organiser_decision(registration_id, actor, False)
+
+
+MSG_CHECKIN_STATES = {
+    S.CANCELLED: _l("This registration has been cancelled; it cannot be checked in."),
+    S.WAITLISTED: _l("This worker is still on the waiting list and has no place; they cannot be checked in."),
+    S.PENDING: _l("This application has not been accepted yet; it cannot be checked in."),
+    S.REJECTED: _l("This application was rejected; it cannot be checked in."),
+    S.NOT_DRAWN: _l("This worker was not drawn in the lottery; they cannot be checked in."),
+}
+
+
+def check_in(registration_id: int, actor: User | None) -> Registration:
+    """Mark a confirmed (or no-show) registration as attended.  Checking in twice changes nothing."""
+    actor_id = actor.id if actor is not None else None
+
+    def tx():
+        for _attempt in range(3):
+            row = _load_row(registration_id)
+            if row.state == S.ATTENDED:
+                return
+            if row.state not in (S.CONFIRMED, S.NO_SHOW):
+                raise IllegalTransition(MSG_CHECKIN_STATES.get(row.state, rules.STATE_EXPLANATIONS[row.state]))
+            try:
+                _change_state(row, S.ATTENDED, actor_id=actor_id, action="registration.check_in",
+                              checked_in_at=now())
+                return
+            except _StaleState:
+                continue
+        raise IllegalTransition(_l("This registration was changed by someone else just now."))
+
+    _in_write_transaction(tx)
+    return db.session.get(Registration, registration_id)
+
+
+def undo_check_in(registration_id: int, actor: User | None) -> Registration:
+    """Put an attended registration back to confirmed (a check-in made by mistake)."""
+    actor_id = actor.id if actor is not None else None
+
+    def tx():
+        row = _load_row(registration_id)
+        if row.state == S.CONFIRMED:
+            return
+        if row.state != S.ATTENDED:
+            raise IllegalTransition(_l("Only a checked-in registration can have its check-in undone."))
+        try:
+            _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.undo_check_in",
+                          checked_in_at=None)
+        except _StaleState:
+            raise IllegalTransition(_l("This registration was changed by someone else just now.")) from None
+
+    _in_write_transaction(tx)
+    return db.session.get(Registration, registration_id)
+
+
+def mark_no_show(registration_id: int, actor: User | None) -> Registration:
+    """A confirmed worker did not come (frees the place; nobody is promoted once it has begun)."""
+    actor_id = actor.id if actor is not None else None
+
+    def tx():
+        row = _load_row(registration_id)
+        if row.state == S.NO_SHOW:
+            return
+        try:
+            _change_state(row, S.NO_SHOW, actor_id=actor_id, action="registration.no_show")
+        except _StaleState:
+            raise IllegalTransition(_l("This registration was changed by someone else just now.")) from None
+
+    _in_write_transaction(tx)
+    return db.session.get(Registration, registration_id)
+
+
+# --------------------------------------------------------------------------- lottery
+
+def draw_lottery(activity_id: int, actor: User | None = None, seed: str | None = None) -> DrawResult:
+    """Draw a lottery activity once sign-up has closed.
+
+    ``random.Random(seed)`` shuffles the pending registrations ordered by id; the drawn order
+    confirms up to capacity (per slot when slotted) and ranks the rest on the waiting list (or
+    marks them not drawn when the activity has none).  The seed and time are stored on the
+    activity and the whole order goes to the audit log, so anyone can re-run the draw.
+    """
+    activity = db.session.get(Activity, activity_id) if isinstance(activity_id, int) else None
+    if activity is None:
+        raise NotFound(_l("This activity does not exist."))
+    if activity.mode != SignupMode.LOTTERY:
+        raise DrawRefused(_l("This activity does not use a lottery."))
+    if activity.status != ActivityStatus.PUBLISHED:
+        raise DrawRefused(_l("Only a published activity can be drawn."))
+    if activity.drawn_at is not None:
+        raise DrawRefused(_l("The lottery for this activity has already been drawn."))
+    if now() < activity.signup_closes_at:
+        raise DrawRefused(_l("The lottery can only be drawn after sign-up closes at %(when)s.",
+                             when=rules.local_time(activity.signup_closes_at)))
+    seed = (seed or "").strip()[:64] or secrets.token_hex(16)
+    actor_id = actor.id if actor is not None else None
+    waitlist_enabled = activity.waitlist_enabled
+
+    def tx() -> DrawResult:
+        at = now()
+        claimed = db.session.execute(
+            update(Activity).where(Activity.id == activity_id, Activity.drawn_at.is_(None))
+            .values(drawn_at=at, lottery_seed=seed).execution_options(synchronize_session=False)).rowcount
+        if claimed != 1:
+            raise DrawRefused(_l("The lottery for this activity has already been drawn."))
+        taken, capacity = db.session.execute(
+            select(Activity.taken, Activity.capacity).where(Activity.id == activity_id)).one()
+        slot_left = {sid: cap - tk for sid, cap, tk in db.session.execute(
+            select(TimeSlot.id, TimeSlot.capacity, TimeSlot.taken).where(TimeSlot.activity_id == activity_id))}
+        rows = {row.id: row for row in _reg_rows(Registration.activity_id == activity_id,
+                                                 Registration.state == S.PENDING)}
+        outcome = rules.allocate_draw([rules.DrawEntry(r.id, r.slot_id) for r in rows.values()], seed,
+                                      capacity - taken, slot_left, waitlist_enabled)
+        for reg_id in outcome.confirmed:
+            _change_state(rows[reg_id], S.CONFIRMED, actor_id=actor_id, action="registration.draw")
+            row = rows[reg_id]
+            _send("lottery_confirmed", row.user_id, row.locale, row.title, row.starts_at)
+        for reg_id, rank in outcome.waitlisted:
+            _change_state(rows[reg_id], S.WAITLISTED, actor_id=actor_id, action="registration.draw",
+                          queue_rank=rank)
+        for reg_id in outcome.not_drawn:
+            row = rows[reg_id]
+            _change_state(row, S.NOT_DRAWN, actor_id=actor_id, action="registration.draw")
+            _send("lottery_not_drawn", row.user_id, row.locale, row.title, row.starts_at)
+        # Waiting-list positions count per slot when slotted.
+        positions: dict[int | None, int] = {}
+        for reg_id, _rank in outcome.waitlisted:
+            row = rows[reg_id]
+            positions[row.slot_id] = positions.get(row.slot_id, 0) + 1
+            _send("lottery_waitlisted", row.user_id, row.locale, row.title, row.starts_at,
+                  position=positions[row.slot_id])
+        log_action(actor_id, "activity.lottery_draw", _ActivityRef(activity_id), seed=seed,
+                   order=outcome.order, confirmed=len(outcome.confirmed),
+                   waitlisted=len(outcome.waitlisted), not_drawn=len(outcome.not_drawn))
+        return DrawResult(activity_id=activity_id, seed=seed, confirmed=len(outcome.confirmed),
+                          waitlisted=len(outcome.waitlisted), not_drawn=len(outcome.not_drawn),
+                          order=outcome.order)
+
+    return _in_write_transaction(tx)
+
+
+@dataclass
+class _ActivityRef:
+    id: int
+    __tablename__ = "activity"
+
+
+__all__ = [
+    "ActivityFull", "AlreadyRegistered", "Busy", "CancellationClosed", "DrawRefused", "DrawResult",
+    "IllegalTransition", "NotEligible", "SignupClosed", "SignupState", "approve", "cancel", "check_in",
+    "draw_lottery", "get_own_registration", "mark_no_show", "my_registrations", "register",
+    "registration_for_ticket", "reject", "signup_state", "ticket_token", "undo_check_in",
+    "waitlist_length", "waitlist_position",
+]
