@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..core.api import ApiUnauthorized
-from ..core.permissions import login_required, public
+from ..core.api import NO_SECURITY, ApiUnauthorized, api_errors, require_api_user, token_required
+from ..core.permissions import public
 from ..extensions import limiter
 from . import services
 
@@ -47,9 +46,10 @@ def _login_limit():
 class Tokens(MethodView):
     decorators = [public, limiter.limit(_login_limit)]
 
+    @blp.doc(security=NO_SECURITY)
     @blp.arguments(TokenRequest)
     @blp.response(201, TokenResponse)
-    @blp.alt_response(401, description="Unknown mobile or wrong password (the same answer for both)")
+    @api_errors(blp, 401, 429, c401="Unknown mobile or wrong password (the same answer for both).")
     def post(self, body):
         """Log in with mobile number and password; returns a new API token."""
         user = services.authenticate(body["mobile"], body["password"])
@@ -60,10 +60,10 @@ class Tokens(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    decorators = [login_required]
+    decorators = [token_required]
 
     @blp.response(200, MeResponse)
-    @blp.alt_response(401, description="No valid bearer token")
+    @api_errors(blp, 401)
     def get(self):
         """The account the bearer token belongs to."""
-        return current_user._get_current_object()
+        return require_api_user()

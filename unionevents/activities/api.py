@@ -1,14 +1,26 @@
-"""Activities API: the catalogue for phone apps."""
+"""Activities API: the catalogue and one activity, for phone apps.
+
+The handlers only parse input and call the same services as the HTML pages:
+``queries.catalogue`` for the list and ``registrations.services.signup_state``
+for what the viewer may do.
+"""
 from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..core.api import (
+    OPTIONAL_TOKEN_SECURITY, PaginationSchema, UtcDateTime, api_errors, optional_api_user, require_api_user,
+)
 from ..core.permissions import public
 from . import services
+from .models import ActivityKind
 
 blp = Blueprint("api_activities", __name__, url_prefix="/api/v1", description="Activities")
+
+MAX_PER_PAGE = 50
 
 
 class NodeSchema(Schema):
@@ -17,36 +29,145 @@ class NodeSchema(Schema):
 
 
 class ActivitySchema(Schema):
+    """An activity as listed in the catalogue."""
+
     id = fields.Integer()
     title = fields.String()
     kind = fields.Function(lambda a: a.kind.value)
     kind_title = fields.Function(lambda a: a.kind.title)
     organiser = fields.Nested(NodeSchema, attribute="node")
     venue = fields.String()
-    starts_at = fields.DateTime()
-    ends_at = fields.DateTime()
-    signup_opens_at = fields.DateTime()
-    signup_closes_at = fields.DateTime()
+    district = fields.String(allow_none=True)
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    signup_opens_at = UtcDateTime()
+    signup_closes_at = UtcDateTime()
     capacity = fields.Integer()
     places_left = fields.Integer()
+    waitlist_enabled = fields.Boolean()
     mode = fields.Function(lambda a: a.mode.value)
+    mode_title = fields.Function(lambda a: a.mode.title)
+    members_only = fields.Boolean()
+
+
+class QuestionSchema(Schema):
+    id = fields.Integer()
+    label = fields.String()
+    kind = fields.Function(lambda q: q.kind.value)
+    required = fields.Boolean()
+    choices = fields.Function(lambda q: q.choice_list())
+
+
+class SlotSchema(Schema):
+    id = fields.Integer()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    capacity = fields.Integer()
+    places_left = fields.Integer()
+
+
+class SignupStateSchema(Schema):
+    """What the viewer (the token's owner, or an anonymous visitor) may do now."""
+
+    can_sign_up = fields.Boolean()
+    reasons = fields.List(fields.String(), metadata={"description": "Why not, in plain words (translated)."})
+    will_be_waitlisted = fields.Boolean()
+    registration_id = fields.Function(
+        lambda s: s.existing.id if s.existing is not None else None, allow_none=True,
+        metadata={"description": "The viewer's live registration for this activity, if any."})
+    registration_state = fields.Function(
+        lambda s: s.existing.state.value if s.existing is not None else None, allow_none=True)
+
+
+class ActivityDetailSchema(ActivitySchema):
+    description = fields.String()
+    cancel_cutoff_at = UtcDateTime(allow_none=True)
+    window = fields.String(attribute="state.window",
+                           metadata={"description": "Sign-up window: not_open, open or closed."})
+    waitlist_length = fields.Integer(attribute="state.waitlist_length")
+    places_left = fields.Integer(attribute="state.places_left")
+    questions = fields.List(fields.Nested(QuestionSchema))
+    slots = fields.List(fields.Nested(SlotSchema))
+    signup = fields.Nested(SignupStateSchema, attribute="state")
+
+
+class ActivityPageSchema(Schema):
+    items = fields.List(fields.Nested(ActivitySchema))
+    pagination = fields.Nested(PaginationSchema)
+
+
+class CatalogueArgs(Schema):
+    """The catalogue's filters, as on the HTML page."""
+
+    kind = fields.String(validate=validate.OneOf([k.value for k in ActivityKind]))
+    node = fields.Integer(validate=validate.Range(min=1),
+                          metadata={"description": "A union node id; its whole subtree is included."})
+    district = fields.String(validate=validate.Length(max=40))
+    date_from = fields.Date(data_key="from", metadata={"description": "Starting on or after (local date)."})
+    date_to = fields.Date(data_key="to", metadata={"description": "Starting on or before (local date)."})
+    open_now = fields.Boolean(load_default=False, metadata={"description": "Sign-up open now."})
+    places_left = fields.Boolean(load_default=False, metadata={"description": "Places still free."})
+    eligible = fields.Boolean(load_default=False,
+                              metadata={"description": "Only what the token's owner may sign up for "
+                                                       "(needs a token)."})
+    q = fields.String(validate=validate.Length(max=60), metadata={"description": "Words in the title."})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000),
+                          metadata={"description": "A page past the end answers with the last page."})
+    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+    @validates_schema
+    def _dates_ordered(self, data, **_kwargs):
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ValidationError(str(_("The end date is before the start date.")), "to")
+
+
+class ActivityDetailView:
+    """An activity with the viewer's sign-up state, for ``ActivityDetailSchema``."""
+
+    def __init__(self, activity, state):
+        self._activity = activity
+        self.state = state
+
+    def __getattr__(self, name):
+        return getattr(self._activity, name)
 
 
 @blp.route("/activities")
 class ActivityList(MethodView):
     decorators = [public]
 
-    @blp.response(200, ActivitySchema(many=True))
-    def get(self):
-        """Upcoming published activities, soonest first."""
-        return services.upcoming_activities(limit=50)
+    @blp.doc(security=OPTIONAL_TOKEN_SECURITY)
+    @blp.arguments(CatalogueArgs, location="query", as_kwargs=True)
+    @blp.response(200, ActivityPageSchema)
+    @api_errors(blp, 401, c401="A token was sent but is not valid, or `eligible` was asked without one.")
+    def get(self, page: int, per_page: int, **filters):
+        """Published activities with the catalogue's filters, soonest first, one page at a time."""
+        from .queries import CatalogueFilters, catalogue
+
+        user = require_api_user() if filters.get("eligible") else optional_api_user()
+        if filters.get("kind"):
+            filters["kind"] = ActivityKind(filters["kind"])
+        if "node" in filters:
+            filters["node_id"] = filters.pop("node")
+        result = catalogue(CatalogueFilters(**filters, page=page, per_page=per_page), user)
+        return {
+            "items": result.items,
+            "pagination": {"page": result.page, "per_page": result.per_page,
+                           "total": result.total, "pages": result.pages},
+        }
 
 
 @blp.route("/activities/<int:activity_id>")
 class ActivityDetail(MethodView):
     decorators = [public]
 
-    @blp.response(200, ActivitySchema)
+    @blp.doc(security=OPTIONAL_TOKEN_SECURITY)
+    @blp.response(200, ActivityDetailSchema)
+    @api_errors(blp, 401, 404)
     def get(self, activity_id: int):
-        """One published activity."""
-        return services.get_visible_activity(activity_id)
+        """One published activity: places, waiting list, window and what the viewer may do."""
+        from ..registrations.services import signup_state
+
+        user = optional_api_user()
+        activity = services.get_visible_activity(activity_id)
+        return ActivityDetailView(activity, signup_state(user, activity))

@@ -1,24 +1,47 @@
-"""The JSON API v1 (flask-smorest): token authentication and blueprint registration.
+"""The JSON API v1 (flask-smorest): token authentication, error documentation and blueprint registration.
 
 Each domain keeps its endpoints in its own ``api.py``; this module wires them up.
+Every API view carries one access decorator: ``core.permissions.public`` or
+``token_required`` below (bearer token of an active account).
 """
 from __future__ import annotations
 
+from datetime import timezone
+from functools import wraps
+from typing import Callable
+
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields
 
 from ..extensions import api, csrf, login_manager
 from .errors import DomainError
+from .permissions import ACCESS_ATTR
 
 BEARER = "Bearer "
 
+#: OpenAPI security requirements: token needed / token optional (anonymous allowed) / none.
+TOKEN_SECURITY = [{"bearerAuth": []}]
+OPTIONAL_TOKEN_SECURITY = [{}, {"bearerAuth": []}]
+NO_SECURITY: list = []
+
+
+class ApiUnauthorized(DomainError):
+    http_status = 401
+    code = "unauthorized"
+    default_message = _l("A valid API token is required (Authorization: Bearer <token>).")
+
+
+def _authorization_header() -> str | None:
+    return request.headers.get("Authorization")
+
 
 def current_api_user():
-    """The user of the request's bearer token, or None."""
+    """The user of the request's bearer token, or None (no header, unknown, revoked or inactive)."""
     if "api_user" not in g:
         from ..accounts.services import user_for_token
 
-        header = request.headers.get("Authorization", "")
+        header = _authorization_header() or ""
         g.api_user = user_for_token(header[len(BEARER):].strip()) if header.startswith(BEARER) else None
     return g.api_user
 
@@ -30,10 +53,81 @@ def require_api_user():
     return user
 
 
-class ApiUnauthorized(DomainError):
-    http_status = 401
-    code = "unauthorized"
-    default_message = _l("A valid API token is required (Authorization: Bearer <token>).")
+def optional_api_user():
+    """The token's user when a token is sent, None when none is; a bad token is still refused (401).
+
+    A client whose token was revoked learns it at once instead of silently seeing the anonymous view.
+    """
+    if _authorization_header() is None:
+        return None
+    return require_api_user()
+
+
+def token_required(view: Callable) -> Callable:
+    """Access rule "token": the request must carry a valid bearer token (401 otherwise)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        require_api_user()
+        return view(*args, **kwargs)
+
+    setattr(wrapped, ACCESS_ATTR, "token")
+    return wrapped
+
+
+# --- Error documentation ---------------------------------------------------------------------------
+
+class ApiErrorSchema(Schema):
+    """Every error reply: ``message`` is written for people (Chinese by default)."""
+
+    status = fields.Integer(required=True, metadata={"description": "The HTTP status again."})
+    message = fields.String(required=True, metadata={"description": "A translated message to show."})
+    code = fields.String(metadata={"description": "A stable machine-readable code, e.g. `full`."})
+    errors = fields.Dict(
+        keys=fields.String(), values=fields.Raw(),
+        metadata={"description": "422 only: messages per field (`slot_id`, `consent`, `answers`, `q<id>` ...)."},
+    )
+    registration_id = fields.Integer(
+        metadata={"description": "409 `already_registered` only: the existing registration."})
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The request could not be parsed (e.g. invalid JSON).",
+    401: "No token, or the token is unknown, revoked or belongs to an inactive account.",
+    403: "The account may not do this (e.g. not eligible).",
+    404: "No such object, or it is not yours.",
+    409: "Conflicts with the current state.",
+    422: "Invalid input; `errors` holds messages per field.",
+    429: "Too many attempts.",
+}
+
+
+def api_errors(blp, *statuses: int, **descriptions: str) -> Callable:
+    """Document the JSON error replies of an endpoint: ``@api_errors(blp, 401, 404, 409, c409="...")``."""
+
+    def decorator(func):
+        for status in statuses:
+            description = descriptions.get(f"c{status}") or ERROR_DESCRIPTIONS.get(status)
+            func = blp.alt_response(status, schema=ApiErrorSchema, description=description)(func)
+        return func
+
+    return decorator
+
+
+class UtcDateTime(fields.DateTime):
+    """Naive UTC from the database, written with an explicit offset (``2026-11-27T01:30:00+00:00``)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class PaginationSchema(Schema):
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
 
 
 def _api_user_from_bearer_token_only() -> None:
@@ -51,9 +145,16 @@ def init_api(app: Flask) -> None:
     app.before_request(_api_user_from_bearer_token_only)
     app.config.setdefault("API_SPEC_OPTIONS", {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
-        "security": [{"bearerAuth": []}],
+        "security": TOKEN_SECURITY,
     })
+    # Validation (422) and the default error response are documented with our error body.
+    api.ERROR_SCHEMA = ApiErrorSchema
     api.init_app(app)
+
+    @app.before_request
+    def _forget_api_user():
+        # Tests run several requests in one app context (and so one ``g``): never reuse a lookup.
+        g.pop("api_user", None)
     from ..accounts.api import blp as accounts_blp
     from ..activities.api import blp as activities_blp
     from ..registrations.api import blp as registrations_blp

@@ -1,6 +1,138 @@
-"""Registrations API: sign up, list my registrations, cancel."""
+"""Registrations API: sign up, list my registrations, cancel.
+
+Handlers parse the body, call one service from ``registrations.services`` (the
+same ones the HTML pages use) and shape the reply; every rule lives there.
+"""
 from __future__ import annotations
 
+from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..core.api import UtcDateTime, api_errors, current_api_user, token_required
+from . import services
 
 blp = Blueprint("api_registrations", __name__, url_prefix="/api/v1", description="Registrations")
+
+MAX_ANSWERS = 100
+
+
+class SignupRequest(Schema):
+    slot_id = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1),
+                             metadata={"description": "Required for activities with time slots."})
+    answers = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=20)), values=fields.Raw(allow_none=True),
+        load_default=dict, validate=validate.Length(max=MAX_ANSWERS),
+        metadata={"description": "Answers keyed by question id (as a string): text, number, "
+                                 "choice, list of choices or true/false."},
+    )
+    consent = fields.Boolean(load_default=False,
+                             metadata={"description": "Consent to the health notice (health services)."})
+
+
+class RegistrationActivitySchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    kind = fields.Function(lambda a: a.kind.value)
+    venue = fields.String()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+
+
+class RegistrationSlotSchema(Schema):
+    id = fields.Integer()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+
+
+class RegistrationSchema(Schema):
+    id = fields.Integer(required=True)
+    state = fields.Function(lambda r: r.state.value, required=True,
+                            metadata={"description": "pending, confirmed, waitlisted, rejected, not_drawn, "
+                                                     "cancelled, attended or no_show"})
+    state_title = fields.Function(lambda r: r.state.title)
+    waitlist_position = fields.Integer(allow_none=True,
+                                       metadata={"description": "1 = next in line; null unless waitlisted."})
+    activity_id = fields.Integer()
+    activity = fields.Nested(RegistrationActivitySchema)
+    slot = fields.Nested(RegistrationSlotSchema, allow_none=True)
+    answers = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
+    created_at = UtcDateTime()
+    checked_in_at = UtcDateTime(allow_none=True)
+
+
+class SignupReplySchema(RegistrationSchema):
+    """The reply to a sign-up: the registration without the activity the client just sent it for."""
+
+    class Meta:
+        exclude = ("activity",)
+
+
+class RegistrationView:
+    """A registration with its waiting-list position, for ``RegistrationSchema``."""
+
+    def __init__(self, registration, position: int | None):
+        self._registration = registration
+        self.waitlist_position = position
+
+    def __getattr__(self, name):
+        return getattr(self._registration, name)
+
+
+def _view(registration) -> RegistrationView:
+    position = services.waitlist_position(registration) if registration.state.value == "waitlisted" else None
+    return RegistrationView(registration, position)
+
+
+@blp.route("/activities/<int:activity_id>/registrations")
+class ActivityRegistrations(MethodView):
+    decorators = [token_required]
+
+    @blp.arguments(SignupRequest)
+    @blp.response(201, SignupReplySchema)
+    @api_errors(blp, 401, 403, 404, 409, c403="Not eligible (`code`: not_eligible).",
+                c409="`already_registered` (with `registration_id`), `window_closed`, or `full` "
+                     "(full and no waiting list).")
+    def post(self, body, activity_id: int):
+        """Sign the token's owner up: confirmed, waitlisted or pending, as the activity's rules decide."""
+        registration = services.register(
+            current_api_user(), activity_id, slot_id=body["slot_id"], answers=body["answers"],
+            health_consent=body["consent"],
+        )
+        return _view(registration)
+
+
+@blp.route("/me/registrations")
+class MyRegistrations(MethodView):
+    decorators = [token_required]
+
+    @blp.response(200, RegistrationSchema(many=True))
+    @api_errors(blp, 401)
+    def get(self):
+        """The token owner's registrations, newest first."""
+        return [_view(r) for r in services.my_registrations(current_api_user())]
+
+
+@blp.route("/registrations/<int:registration_id>")
+class RegistrationDetail(MethodView):
+    decorators = [token_required]
+
+    @blp.response(200, RegistrationSchema)
+    @api_errors(blp, 401, 404)
+    def get(self, registration_id: int):
+        """One of the token owner's registrations (404 for anyone else's)."""
+        return _view(services.get_own_registration(current_api_user(), registration_id))
+
+
+@blp.route("/registrations/<int:registration_id>/cancel")
+class CancelRegistration(MethodView):
+    decorators = [token_required]
+
+    @blp.response(200, RegistrationSchema)
+    @api_errors(blp, 401, 404, 409,
+                c409="`cancel_closed` (after the cut-off) or `illegal_transition` (already ended).")
+    def post(self, registration_id: int):
+        """Cancel one of the token owner's registrations; a waiting-list place may move up."""
+        user = current_api_user()
+        own = services.get_own_registration(user, registration_id)  # 404 for anyone else's
+        return _view(services.cancel(own.id, actor=user))

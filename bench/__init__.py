@@ -1,0 +1,10 @@
+"""Benchmarks run by ``make bench`` (``python -m bench``).
+
+Every benchmark is a module with ``main(argv: list[str]) -> int`` (0 when its targets
+were met). Add new ones to ``BENCHMARKS`` — the one list ``python -m bench`` runs.
+"""
+
+#: Benchmark modules run in this order by ``python -m bench``; the short name selects one.
+BENCHMARKS: dict[str, str] = {
+    "rush": "bench.rush",  # 2,000 API sign-ups for 100 places, against a minimal-Flask baseline
+}

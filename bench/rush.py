@@ -1,0 +1,432 @@
+"""Rush: 2,000 workers sign up through the JSON API for 100 places in the same second.
+
+Both apps are served by gunicorn on 127.0.0.1 with the same worker settings and the
+same database engine, and get the same load in the same run:
+
+* the product: ``POST /api/v1/activities/<id>/registrations`` (first come, waiting list on);
+* the baseline (``bench/baseline_app.py``): bearer-token lookup plus one Core INSERT —
+  the ceiling of Flask + SQLAlchemy + gunicorn on this machine.
+
+SQLite (a file in a temp dir) by default; PostgreSQL when DATABASE_URL (or --database-url)
+names a server — the databases ``bench_rush`` and ``bench_rush_baseline`` are (re)created
+there. Prints sign-ups per second, latency percentiles, errors, the final confirmed and
+waitlisted counts from the database, and the throughput ratio to the baseline.
+
+    .venv/bin/python -m bench rush
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench rush
+    .venv/bin/python -m bench.rush --help
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import itertools
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # never anything else: the load stays on this machine
+
+TARGETS = {
+    "errors": 0,
+    "p99_ms": 300.0,
+    "ratio": 0.5,
+}
+
+
+# --- Databases ---------------------------------------------------------------------------------------
+
+def database_urls(server_url: str | None, tmp: Path) -> tuple[str, str]:
+    """(product URL, baseline URL): two SQLite files, or two fresh databases on the PostgreSQL server."""
+    if not server_url:
+        return f"sqlite:///{tmp / 'rush.db'}", f"sqlite:///{tmp / 'baseline.db'}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    if url.get_backend_name() != "postgresql":
+        raise SystemExit("DATABASE_URL must be a PostgreSQL URL (SQLite is the default without it)")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    urls = []
+    with admin.connect() as conn:
+        for name in ("bench_rush", "bench_rush_baseline"):
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            urls.append(url.set(database=name).render_as_string(hide_password=False))
+    admin.dispose()
+    return urls[0], urls[1]
+
+
+def raw_tokens(count: int) -> list[str]:
+    return ["ue_" + secrets.token_urlsafe(32) for _ in range(count)]
+
+
+def prepare_product(url: str, tokens: list[str], capacity: int, migrate: bool, secret_key: str) -> int:
+    """Schema, one activity (first come, waiting list on) and one token per worker; returns the activity id."""
+    if migrate:
+        env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secret_key, FLASK_APP="app")
+        subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    from sqlalchemy import insert
+
+    from unionevents import create_app
+    from unionevents.accounts.models import ApiToken, Occupation, User
+    from unionevents.accounts.services import token_digest
+    from unionevents.activities.models import ActivityKind, SignupMode
+    from unionevents.activities.services import create_activity
+    from unionevents.core.timeutil import now
+    from unionevents.extensions import db
+    from unionevents.unions.models import NodeLevel
+    from unionevents.unions.services import create_node
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret_key})
+    with app.app_context():
+        if not migrate:
+            db.create_all()
+        city = create_node("压测市总工会", NodeLevel.CITY)
+        unit = create_node("压测快递联合工会", NodeLevel.WORKPLACE, city, "朝阳区")
+        starts = now() + timedelta(days=7)
+        activity = create_activity(
+            title="压测：健身课抢报", kind=ActivityKind.CLASS_, node=unit, starts_at=starts,
+            ends_at=starts + timedelta(hours=2), signup_opens_at=now() - timedelta(hours=1),
+            signup_closes_at=starts - timedelta(hours=2), capacity=capacity,
+            mode=SignupMode.FIRST_COME, waitlist_enabled=True, publish=True,
+        )
+        db.session.commit()
+        # Workers in bulk: accounts made by bulk import carry no usable password ("!" never verifies);
+        # the token is issued directly, only its digest stored.
+        created = now()
+        db.session.execute(insert(User), [
+            {"mobile": f"139{i:08d}", "name": f"职工{i}", "union_id": unit.id, "district": "朝阳区",
+             "occupation": Occupation.COURIER,
+             "password_hash": "!", "activated": True, "session_version": 1, "created_at": created}
+            for i in range(len(tokens))
+        ])
+        ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
+        db.session.execute(insert(ApiToken), [
+            {"user_id": user_id, "digest": token_digest(raw), "label": "bench", "created_at": created}
+            for user_id, raw in zip(ids, tokens)
+        ])
+        db.session.commit()
+        activity_id = activity.id
+        db.engine.dispose()
+    return activity_id
+
+
+def prepare_baseline(url: str, tokens: list[str]) -> None:
+    from sqlalchemy import insert
+
+    from bench.baseline_app import make_engine, metadata, tokens as token_table
+
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        conn.execute(insert(token_table), [
+            {"digest": hashlib.sha256(raw.encode()).hexdigest(), "user_id": i + 1}
+            for i, raw in enumerate(tokens)
+        ])
+    engine.dispose()
+
+
+def product_counts(url: str, activity_id: int) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT state, COUNT(*) FROM registration WHERE activity_id = :a GROUP BY state"),
+            {"a": activity_id}).all()
+        taken = conn.scalar(text("SELECT taken FROM activity WHERE id = :a"), {"a": activity_id})
+        duplicates = conn.scalar(text(
+            "SELECT COUNT(*) FROM (SELECT user_id FROM registration WHERE activity_id = :a "
+            "GROUP BY user_id HAVING COUNT(*) > 1) d"), {"a": activity_id})
+    engine.dispose()
+    counts = {str(state): n for state, n in rows}
+    counts["taken"] = taken
+    counts["duplicates"] = duplicates
+    return counts
+
+
+def baseline_counts(url: str) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.scalar(text("SELECT COUNT(*) FROM bench_signup"))
+    engine.dispose()
+    return {"rows": rows}
+
+
+# --- Serving -----------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    app_spec: str
+    env: dict
+    log: Path
+    options: argparse.Namespace
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        opts = self.options
+        command = [
+            sys.executable, "-m", "gunicorn", self.app_spec, "--bind", f"{HOST}:{self.port}",
+            "--workers", str(opts.gunicorn_workers), "--worker-class", opts.worker_class,
+            "--threads", str(opts.threads), "--backlog", "2048", "--timeout", "60",
+            "--keep-alive", "30", "--log-level", "warning",
+        ]
+        env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")}
+        env.update(self.env, PYTHONPATH=str(ROOT))
+        self._log_file = open(self.log, "wb")
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file,
+                                        stderr=subprocess.STDOUT)
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        ready = 0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"{self.name}: gunicorn exited; see {self.log}\n{self.log.read_text()[-3000:]}")
+            try:
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+                conn.request("GET", "/__ready__")
+                conn.getresponse().read()
+                conn.close()
+                ready += 1
+                if ready >= self.options.gunicorn_workers * 2:  # give every worker time to boot
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"{self.name}: gunicorn did not answer within {timeout:.0f} s; see {self.log}")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+
+
+# --- Load --------------------------------------------------------------------------------------------
+
+@dataclass
+class LoadResult:
+    latencies_ms: list[float]
+    statuses: dict[str, int]
+    wall_s: float
+    sent: int
+    samples: list[str]
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get("201", 0)
+
+    @property
+    def errors(self) -> int:
+        return self.sent - self.ok
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+        return ordered[index]
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.wall_s if self.wall_s else 0.0
+
+
+def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: float) -> LoadResult:
+    """POST ``path`` once per token from ``concurrency`` threads with keep-alive connections.
+
+    Bounded: each token is used once, and no request starts after ``time_limit`` seconds.
+    """
+    body = b"{}"
+    counter = itertools.count()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    samples: list[str] = []
+    start_gate = threading.Barrier(concurrency + 1)
+    deadline = [0.0]
+
+    def record(status: str, latency: float | None, sample: str | None = None) -> None:
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+            if latency is not None:
+                latencies.append(latency)
+            if sample and len(samples) < 5:
+                samples.append(sample)
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        start_gate.wait()
+        while True:
+            index = next(counter)
+            if index >= len(tokens) or time.perf_counter() > deadline[0]:
+                break
+            headers = {"Authorization": f"Bearer {tokens[index]}", "Content-Type": "application/json",
+                       "Accept": "application/json"}
+            started = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                latency = (time.perf_counter() - started) * 1000
+                sample = None if response.status == 201 else f"{response.status} {payload[:200]!r}"
+                record(str(response.status), latency, sample)
+                if response.will_close:
+                    conn.close()
+            except (OSError, http.client.HTTPException) as error:
+                record(type(error).__name__, None, repr(error))
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        conn.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    deadline[0] = began + time_limit
+    start_gate.wait()
+    for thread in threads:
+        thread.join(timeout=time_limit + 60)
+    wall = time.perf_counter() - began
+    sent = sum(statuses.values())
+    return LoadResult(latencies, statuses, wall, sent, samples)
+
+
+# --- Report ------------------------------------------------------------------------------------------
+
+def describe(name: str, result: LoadResult) -> str:
+    return (f"{name:9} {result.throughput:7.1f} sign-ups/s   p50 {result.percentile(50):6.1f} ms   "
+            f"p95 {result.percentile(95):6.1f} ms   p99 {result.percentile(99):6.1f} ms   "
+            f"errors {result.errors}/{result.sent}   wall {result.wall_s:5.2f} s   statuses {result.statuses}")
+
+
+def engine_label(url: str) -> str:
+    return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rush", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                        help="a PostgreSQL server URL (default: $DATABASE_URL; SQLite files when unset)")
+    parser.add_argument("--workers", type=int, default=2000, help="signing-up workers (default 2000)")
+    parser.add_argument("--capacity", type=int, default=100, help="places (default 100)")
+    parser.add_argument("--concurrency", type=int, default=32, help="client threads (default 32)")
+    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds before no new request starts")
+    parser.add_argument("--migrate", action="store_true", help="flask db upgrade instead of db.create_all()")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
+    parser.add_argument("--only", choices=["product", "baseline"], help="serve just one of the two apps")
+    opts = parser.parse_args(argv)
+
+    if opts.workers < 1 or opts.workers > 20000 or opts.concurrency < 1 or opts.concurrency > 256:
+        parser.error("workers must be 1..20000 and concurrency 1..256")
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_rush_"))
+    secret_key = secrets.token_urlsafe(32)
+    try:
+        product_url, baseline_url = database_urls(opts.database_url, tmp)
+        tokens = raw_tokens(opts.workers)
+        print(f"engine {engine_label(product_url)}; {opts.workers} workers, {opts.capacity} places, "
+              f"concurrency {opts.concurrency}; gunicorn {opts.gunicorn_workers} x {opts.worker_class}"
+              f"{f' ({opts.threads} threads)' if opts.worker_class == 'gthread' else ''}; "
+              f"nproc {os.cpu_count()}", flush=True)
+        setup_started = time.perf_counter()
+        activity_id = prepare_product(product_url, tokens, opts.capacity, opts.migrate, secret_key)
+        prepare_baseline(baseline_url, tokens)
+        print(f"setup {time.perf_counter() - setup_started:.1f} s", flush=True)
+
+        results: dict[str, LoadResult] = {}
+        if opts.only != "product":
+            with Server("baseline", "bench.baseline_app:create_app()",
+                        {"BASELINE_DATABASE_URL": baseline_url}, tmp / "baseline.log", opts) as server:
+                results["baseline"] = fire(server.port, "/signup/1", tokens, opts.concurrency, opts.time_limit)
+            print(describe("baseline", results["baseline"]), flush=True)
+        if opts.only != "baseline":
+            env = {"DATABASE_URL": product_url, "SECRET_KEY": secret_key, "UNIONEVENTS_ENV": "development"}
+            with Server("product", "unionevents:create_app()", env, tmp / "product.log", opts) as server:
+                results["product"] = fire(server.port, f"/api/v1/activities/{activity_id}/registrations",
+                                          tokens, opts.concurrency, opts.time_limit)
+            print(describe("product", results["product"]), flush=True)
+
+        failures = []
+        for name, result in results.items():
+            if result.samples:
+                print(f"{name} sample errors: {result.samples}")
+            if result.errors > TARGETS["errors"]:
+                failures.append(f"{name}: {result.errors} errors")
+        if "baseline" in results:
+            rows = baseline_counts(baseline_url)["rows"]
+            print(f"baseline rows {rows}")
+        if "product" in results:
+            product = results["product"]
+            counts = product_counts(product_url, activity_id)
+            confirmed, waitlisted = counts.get("confirmed", 0), counts.get("waitlisted", 0)
+            expected_waitlisted = max(0, opts.workers - opts.capacity)
+            print(f"product database: confirmed {confirmed}, waitlisted {waitlisted}, taken {counts['taken']}, "
+                  f"other {({k: v for k, v in counts.items() if k not in ('confirmed', 'waitlisted', 'taken', 'duplicates')})}, "
+                  f"duplicate workers {counts['duplicates']}")
+            if confirmed != min(opts.capacity, opts.workers) or waitlisted != expected_waitlisted \
+                    or counts["taken"] != confirmed or counts["duplicates"]:
+                failures.append(f"product: confirmed {confirmed} / waitlisted {waitlisted} "
+                                f"(want {min(opts.capacity, opts.workers)} / {expected_waitlisted})")
+            if product.percentile(99) > TARGETS["p99_ms"]:
+                failures.append(f"product: p99 {product.percentile(99):.0f} ms > {TARGETS['p99_ms']:.0f} ms")
+            if "baseline" in results:
+                ratio = product.throughput / results["baseline"].throughput
+                print(f"ratio product/baseline throughput {ratio:.2f} (target >= {TARGETS['ratio']}); "
+                      f"p50 {product.percentile(50) / results['baseline'].percentile(50):.2f}x the baseline's")
+                if ratio < TARGETS["ratio"]:
+                    failures.append(f"ratio {ratio:.2f} < {TARGETS['ratio']}")
+        print(json.dumps({
+            "engine": engine_label(product_url),
+            **{f"{name}_{key}": value for name, result in results.items() for key, value in {
+                "per_s": round(result.throughput, 1), "p50_ms": round(result.percentile(50), 1),
+                "p95_ms": round(result.percentile(95), 1), "p99_ms": round(result.percentile(99), 1),
+                "errors": result.errors}.items()},
+        }, ensure_ascii=False))
+        for failure in failures:
+            print(f"MISSED: {failure}")
+        if opts.keep:
+            print(f"kept {tmp}")
+        return 1 if failures else 0
+    finally:
+        if not opts.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
