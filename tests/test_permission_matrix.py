@@ -53,7 +53,7 @@ def expected_allowed(access_rule: str, identity: Identity) -> bool:
         return True
     if identity.build is None:
         return False
-    if access_rule == "login":
+    if access_rule in ("login", "token"):  # "token": any account, by bearer token (as_identity sends one)
         return True
     assert access_rule.startswith("role:"), access_rule
     needed = {Role(value) for value in access_rule[len("role:"):].split(",")}
@@ -73,13 +73,13 @@ def is_allowed(response) -> bool:
 def test_every_route_is_classified(app):
     unclassified = sorted(f"{rule.rule} ({rule.endpoint})" for rule, access in classified_rules(app)
                           if access is None)
-    assert not unclassified, "routes without @public / @login_required / @role_required: " + \
+    assert not unclassified, "routes without @public / @login_required / @token_required / @role_required: " + \
         ", ".join(unclassified)
 
 
 def test_access_rules_are_known(app):
     for rule, access in classified_rules(app):
-        assert access in ("public", "login") or access.startswith("role:"), (rule.rule, access)
+        assert access in ("public", "login", "token") or access.startswith("role:"), (rule.rule, access)
         if access.startswith("role:"):
             for value in access[len("role:"):].split(","):
                 Role(value)
