@@ -85,7 +85,10 @@ def register_error_handlers(app: Flask) -> None:
                 extra["errors"] = error.errors
             if error.details:
                 extra.update({k: v for k, v in error.details.items() if isinstance(v, (int, str, bool))})
-            return json_error(error.http_status, error.message, **extra)
+            response, status = json_error(error.http_status, error.message, **extra)
+            if status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response, status
         if error.http_status in (403, 404):
             return render_template("errors/error.html", status=error.http_status,
                                    message=error.message), error.http_status
