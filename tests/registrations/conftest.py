@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
-
 import pytest
 
 from unionevents.accounts.models import Occupation, User
@@ -34,5 +32,3 @@ def workers(make):
 
     return _workers
 
-
-ONE_DAY = timedelta(days=1)

@@ -595,17 +595,21 @@ def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None
         health_consent_version=current_app.config["HEALTH_CONSENT_VERSION"] if is_health else None,
         entered_by_id=entered_by.id if entered_by is not None else None,
     )
-    try:
-        with _keep_loaded():
-            if testing_flag("TESTING_DISABLE_CAPACITY_GUARD"):
-                registration = _register_naive(plan)
-            else:
-                registration = _in_write_transaction(_register_tx, plan)
-    except IntegrityError:
-        existing = _live_registration_id(plan.user_id, plan.activity_id)
-        if existing is None:
-            raise
-        raise AlreadyRegistered(existing) from None
+    for attempt in (1, 2):
+        try:
+            with _keep_loaded():
+                if testing_flag("TESTING_DISABLE_CAPACITY_GUARD"):
+                    registration = _register_naive(plan)
+                else:
+                    registration = _in_write_transaction(_register_tx, plan)
+            break
+        except IntegrityError:
+            # The partial unique index: this worker already holds a live registration.
+            existing = _live_registration_id(plan.user_id, plan.activity_id)
+            if existing is not None:
+                raise AlreadyRegistered(existing) from None
+            if attempt == 2:  # not a duplicate after all (it was cancelled meanwhile, or another rule)
+                raise
     # The counters moved in SQL: let the loaded rows read them afresh when next asked.
     db.session.expire(activity, ["taken"])
     if slot is not None:
