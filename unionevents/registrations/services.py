@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -761,16 +761,29 @@ def waitlist_length(activity_id: int, slot_id: int | None = None) -> int:
 
 
 def waitlist_position_by_id(registration_id: int, activity_id: int, slot_id: int | None) -> int | None:
-    where = [Registration.activity_id == activity_id, Registration.state == S.WAITLISTED]
+    """1 + the number of waitlisted registrations ahead in the order of ``rules.waitlist_sort_key``.
+
+    Two indexed statements whatever the queue's length: the sign-up rush calls this for every
+    waitlisted worker, so the queue is never read into Python.
+    """
+    me = db.session.execute(
+        select(Registration.queue_rank, Registration.created_at, Registration.state)
+        .where(Registration.id == registration_id)
+    ).first()
+    if me is None or me.state != S.WAITLISTED:
+        return None
+    R = Registration
+    same_rank_earlier = or_(R.created_at < me.created_at,
+                            and_(R.created_at == me.created_at, R.id < registration_id))
+    if me.queue_rank is None:  # ranked entries come first, then unranked by arrival
+        ahead = or_(R.queue_rank.is_not(None), and_(R.queue_rank.is_(None), same_rank_earlier))
+    else:
+        ahead = and_(R.queue_rank.is_not(None),
+                     or_(R.queue_rank < me.queue_rank, and_(R.queue_rank == me.queue_rank, same_rank_earlier)))
+    where = [R.activity_id == activity_id, R.state == S.WAITLISTED, ahead]
     if slot_id is not None:
-        where.append(Registration.slot_id == slot_id)
-    rows = db.session.execute(select(Registration.id, Registration.queue_rank, Registration.created_at)
-                              .where(*where)).all()
-    ordered = sorted(rows, key=lambda r: rules.waitlist_sort_key(r.queue_rank, r.created_at, r.id))
-    for index, row in enumerate(ordered, start=1):
-        if row.id == registration_id:
-            return index
-    return None
+        where.append(R.slot_id == slot_id)
+    return (db.session.scalar(select(func.count(R.id)).where(*where)) or 0) + 1
 
 
 def waitlist_position(registration: Registration) -> int | None:
