@@ -468,6 +468,11 @@ class TestEligibility:
         with pytest.raises(NotEligible) as error:
             services.register(no_union, members.id)
         assert "members" in str(error.value.message)
+        members_visible = make.activity("会员可见", capacity=5, visibility=Visibility.MEMBERS)
+        with pytest.raises(NotEligible) as error:
+            services.register(no_union, members_visible.id)
+        assert error.value.code == "not_eligible"
+        assert services.register(teacher, members_visible.id).state == S.CONFIRMED
 
         chaoyang = make.activity("朝阳专场", capacity=5, eligible_nodes=[tree["朝阳区总工会"]])
         with pytest.raises(NotEligible) as error:

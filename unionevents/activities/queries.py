@@ -233,7 +233,7 @@ def eligibility_clause(user: User):
         or_(Activity.mode != SignupMode.QUOTA, has_quota),
     ]
     if not own_and_above:
-        conditions.append(Activity.members_only.is_(False))
+        conditions.append(and_(Activity.members_only.is_(False), Activity.visibility != Visibility.MEMBERS))
     return and_(*conditions)
 
 

@@ -283,7 +283,9 @@ def _activity_facts(activity: Activity) -> rules.ActivityFacts:
         id=activity.id, title=activity.title, kind=activity.kind, mode=activity.mode,
         status=activity.status, visibility=activity.visibility, starts_at=activity.starts_at,
         signup_opens_at=activity.signup_opens_at, signup_closes_at=activity.signup_closes_at,
-        members_only=activity.members_only, occupations=frozenset(activity.occupation_codes),
+        # "Union members" visibility means members only, for sign-up as for the catalogue.
+        members_only=activity.members_only or activity.visibility == Visibility.MEMBERS,
+        occupations=frozenset(activity.occupation_codes),
         eligible_nodes=tuple(rules.NodeRef(e.node.id, e.node.path, e.node.name)
                              for e in activity.eligible_nodes),
         quota_nodes=quota_nodes, capacity=activity.capacity, taken=activity.taken,
