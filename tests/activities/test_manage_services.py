@@ -594,3 +594,21 @@ def test_list_puts_coming_activities_first_soonest_first(organiser, make, frozen
     past = make.activity("上周", starts_in=timedelta(days=1))
     frozen_time(now() + timedelta(days=2))
     assert [a.id for a in services.managed_activities(organiser).items] == [sooner.id, later.id, past.id]
+
+
+def test_raising_the_capacity_promotes_the_first_in_line(organiser, make):
+    from unionevents.registrations import services as registrations
+
+    activity = make.activity(capacity=1)
+    first, second, third = (make.user(f"职工{i}") for i in range(3))
+    registrations.register(first, activity.id)
+    waiting = [registrations.register(w, activity.id) for w in (second, third)]
+    assert [r.state for r in waiting] == [S.WAITLISTED, S.WAITLISTED]
+
+    services.update_activity(organiser, activity.id, data_for(capacity=2))
+
+    states = [db.session.get(Registration, r.id).state for r in waiting]
+    assert states == [S.CONFIRMED, S.WAITLISTED]
+    assert db.session.get(Activity, activity.id).taken == 2
+    promoted = db.session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == second.id)).all()
+    assert any(m.kind == "registration.promoted" or "promot" in m.kind for m in promoted)

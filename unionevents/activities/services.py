@@ -519,6 +519,7 @@ def update_activity(actor: User, activity_id: int, data: ActivityData) -> Activi
             slot_span=slot_span))
         if errors:
             raise ValidationFailed(errors)
+        raised = capacity > activity.capacity
         activity.title = data.title.strip()
         activity.kind = data.kind
         activity.node = node
@@ -535,6 +536,11 @@ def update_activity(actor: User, activity_id: int, data: ActivityData) -> Activi
         activity.members_only = data.members_only
         _replace_eligibility(activity, data.occupations, eligible)
         log_action(actor.id, "activity.update", activity)
+        if raised and not activity.slots and activity.status == ActivityStatus.PUBLISHED:
+            from ..registrations.services import fill_free_places
+
+            db.session.flush()  # the promotion's conditional UPDATE must see the new capacity
+            fill_free_places(activity.id, actor.id)
     return activity
 
 

@@ -495,6 +495,17 @@ def _promote(activity_id: int, slot_id: int | None, actor_id: int | None) -> int
     return None
 
 
+def fill_free_places(activity_id: int, actor_id: int | None) -> list[int]:
+    """Promote from the waiting list until the free places are used; call inside a write transaction.
+
+    For a capacity raised by the organiser: everyone who now fits moves up, in waiting-list order.
+    """
+    promoted: list[int] = []
+    while (registration_id := _promote(activity_id, None, actor_id)) is not None:
+        promoted.append(registration_id)
+    return promoted
+
+
 # --------------------------------------------------------------------------- sign-up
 
 @dataclass
