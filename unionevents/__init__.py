@@ -54,7 +54,7 @@ def _load_config(app: Flask, config) -> None:
         # instance/config.py overrides the class defaults; environment variables override both.
         # Tests are hermetic: they read neither.
         app.config.from_pyfile("config.py", silent=True)
-        for key in ("SECRET_KEY", "REDIS_URL", "OUTBOX_SENDER"):
+        for key in ("SECRET_KEY", "REDIS_URL", "OUTBOX_SENDER", "OUTBOX_WEBHOOK_URL", "OUTBOX_WEBHOOK_TOKEN"):
             if os.environ.get(key):
                 app.config[key] = os.environ[key]
         if os.environ.get("DATABASE_URL"):

@@ -83,7 +83,10 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
 
     # Notifications: "log" writes messages to the log; other senders are configured by name.
-    OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "log")
+    OUTBOX_SENDER = os.environ.get("OUTBOX_SENDER", "log")  # log | file | webhook
+    OUTBOX_FILE = os.environ.get("OUTBOX_FILE")
+    OUTBOX_WEBHOOK_URL = os.environ.get("OUTBOX_WEBHOOK_URL")
+    OUTBOX_WEBHOOK_TOKEN = os.environ.get("OUTBOX_WEBHOOK_TOKEN")
 
     # Test-only switches; ``create_app`` refuses them outside testing.
     TESTING_DISABLE_CAPACITY_GUARD = False
