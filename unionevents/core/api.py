@@ -4,11 +4,15 @@ Each domain keeps its endpoints in its own ``api.py``; this module wires them up
 """
 from __future__ import annotations
 
+from functools import wraps
+from typing import Callable
+
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
 
 from ..extensions import api, csrf
 from .errors import DomainError
+from .permissions import ACCESS_ATTR
 
 BEARER = "Bearer "
 
@@ -30,6 +34,19 @@ def require_api_user():
     return user
 
 
+def token_required(view: Callable) -> Callable:
+    """Access rule "token": the request must carry a valid bearer token (401 otherwise).
+    (The same decorator as on the ``api`` branch; to be reconciled at merge.)"""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        require_api_user()
+        return view(*args, **kwargs)
+
+    setattr(wrapped, ACCESS_ATTR, "token")
+    return wrapped
+
+
 class ApiUnauthorized(DomainError):
     http_status = 401
     code = "unauthorized"
@@ -45,7 +62,8 @@ def init_api(app: Flask) -> None:
     from ..accounts.api import blp as accounts_blp
     from ..activities.api import blp as activities_blp
     from ..registrations.api import blp as registrations_blp
+    from ..registrations.checkin_api import blp as checkin_blp
 
-    for blp in (accounts_blp, activities_blp, registrations_blp):
+    for blp in (accounts_blp, activities_blp, registrations_blp, checkin_blp):
         csrf.exempt(blp)  # bearer tokens only; no cookies are read by the API
         api.register_blueprint(blp)
