@@ -82,12 +82,19 @@ def add_people(activity: Activity, n: int, *, state: S = S.CONFIRMED, union=None
     return registrations
 
 
-def state_of(registration_id: int) -> S:
+def fresh() -> None:
+    """End the test's read transaction so rows committed by other threads are seen (SQLite WAL)."""
+    db.session.commit()
     db.session.expire_all()
+
+
+def state_of(registration_id: int) -> S:
+    fresh()
     return db.session.scalar(select(Registration.state).where(Registration.id == registration_id))
 
 
 def audit_count(action: str, object_id: int | None = None) -> int:
+    fresh()
     stmt = select(func.count(AuditLog.id)).where(AuditLog.action == action)
     if object_id is not None:
         stmt = stmt.where(AuditLog.object_id == object_id)
