@@ -138,6 +138,7 @@ def _register_blueprints(app: Flask) -> None:
     from .activities.manage import bp as manage_bp
     from .core.views import bp as main_bp
     from .registrations.views import bp as registrations_bp
+    from .registrations.manage import bp as roster_bp
     from .accounts.admin import bp as admin_bp
     from .unions.views import bp as unions_bp
 
@@ -148,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(activities_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
+    app.register_blueprint(roster_bp)
 
     from .core.api import init_api
 

@@ -5,5 +5,5 @@ from .activities.models import (  # noqa: F401
 )
 from .core.audit import AuditLog  # noqa: F401
 from .core.outbox import OutboxMessage  # noqa: F401
-from .registrations.models import Registration  # noqa: F401
+from .registrations.models import CheckInReceipt, Registration  # noqa: F401
 from .unions.models import UnionNode  # noqa: F401

@@ -95,3 +95,16 @@ class Registration(db.Model):
     @classmethod
     def _holds_place_expression(cls):
         return cls.state.in_(PLACE_STATES)
+
+
+class CheckInReceipt(db.Model):
+    """A check-in request a scanner made with its own id (a UUID), so a replayed request — an offline
+    phone sending its queue again — is answered from here instead of checking in a second time."""
+
+    __tablename__ = "checkin_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(36), unique=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=now)

@@ -420,3 +420,14 @@ def clean_answers(questions: Sequence[QuestionSpec], raw: dict | None) -> tuple[
         else:
             cleaned[str(question.id)] = clean
     return cleaned, errors
+
+
+# --------------------------------------------------------------------------- attendance
+
+def attendance_rate(attended: int, no_show: int) -> float | None:
+    """Share of the people who had a place when the activity ended that came: attended / (attended +
+    no-show); None before anyone is marked either way."""
+    decided = attended + no_show
+    if decided <= 0:
+        return None
+    return attended / decided

@@ -28,6 +28,7 @@ Decisions (documented for the views and the API):
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import time
@@ -55,7 +56,7 @@ from ..core.permissions import has_role
 from ..core.timeutil import now
 from ..extensions import db
 from . import rules
-from .models import PLACE_STATES, Registration, RegistrationState as S
+from .models import PLACE_STATES, CheckInReceipt, Registration, RegistrationState as S
 from .rules import Refusal
 
 log = logging.getLogger(__name__)
@@ -1077,4 +1078,344 @@ __all__ = [
     "draw_lottery", "get_own_registration", "mark_no_show", "my_registrations", "register",
     "registration_for_ticket", "reject", "signup_state", "ticket_token", "undo_check_in",
     "waitlist_length", "waitlist_position",
+]
+
+
+# =========================================================================== organiser tools
+# Added for the roster, the door check-in page and the check-in API.  Every function below calls the
+# engine's state changers above (check_in, approve, reject, mark_no_show, _change_state); none has
+# rules of its own about which transitions are allowed.
+
+#: Most registrations one bulk action or one message may name.
+BULK_LIMIT = 1000
+#: Longest notice body (one long SMS) and subject.
+NOTICE_BODY_MAX = 500
+NOTICE_SUBJECT_MAX = 60
+#: States a notice "to everyone" reaches: people still taking part or who took part.
+NOTICE_ALL_STATES = (S.PENDING, S.CONFIRMED, S.WAITLISTED, S.ATTENDED, S.NO_SHOW)
+
+
+class WrongActivity(Conflict):
+    code = "wrong_activity"
+    default_message = _l("This ticket is for another activity; it cannot be checked in here.")
+
+
+class UnknownTicket(NotFound):
+    code = "unknown_ticket"
+    default_message = _l("This ticket code is not known. Please check it, or search by name.")
+
+
+class NotStartedYet(Conflict):
+    code = "not_started"
+    default_message = _l("This can only be done once the activity has started.")
+
+
+@dataclass
+class CheckInResult:
+    registration: Registration
+    already: bool  # it had been checked in before this request
+    replay: bool = False  # answered from an earlier request with the same client id
+
+
+@dataclass
+class WalkInResult:
+    registration: Registration
+    created_account: bool
+    existing_registration: bool
+    checked_in: bool
+    check_in_refused: str | None = None  # why the asked-for check-in did not happen
+
+
+@dataclass
+class BulkResult:
+    done: int = 0
+    refused: list[tuple[int, str, str]] = field(default_factory=list)  # (registration id, name, message)
+
+
+def _registration_of_activity(activity_id: int, registration_id) -> Registration:
+    registration = db.session.get(Registration, registration_id, options=[joinedload(Registration.user)]) \
+        if isinstance(registration_id, int) and not isinstance(registration_id, bool) else None
+    if registration is None or registration.activity_id != activity_id:
+        raise NotFound(_l("This registration does not exist."))
+    return registration
+
+
+def _check_in_result(registration_id: int, actor: User | None) -> CheckInResult:
+    before = db.session.scalar(select(Registration.state).where(Registration.id == registration_id))
+    registration = check_in(registration_id, actor)
+    return CheckInResult(registration, already=before == S.ATTENDED)
+
+
+def check_in_registration(activity_id: int, registration_id: int, actor: User) -> CheckInResult:
+    """Door check-in of one registration found by search; it must belong to ``activity_id``."""
+    registration = _registration_of_activity(activity_id, registration_id)
+    return _check_in_result(registration.id, actor)
+
+
+def undo_check_in_registration(activity_id: int, registration_id: int, actor: User) -> Registration:
+    registration = _registration_of_activity(activity_id, registration_id)
+    return undo_check_in(registration.id, actor)
+
+
+def ticket_digest(token: str) -> str:
+    """SHA-256 of a ticket token: what an offline scanner caches instead of the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None = None,
+                    client_id: str | None = None) -> CheckInResult:
+    """Check in the registration a scanned ticket names.
+
+    ``activity_id``: the activity being checked in at the door (a ticket of another one is refused).
+    ``client_id``: a UUID the scanning device made for this request; sending it again returns the
+    first answer and changes nothing (even if the check-in was undone since).  Two devices checking
+    the same ticket in at once make one check-in: ``check_in`` changes only a row still confirmed.
+    """
+    if client_id is not None:
+        receipt = db.session.scalar(select(CheckInReceipt).where(CheckInReceipt.client_id == client_id))
+        if receipt is not None:
+            registration = db.session.get(Registration, receipt.registration_id)
+            if registration is None or registration.ticket_secret != (token or "").strip():
+                raise Conflict(_l("This request id was already used for another ticket."), field="client_id")
+            return CheckInResult(registration, already=True, replay=True)
+    registration = registration_for_ticket(token)
+    if registration is None:
+        raise UnknownTicket()
+    organiser = _is_organiser(actor, registration.activity.node_id)
+    if activity_id is not None and registration.activity_id != activity_id:
+        if organiser:
+            raise WrongActivity(_l("This ticket is for another activity: “%(title)s”. It cannot be "
+                                   "checked in here.", title=registration.activity.title))
+        raise WrongActivity()
+    if not organiser:
+        raise NotAllowed(_l("You do not organise the activity this ticket is for."))
+    result = _check_in_result(registration.id, actor)
+    if client_id is not None:
+        try:
+            with write_transaction():
+                db.session.add(CheckInReceipt(client_id=client_id, registration_id=registration.id,
+                                              actor_id=actor.id if actor is not None else None))
+        except IntegrityError:
+            db.session.rollback()  # the same request arrived twice at once: the other one recorded it
+    return result
+
+
+def promote(registration_id: int, actor: User) -> Registration:
+    """An organiser gives a place to this person on the waiting list (not necessarily the first in
+    line); refused with ActivityFull when no place is free."""
+    actor_id = actor.id if actor is not None else None
+
+    def tx():
+        row = _load_row(registration_id)
+        if row.state != S.WAITLISTED:
+            raise IllegalTransition(_l("Only someone on the waiting list can be given a place."))
+        try:
+            _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.promote")
+        except _StaleState:
+            raise IllegalTransition(_l("This registration was changed by someone else just now.")) from None
+        except ActivityFull as full:
+            raise ActivityFull(_l("No place is free. Raise the number of places or cancel a registration "
+                                  "first."), counter=full.counter) from None
+        _send("promoted", row.user_id, row.locale, row.title, row.starts_at)
+
+    _in_write_transaction(tx)
+    return db.session.get(Registration, registration_id)
+
+
+def _require_started(activity_id: int) -> Activity:
+    activity = db.session.get(Activity, activity_id) if isinstance(activity_id, int) else None
+    if activity is None:
+        raise NotFound(_l("This activity does not exist."))
+    if now() < activity.starts_at:
+        raise NotStartedYet(_l("No-shows can only be marked once the activity has started (%(when)s).",
+                               when=rules.local_time(activity.starts_at)))
+    return activity
+
+
+def _no_show_after_start(registration_id: int, actor: User) -> Registration:
+    activity_id = db.session.scalar(select(Registration.activity_id).where(Registration.id == registration_id))
+    if activity_id is not None:
+        _require_started(activity_id)
+    return mark_no_show(registration_id, actor)
+
+
+#: Bulk actions of the roster, each one of the engine's state changers.
+BULK_ACTIONS: dict[str, Callable[[int, User], Registration]] = {
+    "approve": approve,
+    "reject": reject,
+    "promote": promote,
+    "attended": check_in,
+    "no_show": _no_show_after_start,
+}
+
+
+def bulk_apply(activity_id: int, registration_ids, action: str, actor: User) -> BulkResult:
+    """Apply one action to the chosen registrations of ``activity_id``, each on its own, so one that
+    cannot change (e.g. already rejected) is reported and the rest go ahead."""
+    change = BULK_ACTIONS.get(action)
+    if change is None:
+        raise ValidationFailed({"action": [str(_l("Please choose an action."))]})
+    ids = clean_ids(registration_ids)
+    if not ids:
+        raise ValidationFailed({"ids": [str(_l("Please tick at least one registration."))]})
+    names = dict(db.session.execute(
+        select(Registration.id, User.name).join(User, User.id == Registration.user_id)
+        .where(Registration.activity_id == activity_id, Registration.id.in_(ids))).all())
+    result = BulkResult()
+    for reg_id in ids:
+        if reg_id not in names:
+            result.refused.append((reg_id, "", str(_l("This registration does not exist."))))
+            continue
+        try:
+            change(reg_id, actor)
+        except DomainError as error:
+            result.refused.append((reg_id, names[reg_id], str(error.message)))
+        else:
+            result.done += 1
+    return result
+
+
+def clean_ids(values) -> list[int]:
+    ids: list[int] = []
+    for value in values or ():
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            continue
+        if 0 < number < 2**31 and number not in ids:
+            ids.append(number)
+    if len(ids) > BULK_LIMIT:
+        raise ValidationFailed({"ids": [str(_l("Please choose at most %(n)d registrations at a time.",
+                                               n=BULK_LIMIT))]})
+    return ids
+
+
+def mark_rest_no_show(activity_id: int, actor: User) -> int:
+    """After the start: everyone still confirmed (not checked in) becomes a no-show, in one transaction.
+    Returns how many were marked."""
+    _require_started(activity_id)
+    actor_id = actor.id if actor is not None else None
+
+    def tx() -> int:
+        rows = _reg_rows(Registration.activity_id == activity_id, Registration.state == S.CONFIRMED, lock=True)
+        marked = 0
+        for row in rows:
+            try:
+                _change_state(row, S.NO_SHOW, actor_id=actor_id, action="registration.no_show")
+            except _StaleState:
+                continue
+            marked += 1
+        log_action(actor_id, "activity.mark_no_shows", _ActivityRef(activity_id), count=marked)
+        return marked
+
+    return _in_write_transaction(tx)
+
+
+def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slot_id=None,
+            answers: dict | None = None, check_in_now: bool = False) -> WalkInResult:
+    """Register someone at the door by mobile number, making an unactivated account (with the name the
+    organiser gives) when the number has none; optionally check them in at once.
+
+    Every sign-up rule holds except the window (``register(entered_by=...)``).  An application to an
+    approval activity is approved on the spot.  Someone already registered is not registered again:
+    their registration is used (and checked in when asked).
+    """
+    from ..accounts.services import create_user, find_by_mobile, mobile_error, normalise_mobile
+
+    mobile = normalise_mobile(mobile)
+    error = mobile_error(mobile)
+    if error:
+        raise ValidationFailed({"mobile": [error]})
+    user = find_by_mobile(mobile)
+    created = False
+    if user is None:
+        if not (name or "").strip():
+            raise ValidationFailed({"name": [str(_l(
+                "No account has this mobile number yet. Please enter the worker's name to make one."))]})
+        try:
+            with write_transaction():
+                user = create_user(mobile, name, None, created_by=actor, activated=False)
+            created = True
+        except IntegrityError:
+            db.session.rollback()  # another volunteer made it a moment ago
+            user = find_by_mobile(mobile)
+            if user is None:
+                raise
+    existing = False
+    try:
+        registration = register(user, activity_id, slot_id=slot_id or None, answers=answers, entered_by=actor)
+    except AlreadyRegistered as already:
+        registration = db.session.get(Registration, already.registration_id)
+        existing = True
+    if registration.state == S.PENDING and registration.activity.mode == SignupMode.APPROVAL:
+        registration = approve(registration.id, actor)
+    checked_in, refused = False, None
+    if check_in_now:
+        try:
+            registration = check_in(registration.id, actor)
+            checked_in = True
+        except IllegalTransition as error:  # e.g. put on the waiting list: registered, not checked in
+            refused = str(error.message)
+    return WalkInResult(registration, created_account=created, existing_registration=existing,
+                        checked_in=checked_in, check_in_refused=refused)
+
+
+def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
+                registration_ids=None, state: S | None = None) -> int:
+    """Queue a message from the organiser to the chosen registrants through the outbox.
+
+    Recipients: the registrations named in ``registration_ids`` (when given), else everyone in
+    ``state``, else everyone still taking part or who took part (``NOTICE_ALL_STATES``).
+    One message per person.  Returns how many were queued.
+    """
+    subject = (subject or "").strip()
+    body = (body or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not body:
+        errors["body"] = [str(_l("Please write the message."))]
+    elif len(body) > NOTICE_BODY_MAX:
+        errors["body"] = [str(_l("The message may have at most %(n)d characters.", n=NOTICE_BODY_MAX))]
+    if len(subject) > NOTICE_SUBJECT_MAX:
+        errors["subject"] = [str(_l("The subject may have at most %(n)d characters.", n=NOTICE_SUBJECT_MAX))]
+    where = [Registration.activity_id == activity_id]
+    if registration_ids is not None:
+        ids = clean_ids(registration_ids)
+        if not ids:
+            errors["ids"] = [str(_l("Please tick at least one registration."))]
+        where.append(Registration.id.in_(ids))
+    elif state is not None:
+        where.append(Registration.state == state)
+    else:
+        where.append(Registration.state.in_(NOTICE_ALL_STATES))
+    if errors:
+        raise ValidationFailed(errors)
+    activity = db.session.get(Activity, activity_id)
+    if activity is None:
+        raise NotFound(_l("This activity does not exist."))
+    subject = subject or activity.title
+    actor_id = actor.id if actor is not None else None
+
+    def tx() -> int:
+        user_ids = db.session.scalars(select(Registration.user_id).where(*where).distinct()).all()
+        for user_id in user_ids:
+            enqueue(user_id, "activity.notice", body, subject=subject)
+        log_action(actor_id, "activity.notice", _ActivityRef(activity_id), recipients=len(user_ids),
+                   state=state.value if state is not None else None,
+                   selected=registration_ids is not None)
+        return len(user_ids)
+
+    return _in_write_transaction(tx)
+
+
+def record_full_mobile_export(activity_id: int, actor: User, export_format: str) -> None:
+    """Audit an export that shows full mobile numbers (ids only, no personal data)."""
+    with write_transaction():
+        log_action(actor.id if actor is not None else None, "roster.export_full_mobile",
+                   _ActivityRef(activity_id), format=export_format)
+
+
+__all__ += [
+    "BulkResult", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",
+    "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
+    "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
 ]

@@ -1,0 +1,67 @@
+"""Organiser forms for the roster and the door (CSRF from Flask-WTF; the rules live in the services)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..core.forms import REQUIRED_MESSAGE, strip_filter
+from .models import RegistrationState
+from .services import NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX
+
+
+class EmptyForm(FlaskForm):
+    """A button that only needs the CSRF token."""
+
+
+class TicketForm(FlaskForm):
+    token = StringField(_l("Ticket code"), filters=[strip_filter],
+                        validators=[DataRequired(REQUIRED_MESSAGE), Length(max=200)],
+                        description=_l("Scan the QR code on the worker's ticket, or type the code under it."),
+                        render_kw={"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"})
+    submit = SubmitField(_l("Check in by ticket"))
+
+
+class WalkInForm(FlaskForm):
+    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE), Length(max=20)],
+                         render_kw={"inputmode": "tel", "autocomplete": "off"})
+    name = StringField(_l("Name"), filters=[strip_filter], validators=[Optional(), Length(max=40)],
+                       description=_l("Needed only when this mobile number has no account yet; "
+                                      "the worker activates it later."),
+                       render_kw={"autocomplete": "off"})
+    slot_id = SelectField(_l("Time slot"), choices=[], validate_choice=False)
+    check_in_now = BooleanField(_l("Check in now"), default=True)
+    return_to = HiddenField(default="checkin")
+    submit = SubmitField(_l("Register walk-in"))
+
+
+def state_choices():
+    return [("", _l("Any state"))] + [(s.value, s.title) for s in RegistrationState]
+
+
+class MessageForm(FlaskForm):
+    audience = RadioField(_l("Send to"), choices=[
+        ("all", _l("Everyone registered (not cancelled or rejected)")),
+        ("state", _l("Everyone in one state")),
+        ("selected", _l("The registrations I ticked")),
+    ], default="all", validators=[DataRequired(REQUIRED_MESSAGE)])
+    state = SelectField(_l("State"), choices=[(s.value, s.title) for s in RegistrationState],
+                        validate_choice=True)
+    subject = StringField(_l("Subject"), filters=[strip_filter],
+                          validators=[Optional(), Length(max=NOTICE_SUBJECT_MAX)],
+                          description=_l("Optional; the activity's title when empty."))
+    body = TextAreaField(_l("Message"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE), Length(max=NOTICE_BODY_MAX)],
+                         description=_l("Sent by SMS: keep it short (at most %(n)d characters).",
+                                        n=NOTICE_BODY_MAX))
+    submit = SubmitField(_l("Send message"))
+
+
+class ExportForm(FlaskForm):
+    format = RadioField(_l("Format"), choices=[("xlsx", _l("Excel (XLSX)")), ("csv", _l("CSV"))],
+                        default="xlsx", validators=[DataRequired(REQUIRED_MESSAGE)])
+    full_mobile = BooleanField(_l("Full mobile numbers"),
+                               description=_l("Only when you must call people; this download is recorded."))
+    submit = SubmitField(_l("Download"))
