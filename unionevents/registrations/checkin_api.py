@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..accounts.models import Role
 from ..activities.models import Activity, ActivityKind, SignupMode, Visibility
 from ..activities.services import create_activity
-from ..core.api import require_api_user, token_required
+from ..core.api import api_errors, require_api_user, token_required
 from ..core.db import write_transaction
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
 from ..core.permissions import has_role
@@ -86,10 +86,10 @@ class CheckIns(MethodView):
 
     @blp.arguments(CheckInRequest)
     @blp.response(200, CheckInResponse)
-    @blp.alt_response(403, description="Not an organiser of the ticket's activity")
-    @blp.alt_response(404, description="Unknown ticket")
-    @blp.alt_response(409, description="Cannot be checked in (cancelled, waiting list ...), another "
-                                       "activity's ticket, or the client id was used for another ticket")
+    @api_errors(blp, 401, 403, 404, 409, 422, c403="Not an organiser of the ticket's activity",
+                c404="Unknown ticket",
+                c409="Cannot be checked in (cancelled, waiting list ...), another activity's ticket, "
+                     "or the client id was used for another ticket")
     def post(self, body):
         """Check in by ticket. Idempotent: the same ticket or the same client_id twice is one check-in."""
         user = _organiser()
@@ -116,8 +116,7 @@ class ScannerRoster(MethodView):
     decorators = [token_required]
 
     @blp.response(200, ScannerRow(many=True))
-    @blp.alt_response(403, description="Not an organiser of this activity")
-    @blp.alt_response(404, description="No such activity")
+    @api_errors(blp, 401, 403, 404, c403="Not an organiser of this activity", c404="No such activity")
     def get(self, activity_id: int):
         """Every registration of the activity, for a scanner to cache: token digests, names, the last four
         mobile digits and states only."""
@@ -177,7 +176,7 @@ class ActivityCreateView(MethodView):
 
     @blp.arguments(ActivityCreate)
     @blp.response(201, ActivityCreated)
-    @blp.alt_response(403, description="Not an organiser of that union")
+    @api_errors(blp, 401, 403, 422, c403="Not an organiser of that union")
     def post(self, body):
         """Create an activity (a draft unless ``publish``) for a union the organiser's scope covers."""
         user = _organiser()
