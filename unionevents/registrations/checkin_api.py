@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..accounts.models import Role
 from ..activities.models import Activity, ActivityKind, SignupMode, Visibility
-from ..activities.services import create_activity
+from ..activities import services as activity_services
 from ..core.api import api_errors, require_api_user, token_required
 from ..core.db import write_transaction
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
@@ -180,12 +180,12 @@ class ActivityCreateView(MethodView):
     def post(self, body):
         """Create an activity (a draft unless ``publish``) for a union the organiser's scope covers."""
         user = _organiser()
-        node = db.session.get(UnionNode, body.pop("node_id"))
-        if node is None:
-            raise ValidationFailed({"node_id": [str(_l("Please choose a union from the list."))]})
-        if not has_role(user, Role.ORGANISER, node=node):
+        node = db.session.get(UnionNode, body["node_id"])
+        if node is not None and not has_role(user, Role.ORGANISER, node=node):
             raise NotAllowed(_l("You do not organise activities for this union."))
-        # TODO(lead): use the committing service from the manage branch once merged.
-        with write_transaction():
-            activity = create_activity(node=node, created_by=user, **body)
+        publish_now = body.pop("publish")
+        # The same service as the organiser's web form: scope, field rules and audit in one place.
+        activity = activity_services.create_managed_activity(user, activity_services.ActivityData(**body))
+        if publish_now:
+            activity = activity_services.publish(user, activity.id)
         return activity
