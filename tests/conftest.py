@@ -105,3 +105,13 @@ def login(client):
 def frozen_time():
     """``frozen_time(dt)`` pins ``timeutil.now()`` (naive UTC) for the rest of the test."""
     return timeutil.freeze
+
+
+@pytest.fixture
+def english(app, client):
+    """Run the test in English: the ``client`` sends the language cookie and services called
+    directly see a request in English.  For tests that assert the wording of a message
+    (the zh catalog is checked separately by tests/test_translations.py)."""
+    client.set_cookie("lang", "en")
+    with app.test_request_context(headers={"Cookie": "lang=en"}):
+        yield

@@ -20,6 +20,8 @@ from unionevents.unions.services import find_by_name
 
 from .conftest import AOYUNCUN, YUQUANYING, local_input
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
+
 S = RegistrationState
 
 

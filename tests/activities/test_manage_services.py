@@ -22,6 +22,8 @@ from unionevents.unions.services import find_by_name
 
 from .conftest import AOYUNCUN, YUQUANYING
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
+
 S = RegistrationState
 
 

@@ -13,8 +13,11 @@ _bulk_mobiles = itertools.count(1)
 
 @pytest.fixture(autouse=True)
 def _request_context(app, _app_context):
-    """Services run inside requests (messages are translated for the request's language)."""
-    with app.test_request_context():
+    """Services run inside requests (messages are translated for the request's language).
+
+    These tests assert the English wording of messages, so the request asks for English; the
+    Chinese catalog is checked by tests/test_translations.py."""
+    with app.test_request_context(headers={"Cookie": "lang=en"}):
         yield
 
 

@@ -12,6 +12,8 @@ from unionevents.registrations import services
 from unionevents.registrations.models import CheckInReceipt, Registration, RegistrationState as S
 
 from .organiser_fixtures import (  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
     AOYUNCUN_STREET, act_as, add_people, audit_count, organiser, state_of, tree,
 )
 

@@ -88,7 +88,8 @@ class TestFirstCome:
         assert confirmed.kind == "registration.confirmed"
         assert "花卉养护课" in confirmed.body and when in confirmed.body
         (waiting,) = messages_to(second)
-        assert waiting.kind == "registration.waitlisted" and "number 1" in waiting.body
+        # Messages go out in the worker's language: Chinese unless they chose English.
+        assert waiting.kind == "registration.waitlisted" and "候补第 1 位" in waiting.body
 
     def test_without_waiting_list_a_full_activity_refuses(self, make, workers):
         activity = make.activity(capacity=1, waitlist_enabled=False)
@@ -279,7 +280,7 @@ class TestApproval:
         assert services.approve(r_yes.id, organiser).state == S.CONFIRMED
         assert services.reject(r_no.id, organiser).state == S.REJECTED
         assert taken(activity.id) == 1
-        assert "approved" in messages_to(yes, "registration.approved")[0].body
+        assert "已通过审核" in messages_to(yes, "registration.approved")[0].body
         assert messages_to(no, "registration.rejected")
         with pytest.raises(IllegalTransition):
             services.approve(r_no.id, organiser)
@@ -294,7 +295,7 @@ class TestApproval:
             services.approve(services.register(a, activity.id).id, organiser)
         late = services.register(b, with_list.id)
         assert services.approve(late.id, organiser).state == S.WAITLISTED
-        assert "waiting list" in messages_to(b, "registration.approved_waitlisted")[0].body
+        assert "候补第 1 位" in messages_to(b, "registration.approved_waitlisted")[0].body
         refused = services.register(b, without.id)
         with pytest.raises(ActivityFull):
             services.approve(refused.id, organiser)
