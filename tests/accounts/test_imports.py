@@ -20,6 +20,7 @@ from unionevents.extensions import db
 
 pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
+
 HEADER_ZH = ["手机号", "姓名", "工会", "职业"]
 HEADER_EN = ["mobile", "name", "union", "occupation"]
 FENGTAI_SHOP = "玉泉营商场工会"          # under 丰台区总工会

@@ -22,6 +22,7 @@ from .conftest import AOYUNCUN, YUQUANYING, local_input
 
 pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
+
 S = RegistrationState
 
 

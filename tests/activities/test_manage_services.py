@@ -24,6 +24,7 @@ from .conftest import AOYUNCUN, YUQUANYING
 
 pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
+
 S = RegistrationState
 
 

@@ -2,6 +2,8 @@
 refusals with clear messages, and a double check-in race that ends in one check-in."""
 from __future__ import annotations
 
+import pytest
+
 import threading
 
 from sqlalchemy import func, select
@@ -12,10 +14,10 @@ from unionevents.registrations import services
 from unionevents.registrations.models import CheckInReceipt, Registration, RegistrationState as S
 
 from .organiser_fixtures import (  # noqa: F401 - fixtures
-
-pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
     AOYUNCUN_STREET, act_as, add_people, audit_count, organiser, state_of, tree,
 )
+
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
 
 def door(activity, q=None):

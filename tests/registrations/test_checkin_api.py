@@ -16,11 +16,11 @@ from unionevents.registrations import services
 from unionevents.registrations.models import CheckInReceipt, RegistrationState as S
 
 from .organiser_fixtures import (  # noqa: F401 - fixtures
-
-pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
     AOYUNCUN_STREET, FENGTAI_STREET, MALL, add_people, audit_count, fresh, organiser, other_organiser, state_of,
     tree,
 )
+
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
 
 def bearer(user) -> dict:

@@ -17,10 +17,10 @@ from unionevents.extensions import db
 from unionevents.registrations.models import RegistrationState as S
 
 from .organiser_fixtures import (  # noqa: F401 - fixtures
-
-pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
     MALL, StatementCounter, act_as, add_people, audit_count, fresh, organiser, tree,
 )
+
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
 
 def export(client, activity, **data):

@@ -17,11 +17,11 @@ from unionevents.extensions import db
 from unionevents.registrations.models import Registration, RegistrationState as S
 
 from .organiser_fixtures import (  # noqa: F401 - fixtures
-
-pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
     AOYUNCUN_STREET, COURIERS, FENGTAI_STREET, MALL, StatementCounter, act_as, add_people, audit_count,
     organiser, other_organiser, state_of, tree,
 )
+
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
 
 def roster_url(activity, **args):
