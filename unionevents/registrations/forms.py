@@ -86,7 +86,7 @@ class KnownChoice:
 
 
 class SignupFormBase(FlaskForm):
-    submit = SubmitField(_l("Sign up"))
+    submit = SubmitField(_l("Sign up for this activity"))
 
     #: (question, field name) pairs in display order; set by ``build_signup_form``.
     question_fields: list[tuple[Question, str]] = []
