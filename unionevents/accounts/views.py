@@ -10,24 +10,17 @@ from ..core.permissions import login_required, public
 from ..core.security import is_safe_redirect
 from ..extensions import limiter
 from ..unions.services import tree_choices
-from . import activation, services
+from . import activation, services, throttle
 from .forms import ActivateForm, ChangePasswordForm, EmptyForm, LoginForm, ProfileForm, SignupForm, TokenForm
 from .models import Occupation
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _signup_limit():
-    return current_app.config["SIGNUP_RATE_LIMIT"]
-
-
-def _mobile_key():
-    """Throttle per mobile number too: riders share carrier NAT addresses."""
-    return "mobile:" + services.normalise_mobile(request.form.get("mobile", ""))
+# Throttled per address and per mobile number (see throttle.py).
+_login_limit = throttle.login_limit
+_signup_limit = throttle.signup_limit
+_mobile_key = throttle.mobile_key
 
 
 def _union_choices():
