@@ -96,7 +96,7 @@ def test_unknown_mobile_and_wrong_password_get_the_same_answer(limited_app, make
     known_page = known.get_data(as_text=True).replace("13912345678", "MOBILE")
     unknown_page = unknown.get_data(as_text=True).replace("13987654321", "MOBILE")
     assert known_page == unknown_page  # byte for byte, apart from the number the worker typed
-    assert "The mobile number or password is not correct." in known_page
+    assert 'id="password-error"' in known_page  # the one message sits under the password field
 
 
 def test_api_tokens_are_throttled_per_mobile(limited_app, make):
