@@ -32,12 +32,13 @@ def users():
         stmt = stmt.where(or_(User.name.contains(query, autoescape=True),
                               User.mobile.contains(query, autoescape=True)))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    people = db.session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     if query:
         # A search of people is a read of personal data: recorded (the count, never the search text).
+        # Before loading the rows: the audit commit would expire them.
         from ..core.audit import log_read
 
         log_read(current_user.id, "admin.user_search", None, results=total)
+    people = db.session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     form = GrantRoleForm()
     form.node_id.choices = [(str(i), label) for i, label in tree_choices()]
     return render_template("accounts/admin/users.html", people=people, query=query, page=page,
