@@ -27,6 +27,7 @@ def create_app(config: str | type | dict | None = None,
         static_folder=str(PROJECT_ROOT / "static"),
     )
     _load_config(app, config)
+    _trust_proxy(app)
     _fresh_request_globals(app)  # first: before any hook caches something in g
     _configure_logging(app)
     _init_extensions(app)
@@ -67,12 +68,18 @@ def _load_config(app: Flask, config) -> None:
                 app.config[key] = os.environ[key]
         if os.environ.get("DATABASE_URL"):
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        for key in ("PROXY_FIX_HOPS", "OUTBOX_RETENTION_DAYS"):
+            if os.environ.get(key, "").strip().isdigit():
+                app.config[key] = int(os.environ[key])
+        if os.environ.get("BACKUP_DIR"):
+            app.config["BACKUP_DIR"] = os.environ["BACKUP_DIR"]
     app.config.update(overrides)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'unionevents.db'}"
 
-    if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_STORAGE_URI") == "memory://" \
-            and not app.testing:
+    # Several workers must share one count: rate limits live in Redis when REDIS_URL is set.
+    # (Tests stay in memory unless they pass REDIS_URL themselves: they never read the environment.)
+    if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_STORAGE_URI") == "memory://":
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
 
     if not app.config.get("SECRET_KEY"):
@@ -85,6 +92,19 @@ def _load_config(app: Flask, config) -> None:
         for key in ("TESTING_DISABLE_CAPACITY_GUARD", "TESTING_RACE_DELAY"):
             if app.config.get(key):
                 raise RuntimeError(f"{key} is a test-only setting.")
+
+
+def _trust_proxy(app: Flask) -> None:
+    """Behind nginx, take the client address, scheme and host from PROXY_FIX_HOPS trusted proxies.
+
+    Only as many X-Forwarded-* entries as there are proxies are believed (counted from the right),
+    so a client cannot pick its own address for the per-IP login limits.
+    """
+    hops = int(app.config.get("PROXY_FIX_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _fresh_request_globals(app: Flask) -> None:

@@ -74,9 +74,15 @@ class Config:
     REDIS_URL: str | None = None
     RATELIMIT_STORAGE_URI = "memory://"  # Redis when REDIS_URL is set (see create_app)
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: keep limiting per process instead of failing every login with a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     SIGNUP_RATE_LIMIT = "20 per hour"
+
+    # Behind a reverse proxy (nginx): how many proxies to trust for X-Forwarded-For/-Proto/-Host.
+    # 0 = not behind a proxy (the headers are ignored, so nobody can fake an address).
+    PROXY_FIX_HOPS = 0
 
     # flask-smorest / OpenAPI
     API_TITLE = "unionevents API"
@@ -90,6 +96,11 @@ class Config:
     OUTBOX_FILE = None
     OUTBOX_WEBHOOK_URL = None
     OUTBOX_WEBHOOK_TOKEN = None
+    # Sent messages are deleted after this many days (`flask privacy purge-outbox`).
+    OUTBOX_RETENTION_DAYS = 90
+
+    # `flask backup` writes here unless --output is given (default: instance/backups).
+    BACKUP_DIR: str | None = None
 
     # Test-only switches; ``create_app`` refuses them outside testing.
     TESTING_DISABLE_CAPACITY_GUARD = False

@@ -10,6 +10,7 @@ from ..core.api import NO_SECURITY, ApiUnauthorized, api_errors, require_api_use
 from ..core.permissions import public
 from ..extensions import limiter
 from . import services
+from .throttle import login_limit as _login_limit, mobile_key as _mobile_key
 
 blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
@@ -36,15 +37,9 @@ class BadCredentials(ApiUnauthorized):
     default_message = _l("The mobile number or password is not correct.")
 
 
-def _login_limit():
-    from flask import current_app
-
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @blp.route("/tokens")
 class Tokens(MethodView):
-    decorators = [public, limiter.limit(_login_limit)]
+    decorators = [public, limiter.limit(_login_limit), limiter.limit(_login_limit, key_func=_mobile_key)]
 
     @blp.doc(security=NO_SECURITY)
     @blp.arguments(TokenRequest)

@@ -111,3 +111,47 @@ def import_command(file):
         raise SystemExit(1)
     click.echo(f"rows {report.rows}: created {report.created}, updated {report.updated}, "
                f"unchanged {report.unchanged}, activation codes sent {report.activation_codes}")
+
+
+# --------------------------------------------------------------------------- `flask privacy ...`
+
+@click.group("privacy", help="Personal data: retention jobs and erasure on request.")
+def privacy_cli():
+    pass
+
+
+@privacy_cli.command("purge-outbox")
+@with_appcontext
+def purge_outbox_command():
+    """Delete sent notifications older than OUTBOX_RETENTION_DAYS (run daily from a timer)."""
+    from ..core.retention import run_job
+
+    click.echo(f"deleted {run_job('outbox')} sent messages")
+
+
+@privacy_cli.command("purge-all")
+@with_appcontext
+def purge_all_command():
+    """Run every registered retention job."""
+    from ..core.retention import run_all
+
+    for name, count in run_all().items():
+        click.echo(f"{name}: deleted {count}")
+
+
+@privacy_cli.command("erase")
+@click.argument("mobile")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def erase_command(mobile, yes):
+    """Delete the account with MOBILE (a worker's written request handled by an administrator)."""
+    from .privacy import erase_account
+
+    user = services.find_by_mobile(mobile)
+    if user is None or user.erased_at is not None:
+        click.echo(f"no account with mobile {mobile}", err=True)
+        raise SystemExit(1)
+    if not yes:
+        click.confirm(f"Delete account {user.id} ({user.masked_mobile})?", abort=True)
+    erase_account(user)
+    click.echo(f"erased account {user.id}")

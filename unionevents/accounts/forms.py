@@ -129,3 +129,13 @@ class EmptyForm(FlaskForm):
     """A form with nothing but the CSRF token, for one-button actions."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                             description=_l("To make sure it is really you."),
+                             render_kw={"autocomplete": "current-password"})
+    understood = BooleanField(_l("I understand that my account and my personal data will be deleted "
+                                 "and cannot be restored."),
+                              validators=[DataRequired(_l("Please confirm that you understand."))])
+    submit = SubmitField(_l("Delete my account"))

@@ -103,6 +103,8 @@ class User(UserMixin, db.Model):
     privacy_accepted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    # Set when the worker deleted the account: the row stays (anonymised) so registrations still count.
+    erased_at: Mapped[datetime | None] = mapped_column()
 
     union: Mapped[UnionNode | None] = relationship(lazy="joined", foreign_keys=[union_id])
     grants: Mapped[list["RoleGrant"]] = relationship(
@@ -118,6 +120,17 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.activated and self.password_hash is not None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
+    def display_name(self) -> str:
+        """The name, or "Deleted account" in the viewer's language for an erased account."""
+        if self.erased_at is not None:
+            return _l("Deleted account")
+        return self.name
 
     @property
     def is_member(self) -> bool:

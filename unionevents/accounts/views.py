@@ -1,33 +1,29 @@
 """Worker-facing account pages: sign-up, activation, login, logout, profile, password, API tokens."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from ..core.errors import Conflict, ValidationFailed
 from ..core.permissions import login_required, public
 from ..core.security import is_safe_redirect
+from ..core.timeutil import now, utc_to_local
 from ..extensions import limiter
 from ..unions.services import tree_choices
-from . import activation, services
-from .forms import ActivateForm, ChangePasswordForm, EmptyForm, LoginForm, ProfileForm, SignupForm, TokenForm
+from . import activation, services, throttle
+from . import privacy as personal_data  # not `privacy`: that name is the notice page's view
+from .forms import (ActivateForm, ChangePasswordForm, DeleteAccountForm, EmptyForm, LoginForm, ProfileForm,
+                    SignupForm, TokenForm)
 from .models import Occupation
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _signup_limit():
-    return current_app.config["SIGNUP_RATE_LIMIT"]
-
-
-def _mobile_key():
-    """Throttle per mobile number too: riders share carrier NAT addresses."""
-    return "mobile:" + services.normalise_mobile(request.form.get("mobile", ""))
+# Throttled per address and per mobile number (see throttle.py).
+_login_limit = throttle.login_limit
+_signup_limit = throttle.signup_limit
+_mobile_key = throttle.mobile_key
 
 
 def _union_choices():
@@ -208,3 +204,49 @@ def revoke_token(token_id: int):
         services.revoke_token(current_user._get_current_object(), token_id)
         flash(_("The token is revoked."), "success")
     return redirect(url_for("accounts.profile"))
+
+
+# --------------------------------------------------------------------------- personal data (personal_data.py)
+
+def _download(body: bytes, mimetype: str, extension: str) -> Response:
+    filename = f"my-data-{utc_to_local(now()):%Y%m%d}.{extension}"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename={filename}",
+        "Cache-Control": "no-store",
+    })
+
+
+@bp.route("/data.json")
+@login_required
+def export_json():
+    """Everything stored about me, as JSON."""
+    return _download(personal_data.export_json(current_user._get_current_object()),
+                     "application/json", "json")
+
+
+@bp.route("/data.xlsx")
+@login_required
+def export_xlsx():
+    """Everything stored about me, as an Excel workbook (one sheet per table)."""
+    return _download(personal_data.export_xlsx(current_user._get_current_object()),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@login_required
+def delete_account():
+    user = current_user._get_current_object()
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            personal_data.check_password(user, form.password.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            personal_data.erase_account(user)
+            logout_user()
+            session.clear()
+            flash(_("Your account and your personal data have been deleted."), "success")
+            return redirect(url_for("main.home"))
+    return render_template("accounts/delete.html", form=form), \
+        (422 if form.is_submitted() and form.errors else 200)

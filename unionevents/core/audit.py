@@ -41,3 +41,15 @@ def log_action(actor_id: int | None, action: str, obj: Any = None, outcome: str 
     )
     db.session.add(entry)
     return entry
+
+
+def log_read(actor_id: int | None, action: str, obj: Any = None, **data: Any) -> None:
+    """Record a sensitive read (an export, a search of people) in its own short write transaction.
+
+    For GET requests, which otherwise write nothing: the request's read snapshot is ended first
+    (see ``write_transaction``), so on SQLite this waits for the write lock instead of failing.
+    """
+    from .db import write_transaction
+
+    with write_transaction():
+        log_action(actor_id, action, obj, **data)

@@ -14,6 +14,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(activities_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_cli)
+    from ..accounts.cli import privacy_cli
+    from .backup import backup_command, restore_command
+
+    app.cli.add_command(privacy_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.group("outbox", help="Notification outbox.")

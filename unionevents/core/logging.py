@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 
 access_log = logging.getLogger("unionevents.request")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,10 +29,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False)
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamp every record logged during a request (errors too) with that request's id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id") and has_request_context():
+            record.request_id = g.get("request_id")
+        return True
+
+
+def make_handler(stream=None) -> logging.Handler:
+    """A handler writing one JSON object per line, each carrying the request id."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    return handler
+
+
 def configure_request_logging(app: Flask) -> None:
     if not app.testing and not logging.getLogger("unionevents").handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter())
+        handler = make_handler()
         root = logging.getLogger("unionevents")
         root.addHandler(handler)
         root.setLevel(logging.INFO)
@@ -40,7 +58,8 @@ def configure_request_logging(app: Flask) -> None:
     def _start_timer():
         g.request_started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        # A proxy's id is kept (to follow one request through nginx and the app) if it is plain.
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.after_request
     def _log_request(response):

@@ -1,0 +1,115 @@
+"""Operations: structured request logs with a request id, errors with traceback, /healthz."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from unionevents import create_app
+from unionevents.core.logging import make_handler
+from unionevents.core.permissions import public
+from unionevents.extensions import db
+
+
+def _access_records(caplog):
+    return [r for r in caplog.records if r.name == "unionevents.request"]
+
+
+def test_every_request_is_logged_with_method_path_status_and_id(client, caplog):
+    caplog.set_level(logging.INFO, logger="unionevents")
+    response = client.get("/healthz?secret=13812345678")
+    (record,) = _access_records(caplog)
+    assert (record.method, record.path, record.status) == ("GET", "/healthz", 200)
+    assert record.request_id == response.headers["X-Request-ID"] and len(record.request_id) == 32
+    assert isinstance(record.duration_ms, float)
+    assert "13812345678" not in json.dumps(record.__dict__, default=str)  # no query strings in logs
+
+
+def test_a_proxy_request_id_is_kept_and_a_strange_one_replaced(client, caplog):
+    caplog.set_level(logging.INFO, logger="unionevents")
+    assert client.get("/healthz", headers={"X-Request-ID": "nginx-abc.123"}).headers["X-Request-ID"] \
+        == "nginx-abc.123"
+    odd = client.get("/healthz", headers={"X-Request-ID": "<script>" + "x" * 80}).headers["X-Request-ID"]
+    assert odd != "<script>" and len(odd) == 32
+
+
+def test_log_lines_are_json_with_the_request_id(client):
+    stream = io.StringIO()
+    handler = make_handler(stream)
+    logger = logging.getLogger("unionevents")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        response = client.post("/account/login", data={"mobile": "13812345678", "password": "x"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "unionevents.request"]
+    assert access == [{**access[0], "method": "POST", "path": "/account/login", "status": response.status_code,
+                       "request_id": response.headers["X-Request-ID"], "level": "INFO"}]
+    assert "13812345678" not in stream.getvalue()
+
+
+@pytest.fixture
+def broken_app(database_url):
+    application = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                              "PROPAGATE_EXCEPTIONS": False})
+
+    @public
+    def boom():
+        raise RuntimeError("kaboom")
+
+    application.add_url_rule("/boom", "boom", boom)
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def test_errors_are_logged_with_traceback_and_request_id(broken_app):
+    stream = io.StringIO()
+    handler = make_handler(stream)
+    logger = logging.getLogger("unionevents")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        response = broken_app.test_client().get("/boom", headers={"X-Request-ID": "req-42"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert response.status_code == 500
+    assert "kaboom" not in response.get_data(as_text=True)  # the page says sorry, not the traceback
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (error,) = [line for line in lines if line["level"] == "ERROR"]
+    assert error["request_id"] == "req-42"
+    assert "Traceback" in error["traceback"] and "RuntimeError: kaboom" in error["traceback"]
+    (access,) = [line for line in lines if line["logger"] == "unionevents.request"]
+    assert access["status"] == 500 and access["request_id"] == "req-42"
+
+
+def test_healthz_answers_200_when_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
+
+
+UNREACHABLE = {
+    "sqlite": "sqlite:////nonexistent-dir/for/sure/unionevents.db",
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2",
+}
+
+
+@pytest.mark.parametrize("engine", sorted(UNREACHABLE))
+def test_healthz_answers_503_when_the_database_is_unreachable(engine, caplog):
+    down = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": UNREACHABLE[engine]})
+    caplog.set_level(logging.INFO, logger="unionevents")
+    response = down.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "database": "unavailable"}
+    assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
+    with down.app_context():
+        db.engine.dispose()

@@ -1,0 +1,66 @@
+"""Retention jobs: delete personal data once it is no longer needed (PIPL Art. 19).
+
+A domain registers a job with ``@retention_job("name", help)``; the function takes the
+current time (naive UTC, from ``timeutil.now()`` so tests can freeze it), deletes what has
+expired in the current session, and returns how many rows it removed.  ``run_job`` runs it in
+one write transaction with an audit row (``retention.purge``, job name and count only);
+``flask privacy purge-all`` runs every registered job (for a daily timer), and each domain may
+also expose its own command (``flask privacy purge-outbox``, ``flask health purge``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from flask import current_app
+from sqlalchemy import delete
+
+from ..extensions import db
+from .audit import log_action
+from .db import write_transaction
+from .timeutil import now
+
+
+@dataclass(frozen=True)
+class RetentionJob:
+    name: str
+    help: str
+    run: Callable[[datetime], int]
+
+
+JOBS: dict[str, RetentionJob] = {}
+
+
+def retention_job(name: str, help: str = "") -> Callable:
+    def decorator(fn: Callable[[datetime], int]) -> Callable[[datetime], int]:
+        JOBS[name] = RetentionJob(name, help or (fn.__doc__ or "").strip(), fn)
+        return fn
+
+    return decorator
+
+
+def run_job(name: str) -> int:
+    """Run one job now; returns the number of rows it deleted."""
+    job = JOBS[name]
+    with write_transaction():
+        count = job.run(now())
+        log_action(None, "retention.purge", None, job=name, deleted=count)
+    return count
+
+
+def run_all() -> dict[str, int]:
+    return {name: run_job(name) for name in sorted(JOBS)}
+
+
+@retention_job("outbox", "Delete sent notifications older than OUTBOX_RETENTION_DAYS (default 90).")
+def purge_outbox(at: datetime) -> int:
+    """Sent messages are only kept to answer "did you tell me?" for a while; unsent ones wait to be sent."""
+    from .outbox import OutboxMessage
+
+    days = int(current_app.config.get("OUTBOX_RETENTION_DAYS", 90))
+    cutoff = at - timedelta(days=days)
+    result = db.session.execute(
+        delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < cutoff)
+    )
+    return result.rowcount or 0
