@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: c5c39bcb9542
+Revision ID: ee030f8e0ee4
 Revises: 
-Create Date: 2026-11-27 04:17:43.924054
+Create Date: 2026-11-27 04:25:27.108532
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'c5c39bcb9542'
+revision = 'ee030f8e0ee4'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -53,6 +53,7 @@ def upgrade():
     sa.Column('privacy_accepted_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('erased_at', sa.DateTime(), nullable=True),
     sa.CheckConstraint('session_version >= 1', name=op.f('ck_user_session_version_positive')),
     sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_user_created_by_id_user'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['union_id'], ['union_node.id'], name=op.f('fk_user_union_id_union_node'), ondelete='SET NULL'),
