@@ -91,6 +91,12 @@ class Config:
     OUTBOX_WEBHOOK_URL = None
     OUTBOX_WEBHOOK_TOKEN = None
 
+    # Contest uploads: stored under UPLOAD_DIR (default instance/uploads), never served directly.
+    UPLOAD_DIR: str | None = None
+    CONTEST_MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per photo
+    CONTEST_MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard
+    CONTEST_MAX_IMAGES_PER_ENTRY = 4
+
     # Test-only switches; ``create_app`` refuses them outside testing.
     TESTING_DISABLE_CAPACITY_GUARD = False
     TESTING_RACE_DELAY = 0.0
