@@ -105,4 +105,4 @@ def judge_user(make):
 def submit_photo(user, world: ContestWorld, title="春天的工地", consent=False, data=None, **extra):
     return services.submit_entry(user, world.activity.id, services.EntryData(
         title=title, description="在工地拍摄", consent_publish_name=consent, **extra),
-        [upload(data or photo_bytes())])
+        [upload(data if data is not None else photo_bytes())])

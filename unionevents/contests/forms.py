@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField, DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..core.forms import REQUIRED_MESSAGE, strip_filter
@@ -16,6 +17,11 @@ from .models import ContestFormat, PerformanceCategory
 CONSENT_LABEL = _l("If my entry wins an award, my name and union may be published with the results.")
 CONSENT_HELP = _l("Optional and separate from your entry. Without it the results show “Anonymous”. "
                   "You can change this until the entry deadline.")
+
+
+def enum_choices(enum_cls) -> list[SelectChoice]:
+    """Choices made per request, so their titles are in the request's language."""
+    return [SelectChoice(member.value, member.title) for member in enum_cls]
 
 
 def apply_errors(form, errors: dict[str, list[str]], field_map: dict[str, str] | None = None) -> list[str]:
@@ -42,7 +48,7 @@ class PhotoEntryForm(FlaskForm):
 
 
 class PerformanceEntryForm(FlaskForm):
-    category = RadioField(_l("Category"), choices=PerformanceCategory.choices(),
+    category = RadioField(_l("Category"), choices=[],
                           validators=[InputRequired(_l("Please choose solo, small group or choir."))])
     title = StringField(_l("Song title"), filters=[strip_filter],
                         validators=[InputRequired(REQUIRED_MESSAGE), Length(max=120)])
@@ -55,6 +61,10 @@ class PerformanceEntryForm(FlaskForm):
     consent_publish_name = BooleanField(CONSENT_LABEL, description=CONSENT_HELP)
     submit = SubmitField(_l("Submit the entry"))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = enum_choices(PerformanceCategory)
+
 
 class ScoreForm(FlaskForm):
     """One text box per criterion is added by the view (``c<criterion id>``); parsing is the service's."""
@@ -63,7 +73,7 @@ class ScoreForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    format = SelectField(_l("Kind of contest"), choices=ContestFormat.choices())
+    format = SelectField(_l("Kind of contest"), choices=[])
     entry_limit = IntegerField(_l("Entries per person"), validators=[InputRequired(REQUIRED_MESSAGE),
                                                                    NumberRange(1, 50)])
     public_vote = BooleanField(_l("Public vote by logged-in workers"))
@@ -74,6 +84,10 @@ class SettingsForm(FlaskForm):
                                validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(0, 100)])
     normalise_judges = BooleanField(_l("Rank by normalised jury scores (evens out strict and lenient judges)"))
     submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.format.choices = enum_choices(ContestFormat)
 
 
 class RoundForm(FlaskForm):
@@ -106,7 +120,8 @@ class AssignForm(FlaskForm):
 
 class AdvanceForm(FlaskForm):
     rule = RadioField(_l("Who advances"), default="top",
-                      choices=[("top", _l("The best N entries")), ("threshold", _l("All entries scoring at least"))])
+                      choices=[SelectChoice("top", _l("The best N entries")),
+                               SelectChoice("threshold", _l("All entries scoring at least"))])
     top_n = IntegerField(_l("Number of entries"), validators=[Optional(), NumberRange(1, 100_000)])
     threshold = StringField(_l("Lowest score"), filters=[strip_filter])
     submit = SubmitField(_l("Advance to the next round"))

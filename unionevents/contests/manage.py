@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.forms import EmptyForm
 from ..accounts.models import Role
@@ -363,7 +364,7 @@ def allocate(activity_id: int):
 def set_award(activity_id: int, entry_id: int):
     activity, contest = _load(activity_id)
     form = AwardForm()
-    form.tier_id.choices = [("", "")] + [(str(t.id), t.name) for t in contest.tiers]
+    form.tier_id.choices = [SelectChoice("", "")] + [SelectChoice(str(t.id), t.name) for t in contest.tiers]
     if not form.validate_on_submit():
         abort(400)
     try:

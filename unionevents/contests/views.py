@@ -89,8 +89,10 @@ def contest(activity_id: int):
 @public
 def results(activity_id: int):
     activity, found = _contest_or_404(activity_id)
-    winners = services.published_awards(found)
-    return render_template("contests/results.html", activity=activity, contest=found, winners=winners)
+    groups: dict[str, list] = {}
+    for winner in services.published_awards(found):
+        groups.setdefault(winner.tier_name, []).append(winner)
+    return render_template("contests/results.html", activity=activity, contest=found, groups=groups)
 
 
 @bp.route("/contests/images/<int:image_id>")
