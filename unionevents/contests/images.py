@@ -160,7 +160,8 @@ def store(clean: CleanImage) -> tuple[str, str]:
         with open(temporary, "wb") as handle:
             handle.write(payload)
             handle.flush()
-            os.fsync(handle.fileno())
+            if current_app.config.get("UPLOAD_FSYNC", True):
+                os.fsync(handle.fileno())
         os.replace(temporary, folder / filename)
     return name, thumb
 

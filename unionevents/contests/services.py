@@ -756,6 +756,15 @@ def _judge_entry_ids(judge: ContestJudge, round_: Round) -> list[int]:
     return list(db.session.scalars(query.order_by(RoundEntry.entry_id)))
 
 
+def _may_score(judge: ContestJudge, round_: Round, entry_id: int) -> bool:
+    """Is the entry in the round and (when the judge has a subset) in the judge's subset?"""
+    if not isinstance(entry_id, int) or db.session.get(RoundEntry, (round_.id, entry_id)) is None:
+        return False
+    if not judge.entry_links:
+        return True
+    return any(link.entry_id == entry_id for link in judge.entry_links)
+
+
 def _complete_sheets(judge_user_id: int, round_: Round, criteria_count: int) -> set[int]:
     rows = db.session.execute(
         select(Score.entry_id, func.count(Score.id)).where(Score.round_id == round_.id,
@@ -815,7 +824,7 @@ def blind_entries(user: User, round_: Round) -> tuple[list[BlindEntry], int, int
 
 def score_sheet(user: User, round_: Round, entry_id: int) -> tuple[BlindEntry, dict[int, float]]:
     judge = _require_judge(user, round_)
-    if entry_id not in _judge_entry_ids(judge, round_):
+    if not _may_score(judge, round_, entry_id):
         raise NotFound()
     entry = db.session.get(Entry, entry_id)
     values = dict(db.session.execute(select(Score.criterion_id, Score.value).where(
@@ -839,12 +848,14 @@ def save_scores(user: User, round_id: int, entry_id: int, values: dict) -> int:
 
     ``values`` maps criterion id → the typed score.  Returns how many scores were written.
     """
-    round_ = judge_round_for(user, round_id)
+    round_ = db.session.get(Round, round_id) if isinstance(round_id, int) else None
+    if round_ is None or not round_.scored or round_.status == RoundStatus.SETUP:
+        raise NotFound()
     judge = _require_judge(user, round_)
+    if not _may_score(judge, round_, entry_id):
+        raise NotFound()
     if round_.status != RoundStatus.OPEN:
         raise RoundClosed()
-    if entry_id not in _judge_entry_ids(judge, round_):
-        raise NotFound()
     criteria = round_.contest.criteria
     errors: dict[str, list[str]] = {}
     clean: dict[int, float] = {}
