@@ -266,8 +266,20 @@ def _settings_errors(settings: ContestSettings) -> dict[str, list[str]]:
     return errors
 
 
-def setup_contest(actor: User | None, activity_id: int, settings: ContestSettings) -> Contest:
-    """Create the activity's contest (with default criteria, rounds and award tiers) or change its settings."""
+@dataclass
+class DefaultNames:
+    """Names for the rows a new contest is given (the demo data uses the seed page's own words)."""
+
+    tiers: Sequence[str] = ()
+    rounds: Sequence[str] = ()
+    criteria: Sequence[str] = ()
+
+
+def setup_contest(actor: User | None, activity_id: int, settings: ContestSettings,
+                  names: DefaultNames | None = None) -> Contest:
+    """Create the activity's contest (with default criteria, rounds and award tiers) or change its settings.
+
+    ``names`` optionally renames those defaults, in order, when the contest is created."""
     activity = db.session.get(Activity, activity_id)
     if activity is None:
         raise NotFound()
@@ -295,28 +307,30 @@ def setup_contest(actor: User | None, activity_id: int, settings: ContestSetting
         contest.normalise_judges = settings.normalise_judges
         db.session.flush()
         if created:
-            _seed_defaults(contest)
+            _seed_defaults(contest, names or DefaultNames())
         log_action(_audit_actor(actor), "contest.create" if created else "contest.update", contest,
                    activity_id=activity_id)
     return contest
 
 
-def _seed_defaults(contest: Contest) -> None:
+def _seed_defaults(contest: Contest, names: DefaultNames) -> None:
     photo = contest.format == ContestFormat.PHOTO
+
+    def named(custom: Sequence[str], position: int, default) -> str:
+        return custom[position] if position < len(custom) else str(default)
+
     tiers = zip(PHOTO_TIER_NAMES, PHOTO_TIER_QUOTAS) if photo else zip(PERFORMANCE_TIER_NAMES,
                                                                         PERFORMANCE_TIER_QUOTAS)
     for position, (name, quota) in enumerate(tiers):
-        db.session.add(AwardTier(contest_id=contest.id, position=position, name=str(name), quota=quota))
+        db.session.add(AwardTier(contest_id=contest.id, position=position, name=named(names.tiers, position, name),
+                                 quota=quota))
     for position, (name, weight, top) in enumerate(PHOTO_CRITERIA if photo else PERFORMANCE_CRITERIA):
-        db.session.add(Criterion(contest_id=contest.id, position=position, name=str(name), weight=weight,
-                                 max_score=top))
+        db.session.add(Criterion(contest_id=contest.id, position=position, weight=weight, max_score=top,
+                                 name=named(names.criteria, position, name)))
     for position, (name, scored) in enumerate(PHOTO_ROUNDS if photo else PERFORMANCE_ROUNDS):
-        db.session.add(Round(contest_id=contest.id, position=position, name=str(name), scored=scored))
+        db.session.add(Round(contest_id=contest.id, position=position, scored=scored,
+                             name=named(names.rounds, position, name)))
     db.session.flush()
-
-
-def default_format(activity: Activity) -> ContestFormat:
-    return ContestFormat.PHOTO
 
 
 # --------------------------------------------------------------------------- entries
