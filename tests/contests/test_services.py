@@ -89,6 +89,17 @@ def test_entries_can_be_edited_until_the_deadline_then_lock(contest_world, worke
         submit_photo(person, world)
 
 
+def test_entries_lock_once_judging_starts(contest_world, worker):
+    world, person = contest_world(), worker()
+    entry = submit_photo(person, world)
+    services.open_round(world.organiser, world.contest.id, world.refresh().rounds[0].id)
+    with pytest.raises(services.EntriesLocked) as caught:
+        services.update_entry(person, entry.id, services.EntryData(title="改一改"))
+    assert "Judging" in str(caught.value.message) or "评" in str(caught.value.message)
+    with pytest.raises(services.EntriesLocked):
+        submit_photo(person, world)
+
+
 def test_nobody_edits_someone_elses_entry(contest_world, worker):
     world = contest_world()
     entry = submit_photo(worker(), world)

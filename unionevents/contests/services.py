@@ -68,7 +68,6 @@ PERFORMANCE_CRITERIA = ((_l("Singing"), 50, 10), (_l("Expression"), 30, 10), (_l
 PHOTO_ROUNDS = ((_l("Preliminary"), True), (_l("Final"), True))
 PERFORMANCE_ROUNDS = ((_l("Preliminary"), True), (_l("Final"), True), (_l("Award show"), False))
 
-MSG_LOCKED = _l("Entries closed on %(when)s; entries can no longer be changed.")
 MSG_ANONYMOUS = _l("Anonymous")
 
 
@@ -335,8 +334,21 @@ def _seed_defaults(contest: Contest, names: DefaultNames) -> None:
 
 # --------------------------------------------------------------------------- entries
 
+def judging_started(contest: Contest) -> bool:
+    return any(r.status != RoundStatus.SETUP for r in contest.rounds)
+
+
 def entries_locked(contest: Contest, at: datetime | None = None) -> bool:
-    return (at or now()) >= contest.activity.signup_closes_at
+    """Entries change until the deadline, and never once judging has started (judges must score what
+    everyone else sees)."""
+    return (at or now()) >= contest.activity.signup_closes_at or judging_started(contest)
+
+
+def _refuse_if_locked(contest: Contest) -> None:
+    if judging_started(contest):
+        raise EntriesLocked(_l("Judging has started; entries can no longer be changed."))
+    if entries_locked(contest):
+        raise EntriesLocked()
 
 
 def my_entries(user: User, contest: Contest) -> list[Entry]:
@@ -447,8 +459,7 @@ def submit_entry(user: User, activity_id: int, data: EntryData, uploads: Sequenc
     activity = contest.activity
     if activity.status != ActivityStatus.PUBLISHED:
         raise NotFound(_l("This activity does not exist."))
-    if entries_locked(contest):
-        raise EntriesLocked()
+    _refuse_if_locked(contest)
     errors, clean = _entry_errors(contest, data)
     cleaned = _clean_uploads(uploads, errors, required=True) if contest.is_photo else []
     if errors:
@@ -487,8 +498,7 @@ def update_entry(user: User, entry_id: int, data: EntryData, uploads: Sequence[U
     """Change one's own entry until the deadline; new photos, if given, replace the old ones."""
     entry = get_own_entry(user, entry_id)
     contest = entry.contest
-    if entries_locked(contest):
-        raise EntriesLocked()
+    _refuse_if_locked(contest)
     errors, clean = _entry_errors(contest, data)
     cleaned = _clean_uploads(uploads, errors, required=False) if contest.is_photo else []
     if errors:
@@ -527,8 +537,7 @@ def withdraw_entry(user: User, entry_id: int) -> int:
     """Delete one's own entry and its photos before the deadline; returns the contest's activity id."""
     entry = get_own_entry(user, entry_id)
     contest = entry.contest
-    if entries_locked(contest):
-        raise EntriesLocked()
+    _refuse_if_locked(contest)
     names = [n for image in entry.images for n in (image.stored_name, image.thumb_name)]
     with write_transaction():
         log_action(user.id, "contest.entry.withdraw", entry, contest_id=contest.id)
