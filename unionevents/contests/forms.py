@@ -82,7 +82,8 @@ class SettingsForm(FlaskForm):
     jury_weight = IntegerField(_l("Jury weight (percent)"), default=60,
                                description=_l("The public vote counts for the rest."),
                                validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(0, 100)])
-    normalise_judges = BooleanField(_l("Rank by normalised jury scores (evens out strict and lenient judges)"))
+    normalise_judges = BooleanField(
+        _l("Rank by normalised jury scores (evens out strict and lenient judges)"))
     submit = SubmitField(_l("Save"))
 
     def __init__(self, *args, **kwargs):

@@ -91,8 +91,7 @@ def sanitise(data: bytes, *, pixel_limit: int) -> CleanImage:
                 if width <= 0 or height <= 0:
                     raise UploadRejected(MSG_NOT_IMAGE)
                 if width * height > pixel_limit:
-                    raise UploadRejected(_l("The photo has too many pixels (at most %(mp)d megapixels). "
-                                            "Please upload a smaller version.", mp=max(1, pixel_limit // 1_000_000)))
+                    raise UploadRejected(_too_many_pixels(pixel_limit))
                 probe.verify()
             with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format
@@ -103,13 +102,17 @@ def sanitise(data: bytes, *, pixel_limit: int) -> CleanImage:
         except UploadRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise UploadRejected(_l("The photo has too many pixels (at most %(mp)d megapixels). "
-                                    "Please upload a smaller version.", mp=max(1, pixel_limit // 1_000_000)))
+            raise UploadRejected(_too_many_pixels(pixel_limit))
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, TypeError, MemoryError):
             raise UploadRejected(MSG_NOT_IMAGE)
     content_type, extension = FORMATS[fmt]
     return CleanImage(data=_encode(clean, fmt, icc), thumb=_thumbnail(clean), content_type=content_type,
                       extension=extension, width=clean.width, height=clean.height)
+
+
+def _too_many_pixels(pixel_limit: int):
+    return _l("The photo has too many pixels (at most %(mp)d megapixels). Please upload a smaller version.",
+              mp=max(1, pixel_limit // 1_000_000))
 
 
 def _fresh_pixels(image: Image.Image) -> Image.Image:

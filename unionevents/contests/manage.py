@@ -368,7 +368,8 @@ def set_award(activity_id: int, entry_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.set_award(_actor(), contest.id, entry_id, int(form.tier_id.data) if form.tier_id.data else None)
+        tier_id = int(form.tier_id.data) if form.tier_id.data else None
+        services.set_award(_actor(), contest.id, entry_id, tier_id)
     except (Conflict, NotFound) as error:
         _flash_error(error)
     else:

@@ -170,9 +170,10 @@ class Round(db.Model):
 class RoundEntry(db.Model):
     __tablename__ = "contest_round_entry"
 
-    round_id: Mapped[int] = mapped_column(ForeignKey("contest_round.id", ondelete="CASCADE"), primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("contest_entry.id", ondelete="CASCADE"), primary_key=True,
-                                          index=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("contest_round.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("contest_entry.id", ondelete="CASCADE"),
+                                          primary_key=True, index=True)
 
 
 class Criterion(db.Model):
@@ -214,8 +215,10 @@ class JudgeEntry(db.Model):
 
     __tablename__ = "contest_judge_entry"
 
-    judge_id: Mapped[int] = mapped_column(ForeignKey("contest_judge.id", ondelete="CASCADE"), primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("contest_entry.id", ondelete="CASCADE"), primary_key=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("contest_judge.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("contest_entry.id", ondelete="CASCADE"),
+                                          primary_key=True)
 
 
 class Score(db.Model):

@@ -126,7 +126,9 @@ def weighted_total(values: Mapping[int, float], criteria: Sequence[CriterionSpec
 
 def judge_totals(scores: Iterable[tuple[int, int, int, float]],
                  criteria: Sequence[CriterionSpec]) -> dict[int, dict[int, float]]:
-    """{judge: {entry: total}} from (judge_id, entry_id, criterion_id, value) rows; incomplete sheets left out."""
+    """{judge: {entry: total}} from (judge_id, entry_id, criterion_id, value) rows.
+
+    Incomplete score sheets are left out."""
     sheets: dict[tuple[int, int], dict[int, float]] = {}
     for judge_id, entry_id, criterion_id, value in scores:
         sheets.setdefault((judge_id, entry_id), {})[criterion_id] = value
@@ -208,7 +210,8 @@ def _key(score: float) -> float:
 
 def rank(scores: Mapping[int, float | None]) -> list[Ranked]:
     """Entries with a score, best first (ties in entry-id order), with competition ranks."""
-    scored = sorted(((e, s) for e, s in scores.items() if s is not None), key=lambda item: (-_key(item[1]), item[0]))
+    scored = sorted(((e, s) for e, s in scores.items() if s is not None),
+                    key=lambda item: (-_key(item[1]), item[0]))
     result: list[Ranked] = []
     for index, (entry_id, score) in enumerate(scored):
         if result and _key(result[-1].score) == _key(score):

@@ -28,7 +28,7 @@ from ..accounts.services import find_by_mobile, grant_role
 from ..activities.models import Activity, ActivityKind, ActivityStatus
 from ..core.audit import log_action
 from ..core.db import write_transaction
-from ..core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.permissions import has_role
 from ..core.timeutil import now
 from ..extensions import db
@@ -260,7 +260,8 @@ def _settings_errors(settings: ContestSettings) -> dict[str, list[str]]:
             _merge(errors, "vote_opens_at", _l("Please say when public voting opens."))
         if settings.vote_closes_at is None:
             _merge(errors, "vote_closes_at", _l("Please say when public voting closes."))
-        if settings.vote_opens_at and settings.vote_closes_at and settings.vote_closes_at <= settings.vote_opens_at:
+        opens, closes = settings.vote_opens_at, settings.vote_closes_at
+        if opens and closes and closes <= opens:
             _merge(errors, "vote_closes_at", _l("Voting must close after it opens."))
     return errors
 
@@ -321,8 +322,8 @@ def _seed_defaults(contest: Contest, names: DefaultNames) -> None:
     tiers = zip(PHOTO_TIER_NAMES, PHOTO_TIER_QUOTAS) if photo else zip(PERFORMANCE_TIER_NAMES,
                                                                         PERFORMANCE_TIER_QUOTAS)
     for position, (name, quota) in enumerate(tiers):
-        db.session.add(AwardTier(contest_id=contest.id, position=position, name=named(names.tiers, position, name),
-                                 quota=quota))
+        db.session.add(AwardTier(contest_id=contest.id, position=position, quota=quota,
+                                 name=named(names.tiers, position, name)))
     for position, (name, weight, top) in enumerate(PHOTO_CRITERIA if photo else PERFORMANCE_CRITERIA):
         db.session.add(Criterion(contest_id=contest.id, position=position, weight=weight, max_score=top,
                                  name=named(names.criteria, position, name)))
@@ -365,7 +366,8 @@ def _entry_errors(contest: Contest, data: EntryData) -> tuple[dict[str, list[str
     errors: dict[str, list[str]] = {}
     title = (data.title or "").strip()
     description = (data.description or "").strip()
-    clean = EntryData(title=title, description=description, consent_publish_name=bool(data.consent_publish_name))
+    clean = EntryData(title=title, description=description,
+                      consent_publish_name=bool(data.consent_publish_name))
     if not title:
         _merge(errors, "title", _l("Please give a title.") if contest.is_photo else
                _l("Please give the song title."))
@@ -408,7 +410,8 @@ def _clean_uploads(uploads: Sequence[Upload], errors: dict[str, list[str]], *, r
     limit, pixel_limit = images.max_upload_bytes(), images.max_pixels()
     for upload in uploads:
         try:
-            cleaned.append(images.sanitise(images.read_limited(upload.stream, limit), pixel_limit=pixel_limit))
+            data = images.read_limited(upload.stream, limit)
+            cleaned.append(images.sanitise(data, pixel_limit=pixel_limit))
         except images.UploadRejected as rejected:
             _merge(errors, "photos", rejected.message)
     return cleaned
@@ -421,8 +424,8 @@ def _entry_registration(user: User, activity: Activity) -> Registration:
         Registration.is_live | Registration.holds_place).order_by(Registration.id.desc()))
     if existing is None:
         if activity.questions:
-            raise Conflict(_l("Please sign up for this contest first (its sign-up form asks a few questions); "
-                              "then submit your entry."))
+            raise Conflict(_l("Please sign up for this contest first (its sign-up form asks a few "
+                              "questions); then submit your entry."))
         try:
             existing = registrations.register(user, activity.id)
         except registrations.AlreadyRegistered as error:
@@ -622,7 +625,8 @@ def delete_round(actor: User, contest_id: int, round_id: int) -> None:
 
 
 def _round_entry_count(round_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(RoundEntry).where(RoundEntry.round_id == round_id))
+    return db.session.scalar(select(func.count()).select_from(RoundEntry)
+                             .where(RoundEntry.round_id == round_id))
 
 
 def previous_round(round_: Round) -> Round | None:
@@ -651,7 +655,8 @@ def open_round(actor: User, contest_id: int, round_id: int) -> Round:
             ids = db.session.scalars(select(Entry.id).where(Entry.contest_id == contest.id)).all()
             if not ids:
                 raise Conflict(_l("There are no entries yet."))
-            db.session.execute(RoundEntry.__table__.insert(), [{"round_id": round_.id, "entry_id": i} for i in ids])
+            db.session.execute(RoundEntry.__table__.insert(),
+                               [{"round_id": round_.id, "entry_id": i} for i in ids])
         elif not _round_entry_count(round_.id):
             raise Conflict(_l("No entries have advanced to this round yet."))
         round_.status = RoundStatus.OPEN
@@ -681,7 +686,8 @@ def add_criterion(actor: User, contest_id: int, name: str, weight, max_score) ->
                                   n=CRITERION_NAME_MAX))
     if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 100:
         _merge(errors, "weight", _l("Please enter a weight from 1 to 100."))
-    if not isinstance(max_score, int) or isinstance(max_score, bool) or not 1 <= max_score <= MAX_CRITERION_SCORE:
+    if not isinstance(max_score, int) or isinstance(max_score, bool) \
+            or not 1 <= max_score <= MAX_CRITERION_SCORE:
         _merge(errors, "max_score", _l("Please enter a top score from 1 to %(n)d (for example 10 or 100).",
                                        n=MAX_CRITERION_SCORE))
     if _scores_exist(contest.id):
@@ -712,7 +718,8 @@ def delete_criterion(actor: User, contest_id: int, criterion_id: int) -> None:
 
 def judges(contest: Contest) -> list[ContestJudge]:
     return list(db.session.scalars(select(ContestJudge).where(ContestJudge.contest_id == contest.id)
-                                   .options(selectinload(ContestJudge.entry_links)).order_by(ContestJudge.id)))
+                                   .options(selectinload(ContestJudge.entry_links))
+                                   .order_by(ContestJudge.id)))
 
 
 def add_judge(actor: User, contest_id: int, mobile: str) -> ContestJudge:
@@ -760,7 +767,8 @@ def assign_entries(actor: User, contest_id: int, judge_id: int, codes: Iterable[
         if wanted else {}
     unknown = sorted(wanted - set(found))
     if unknown:
-        raise ValidationFailed({"codes": [str(_l("Unknown entry codes: %(codes)s", codes=", ".join(unknown)))]})
+        message = _l("Unknown entry codes: %(codes)s", codes=", ".join(unknown))
+        raise ValidationFailed({"codes": [str(message)]})
     with write_transaction():
         db.session.execute(delete(JudgeEntry).where(JudgeEntry.judge_id == judge.id))
         for entry_id in found.values():
@@ -923,8 +931,8 @@ def round_entry_ids(round_: Round) -> list[int]:
 
 
 def vote_counts(contest: Contest) -> dict[int, int]:
-    return dict(db.session.execute(select(Vote.entry_id, func.count(Vote.id)).where(Vote.contest_id == contest.id)
-                                   .group_by(Vote.entry_id)).all())
+    return dict(db.session.execute(select(Vote.entry_id, func.count(Vote.id))
+                                   .where(Vote.contest_id == contest.id).group_by(Vote.entry_id)).all())
 
 
 def round_scores(round_: Round, *, with_votes: bool | None = None) -> dict[int, rules.EntryScore]:
@@ -953,7 +961,8 @@ def round_results(contest: Contest, round_: Round) -> RoundResults:
         progress.append(JudgeProgress(user=judge.user, scored=len(done), total=len(ids)))
     following = next_round(round_)
     advanced = set(round_entry_ids(following)) if following is not None else set()
-    return RoundResults(round=round_, rows=rows, progress=progress, next_round=following, advanced_ids=advanced)
+    return RoundResults(round=round_, rows=rows, progress=progress, next_round=following,
+                        advanced_ids=advanced)
 
 
 def preview_cut(round_: Round, *, top_n: int | None = None, threshold: float | None = None) -> rules.Cut:
@@ -993,7 +1002,8 @@ def advance(actor: User, contest_id: int, round_id: int, *, top_n: int | None = 
     if cut.needs_decision:
         if len(set(picks)) != cut.slots or not set(picks) <= set(cut.tied):
             raise TieAtCut(cut, _l("%(n)d entries are tied at the cut for %(slots)d remaining places: "
-                                   "please choose exactly %(slots)d of them.", n=len(cut.tied), slots=cut.slots))
+                                   "please choose exactly %(slots)d of them.",
+                                   n=len(cut.tied), slots=cut.slots))
         chosen += picks
     if not chosen:
         raise Conflict(_l("No entry meets this rule, so nobody would advance."))
@@ -1041,7 +1051,8 @@ def cast_vote(user: User, activity_id: int, entry_id: int) -> Vote:
     if not contest.vote_is_open(at):
         raise VoteClosed()
     entry = get_entry_of_contest(contest, entry_id)
-    vote = Vote(contest_id=contest.id, entry_id=entry.id, voter_id=user.id, day=rules.vote_day(at), created_at=at)
+    vote = Vote(contest_id=contest.id, entry_id=entry.id, voter_id=user.id, day=rules.vote_day(at),
+                created_at=at)
     try:
         with write_transaction():
             db.session.add(vote)
@@ -1057,7 +1068,8 @@ def cast_vote(user: User, activity_id: int, entry_id: int) -> Vote:
 def _tier_errors(name: str, quota) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not name or len(name) > TIER_NAME_MAX:
-        _merge(errors, "name", _l("Please give the award a name of at most %(n)d characters.", n=TIER_NAME_MAX))
+        _merge(errors, "name", _l("Please give the award a name of at most %(n)d characters.",
+                                  n=TIER_NAME_MAX))
     if not isinstance(quota, int) or isinstance(quota, bool) or not 0 <= quota <= MAX_QUOTA:
         _merge(errors, "quota", _l("Please enter a number of awards from 0 to %(n)d.", n=MAX_QUOTA))
     return errors
@@ -1210,8 +1222,9 @@ def published_awards(contest: Contest) -> list[PublishedAward]:
     for award in awards(contest):
         entry = award.entry
         consented = entry.consent_publish_name
+        union = entry.user.union.name if consented and entry.user.union else None
         result.append(PublishedAward(tier_name=award.tier.name, entry=entry, display_name=display_name(entry),
-                                     union_name=entry.user.union.name if consented and entry.user.union else None))
+                                     union_name=union))
     return result
 
 

@@ -5,16 +5,14 @@ Judges' pages show entry codes, titles, descriptions and photos only: the templa
 """
 from __future__ import annotations
 
-from flask import (
-    Blueprint, abort, flash, make_response, redirect, render_template, request, send_file, url_for,
-)
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts.forms import EmptyForm
 from ..accounts.models import Role
 from ..activities.services import get_visible_activity
-from ..core.errors import Conflict, DomainError, NotAllowed, NotFound, ValidationFailed
+from ..core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..core.permissions import login_required, public, role_required
 from ..core.timeutil import now
 from . import images, services
@@ -28,7 +26,8 @@ def _pixel_guard(state):
     """Pillow's own decompression-bomb limit follows our pixel cap (checked again per upload)."""
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = int(state.app.config.get("CONTEST_MAX_IMAGE_PIXELS") or images.DEFAULT_MAX_PIXELS)
+    limit = state.app.config.get("CONTEST_MAX_IMAGE_PIXELS") or images.DEFAULT_MAX_PIXELS
+    Image.MAX_IMAGE_PIXELS = int(limit)
 
 
 def _me():
@@ -70,7 +69,8 @@ def _entry_data(form) -> services.EntryData:
 
 
 def _uploads() -> list[services.Upload]:
-    return [services.Upload(stream=f.stream, filename=f.filename or "") for f in request.files.getlist("photos")]
+    return [services.Upload(stream=f.stream, filename=f.filename or "")
+            for f in request.files.getlist("photos")]
 
 
 # --------------------------------------------------------------------------- public
@@ -144,8 +144,8 @@ def enter(activity_id: int):
             problems = [str(error.message)]
             status = error.http_status
         else:
-            flash(_("Your entry %(code)s is submitted. You can change it until the deadline.", code=entry.code),
-                  "success")
+            flash(_("Your entry %(code)s is submitted. You can change it until the deadline.",
+                    code=entry.code), "success")
             return redirect(url_for(".entry", entry_id=entry.id))
     elif form.is_submitted():
         status = 422
