@@ -170,6 +170,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
     app.register_blueprint(roster_bp)
+    from .contests.views import bp as contests_bp
+    from .contests.manage import bp as contest_manage_bp
+    app.register_blueprint(contests_bp)
+    app.register_blueprint(contest_manage_bp)
 
     from .core.api import init_api
 

@@ -102,6 +102,13 @@ class Config:
     # `flask backup` writes here unless --output is given (default: instance/backups).
     BACKUP_DIR: str | None = None
 
+    # Contest uploads: stored under UPLOAD_DIR (default instance/uploads), never served directly.
+    UPLOAD_DIR: str | None = None
+    CONTEST_MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per photo
+    CONTEST_MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard
+    CONTEST_MAX_IMAGES_PER_ENTRY = 4
+    UPLOAD_FSYNC = True  # photos reach the disk before the entry is committed
+
     # Test-only switches; ``create_app`` refuses them outside testing.
     TESTING_DISABLE_CAPACITY_GUARD = False
     TESTING_RACE_DELAY = 0.0

@@ -167,8 +167,7 @@ def seed_demo() -> dict[str, int]:
         capacity=2500, waitlist_enabled=False, eligible_nodes=[nodes["怀柔区总工会"]],
         publish=True, created_by=organisers["13800000008"],
     )
-    add_question(songs, "参赛类别", QuestionKind.SINGLE_CHOICE, required=True, choices=["独唱", "组合唱", "合唱"])
-    add_question(songs, "参赛曲目", QuestionKind.TEXT, required=True)
+    # Category (独唱/组合唱/合唱), song and members are asked on the contest's entry form.
 
     meeting_day = today + timedelta(days=18)
     meeting = create_activity(
@@ -197,7 +196,23 @@ def seed_demo() -> dict[str, int]:
 
     grant_role(users["13700000002"], Role.MEDICAL, activity_id=health.id)
     db.session.commit()
+    _seed_contests(photo, songs, organisers["13800000006"], organisers["13800000008"])
     return {"activities": 7, "users": len(USERS), "nodes": len(NODES)}
+
+
+def _seed_contests(photo: Activity, songs: Activity, photo_organiser: User, song_organiser: User) -> None:
+    """The two contests of the seed page, with its award quotas, rounds and criteria in its own words."""
+    from .contests.models import ContestFormat
+    from .contests.services import ContestSettings, DefaultNames, add_judge, setup_contest
+
+    photo_contest = setup_contest(photo_organiser, photo.id, ContestSettings(format=ContestFormat.PHOTO,
+                                                                              entry_limit=3),
+                                  DefaultNames(tiers=("特等奖", "一等奖", "二等奖", "三等奖", "优秀奖"),
+                                               rounds=("初评", "终评"), criteria=("主题", "创意", "技术")))
+    add_judge(photo_organiser, photo_contest.id, "13700000001")
+    setup_contest(song_organiser, songs.id, ContestSettings(format=ContestFormat.PERFORMANCE, entry_limit=2),
+                  DefaultNames(tiers=("一等奖", "二等奖", "三等奖"), rounds=("初赛", "决赛", "颁奖展演"),
+                               criteria=("演唱", "表现力", "台风")))
 
 
 @click.command("seed-demo", help="Load the demo unions, users and activities from the seed page (once).")

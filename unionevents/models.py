@@ -7,3 +7,7 @@ from .core.audit import AuditLog  # noqa: F401
 from .core.outbox import OutboxMessage  # noqa: F401
 from .registrations.models import CheckInReceipt, Registration  # noqa: F401
 from .unions.models import UnionNode  # noqa: F401
+from .contests.models import (  # noqa: F401
+    Award, AwardTier, Contest, ContestJudge, Criterion, Entry, EntryImage, JudgeEntry, Round, RoundEntry, Score,
+    Vote,
+)

@@ -1,0 +1,141 @@
+"""Contest forms. They only parse; the services decide, and their field errors land on these fields."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import (
+    BooleanField, DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from ..core.forms import REQUIRED_MESSAGE, strip_filter
+from .models import ContestFormat, PerformanceCategory
+
+CONSENT_LABEL = _l("If my entry wins an award, my name and union may be published with the results.")
+CONSENT_HELP = _l("Optional and separate from your entry. Without it the results show “Anonymous”. "
+                  "You can change this until the entry deadline.")
+
+
+def enum_choices(enum_cls) -> list[SelectChoice]:
+    """Choices made per request, so their titles are in the request's language."""
+    return [SelectChoice(member.value, member.title) for member in enum_cls]
+
+
+def apply_errors(form, errors: dict[str, list[str]], field_map: dict[str, str] | None = None) -> list[str]:
+    """Put service errors on the form's fields; returns the ones that fit no field."""
+    rest = []
+    for key, messages in errors.items():
+        name = (field_map or {}).get(key, key)
+        if name in form._fields:
+            form[name].errors = list(form[name].errors or []) + [str(m) for m in messages]
+        else:
+            rest.extend(str(m) for m in messages)
+    return rest
+
+
+class PhotoEntryForm(FlaskForm):
+    title = StringField(_l("Title of the work"), filters=[strip_filter],
+                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=120)])
+    description = TextAreaField(_l("Description"), filters=[strip_filter], validators=[Length(max=2000)],
+                                description=_l("Where and when it was taken, and what it shows."))
+    photos = MultipleFileField(_l("Photos"), render_kw={"accept": "image/jpeg,image/png,image/webp"},
+                               description=_l("JPEG, PNG or WebP. Location and camera data are removed."))
+    consent_publish_name = BooleanField(CONSENT_LABEL, description=CONSENT_HELP)
+    submit = SubmitField(_l("Submit the entry"))
+
+
+class PerformanceEntryForm(FlaskForm):
+    category = RadioField(_l("Category"), choices=[],
+                          validators=[InputRequired(_l("Please choose solo, small group or choir."))])
+    title = StringField(_l("Song title"), filters=[strip_filter],
+                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=120)])
+    team_leader = StringField(_l("Team leader (or soloist)"), filters=[strip_filter],
+                              validators=[InputRequired(REQUIRED_MESSAGE), Length(max=40)])
+    members = TextAreaField(_l("Members"), filters=[strip_filter], validators=[Length(max=2000)],
+                            description=_l("One name per line (for small groups and choirs)."))
+    description = TextAreaField(_l("Notes for the organiser"), filters=[strip_filter],
+                                validators=[Length(max=2000)])
+    consent_publish_name = BooleanField(CONSENT_LABEL, description=CONSENT_HELP)
+    submit = SubmitField(_l("Submit the entry"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = enum_choices(PerformanceCategory)
+
+
+class ScoreForm(FlaskForm):
+    """One text box per criterion is added by the view (``c<criterion id>``); parsing is the service's."""
+
+    submit = SubmitField(_l("Save scores"))
+
+
+class SettingsForm(FlaskForm):
+    format = SelectField(_l("Kind of contest"), choices=[])
+    entry_limit = IntegerField(_l("Entries per person"), validators=[InputRequired(REQUIRED_MESSAGE),
+                                                                   NumberRange(1, 50)])
+    public_vote = BooleanField(_l("Public vote by logged-in workers"))
+    vote_opens_at = DateTimeLocalField(_l("Voting opens"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    vote_closes_at = DateTimeLocalField(_l("Voting closes"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    jury_weight = IntegerField(_l("Jury weight (percent)"), default=60,
+                               description=_l("The public vote counts for the rest."),
+                               validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(0, 100)])
+    normalise_judges = BooleanField(
+        _l("Rank by normalised jury scores (evens out strict and lenient judges)"))
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.format.choices = enum_choices(ContestFormat)
+
+
+class RoundForm(FlaskForm):
+    name = StringField(_l("Round name"), filters=[strip_filter],
+                       validators=[InputRequired(REQUIRED_MESSAGE), Length(max=60)])
+    scored = BooleanField(_l("Judges score this round"), default=True)
+    submit = SubmitField(_l("Add round"))
+
+
+class CriterionForm(FlaskForm):
+    name = StringField(_l("Criterion"), filters=[strip_filter],
+                       validators=[InputRequired(REQUIRED_MESSAGE), Length(max=60)])
+    weight = IntegerField(_l("Weight"), validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, 100)])
+    max_score = IntegerField(_l("Top score"), default=10, description=_l("For example 10 or 100."),
+                             validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, 1000)])
+    submit = SubmitField(_l("Add criterion"))
+
+
+class JudgeForm(FlaskForm):
+    mobile = StringField(_l("Judge's mobile number"), filters=[strip_filter],
+                         validators=[InputRequired(REQUIRED_MESSAGE)], render_kw={"inputmode": "tel"})
+    submit = SubmitField(_l("Add judge"))
+
+
+class AssignForm(FlaskForm):
+    codes = StringField(_l("Entry codes"), filters=[strip_filter],
+                        description=_l("Separated by commas or spaces; leave empty for every entry."))
+    submit = SubmitField(_l("Assign"))
+
+
+class AdvanceForm(FlaskForm):
+    rule = RadioField(_l("Who advances"), default="top",
+                      choices=[SelectChoice("top", _l("The best N entries")),
+                               SelectChoice("threshold", _l("All entries scoring at least"))])
+    top_n = IntegerField(_l("Number of entries"), validators=[Optional(), NumberRange(1, 100_000)])
+    threshold = StringField(_l("Lowest score"), filters=[strip_filter])
+    submit = SubmitField(_l("Advance to the next round"))
+
+
+class TierForm(FlaskForm):
+    name = StringField(_l("Award"), filters=[strip_filter], validators=[InputRequired(REQUIRED_MESSAGE),
+                                                                       Length(max=40)])
+    quota = IntegerField(_l("Number of awards"), validators=[InputRequired(REQUIRED_MESSAGE),
+                                                             NumberRange(0, 10_000)])
+    submit = SubmitField(_l("Save"))
+
+
+class AwardForm(FlaskForm):
+    tier_id = SelectField(_l("Award"), coerce=str)
+    submit = SubmitField(_l("Change"))

@@ -1,0 +1,296 @@
+"""Pure contest calculations: scores, normalisation, ranking, advancement and award allocation.
+
+No database and no Flask here; the services feed plain values in and store what comes out.
+
+Scores: a judge's total for an entry is the weighted mean of their criterion scores, each scaled to
+0–100 by the criterion's maximum.  The jury score of an entry is the mean of its judges' totals.
+Because judges differ in strictness (and may score different subsets of entries), each judge's
+totals are also turned into z-scores (their own mean 0, standard deviation 1); the mean z of an
+entry is shown, and when the organiser chooses normalised ranking it becomes a T-score
+(50 + 10·z, clipped to 0–100) so it can still be combined with the public vote.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from statistics import mean, pstdev
+from typing import Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+#: Scores are compared at this many decimals, so 0.1 + 0.2 ties with 0.3.
+SCORE_DECIMALS = 6
+#: Default award tiers of a photo contest (the seed page: 特等奖 5, 一等奖 15, 二等奖 25, 三等奖 35, 优秀奖 40).
+PHOTO_TIERS = (("特等奖", 5), ("一等奖", 15), ("二等奖", 25), ("三等奖", 35), ("优秀奖", 40))
+DEFAULT_JURY_WEIGHT = 60
+DEFAULT_PUBLIC_WEIGHT = 40
+
+
+@dataclass(frozen=True)
+class CriterionSpec:
+    id: int
+    weight: int
+    max_score: int
+
+
+@dataclass(frozen=True)
+class EntryScore:
+    """An entry's aggregate in one round."""
+
+    entry_id: int
+    jury: float | None            # mean of judges' totals, 0–100
+    z: float | None               # mean of judges' z-scores
+    judges: int                   # judges with a complete score sheet
+    votes: int = 0
+    public: float | None = None   # votes scaled to 0–100 by the most-voted entry
+    final: float | None = None    # what ranks the entry
+
+
+@dataclass(frozen=True)
+class Ranked:
+    entry_id: int
+    score: float
+    rank: int  # competition ranking: 1, 2, 2, 4
+
+
+@dataclass
+class Cut:
+    """Who advances: ``sure`` always; ``slots`` more must be picked by hand from ``tied``."""
+
+    sure: list[int]
+    tied: list[int] = field(default_factory=list)
+    slots: int = 0
+    cut_score: float | None = None
+
+    @property
+    def needs_decision(self) -> bool:
+        return bool(self.tied) and self.slots > 0
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    id: int
+    quota: int
+
+
+@dataclass(frozen=True)
+class TieAtCut:
+    """Entries with equal scores that did not all fit in ``tier_id``'s ``free`` remaining places."""
+
+    tier_id: int
+    entry_ids: tuple[int, ...]
+    free: int
+
+
+@dataclass
+class Allocation:
+    awards: list[tuple[int, int, int]]  # (entry_id, tier_id, rank)
+    ties: list[TieAtCut]
+
+    def counts(self) -> dict[int, int]:
+        result: dict[int, int] = {}
+        for _entry, tier, _rank in self.awards:
+            result[tier] = result.get(tier, 0) + 1
+        return result
+
+
+# --------------------------------------------------------------------------- single scores
+
+def score_error(value, max_score: int) -> str | None:
+    """None when ``value`` is a valid score for a 0–``max_score`` criterion, else a reason code."""
+    if value is None or isinstance(value, bool):
+        return "missing"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "not_number"
+    if not math.isfinite(number):
+        return "not_number"
+    if number < 0 or number > max_score:
+        return "out_of_range"
+    if round(number, 1) != number:
+        return "too_precise"
+    return None
+
+
+def weighted_total(values: Mapping[int, float], criteria: Sequence[CriterionSpec]) -> float | None:
+    """A judge's total for one entry (0–100), or None while any criterion is unscored."""
+    if not criteria or any(c.id not in values for c in criteria):
+        return None
+    weights = sum(c.weight for c in criteria)
+    if weights <= 0:
+        return None
+    return sum(c.weight * (float(values[c.id]) / c.max_score) * 100 for c in criteria) / weights
+
+
+def judge_totals(scores: Iterable[tuple[int, int, int, float]],
+                 criteria: Sequence[CriterionSpec]) -> dict[int, dict[int, float]]:
+    """{judge: {entry: total}} from (judge_id, entry_id, criterion_id, value) rows.
+
+    Incomplete score sheets are left out."""
+    sheets: dict[tuple[int, int], dict[int, float]] = {}
+    for judge_id, entry_id, criterion_id, value in scores:
+        sheets.setdefault((judge_id, entry_id), {})[criterion_id] = value
+    totals: dict[int, dict[int, float]] = {}
+    for (judge_id, entry_id), values in sheets.items():
+        total = weighted_total(values, criteria)
+        if total is not None:
+            totals.setdefault(judge_id, {})[entry_id] = total
+    return totals
+
+
+def z_scores(totals: Mapping[int, Mapping[int, float]]) -> dict[int, dict[int, float]]:
+    """Each judge's totals as z-scores over the entries that judge scored (σ = 0 gives 0)."""
+    result: dict[int, dict[int, float]] = {}
+    for judge_id, by_entry in totals.items():
+        values = list(by_entry.values())
+        mu = mean(values)
+        sigma = pstdev(values) if len(values) > 1 else 0.0
+        result[judge_id] = {e: ((t - mu) / sigma if sigma > 0 else 0.0) for e, t in by_entry.items()}
+    return result
+
+
+def t_score(z: float) -> float:
+    """A z-score on a 0–100 scale (T-score 50 + 10·z, clipped)."""
+    return min(100.0, max(0.0, 50.0 + 10.0 * z))
+
+
+def public_scores(votes: Mapping[int, int]) -> dict[int, float]:
+    """Votes scaled to 0–100 by the most-voted entry (all 0 when nobody voted)."""
+    top = max(votes.values(), default=0)
+    return {e: (100.0 * n / top if top else 0.0) for e, n in votes.items()}
+
+
+def combine(jury: float | None, public: float | None, jury_weight: int, public_weight: int) -> float | None:
+    """Jury and public scores weighted (weights in percent); None without a jury score."""
+    if jury is None:
+        return None
+    total = jury_weight + public_weight
+    if total <= 0:
+        return jury
+    return (jury * jury_weight + (public or 0.0) * public_weight) / total
+
+
+def aggregate(entry_ids: Iterable[int], totals: Mapping[int, Mapping[int, float]], *,
+              votes: Mapping[int, int] | None = None, jury_weight: int = DEFAULT_JURY_WEIGHT,
+              public_weight: int = DEFAULT_PUBLIC_WEIGHT, normalise: bool = False) -> dict[int, EntryScore]:
+    """Every entry's jury mean, mean z, public score and final score."""
+    zs = z_scores(totals)
+    per_entry: dict[int, list[float]] = {}
+    per_entry_z: dict[int, list[float]] = {}
+    for judge_id, by_entry in totals.items():
+        for entry_id, total in by_entry.items():
+            per_entry.setdefault(entry_id, []).append(total)
+            per_entry_z.setdefault(entry_id, []).append(zs[judge_id][entry_id])
+    ids = list(entry_ids)
+    public = public_scores({e: (votes or {}).get(e, 0) for e in ids}) if votes is not None else {}
+    result = {}
+    for entry_id in ids:
+        marks = per_entry.get(entry_id, [])
+        jury = mean(marks) if marks else None
+        z = mean(per_entry_z[entry_id]) if marks else None
+        basis = t_score(z) if (normalise and z is not None) else jury
+        if votes is not None:
+            final = combine(basis, public.get(entry_id), jury_weight, public_weight)
+        else:
+            final = basis
+        result[entry_id] = EntryScore(entry_id=entry_id, jury=jury, z=z, judges=len(marks),
+                                      votes=(votes or {}).get(entry_id, 0),
+                                      public=public.get(entry_id) if votes is not None else None,
+                                      final=final)
+    return result
+
+
+# --------------------------------------------------------------------------- ranking and cuts
+
+def _key(score: float) -> float:
+    return round(score, SCORE_DECIMALS)
+
+
+def rank(scores: Mapping[int, float | None]) -> list[Ranked]:
+    """Entries with a score, best first (ties in entry-id order), with competition ranks."""
+    scored = sorted(((e, s) for e, s in scores.items() if s is not None),
+                    key=lambda item: (-_key(item[1]), item[0]))
+    result: list[Ranked] = []
+    for index, (entry_id, score) in enumerate(scored):
+        if result and _key(result[-1].score) == _key(score):
+            position = result[-1].rank
+        else:
+            position = index + 1
+        result.append(Ranked(entry_id, score, position))
+    return result
+
+
+def _groups(ranked: Sequence[Ranked]) -> list[list[Ranked]]:
+    groups: list[list[Ranked]] = []
+    for item in ranked:
+        if groups and _key(groups[-1][0].score) == _key(item.score):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+def select_advancing(ranked: Sequence[Ranked], *, top_n: int | None = None,
+                     threshold: float | None = None) -> Cut:
+    """The entries going to the next round: the best ``top_n`` or all scoring at least ``threshold``.
+
+    A tie straddling the top-N cut is never broken silently: the entries above it are ``sure``
+    and ``slots`` more must be chosen from ``tied`` by the organiser.
+    """
+    if (top_n is None) == (threshold is None):
+        raise ValueError("give exactly one of top_n and threshold")
+    if threshold is not None:
+        return Cut(sure=[r.entry_id for r in ranked if _key(r.score) >= _key(threshold)], cut_score=threshold)
+    if top_n <= 0:
+        return Cut(sure=[])
+    sure: list[int] = []
+    for group in _groups(ranked):
+        left = top_n - len(sure)
+        if left <= 0:
+            break
+        if len(group) <= left:
+            sure.extend(r.entry_id for r in group)
+        else:
+            return Cut(sure=sure, tied=[r.entry_id for r in group], slots=left, cut_score=group[0].score)
+    return Cut(sure=sure, cut_score=ranked[len(sure) - 1].score if sure else None)
+
+
+def allocate_awards(ranked_entries: Sequence[Ranked], tiers: Sequence[TierSpec]) -> Allocation:
+    """Award tiers by rank, best tier first, never beyond a tier's quota.
+
+    Entries with equal scores get the same tier: a group of tied entries that does not fit in
+    the places a tier has left goes down to the next tier as a whole (the tier stays short and the
+    tie is reported, so the organiser can award a free place by hand).  Entries that fit in no tier
+    get no award.
+    """
+    groups = _groups(ranked_entries)
+    awards: list[tuple[int, int, int]] = []
+    ties: list[TieAtCut] = []
+    index = 0
+    for tier in tiers:
+        left = max(tier.quota, 0)
+        while index < len(groups) and len(groups[index]) <= left:
+            for item in groups[index]:
+                awards.append((item.entry_id, tier.id, item.rank))
+            left -= len(groups[index])
+            index += 1
+        if index < len(groups) and left > 0:
+            ties.append(TieAtCut(tier.id, tuple(r.entry_id for r in groups[index]), left))
+    return Allocation(awards=awards, ties=ties)
+
+
+def quota_allows(awarded: int, quota: int, adding: int = 1) -> bool:
+    return awarded + adding <= quota
+
+
+# --------------------------------------------------------------------------- time
+
+def vote_day(at_utc: datetime) -> date:
+    """The Beijing calendar day of a naive-UTC time (votes are counted per local day)."""
+    return at_utc.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
+
+
+def entry_code(prefix: str, number: int) -> str:
+    return f"{prefix}{number:04d}"
