@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ee030f8e0ee4
+Revision ID: 291e4d067211
 Revises: 
-Create Date: 2026-11-27 04:25:27.108532
+Create Date: 2026-11-27 04:32:14.639833
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'ee030f8e0ee4'
+revision = '291e4d067211'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -168,6 +168,26 @@ def upgrade():
     sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_activity_occupation_activity_id_activity'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('activity_id', 'occupation', name=op.f('pk_activity_occupation'))
     )
+    op.create_table('contest',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('format', sa.Enum('photo', 'performance', name='contestformat', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('entry_limit', sa.Integer(), nullable=False),
+    sa.Column('public_vote', sa.Boolean(), nullable=False),
+    sa.Column('vote_opens_at', sa.DateTime(), nullable=True),
+    sa.Column('vote_closes_at', sa.DateTime(), nullable=True),
+    sa.Column('jury_weight', sa.Integer(), nullable=False),
+    sa.Column('public_weight', sa.Integer(), nullable=False),
+    sa.Column('normalise_judges', sa.Boolean(), nullable=False),
+    sa.Column('results_published_at', sa.DateTime(), nullable=True),
+    sa.Column('next_code', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('entry_limit >= 1', name=op.f('ck_contest_entry_limit_positive')),
+    sa.CheckConstraint('jury_weight >= 0 AND public_weight >= 0 AND jury_weight + public_weight = 100', name=op.f('ck_contest_weights_sum_100')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_contest_activity_id_activity'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest')),
+    sa.UniqueConstraint('activity_id', name=op.f('uq_contest_activity_id'))
+    )
     op.create_table('question',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.Integer(), nullable=False),
@@ -234,6 +254,67 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_unit_quota')),
     sa.UniqueConstraint('activity_id', 'node_id', name='uq_unit_quota_activity_node')
     )
+    op.create_table('contest_award_tier',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('quota', sa.Integer(), nullable=False),
+    sa.Column('awarded', sa.Integer(), nullable=False),
+    sa.CheckConstraint('awarded >= 0 AND awarded <= quota', name=op.f('ck_contest_award_tier_awarded_within_quota')),
+    sa.CheckConstraint('quota >= 0', name=op.f('ck_contest_award_tier_quota_not_negative')),
+    sa.ForeignKeyConstraint(['contest_id'], ['contest.id'], name=op.f('fk_contest_award_tier_contest_id_contest'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_award_tier')),
+    sa.UniqueConstraint('contest_id', 'position', name='uq_contest_award_tier_position')
+    )
+    with op.batch_alter_table('contest_award_tier', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_award_tier_contest_id'), ['contest_id'], unique=False)
+
+    op.create_table('contest_criterion',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('weight', sa.Integer(), nullable=False),
+    sa.Column('max_score', sa.Integer(), nullable=False),
+    sa.CheckConstraint('max_score > 0', name=op.f('ck_contest_criterion_max_score_positive')),
+    sa.CheckConstraint('weight > 0', name=op.f('ck_contest_criterion_weight_positive')),
+    sa.ForeignKeyConstraint(['contest_id'], ['contest.id'], name=op.f('fk_contest_criterion_contest_id_contest'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_criterion')),
+    sa.UniqueConstraint('contest_id', 'position', name='uq_contest_criterion_position')
+    )
+    with op.batch_alter_table('contest_criterion', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_criterion_contest_id'), ['contest_id'], unique=False)
+
+    op.create_table('contest_judge',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['contest_id'], ['contest.id'], name=op.f('fk_contest_judge_contest_id_contest'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_contest_judge_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_judge')),
+    sa.UniqueConstraint('contest_id', 'user_id', name='uq_contest_judge_user')
+    )
+    with op.batch_alter_table('contest_judge', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_judge_contest_id'), ['contest_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_contest_judge_user_id'), ['user_id'], unique=False)
+
+    op.create_table('contest_round',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('status', sa.Enum('setup', 'open', 'closed', name='roundstatus', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('scored', sa.Boolean(), nullable=False),
+    sa.Column('opened_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['contest_id'], ['contest.id'], name=op.f('fk_contest_round_contest_id_contest'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_round')),
+    sa.UniqueConstraint('contest_id', 'position', name='uq_contest_round_position')
+    )
+    with op.batch_alter_table('contest_round', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_round_contest_id'), ['contest_id'], unique=False)
+
     op.create_table('registration',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.Integer(), nullable=False),
@@ -278,11 +359,156 @@ def upgrade():
     with op.batch_alter_table('checkin_receipt', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_checkin_receipt_registration_id'), ['registration_id'], unique=False)
 
+    op.create_table('contest_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=True),
+    sa.Column('code', sa.String(length=12), nullable=False),
+    sa.Column('title', sa.String(length=120), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('category', sa.Enum('solo', 'group', 'choir', name='performancecategory', native_enum=False, create_constraint=True, length=24), nullable=True),
+    sa.Column('team_leader', sa.String(length=40), nullable=True),
+    sa.Column('members', sa.Text(), nullable=True),
+    sa.Column('consent_publish_name', sa.Boolean(), nullable=False),
+    sa.Column('consent_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['contest_id'], ['contest.id'], name=op.f('fk_contest_entry_contest_id_contest'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], name=op.f('fk_contest_entry_registration_id_registration'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_contest_entry_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_entry')),
+    sa.UniqueConstraint('contest_id', 'code', name='uq_contest_entry_code')
+    )
+    with op.batch_alter_table('contest_entry', schema=None) as batch_op:
+        batch_op.create_index('ix_contest_entry_contest_user', ['contest_id', 'user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_contest_entry_registration_id'), ['registration_id'], unique=False)
+
+    op.create_table('contest_award',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('tier_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('rank', sa.Integer(), nullable=True),
+    sa.Column('by_hand', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['contest_id'], ['contest.id'], name=op.f('fk_contest_award_contest_id_contest'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['entry_id'], ['contest_entry.id'], name=op.f('fk_contest_award_entry_id_contest_entry'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tier_id'], ['contest_award_tier.id'], name=op.f('fk_contest_award_tier_id_contest_award_tier'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_award')),
+    sa.UniqueConstraint('entry_id', name=op.f('uq_contest_award_entry_id'))
+    )
+    with op.batch_alter_table('contest_award', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_award_contest_id'), ['contest_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_contest_award_tier_id'), ['tier_id'], unique=False)
+
+    op.create_table('contest_entry_image',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('stored_name', sa.String(length=64), nullable=False),
+    sa.Column('thumb_name', sa.String(length=64), nullable=False),
+    sa.Column('content_type', sa.String(length=20), nullable=False),
+    sa.Column('width', sa.Integer(), nullable=False),
+    sa.Column('height', sa.Integer(), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['contest_entry.id'], name=op.f('fk_contest_entry_image_entry_id_contest_entry'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_entry_image')),
+    sa.UniqueConstraint('entry_id', 'position', name='uq_contest_entry_image_position'),
+    sa.UniqueConstraint('stored_name', name=op.f('uq_contest_entry_image_stored_name')),
+    sa.UniqueConstraint('thumb_name', name=op.f('uq_contest_entry_image_thumb_name'))
+    )
+    with op.batch_alter_table('contest_entry_image', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_entry_image_entry_id'), ['entry_id'], unique=False)
+
+    op.create_table('contest_judge_entry',
+    sa.Column('judge_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['contest_entry.id'], name=op.f('fk_contest_judge_entry_entry_id_contest_entry'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['judge_id'], ['contest_judge.id'], name=op.f('fk_contest_judge_entry_judge_id_contest_judge'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('judge_id', 'entry_id', name=op.f('pk_contest_judge_entry'))
+    )
+    op.create_table('contest_round_entry',
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['contest_entry.id'], name=op.f('fk_contest_round_entry_entry_id_contest_entry'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['round_id'], ['contest_round.id'], name=op.f('fk_contest_round_entry_round_id_contest_round'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('round_id', 'entry_id', name=op.f('pk_contest_round_entry'))
+    )
+    with op.batch_alter_table('contest_round_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_round_entry_entry_id'), ['entry_id'], unique=False)
+
+    op.create_table('contest_score',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('round_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('judge_id', sa.Integer(), nullable=False),
+    sa.Column('criterion_id', sa.Integer(), nullable=False),
+    sa.Column('value', sa.Double(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('value >= 0', name=op.f('ck_contest_score_value_not_negative')),
+    sa.ForeignKeyConstraint(['criterion_id'], ['contest_criterion.id'], name=op.f('fk_contest_score_criterion_id_contest_criterion'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['entry_id'], ['contest_entry.id'], name=op.f('fk_contest_score_entry_id_contest_entry'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['judge_id'], ['user.id'], name=op.f('fk_contest_score_judge_id_user'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['round_id'], ['contest_round.id'], name=op.f('fk_contest_score_round_id_contest_round'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_score')),
+    sa.UniqueConstraint('judge_id', 'entry_id', 'round_id', 'criterion_id', name='uq_contest_score_one')
+    )
+    with op.batch_alter_table('contest_score', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contest_score_judge_id'), ['judge_id'], unique=False)
+        batch_op.create_index('ix_contest_score_round_entry', ['round_id', 'entry_id'], unique=False)
+
+    op.create_table('contest_vote',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contest_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('voter_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['contest_id'], ['contest.id'], name=op.f('fk_contest_vote_contest_id_contest'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['entry_id'], ['contest_entry.id'], name=op.f('fk_contest_vote_entry_id_contest_entry'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['voter_id'], ['user.id'], name=op.f('fk_contest_vote_voter_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contest_vote')),
+    sa.UniqueConstraint('contest_id', 'voter_id', 'day', name='uq_contest_vote_daily')
+    )
+    with op.batch_alter_table('contest_vote', schema=None) as batch_op:
+        batch_op.create_index('ix_contest_vote_entry', ['entry_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_contest_vote_voter_id'), ['voter_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('contest_vote', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_vote_voter_id'))
+        batch_op.drop_index('ix_contest_vote_entry')
+
+    op.drop_table('contest_vote')
+    with op.batch_alter_table('contest_score', schema=None) as batch_op:
+        batch_op.drop_index('ix_contest_score_round_entry')
+        batch_op.drop_index(batch_op.f('ix_contest_score_judge_id'))
+
+    op.drop_table('contest_score')
+    with op.batch_alter_table('contest_round_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_round_entry_entry_id'))
+
+    op.drop_table('contest_round_entry')
+    op.drop_table('contest_judge_entry')
+    with op.batch_alter_table('contest_entry_image', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_entry_image_entry_id'))
+
+    op.drop_table('contest_entry_image')
+    with op.batch_alter_table('contest_award', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_award_tier_id'))
+        batch_op.drop_index(batch_op.f('ix_contest_award_contest_id'))
+
+    op.drop_table('contest_award')
+    with op.batch_alter_table('contest_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_entry_registration_id'))
+        batch_op.drop_index('ix_contest_entry_contest_user')
+
+    op.drop_table('contest_entry')
     with op.batch_alter_table('checkin_receipt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_checkin_receipt_registration_id'))
 
@@ -294,6 +520,23 @@ def downgrade():
         batch_op.drop_index('ix_registration_activity_state')
 
     op.drop_table('registration')
+    with op.batch_alter_table('contest_round', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_round_contest_id'))
+
+    op.drop_table('contest_round')
+    with op.batch_alter_table('contest_judge', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_judge_user_id'))
+        batch_op.drop_index(batch_op.f('ix_contest_judge_contest_id'))
+
+    op.drop_table('contest_judge')
+    with op.batch_alter_table('contest_criterion', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_criterion_contest_id'))
+
+    op.drop_table('contest_criterion')
+    with op.batch_alter_table('contest_award_tier', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contest_award_tier_contest_id'))
+
+    op.drop_table('contest_award_tier')
     op.drop_table('unit_quota')
     with op.batch_alter_table('time_slot', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_time_slot_activity_id'))
@@ -309,6 +552,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_question_activity_id'))
 
     op.drop_table('question')
+    op.drop_table('contest')
     op.drop_table('activity_occupation')
     op.drop_table('activity_eligible_node')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
