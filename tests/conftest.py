@@ -45,7 +45,12 @@ def database_url(worker_id, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def app(database_url):
-    application = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url}
+    if database_url.startswith("postgresql"):
+        # Tests need no durability: not waiting for the WAL flush on every commit saves most of
+        # the PostgreSQL run's time. (Visibility and locking are unchanged.)
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": "-c synchronous_commit=off"}}
+    application = create_app(config)
     with application.app_context():
         db.create_all()
     yield application
@@ -56,8 +61,13 @@ def app(database_url):
 def _empty_all_tables() -> None:
     tables = [t.name for t in db.metadata.sorted_tables]
     if db.engine.dialect.name == "postgresql":
-        quoted = ", ".join(f'"{name}"' for name in tables)
-        db.session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        # TRUNCATE costs per table, and a test touches few of ~40 tables: find the non-empty ones
+        # in one round trip and truncate only those (CASCADE covers anything referencing them).
+        probe = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables)
+        used = [row[0] for row in db.session.execute(text(probe))]
+        if used:
+            quoted = ", ".join(f'"{name}"' for name in used)
+            db.session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
     else:
         db.session.execute(text("PRAGMA defer_foreign_keys = ON"))  # the tree references itself
         for name in reversed(tables):
