@@ -149,6 +149,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
 
+    from .health.views import bp as health_bp
+    app.register_blueprint(health_bp)
+
     from .core.api import init_api
 
     init_api(app)

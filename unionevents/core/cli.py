@@ -15,6 +15,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_cli)
 
+    from ..health.cli import health_cli
+    app.cli.add_command(health_cli)
+
 
 @click.group("outbox", help="Notification outbox.")
 def outbox_cli():
