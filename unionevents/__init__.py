@@ -151,6 +151,8 @@ def _register_blueprints(app: Flask) -> None:
 
     from .health.views import bp as health_bp
     app.register_blueprint(health_bp)
+    from .swaps.views import bp as swaps_bp
+    app.register_blueprint(swaps_bp)
 
     from .core.api import init_api
 

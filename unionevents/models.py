@@ -8,3 +8,4 @@ from .core.outbox import OutboxMessage  # noqa: F401
 from .registrations.models import Registration  # noqa: F401
 from .unions.models import UnionNode  # noqa: F401
 from .health.models import HealthAssessment, HealthAssessmentRevision  # noqa: F401
+from .swaps.models import LibraryBook, LibraryStock, StockAdjustment, SwapDonation, SwapRule  # noqa: F401

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from . import rules
 from .rules import SpineFinding
 
 
 def _finding_choices():
-    return [("", _l("Not assessed"))] + [(f.value, f.title) for f in SpineFinding]
+    return [SelectChoice("", _l("Not assessed"))] + [SelectChoice(f.value, f.title) for f in SpineFinding]
 
 
 def _number(label, description=None, decimal=False):
