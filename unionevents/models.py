@@ -9,3 +9,4 @@ from .registrations.models import Registration  # noqa: F401
 from .unions.models import UnionNode  # noqa: F401
 from .health.models import HealthAssessment, HealthAssessmentRevision  # noqa: F401
 from .swaps.models import LibraryBook, LibraryStock, StockAdjustment, SwapDonation, SwapRule  # noqa: F401
+from .results.models import Feedback  # noqa: F401
