@@ -45,7 +45,8 @@ def test_a_full_assessment_is_cleaned():
 
 
 @pytest.mark.parametrize("field, raw, inside", [
-    ("systolic", "59", False), ("systolic", "60", True), ("systolic", "260", True), ("systolic", "261", False),
+    ("systolic", "59", False), ("systolic", "60", True), ("systolic", "260", True),
+    ("systolic", "261", False),
     ("diastolic", "29", False), ("diastolic", "30", True),
     ("heart_rate", "29", False), ("heart_rate", "30", True), ("heart_rate", "220", True),
     ("heart_rate", "221", False),
@@ -115,7 +116,8 @@ def test_something_must_be_recorded():
 
 def test_changed_fields_names_only_what_differs():
     before, _ = rules.clean_assessment({"systolic": "120", "diastolic": "80", "advice": "a"})
-    after, _ = rules.clean_assessment({"systolic": "125", "diastolic": "80", "advice": "a", "follow_up": "on"})
+    after, _ = rules.clean_assessment({"systolic": "125", "diastolic": "80", "advice": "a",
+                                       "follow_up": "on"})
     assert rules.changed_fields(before, after) == ["systolic", "follow_up"]
 
 

@@ -76,7 +76,8 @@ class TestServices:
     def test_the_database_refuses_a_second_row(self, attended):
         registration = attended()
         services.leave_feedback(registration.user, registration.id, 5, "")
-        db.session.add(Feedback(registration_id=registration.id, activity_id=registration.activity_id, rating=3))
+        db.session.add(Feedback(registration_id=registration.id, activity_id=registration.activity_id,
+                                rating=3))
         with pytest.raises(Exception):
             db.session.commit()
         db.session.rollback()

@@ -14,7 +14,7 @@ def _request_context():
 
 @pytest.mark.parametrize("books, rule, given, stock, portions, limit", [
     (3, ExchangeRule(1, 1, None), 0, 100, 3, Limit.RULE),
-    (5, ExchangeRule(2, 1, None), 0, 100, 2, Limit.RULE),        # 2 books a portion: the odd book earns nothing
+    (5, ExchangeRule(2, 1, None), 0, 100, 2, Limit.RULE),  # 2 books a portion: the odd one earns nothing
     (4, ExchangeRule(1, 2, None), 0, 100, 8, Limit.RULE),
     (10, ExchangeRule(1, 1, 5), 0, 100, 5, Limit.CAP),
     (10, ExchangeRule(1, 1, 5), 4, 100, 1, Limit.CAP),
@@ -58,8 +58,8 @@ def test_invalid_isbns(text):
 
 
 def test_a_list_of_books_one_per_line():
-    entries, problems = rules.parse_books("红楼梦 9787020002207\n\n  平凡的世界  \n702000220X\n活着，ISBN 978-7-5442-9447-8",
-                                          5)
+    entries, problems = rules.parse_books(
+        "红楼梦 9787020002207\n\n  平凡的世界  \n702000220X\n活着，ISBN 978-7-5442-9447-8", 5)
     assert problems == []
     assert [(e.title, e.isbn) for e in entries] == [
         ("红楼梦", "9787020002207"), ("平凡的世界", None), ("", "9787020002207"), ("活着", "9787544294478")]

@@ -39,7 +39,8 @@ class AssessmentForm(FlaskForm):
     cervical_note = StringField(_l("Cervical spine: note"), render_kw={"maxlength": rules.NOTE_MAX})
     lumbar = SelectField(_l("Lumbar spine"), choices=_finding_choices, validate_choice=False)
     lumbar_note = StringField(_l("Lumbar spine: note"), render_kw={"maxlength": rules.NOTE_MAX})
-    advice = TextAreaField(_l("Advice"), description=_l("Rehabilitation and lifestyle advice for the worker."),
+    advice = TextAreaField(_l("Advice"),
+                           description=_l("Rehabilitation and lifestyle advice for the worker."),
                            render_kw={"rows": 5, "maxlength": rules.ADVICE_MAX})
     follow_up = BooleanField(_l("Needs a follow-up"))
     version = HiddenField()

@@ -217,7 +217,8 @@ def record_assessment(actor: User, registration_id: int, raw: Mapping[str, Any],
                 assessment.apply(values)
                 db.session.add(assessment)
                 db.session.flush()
-                changed = [name for name in rules.FIELD_NAMES if getattr(values, name) not in (None, "", False)]
+                changed = [name for name in rules.FIELD_NAMES
+                           if getattr(values, name) not in (None, "", False)]
             else:
                 if expected_version is not None and expected_version != assessment.version:
                     raise StaleAssessment()

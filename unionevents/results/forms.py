@@ -17,6 +17,7 @@ def _stars():
 class FeedbackForm(FlaskForm):
     rating = RadioField(_l("How was the class?"), choices=_stars, validate_choice=False)
     comment = TextAreaField(_l("Comment (optional)"), render_kw={"rows": 4, "maxlength": rules.COMMENT_MAX},
-                            description=_l("At most %(max)d characters. The organiser sees it without your name.",
+                            description=_l("At most %(max)d characters. The organiser sees it without "
+                                           "your name.",
                                            max=rules.COMMENT_MAX))
     submit = SubmitField(_l("Send feedback"))

@@ -19,7 +19,8 @@ class Feedback(db.Model):
     __table_args__ = (CheckConstraint("rating >= 1 AND rating <= 5", name="rating_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), unique=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"),
+                                                 unique=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), index=True)
     rating: Mapped[int] = mapped_column()
     comment: Mapped[str] = mapped_column(String(rules.COMMENT_MAX), default="")

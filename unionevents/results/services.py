@@ -43,8 +43,10 @@ class FeedbackAlreadyGiven(Conflict):
 
 
 def _own_registration(user: User, registration_id: int) -> Registration:
-    registration = db.session.get(Registration, registration_id, options=[joinedload(Registration.activity)]) \
-        if isinstance(registration_id, int) and not isinstance(registration_id, bool) else None
+    registration = None
+    if isinstance(registration_id, int) and not isinstance(registration_id, bool):
+        registration = db.session.get(Registration, registration_id,
+                                      options=[joinedload(Registration.activity)])
     if registration is None or user is None or registration.user_id != getattr(user, "id", None):
         raise NotFound(_l("This registration does not exist."))
     return registration
@@ -127,7 +129,8 @@ def feedback_summary(activity_id: int) -> FeedbackSummary:
         Registration.activity_id == activity_id, Registration.state == S.ATTENDED)) or 0
     return FeedbackSummary(count=len(rows), attended=attended, average=rules.average(ratings),
                            distribution=rules.distribution(ratings),
-                           comments=[(row.created_at, row.rating, row.comment) for row in rows if row.comment])
+                           comments=[(row.created_at, row.rating, row.comment)
+                                     for row in rows if row.comment])
 
 
 def ratings_for_activities(activity_ids) -> dict[int, dict]:
@@ -197,9 +200,11 @@ def attendance_by_unit(activity_id: int) -> AttendanceReport:
     for node_id in set(by_node) | set(quotas):
         registered, attended, no_show = by_node.get(node_id, (0, 0, 0))
         node = nodes.get(node_id)
-        units.append(UnitAttendance(node_id=node_id, name=node.name if node else "", path=node.path if node else "~",
+        units.append(UnitAttendance(node_id=node_id, name=node.name if node else "",
+                                    path=node.path if node else "~",
                                     quota=quotas.get(node_id), registered=registered, attended=attended,
                                     no_show=no_show))
     units.sort(key=lambda u: (u.path, u.name))
-    return AttendanceReport(units=units, quota=sum(quotas.values()), registered=sum(u.registered for u in units),
+    return AttendanceReport(units=units, quota=sum(quotas.values()),
+                            registered=sum(u.registered for u in units),
                             attended=sum(u.attended for u in units), no_show=sum(u.no_show for u in units))

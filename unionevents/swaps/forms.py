@@ -41,7 +41,8 @@ class StockForm(FlaskForm):
     mode = RadioField(_l("Change"), choices=[SelectChoice("delta", _l("Add or take away")),
                                                 SelectChoice("set", _l("Set the counted stock"))],
                       default="delta", validate_choice=False)
-    amount = _numeric(_l("Portions"), _l("Add: 50. Take away (spoiled, given elsewhere): -3. Or the counted stock."),
+    amount = _numeric(_l("Portions"),
+                      _l("Add: 50. Take away (spoiled, given elsewhere): -3. Or the counted stock."),
                       signed=True)
     reason = StringField(_l("Reason"), render_kw={"maxlength": rules.REASON_MAX})
     submit = SubmitField(_l("Save the stock"))
@@ -50,7 +51,8 @@ class StockForm(FlaskForm):
 class DonationForm(FlaskForm):
     books = _numeric(_l("Number of books"))
     titles = TextAreaField(_l("Titles or ISBNs (optional)"),
-                           description=_l("One book per line: a title, an ISBN, or a title followed by its ISBN."),
+                           description=_l("One book per line: a title, an ISBN, or a title followed by "
+                                          "its ISBN."),
                            render_kw={"rows": 5})
     submit = SubmitField(_l("Record and give the portions"))
 

@@ -120,8 +120,8 @@ class BookEntry:
         return "title:" + "".join(unicodedata.normalize("NFKC", self.title).casefold().split())
 
 
-_TRAILING_ISBN = re.compile(r"^(?P<title>.*?)[\s,，|｜;；/]+(?:ISBN[:：]?\s*)?(?P<isbn>[0-9][0-9\-\s]{8,}[0-9Xx])$",
-                            re.IGNORECASE)
+_TRAILING_ISBN = re.compile(
+    r"^(?P<title>.*?)[\s,，|｜;；/]+(?:ISBN[:：]?\s*)?(?P<isbn>[0-9][0-9\-\s]{8,}[0-9Xx])$", re.IGNORECASE)
 
 
 def parse_books(text: str | None, books: int) -> tuple[list[BookEntry], list]:

@@ -237,7 +237,8 @@ def record_donation(actor: User, activity_id: int, registration_id: int, books, 
 
 def _lock_rule(activity_id: int) -> SwapRule:
     rule = db.session.execute(select(SwapRule).where(SwapRule.activity_id == activity_id)
-                              .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+                              .with_for_update().execution_options(populate_existing=True)
+                              ).scalar_one_or_none()
     if rule is None:
         raise NoExchangeRule()
     return rule
@@ -276,7 +277,8 @@ def _record_naive(actor_id, activity_id, node_id, registration_id, books, entrie
     value in a second transaction — the lost update the locked, conditional UPDATE prevents."""
     rule = db.session.get(SwapRule, activity_id, populate_existing=True)
     registration = _registration_with_place(activity_id, registration_id)
-    result = rules.exchange(books, rule.as_rule(), already_given(activity_id, registration.user_id), rule.stock)
+    given = already_given(activity_id, registration.user_id)
+    result = rules.exchange(books, rule.as_rule(), given, rule.stock)
     stock_read = rule.stock
     db.session.commit()
     _race_delay()
@@ -395,7 +397,8 @@ def totals_for_activities(activity_ids) -> dict[int, dict[str, int]]:
     ids = [i for i in dict.fromkeys(activity_ids or []) if isinstance(i, int)]
     result = {i: {"books": 0, "portions": 0, "donors": 0} for i in ids}
     if ids:
-        stmt = (select(SwapDonation.activity_id, func.sum(SwapDonation.books), func.sum(SwapDonation.portions),
+        stmt = (select(SwapDonation.activity_id, func.sum(SwapDonation.books),
+                       func.sum(SwapDonation.portions),
                        func.count(func.distinct(SwapDonation.user_id)))
                 .where(SwapDonation.activity_id.in_(ids)).group_by(SwapDonation.activity_id))
         for activity_id, books, portions, donors in db.session.execute(stmt):
@@ -413,7 +416,8 @@ def ledger_xlsx(activity: Activity) -> bytes:
     sheet.title = _("Ledger")[:31]
     sheet.append([_("Time"), _("Name"), _("Mobile"), _("Books"), _("Portions"), _("Titles")])
     for entry in data.entries:
-        titles = "; ".join(" ".join(filter(None, [t.get("title"), t.get("isbn")])) for t in entry.titles or [])
+        titles = "; ".join(" ".join(filter(None, [t.get("title"), t.get("isbn")]))
+                           for t in entry.titles or [])
         sheet.append([_local_text(entry.at), _cell(entry.user.name), mask_mobile(entry.user.mobile),
                       entry.books, entry.portions, _cell(titles)])
     sheet.append([])

@@ -39,7 +39,8 @@ def _desk(activity: Activity, rule_form=None, stock_form=None, status: int = 200
     rule = services.get_rule(activity.id)
     if rule_form is None:
         rule_form = RuleForm(formdata=None, data={
-            "books_per_lot": rule.books_per_lot if rule else 1, "portions_per_lot": rule.portions_per_lot if rule else 1,
+            "books_per_lot": rule.books_per_lot if rule else 1,
+            "portions_per_lot": rule.portions_per_lot if rule else 1,
             "per_person_cap": rule.per_person_cap if rule and rule.per_person_cap else ""})
     search = DeskSearchForm(request.args)
     query = (search.q.data or "").strip()
@@ -66,7 +67,8 @@ def save_rule(activity_id: int):
     if form.validate_on_submit():
         try:
             services.set_rule(_me(), activity.id, whole_number(form.books_per_lot.data),
-                              whole_number(form.portions_per_lot.data), whole_number(form.per_person_cap.data))
+                              whole_number(form.portions_per_lot.data),
+                              whole_number(form.per_person_cap.data))
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -110,8 +112,8 @@ def donation(activity_id: int, registration_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            result = services.record_donation(_me(), activity.id, registration.id, whole_number(form.books.data),
-                                              form.titles.data or "")
+            result = services.record_donation(_me(), activity.id, registration.id,
+                                              whole_number(form.books.data), form.titles.data or "")
         except ValidationFailed as error:
             apply_errors(form, error)
             status = 422
