@@ -175,6 +175,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(contests_bp)
     app.register_blueprint(contest_manage_bp)
 
+    from .health.views import bp as health_bp
+    app.register_blueprint(health_bp)
+    from .swaps.views import bp as swaps_bp
+    app.register_blueprint(swaps_bp)
+    from .results.views import bp as results_bp
+    app.register_blueprint(results_bp)
+
     from .core.api import init_api
 
     init_api(app)

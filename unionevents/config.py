@@ -70,6 +70,7 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     PRIVACY_NOTICE_VERSION = "2026-11"
     HEALTH_CONSENT_VERSION = "2026-11"
+    HEALTH_RETENTION_DAYS = 365  # health assessments are deleted this long after the check (`flask health purge`)
 
     REDIS_URL: str | None = None
     RATELIMIT_STORAGE_URI = "memory://"  # Redis when REDIS_URL is set (see create_app)

@@ -11,3 +11,6 @@ from .contests.models import (  # noqa: F401
     Award, AwardTier, Contest, ContestJudge, Criterion, Entry, EntryImage, JudgeEntry, Round, RoundEntry, Score,
     Vote,
 )
+from .health.models import HealthAssessment, HealthAssessmentRevision  # noqa: F401
+from .swaps.models import LibraryBook, LibraryStock, StockAdjustment, SwapDonation, SwapRule  # noqa: F401
+from .results.models import Feedback  # noqa: F401

@@ -21,6 +21,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
 
+    from ..health.cli import health_cli
+    app.cli.add_command(health_cli)
+
 
 @click.group("outbox", help="Notification outbox.")
 def outbox_cli():

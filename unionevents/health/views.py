@@ -1,0 +1,96 @@
+"""Health pages: the worker's own records (/me/health) and the medical staff's desk (/medical).
+
+Nobody else has a page here: organisers, officers and admins see counts in reports only.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..accounts.models import Role
+from ..activities.manage import apply_errors
+from ..activities.models import Activity
+from ..core.errors import Conflict, ValidationFailed
+from ..core.permissions import login_required, role_required
+from ..extensions import db
+from . import services
+from .forms import AssessmentForm, SearchForm
+
+bp = Blueprint("health", __name__)
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def load_medical_activity(activity_id: int) -> Activity:
+    """The activity, if the current user is its medical staff: 404 if missing, 403 otherwise."""
+    activity = db.session.get(Activity, activity_id)
+    if activity is None:
+        abort(404)
+    if not services.is_medical_for(current_user, activity.id):
+        abort(403)
+    return activity
+
+
+# -- the worker ------------------------------------------------------------------------------------------
+
+@bp.route("/me/health")
+@login_required
+def mine():
+    return render_template("health/mine.html", assessments=services.my_assessments(_me()))
+
+
+@bp.route("/me/health/<int:assessment_id>")
+@login_required
+def my_assessment(assessment_id: int):
+    assessment = services.get_own_assessment(_me(), assessment_id)
+    return render_template("health/my_assessment.html", assessment=assessment)
+
+
+# -- medical staff ---------------------------------------------------------------------------------------
+
+@bp.route("/medical")
+@role_required(Role.MEDICAL)
+def medical_home():
+    return render_template("health/medical_home.html", activities=services.medical_activities(_me()))
+
+
+@bp.route("/medical/activities/<int:activity_id>")
+@role_required(Role.MEDICAL)
+def attendees(activity_id: int):
+    activity = load_medical_activity(activity_id)
+    search = SearchForm(request.args)
+    rows = services.checked_in_attendees(_me(), activity.id, search.q.data or "")
+    return render_template("health/attendees.html", activity=activity, rows=rows, search=search)
+
+
+@bp.route("/medical/activities/<int:activity_id>/registrations/<int:registration_id>",
+          methods=["GET", "POST"])
+@role_required(Role.MEDICAL)
+def assess(activity_id: int, registration_id: int):
+    activity = load_medical_activity(activity_id)
+    registration, assessment = services.registration_for_assessment(_me(), activity.id, registration_id)
+    if request.method == "GET" and assessment is not None:
+        form = AssessmentForm.for_assessment(assessment)
+    else:
+        form = AssessmentForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.record_assessment(_me(), registration.id, form.raw(), form.expected_version())
+        except ValidationFailed as error:
+            apply_errors(form, error)
+            status = 422
+        except Conflict as error:
+            form.form_errors.append(str(error.message))
+            status = error.http_status
+        else:
+            flash(_("Assessment saved for %(name)s.", name=registration.user.name), "success")
+            return redirect(url_for(".attendees", activity_id=activity.id), 303)
+    elif form.is_submitted():
+        form.form_errors.append(_("The form has expired. Please try again."))
+        status = 400
+    return render_template("health/assess.html", activity=activity, registration=registration,
+                           assessment=assessment, form=form), status

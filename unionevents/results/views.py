@@ -1,0 +1,69 @@
+"""Feedback pages for workers (/me/feedback) and organisers' result pages of an activity
+(/manage/activities/<id>/feedback, /manage/activities/<id>/attendance)."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..accounts.models import Role
+from ..activities.manage import apply_errors, load_managed_activity
+from ..core.errors import Conflict, ValidationFailed
+from ..core.permissions import login_required, role_required
+from . import services
+from .forms import FeedbackForm
+
+bp = Blueprint("results", __name__)
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+@bp.route("/me/feedback")
+@login_required
+def my_feedback():
+    return render_template("results/mine.html", items=services.my_feedback(_me()))
+
+
+@bp.route("/me/feedback/<int:registration_id>", methods=["GET", "POST"])
+@login_required
+def give_feedback(registration_id: int):
+    registration, feedback = services.registration_for_feedback(_me(), registration_id)
+    refusal = services.feedback_refusal(registration)
+    form = FeedbackForm()
+    status = 200
+    if refusal is None and form.validate_on_submit():
+        try:
+            services.leave_feedback(_me(), registration.id, form.rating.data, form.comment.data)
+        except ValidationFailed as error:
+            apply_errors(form, error)
+            status = 422
+        except Conflict as error:
+            flash(str(error.message), "info")
+            return redirect(url_for(".my_feedback"), 303)
+        else:
+            flash(_("Thank you for your feedback!"), "success")
+            return redirect(url_for(".my_feedback"), 303)
+    elif form.is_submitted():
+        status = refusal.http_status if refusal is not None else 400
+        if refusal is None:
+            form.form_errors.append(_("The form has expired. Please try again."))
+    return render_template("results/give.html", registration=registration, activity=registration.activity,
+                           feedback=feedback, refusal=refusal, form=form), status
+
+
+@bp.route("/manage/activities/<int:activity_id>/feedback")
+@role_required(Role.ORGANISER)
+def feedback(activity_id: int):
+    activity = load_managed_activity(activity_id)
+    return render_template("results/feedback.html", activity=activity,
+                           summary=services.feedback_summary(activity.id))
+
+
+@bp.route("/manage/activities/<int:activity_id>/attendance")
+@role_required(Role.ORGANISER)
+def attendance(activity_id: int):
+    activity = load_managed_activity(activity_id)
+    return render_template("results/attendance.html", activity=activity,
+                           report=services.attendance_by_unit(activity.id))
