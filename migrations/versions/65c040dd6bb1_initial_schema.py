@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 291e4d067211
+Revision ID: 65c040dd6bb1
 Revises: 
-Create Date: 2026-11-27 04:32:14.639833
+Create Date: 2026-11-27 04:57:58.412218
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '291e4d067211'
+revision = '65c040dd6bb1'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -35,6 +35,33 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_union_node_parent_id'), ['parent_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_union_node_path'), ['path'], unique=False)
 
+    op.create_table('library_book',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('node_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=220), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('isbn', sa.String(length=13), nullable=True),
+    sa.Column('copies', sa.Integer(), nullable=False),
+    sa.Column('first_added_at', sa.DateTime(), nullable=False),
+    sa.Column('last_added_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('copies >= 1', name=op.f('ck_library_book_copies_positive')),
+    sa.ForeignKeyConstraint(['node_id'], ['union_node.id'], name=op.f('fk_library_book_node_id_union_node'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_library_book')),
+    sa.UniqueConstraint('node_id', 'key', name='uq_library_book_node_key')
+    )
+    with op.batch_alter_table('library_book', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_library_book_node_id'), ['node_id'], unique=False)
+
+    op.create_table('library_stock',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('node_id', sa.Integer(), nullable=False),
+    sa.Column('books_total', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('books_total >= 0', name=op.f('ck_library_stock_books_total_not_negative')),
+    sa.ForeignKeyConstraint(['node_id'], ['union_node.id'], name=op.f('fk_library_stock_node_id_union_node'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_library_stock')),
+    sa.UniqueConstraint('node_id', name=op.f('uq_library_stock_node_id'))
+    )
     op.create_table('user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('mobile', sa.String(length=11), nullable=False),
@@ -224,6 +251,39 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_role_grant_node_id'), ['node_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_role_grant_user_id'), ['user_id'], unique=False)
 
+    op.create_table('swap_rule',
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('books_per_lot', sa.Integer(), nullable=False),
+    sa.Column('portions_per_lot', sa.Integer(), nullable=False),
+    sa.Column('per_person_cap', sa.Integer(), nullable=True),
+    sa.Column('stock', sa.Integer(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('books_per_lot >= 1', name=op.f('ck_swap_rule_books_per_lot_positive')),
+    sa.CheckConstraint('per_person_cap IS NULL OR per_person_cap >= 1', name=op.f('ck_swap_rule_cap_positive')),
+    sa.CheckConstraint('portions_per_lot >= 1', name=op.f('ck_swap_rule_portions_per_lot_positive')),
+    sa.CheckConstraint('stock >= 0', name=op.f('ck_swap_rule_stock_not_negative')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_swap_rule_activity_id_activity'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['user.id'], name=op.f('fk_swap_rule_updated_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('activity_id', name=op.f('pk_swap_rule'))
+    )
+    op.create_table('swap_stock_adjustment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('delta', sa.Integer(), nullable=False),
+    sa.Column('stock_after', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('by_id', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('delta <> 0', name=op.f('ck_swap_stock_adjustment_delta_not_zero')),
+    sa.CheckConstraint('stock_after >= 0', name=op.f('ck_swap_stock_adjustment_stock_after_not_negative')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_swap_stock_adjustment_activity_id_activity'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['by_id'], ['user.id'], name=op.f('fk_swap_stock_adjustment_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_swap_stock_adjustment'))
+    )
+    with op.batch_alter_table('swap_stock_adjustment', schema=None) as batch_op:
+        batch_op.create_index('ix_swap_stock_adjustment_activity', ['activity_id', 'at'], unique=False)
+
     op.create_table('time_slot',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('activity_id', sa.Integer(), nullable=False),
@@ -384,6 +444,85 @@ def upgrade():
         batch_op.create_index('ix_contest_entry_contest_user', ['contest_id', 'user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contest_entry_registration_id'), ['registration_id'], unique=False)
 
+    op.create_table('feedback',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=False),
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('rating', sa.Integer(), nullable=False),
+    sa.Column('comment', sa.String(length=500), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('rating >= 1 AND rating <= 5', name=op.f('ck_feedback_rating_range')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_feedback_activity_id_activity'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], name=op.f('fk_feedback_registration_id_registration'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback')),
+    sa.UniqueConstraint('registration_id', name=op.f('uq_feedback_registration_id'))
+    )
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feedback_activity_id'), ['activity_id'], unique=False)
+
+    op.create_table('health_assessment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=False),
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('systolic', sa.Integer(), nullable=True),
+    sa.Column('diastolic', sa.Integer(), nullable=True),
+    sa.Column('heart_rate', sa.Integer(), nullable=True),
+    sa.Column('height_mm', sa.Integer(), nullable=True),
+    sa.Column('weight_hg', sa.Integer(), nullable=True),
+    sa.Column('cervical', sa.Enum('normal', 'mild', 'moderate', 'severe', name='cervical_finding', native_enum=False, create_constraint=True, length=16), nullable=True),
+    sa.Column('cervical_note', sa.String(length=200), nullable=False),
+    sa.Column('lumbar', sa.Enum('normal', 'mild', 'moderate', 'severe', name='lumbar_finding', native_enum=False, create_constraint=True, length=16), nullable=True),
+    sa.Column('lumbar_note', sa.String(length=200), nullable=False),
+    sa.Column('advice', sa.Text(), nullable=False),
+    sa.Column('follow_up', sa.Boolean(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('diastolic IS NULL OR (diastolic BETWEEN 30 AND 160)', name=op.f('ck_health_assessment_diastolic_plausible')),
+    sa.CheckConstraint('heart_rate IS NULL OR (heart_rate BETWEEN 30 AND 220)', name=op.f('ck_health_assessment_heart_rate_plausible')),
+    sa.CheckConstraint('height_mm IS NULL OR (height_mm BETWEEN 1000 AND 2300)', name=op.f('ck_health_assessment_height_plausible')),
+    sa.CheckConstraint('systolic IS NULL OR (systolic BETWEEN 60 AND 260)', name=op.f('ck_health_assessment_systolic_plausible')),
+    sa.CheckConstraint('version >= 1', name=op.f('ck_health_assessment_version_positive')),
+    sa.CheckConstraint('weight_hg IS NULL OR (weight_hg BETWEEN 250 AND 3000)', name=op.f('ck_health_assessment_weight_plausible')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_health_assessment_activity_id_activity'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['user.id'], name=op.f('fk_health_assessment_recorded_by_id_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], name=op.f('fk_health_assessment_registration_id_registration'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['updated_by_id'], ['user.id'], name=op.f('fk_health_assessment_updated_by_id_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_health_assessment_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_health_assessment')),
+    sa.UniqueConstraint('registration_id', name=op.f('uq_health_assessment_registration_id'))
+    )
+    with op.batch_alter_table('health_assessment', schema=None) as batch_op:
+        batch_op.create_index('ix_health_assessment_activity', ['activity_id'], unique=False)
+        batch_op.create_index('ix_health_assessment_recorded', ['recorded_at'], unique=False)
+        batch_op.create_index('ix_health_assessment_user', ['user_id'], unique=False)
+
+    op.create_table('swap_donation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('registration_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('books', sa.Integer(), nullable=False),
+    sa.Column('portions', sa.Integer(), nullable=False),
+    sa.Column('titles', sa.JSON(), nullable=True),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.CheckConstraint('books >= 1', name=op.f('ck_swap_donation_books_positive')),
+    sa.CheckConstraint('portions >= 0', name=op.f('ck_swap_donation_portions_not_negative')),
+    sa.ForeignKeyConstraint(['activity_id'], ['activity.id'], name=op.f('fk_swap_donation_activity_id_activity'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['user.id'], name=op.f('fk_swap_donation_recorded_by_id_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['registration_id'], ['registration.id'], name=op.f('fk_swap_donation_registration_id_registration'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_swap_donation_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_swap_donation'))
+    )
+    with op.batch_alter_table('swap_donation', schema=None) as batch_op:
+        batch_op.create_index('ix_swap_donation_activity', ['activity_id', 'at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_swap_donation_registration_id'), ['registration_id'], unique=False)
+        batch_op.create_index('ix_swap_donation_user', ['user_id'], unique=False)
+
     op.create_table('contest_award',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('contest_id', sa.Integer(), nullable=False),
@@ -475,11 +614,24 @@ def upgrade():
         batch_op.create_index('ix_contest_vote_entry', ['entry_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contest_vote_voter_id'), ['voter_id'], unique=False)
 
+    op.create_table('health_assessment_revision',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assessment_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(), nullable=False),
+    sa.Column('changed_by_id', sa.Integer(), nullable=True),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['assessment_id'], ['health_assessment.id'], name=op.f('fk_health_assessment_revision_assessment_id_health_assessment'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['changed_by_id'], ['user.id'], name=op.f('fk_health_assessment_revision_changed_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_health_assessment_revision')),
+    sa.UniqueConstraint('assessment_id', 'version', name='uq_health_revision_version')
+    )
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('health_assessment_revision')
     with op.batch_alter_table('contest_vote', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contest_vote_voter_id'))
         batch_op.drop_index('ix_contest_vote_entry')
@@ -504,6 +656,22 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_contest_award_contest_id'))
 
     op.drop_table('contest_award')
+    with op.batch_alter_table('swap_donation', schema=None) as batch_op:
+        batch_op.drop_index('ix_swap_donation_user')
+        batch_op.drop_index(batch_op.f('ix_swap_donation_registration_id'))
+        batch_op.drop_index('ix_swap_donation_activity')
+
+    op.drop_table('swap_donation')
+    with op.batch_alter_table('health_assessment', schema=None) as batch_op:
+        batch_op.drop_index('ix_health_assessment_user')
+        batch_op.drop_index('ix_health_assessment_recorded')
+        batch_op.drop_index('ix_health_assessment_activity')
+
+    op.drop_table('health_assessment')
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feedback_activity_id'))
+
+    op.drop_table('feedback')
     with op.batch_alter_table('contest_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contest_entry_registration_id'))
         batch_op.drop_index('ix_contest_entry_contest_user')
@@ -542,6 +710,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_time_slot_activity_id'))
 
     op.drop_table('time_slot')
+    with op.batch_alter_table('swap_stock_adjustment', schema=None) as batch_op:
+        batch_op.drop_index('ix_swap_stock_adjustment_activity')
+
+    op.drop_table('swap_stock_adjustment')
+    op.drop_table('swap_rule')
     with op.batch_alter_table('role_grant', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_role_grant_user_id'))
         batch_op.drop_index(batch_op.f('ix_role_grant_node_id'))
@@ -583,6 +756,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_user_created_by_id'))
 
     op.drop_table('user')
+    op.drop_table('library_stock')
+    with op.batch_alter_table('library_book', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_library_book_node_id'))
+
+    op.drop_table('library_book')
     with op.batch_alter_table('union_node', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_union_node_path'))
         batch_op.drop_index(batch_op.f('ix_union_node_parent_id'))
