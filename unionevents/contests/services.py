@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role, User
+from ..accounts.privacy import register_erasure_hook
 from ..accounts.services import find_by_mobile, grant_role
 from ..activities.models import Activity, ActivityKind, ActivityStatus
 from ..core.audit import log_action
@@ -1323,3 +1324,17 @@ def _safe(text: str | None) -> str:
     """Cell text that spreadsheet programs never evaluate as a formula."""
     text = text or ""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+# --------------------------------------------------------------------------- erasure
+
+def _erase_entrant(user_id: int) -> None:
+    """Entries and published awards stay (the contest's results must still add up), but without the
+    person: no consent to show the name, no team names, no free-text description."""
+    db.session.execute(
+        update(Entry).where(Entry.user_id == user_id)
+        .values(consent_publish_name=False, team_leader=None, members=None, description="")
+    )
+
+
+register_erasure_hook(_erase_entrant)

@@ -11,11 +11,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
+from ..accounts.privacy import register_erasure_hook
 from ..activities.models import Activity, UnitQuota
 from ..core.audit import log_action
 from ..core.db import write_transaction
@@ -208,3 +209,12 @@ def attendance_by_unit(activity_id: int) -> AttendanceReport:
     return AttendanceReport(units=units, quota=sum(quotas.values()),
                             registered=sum(u.registered for u in units),
                             attended=sum(u.attended for u in units), no_show=sum(u.no_show for u in units))
+
+
+def _erase_feedback_comments(user_id: int) -> None:
+    """Ratings stay in the class's average; the worker's own words go with their account."""
+    mine = select(Registration.id).where(Registration.user_id == user_id)
+    db.session.execute(update(Feedback).where(Feedback.registration_id.in_(mine)).values(comment=""))
+
+
+register_erasure_hook(_erase_feedback_comments)
