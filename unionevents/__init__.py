@@ -170,6 +170,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
     app.register_blueprint(roster_bp)
+    from .registrations.enrol_views import bp as enrol_bp
+    app.register_blueprint(enrol_bp)
 
     from .core.api import init_api
 
