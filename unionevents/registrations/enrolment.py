@@ -230,7 +230,7 @@ STATUS_TITLES = {
 @dataclass
 class EnrolOutcome:
     name: str
-    mobile: str  # masked
+    masked_mobile: str  # 138****1234
     status: str
     reason: str = ""
     user_id: int | None = None
@@ -349,10 +349,10 @@ def enrol_members(organiser: User, activity_id: int, unit_node_id: int, user_ids
     for user_id in ids:
         user = members.get(user_id)
         if user is None:
-            result.outcomes.append(EnrolOutcome(name="", mobile="", status=REFUSED, reason=str(MSG_NOT_MEMBER),
+            result.outcomes.append(EnrolOutcome(name="", masked_mobile="", status=REFUSED, reason=str(MSG_NOT_MEMBER),
                                                 user_id=user_id))
             continue
-        outcome = EnrolOutcome(name=user.name, mobile=mask_mobile(user.mobile), status=REFUSED, user_id=user.id)
+        outcome = EnrolOutcome(name=user.name, masked_mobile=mask_mobile(user.mobile), status=REFUSED, user_id=user.id)
         _enrol_one(option, organiser, user, slot, outcome)
         result.outcomes.append(outcome)
     _audit(organiser, option, result, "members")
@@ -459,7 +459,7 @@ def enrol_spreadsheet(organiser: User, activity_id: int, unit_node_id: int, data
     seen: set[str] = set()
     result = EnrolResult()
     for row in rows:
-        outcome = EnrolOutcome(name=row.name, mobile=mask_mobile(row.mobile), status=REFUSED, row=row.number)
+        outcome = EnrolOutcome(name=row.name, masked_mobile=mask_mobile(row.mobile), status=REFUSED, row=row.number)
         result.outcomes.append(outcome)
         if row.mobile in seen:
             outcome.reason = str(MSG_DUPLICATE_ROW)
