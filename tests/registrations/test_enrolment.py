@@ -68,7 +68,8 @@ def test_happy_path_with_quota_then_waiting_list(make, tree, mall_organiser, mem
     (notice,) = messages_to(members[0], enrolment.NOTICE_KIND)
     assert "商场工会组织者" in notice.body and "劳模报告会" in notice.body and "/me/registrations" in notice.body
     audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "registration.enrol"))
-    assert audit.actor_id == mall_organiser.id and audit.data["confirmed"] == 2 and audit.data["waitlisted"] == 1
+    assert audit.actor_id == mall_organiser.id
+    assert audit.data["confirmed"] == 2 and audit.data["waitlisted"] == 1
     # the options list shows the activity with no quota place left
     (option,) = enrolment.enrollable_activities(mall_organiser)
     assert option.activity.id == activity.id and option.quota_left == 0
@@ -115,7 +116,8 @@ def test_out_of_scope_members_are_not_registered(make, tree, mall_organiser, mem
     assert db.session.scalar(select(Registration).where(Registration.user_id == outsider.id)) is None
 
 
-def test_units_outside_the_organisers_scope_and_lower_activities_are_refused(make, tree, mall_organiser, members):
+def test_units_outside_the_organisers_scope_and_lower_activities_are_refused(make, tree, mall_organiser,
+                                                                              members):
     activity = make.activity("城市课程", node="北京市总工会")
     with pytest.raises(services.NotAllowed):
         enrolment.enrol_members(mall_organiser, activity.id, tree[COURIERS].id, [members[0].id])
@@ -141,9 +143,10 @@ def test_already_registered_slots_and_questions(make, tree, mall_organiser, memb
     with pytest.raises(services.ValidationFailed) as error:
         enrolment.enrol_members(mall_organiser, activity.id, tree[MALL].id, [members[0].id])
     assert "slot_id" in error.value.errors
-    first = enrolment.enrol_members(mall_organiser, activity.id, tree[MALL].id, [members[0].id], slot_id=slot.id)
+    unit = tree[MALL].id
+    first = enrolment.enrol_members(mall_organiser, activity.id, unit, [members[0].id], slot_id=slot.id)
     assert first.outcomes[0].status == "confirmed"
-    again = enrolment.enrol_members(mall_organiser, activity.id, tree[MALL].id, [members[0].id], slot_id=slot.id)
+    again = enrolment.enrol_members(mall_organiser, activity.id, unit, [members[0].id], slot_id=slot.id)
     assert again.outcomes[0].status == "already"
     asking = make.activity("问卷课程", node=FENGTAI)
     add_question(asking, "Shirt size", QuestionKind.TEXT, required=True)

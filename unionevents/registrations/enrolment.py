@@ -112,7 +112,8 @@ def enrol_refusal(activity: Activity, unit: UnionNode, at: datetime | None = Non
     if window.value != "open":
         return _l("Sign-up for this activity is not open."), None
     if activity.eligible_nodes and not any(
-            _covers(e.node.path, unit.path) or _covers(unit.path, e.node.path) for e in activity.eligible_nodes):
+            _covers(e.node.path, unit.path) or _covers(unit.path, e.node.path)
+            for e in activity.eligible_nodes):
         return _l("This activity is not open to your union's members."), None
     quota_node = None
     if activity.mode == SignupMode.QUOTA or activity.visibility == Visibility.INVITATION:
@@ -142,7 +143,8 @@ def enrollable_activities(organiser: User) -> list[EnrolOption]:
     at = now()
     ancestor_ids = {int(part) for unit in units for part in unit.path.strip("/").split("/") if part}
     candidates = db.session.scalars(
-        select(Activity).where(Activity.status == ActivityStatus.PUBLISHED, Activity.node_id.in_(ancestor_ids),
+        select(Activity).where(Activity.status == ActivityStatus.PUBLISHED,
+                               Activity.node_id.in_(ancestor_ids),
                                Activity.kind != ActivityKind.HEALTH, Activity.signup_opens_at <= at,
                                Activity.signup_closes_at > at)
         .order_by(Activity.starts_at, Activity.id)).all()
@@ -194,7 +196,8 @@ def _search_clause(q: str):
     return or_(User.name.like(pattern, escape="\\"), User.mobile.like(pattern, escape="\\"))
 
 
-def members_page(option: EnrolOption, q: str = "", page: int = 1, per_page: int = MEMBERS_PER_PAGE) -> MembersPage:
+def members_page(option: EnrolOption, q: str = "", page: int = 1,
+                 per_page: int = MEMBERS_PER_PAGE) -> MembersPage:
     """Accounts whose union lies within the unit, by name, filtered by name or mobile digits."""
     from .models import Registration
 
@@ -319,7 +322,8 @@ def _check_slot(option: EnrolOption, slot_id) -> int | None:
 def _clean_user_ids(values) -> list[int]:
     ids = services.clean_ids(values) if len(values or ()) <= services.BULK_LIMIT else None
     if ids is None or len(ids) > ENROL_LIMIT:
-        raise ValidationFailed({"ids": [str(_l("Please choose at most %(n)d people at a time.", n=ENROL_LIMIT))]})
+        raise ValidationFailed({"ids": [str(_l("Please choose at most %(n)d people at a time.",
+                                               n=ENROL_LIMIT))]})
     if not ids:
         raise ValidationFailed({"ids": [str(_l("Please tick at least one member."))]})
     return ids
@@ -333,7 +337,8 @@ def _audit(organiser: User, option: EnrolOption, result: EnrolResult, source: st
                    created_accounts=result.created_accounts)
 
 
-def enrol_members(organiser: User, activity_id: int, unit_node_id: int, user_ids, *, slot_id=None) -> EnrolResult:
+def enrol_members(organiser: User, activity_id: int, unit_node_id: int, user_ids, *,
+                  slot_id=None) -> EnrolResult:
     """Register the chosen members of the organiser's unit for the activity; one outcome per person.
 
     Raises NotFound / NotAllowed / NotEnrollable for the activity or unit as a whole and
@@ -349,10 +354,12 @@ def enrol_members(organiser: User, activity_id: int, unit_node_id: int, user_ids
     for user_id in ids:
         user = members.get(user_id)
         if user is None:
-            result.outcomes.append(EnrolOutcome(name="", masked_mobile="", status=REFUSED, reason=str(MSG_NOT_MEMBER),
+            result.outcomes.append(EnrolOutcome(name="", masked_mobile="", status=REFUSED,
+                                                reason=str(MSG_NOT_MEMBER),
                                                 user_id=user_id))
             continue
-        outcome = EnrolOutcome(name=user.name, masked_mobile=mask_mobile(user.mobile), status=REFUSED, user_id=user.id)
+        outcome = EnrolOutcome(name=user.name, masked_mobile=mask_mobile(user.mobile), status=REFUSED,
+                               user_id=user.id)
         _enrol_one(option, organiser, user, slot, outcome)
         result.outcomes.append(outcome)
     _audit(organiser, option, result, "members")
@@ -409,7 +416,8 @@ def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
     return rows
 
 
-def _account_for_row(option: EnrolOption, organiser: User, row: _SheetRow, outcome: EnrolOutcome) -> User | None:
+def _account_for_row(option: EnrolOption, organiser: User, row: _SheetRow,
+                     outcome: EnrolOutcome) -> User | None:
     """The member's account, or a new unactivated one in the unit (with an activation code)."""
     from ..accounts.activation import issue_code
     from ..accounts.services import create_user, find_by_mobile, mobile_error
@@ -459,7 +467,8 @@ def enrol_spreadsheet(organiser: User, activity_id: int, unit_node_id: int, data
     seen: set[str] = set()
     result = EnrolResult()
     for row in rows:
-        outcome = EnrolOutcome(name=row.name, masked_mobile=mask_mobile(row.mobile), status=REFUSED, row=row.number)
+        outcome = EnrolOutcome(name=row.name, masked_mobile=mask_mobile(row.mobile), status=REFUSED,
+                               row=row.number)
         result.outcomes.append(outcome)
         if row.mobile in seen:
             outcome.reason = str(MSG_DUPLICATE_ROW)
