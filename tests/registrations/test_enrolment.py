@@ -241,3 +241,27 @@ def test_other_organisers_and_workers_are_denied(make, tree, mall_organiser, mem
     assert act_as(members[0]).get(url).status_code == 403
     assert act_as(mall_organiser).get(f"/manage/enrol/{activity.id}/999999").status_code == 404
     assert db.session.scalar(select(Registration)) is None
+
+
+def test_quota_of_a_unit_above_and_xlsx_upload(make, tree, mall_organiser, members, act_as):
+    from openpyxl import Workbook
+
+    activity = make.activity("代表大会", capacity=10, mode=SignupMode.QUOTA, node="北京市总工会")
+    set_unit_quota(activity, tree[FENGTAI], 1)  # the district's quota covers the mall
+    db.session.commit()
+    (option,) = enrolment.enrollable_activities(mall_organiser)
+    assert option.quota_node.id == tree[FENGTAI].id and option.quota_left == 1
+    book = Workbook()
+    book.active.append(["手机号", "姓名"])
+    book.active.append([int(members[0].mobile), None])
+    book.active.append(["13700005555", "表格新职工"])
+    data = io.BytesIO()
+    book.save(data)
+    response = act_as(mall_organiser).post(
+        f"/manage/enrol/{activity.id}/{tree[MALL].id}/upload",
+        data={"file": (io.BytesIO(data.getvalue()), "people.xlsx")}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    regs = db.session.scalars(select(Registration).where(Registration.activity_id == activity.id)
+                              .order_by(Registration.id)).all()
+    assert [r.state for r in regs] == [S.CONFIRMED, S.WAITLISTED]
+    assert {r.unit_node_id for r in regs} == {tree[FENGTAI].id}
