@@ -181,6 +181,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(swaps_bp)
     from .results.views import bp as results_bp
     app.register_blueprint(results_bp)
+    from .registrations.enrol_views import bp as enrol_bp
+    app.register_blueprint(enrol_bp)
 
     from .core.api import init_api
 

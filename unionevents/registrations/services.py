@@ -456,7 +456,8 @@ def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, **
     identity = db.session.identity_map.get(db.session.identity_key(Registration, row.id))
     if identity is not None:
         set_committed_value(identity, "state", new)
-    log_action(actor_id, action, _AuditRef(row.id), previous=old.value, state=new.value,
+    # Ids and states only (no personal data): who (actor), what, when (``at``), before and after.
+    log_action(actor_id, action, _AuditRef(row.id), from_state=old.value, to_state=new.value,
                activity_id=row.activity_id)
 
 
@@ -696,7 +697,8 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
         position = _position(registration.id, plan.activity_id, plan.slot_id)
         _send("waitlisted", plan.user_id, plan.locale, plan.title, plan.starts_at, position=position)
     log_action(plan.entered_by_id or plan.user_id, "registration.create", registration,
-               state=state.value, activity_id=plan.activity_id)
+               from_state=None, to_state=state.value, activity_id=plan.activity_id,
+               entered_by_id=plan.entered_by_id)
     return registration
 
 
@@ -1320,6 +1322,7 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
     approval activity is approved on the spot.  Someone already registered is not registered again:
     their registration is used (and checked in when asked).
     """
+    from ..accounts.activation import issue_code
     from ..accounts.services import create_user, find_by_mobile, mobile_error, normalise_mobile
 
     mobile = normalise_mobile(mobile)
@@ -1335,6 +1338,7 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
         try:
             with write_transaction():
                 user = create_user(mobile, name, None, created_by=actor, activated=False)
+                issue_code(user)  # the worker activates the account with the code from the outbox
             created = True
         except IntegrityError:
             db.session.rollback()  # another volunteer made it a moment ago
