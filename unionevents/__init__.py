@@ -148,6 +148,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(activities_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
+    from .reports.views import bp as reports_bp
+    app.register_blueprint(reports_bp)
 
     from .core.api import init_api
 

@@ -57,7 +57,8 @@ def init_api(app: Flask) -> None:
     from ..accounts.api import blp as accounts_blp
     from ..activities.api import blp as activities_blp
     from ..registrations.api import blp as registrations_blp
+    from ..reports.api import blp as reports_blp
 
-    for blp in (accounts_blp, activities_blp, registrations_blp):
+    for blp in (accounts_blp, activities_blp, registrations_blp, reports_blp):
         csrf.exempt(blp)  # bearer tokens only; no cookies are read by the API
         api.register_blueprint(blp)

@@ -14,6 +14,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(activities_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(outbox_cli)
+    from ..reports.cli import reports_cli
+    app.cli.add_command(reports_cli)
 
 
 @click.group("outbox", help="Notification outbox.")
