@@ -7,4 +7,4 @@ from .core.audit import AuditLog  # noqa: F401
 from .core.outbox import OutboxMessage  # noqa: F401
 from .registrations.models import Registration  # noqa: F401
 from .unions.models import UnionNode  # noqa: F401
-from .reports.models import ReportActivity, ReportDaily, ReportParticipant  # noqa: F401
+from .reports.models import ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach  # noqa: F401

@@ -77,11 +77,16 @@ def test_top_activities_by_places(scenario):
     assert (top[0].places, top[0].registrations, top[1].attended) == (2, 3, 1)
 
 
+def without_closure(tables):
+    return {name: rows for name, rows in tables.items() if name != "closure"}
+
+
 def test_summary_equals_recount_and_rebuild(scenario):
     assert services.check() == []
     before = services.snapshot()
     services.rebuild()
-    assert services.snapshot() == before == services.recount()
+    assert services.check() == []
+    assert without_closure(services.snapshot()) == without_closure(before) == without_closure(services.recount())
 
 
 def test_moving_an_activity_moves_its_counts(scenario):
@@ -98,9 +103,9 @@ def test_moving_an_activity_moves_its_counts(scenario):
 
 
 def test_an_activity_counted_before_the_reports_existed_is_healed(scenario, make):
-    from unionevents.reports.models import ReportActivity, ReportDaily, ReportParticipant
+    from unionevents.reports.models import ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach
 
-    for model in (ReportParticipant, ReportDaily, ReportActivity):
+    for model in (ReportReach, ReportDaily, ReportActivity, ReportNodeAncestor):
         db.session.query(model).delete()
     db.session.commit()
     a3 = scenario["activities"]["a3"]
@@ -171,4 +176,4 @@ def test_random_operations_keep_summary_equal_to_recount(make, frozen_time):
     assert services.check() == []
     snapshot = services.snapshot()
     services.rebuild()
-    assert services.snapshot() == snapshot
+    assert without_closure(services.snapshot()) == without_closure(snapshot)

@@ -21,7 +21,7 @@ from ..core.timeutil import now, utc_to_local
 from ..extensions import db
 from ..registrations.models import Registration, RegistrationState as S
 from ..unions.models import UnionNode
-from .models import ReportActivity, ReportDaily, ReportParticipant
+from .models import ReportActivity, ReportDaily, ReportReach
 from .services import Figure, extra_figures
 
 #: How many activities the "top activities" list shows.
@@ -157,25 +157,64 @@ def _daily_where(f: ReportFilter) -> list:
     return where
 
 
-def _participant_where(f: ReportFilter) -> list:
-    p = ReportParticipant
-    where = [p.day >= f.date_from, p.day <= f.date_to, p.places > 0]
+def _reach_where(f: ReportFilter) -> list:
+    r = ReportReach
+    where = [r.day >= f.date_from, r.day <= f.date_to, r.places > 0]
     if f.kinds:
-        where.append(p.kind.in_(f.kinds))
+        where.append(r.kind.in_(f.kinds))
     return where
 
 
-def _unique_columns() -> list:
-    p = ReportParticipant
-    return [func.count(distinct(p.user_id)).label("unique_participants"),
-            func.count(distinct(case((p.attended > 0, p.user_id)))).label("unique_attendees"),
-            func.count(distinct(case((p.nef == 1, p.user_id)))).label("unique_nef")]
+def _flag(condition):
+    return func.max(case((condition, 1), else_=0))
 
 
-def _set_unique(figures: Figures, row) -> None:
-    figures.unique_participants = int(row.unique_participants or 0)
-    figures.unique_attendees = int(row.unique_attendees or 0)
-    figures.unique_nef = int(row.unique_nef or 0)
+def _month_bounds(month: int) -> tuple[date, date]:
+    year, m = divmod(month, 100)
+    start = date(year, m, 1)
+    end = date(year + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
+    return start, end
+
+
+def _unique_node(f: ReportFilter, months: list[int]):
+    """Unique workers of the node's subtree: in all, in its own activities, and per month (one
+    statement: the node's reach rows grouped per worker in index order, then counted)."""
+    r = ReportReach
+    columns = [r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"),
+               _flag(r.own_places > 0).label("own"), _flag(r.own_attended > 0).label("own_att")]
+    for i, month in enumerate(months):
+        start, end = _month_bounds(month)
+        in_month = and_(r.day >= start, r.day <= end)
+        columns += [_flag(in_month).label(f"m{i}"), _flag(and_(in_month, r.attended > 0)).label(f"a{i}")]
+    per_worker = (select(*columns).where(r.node_id == f.node.id, *_reach_where(f))
+                  .group_by(r.user_id).subquery("per_worker"))
+    w = per_worker.c
+    sums = [func.count().label("unique_participants"), func.sum(w.att).label("unique_attendees"),
+            func.sum(w.nef).label("unique_nef"), func.sum(w.own).label("own_participants"),
+            func.sum(w.own_att).label("own_attendees"), func.sum(w.own * w.nef).label("own_nef")]
+    for i in range(len(months)):
+        sums += [func.sum(w[f"m{i}"]).label(f"m{i}"), func.sum(w[f"a{i}"]).label(f"a{i}"),
+                 func.sum(w[f"m{i}"] * w.nef).label(f"n{i}")]
+    return db.session.execute(select(*sums)).one()
+
+
+def _unique_children(f: ReportFilter):
+    """Unique workers of each child's subtree (one statement, grouped per child and worker)."""
+    r = ReportReach
+    per_worker = (select(r.node_id, r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"))
+                  .where(r.node_id.in_(select(UnionNode.id).where(UnionNode.parent_id == f.node.id)),
+                         *_reach_where(f))
+                  .group_by(r.node_id, r.user_id).subquery("per_worker"))
+    w = per_worker.c
+    return db.session.execute(select(w.node_id, func.count().label("unique_participants"),
+                                     func.sum(w.att).label("unique_attendees"),
+                                     func.sum(w.nef).label("unique_nef")).group_by(w.node_id)).all()
+
+
+def _set_unique(figures: "Figures", participants, attendees, nef) -> None:
+    figures.unique_participants = int(participants or 0)
+    figures.unique_attendees = int(attendees or 0)
+    figures.unique_nef = int(nef or 0)
 
 
 @dataclass
@@ -229,7 +268,7 @@ def _months(date_from: date, date_to: date) -> list[int]:
 
 
 def dashboard(f: ReportFilter) -> Dashboard:
-    """Everything on the officer dashboard for one node, range and kinds: 9 statements + providers."""
+    """Everything on the officer dashboard for one node, range and kinds: 8 statements + providers."""
     node, until = f.node, today()
     children = children_of(node)                                                   # 1
     tree = _subtree_map(node)
@@ -253,36 +292,27 @@ def dashboard(f: ReportFilter) -> Dashboard:
         .where(*_daily_where(f)).group_by(d.month)).all()
     month_figures = {row.month: _figures(row) for row in by_month_rows}
 
-    p = ReportParticipant
-    unique_total = db.session.execute(                                             # 5
-        select(*_unique_columns()).join(tree, tree.c.node_id == p.node_id).where(*_participant_where(f))).one()
-    _set_unique(totals, unique_total)
-    for row in db.session.execute(                                                 # 6
-            select(tree.c.child_path, *_unique_columns()).join(tree, tree.c.node_id == p.node_id)
-            .where(*_participant_where(f)).group_by(tree.c.child_path)):
-        _set_unique(child_figures.setdefault(row.child_path, Figures()), row)
-    for row in db.session.execute(                                                 # 7
-            select(p.month, *_unique_columns()).join(tree, tree.c.node_id == p.node_id)
-            .where(*_participant_where(f)).group_by(p.month)):
-        _set_unique(month_figures.setdefault(row.month, Figures()), row)
-
-    by_child = [ChildRow(node, True, child_figures.get(node.path, Figures()))]
-    by_child += [ChildRow(child, False, child_figures.get(child.path, Figures())) for child in children]
-    for row in by_child:
-        for name in ("unique_participants", "unique_attendees", "unique_nef"):
-            if getattr(row.figures, name) is None:
-                setattr(row.figures, name, 0)
+    months = _months(f.date_from, f.date_to)
+    unique = _unique_node(f, months)                                               # 5
+    _set_unique(totals, unique.unique_participants, unique.unique_attendees, unique.unique_nef)
+    own = child_figures.setdefault(node.path, Figures())
+    _set_unique(own, unique.own_participants, unique.own_attendees, unique.own_nef)
+    child_unique = {row.node_id: row for row in _unique_children(f)}              # 6
+    by_child = [ChildRow(node, True, own)]
+    for child in children:
+        figures = child_figures.get(child.path, Figures())
+        row = child_unique.get(child.id)
+        _set_unique(figures, *(row[1:] if row is not None else (0, 0, 0)))
+        by_child.append(ChildRow(child, False, figures))
     by_month = []
-    for month in _months(f.date_from, f.date_to):
+    for i, month in enumerate(months):
         figures = month_figures.get(month, Figures())
-        for name in ("unique_participants", "unique_attendees", "unique_nef"):
-            if getattr(figures, name) is None:
-                setattr(figures, name, 0)
+        _set_unique(figures, getattr(unique, f"m{i}"), getattr(unique, f"a{i}"), getattr(unique, f"n{i}"))
         by_month.append(MonthRow(month, figures))
     kinds = f.kinds or list(ActivityKind)
     return Dashboard(
         filter=f, totals=totals, by_kind=[(kind, by_kind.get(kind, Figures())) for kind in kinds],
-        by_child=by_child, by_month=by_month, top=top_activities(f),                # 8, 9
+        by_child=by_child, by_month=by_month, top=top_activities(f),                # 7, 8
         extras=extra_figures(subtree_ids(node), f.date_from, f.date_to, f.kinds), children=children)
 
 

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Select, case, delete, func, literal, select, tuple_, update
+from sqlalchemy import Select, and_, case, delete, func, literal, select, tuple_, update
 
 from ..accounts.models import NEW_EMPLOYMENT_FORM, User
 from ..activities.models import Activity, ActivityKind, ActivityStatus
 from ..core.timeutil import utc_to_local
 from ..extensions import db
 from ..registrations.models import PLACE_STATES, Registration, RegistrationState as S
-from .models import STATE_COLUMNS, ReportActivity, ReportDaily, ReportParticipant
+from ..unions.models import UnionNode
+from .models import STATE_COLUMNS, ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def record_transition(activity_id: int, old: S | None, new: S, user_id: int) -> 
 
     Cheap by design, since it runs inside the sign-up transaction: one UPDATE of the day's row
     (found through the activity's key row, no read first), plus one UPSERT of the worker's
-    participant row only when a place or an attendance was gained or lost.  An activity that was
+    reach rows (one statement) only when a place or an attendance was gained or lost.  An activity that was
     never counted (created before the reports existed) is counted from its registrations instead,
     which already include this change.
     """
@@ -102,15 +103,46 @@ def record_transition(activity_id: int, old: S | None, new: S, user_id: int) -> 
     places = (new in PLACE_STATES) - (old in PLACE_STATES)
     attended = (new == S.ATTENDED) - (old == S.ATTENDED)
     if places or attended:
-        table = ReportParticipant.__table__
-        stmt = _insert(table).from_select(
-            ["day", "node_id", "kind", "user_id", "month", "places", "attended", "nef"],
-            select(ra.c.day, ra.c.node_id, ra.c.kind, literal(user_id), ra.c.month, literal(places),
-                   literal(attended), _nef_flag(literal(user_id))).where(ra.c.activity_id == activity_id))
-        db.session.execute(stmt.on_conflict_do_update(
-            index_elements=["day", "node_id", "kind", "user_id"],
-            set_={"places": table.c.places + stmt.excluded.places,
-                  "attended": table.c.attended + stmt.excluded.attended}))
+        if not _reach_activity(activity_id, user_id, places, attended):
+            node_id = db.session.scalar(select(ra.c.node_id).where(ra.c.activity_id == activity_id))
+            _ancestors(node_id)  # a union created after the closure was built: add its rows, then count
+            _reach_activity(activity_id, user_id, places, attended)
+
+
+REACH_KEY = ["node_id", "user_id", "day", "kind"]
+REACH_COLUMNS = REACH_KEY + ["places", "attended", "own_places", "own_attended", "nef"]
+REACH_COUNTERS = ("places", "attended", "own_places", "own_attended")
+
+
+def _reach_upsert(stmt):
+    table = ReportReach.__table__
+    return stmt.on_conflict_do_update(
+        index_elements=REACH_KEY, set_={name: table.c[name] + stmt.excluded[name] for name in REACH_COUNTERS})
+
+
+def _reach_activity(activity_id: int, user_id: int, places: int, attended: int) -> int:
+    """Add the worker's place/attendance change to every union from the activity's organiser up
+    (one INSERT … SELECT … ON CONFLICT DO UPDATE); the number of rows touched (0: no closure rows)."""
+    ra, closure = ReportActivity.__table__, ReportNodeAncestor.__table__
+    own = closure.c.ancestor_id == ra.c.node_id
+    rows = (select(closure.c.ancestor_id, literal(user_id), ra.c.day, ra.c.kind, literal(places), literal(attended),
+                   case((own, literal(places)), else_=literal(0)), case((own, literal(attended)), else_=literal(0)),
+                   _nef_flag(literal(user_id)))
+            .select_from(ra.join(closure, closure.c.node_id == ra.c.node_id))
+            .where(ra.c.activity_id == activity_id))
+    return db.session.execute(_reach_upsert(_insert(ReportReach.__table__).from_select(REACH_COLUMNS, rows))).rowcount
+
+
+def _ancestors(node_id: int) -> list[int]:
+    """The ids of the union and every union above it (closure rows made from its path if missing)."""
+    closure = ReportNodeAncestor.__table__
+    ids = list(db.session.scalars(select(closure.c.ancestor_id).where(closure.c.node_id == node_id)))
+    if ids:
+        return ids
+    path = db.session.scalar(select(UnionNode.path).where(UnionNode.id == node_id)) or ""
+    ids = [int(part) for part in path.strip("/").split("/") if part] or [node_id]
+    db.session.execute(closure.insert(), [{"node_id": node_id, "ancestor_id": a} for a in ids])
+    return ids
 
 
 def _heal(activity_id: int) -> None:
@@ -172,10 +204,15 @@ def _activity_participants(activity_id: int) -> list[dict]:
 
 
 def _add_participants(key: _Key, people: list[dict], sign: int) -> None:
-    rows = [{"day": key.day, "node_id": key.node_id, "kind": key.kind, "month": key.month,
-             "user_id": p["user_id"], "places": sign * p["places"], "attended": sign * p["attended"],
-             "nef": p["nef"]} for p in people]
-    _upsert_add_many(ReportParticipant, ["day", "node_id", "kind", "user_id"], rows, ("places", "attended"))
+    """Add (``sign`` +1) or take away (-1) the activity's workers at every level above its organiser."""
+    rows = []
+    for ancestor in _ancestors(key.node_id):
+        own = ancestor == key.node_id
+        rows += [{"node_id": ancestor, "user_id": p["user_id"], "day": key.day, "kind": key.kind,
+                  "places": sign * p["places"], "attended": sign * p["attended"],
+                  "own_places": sign * p["places"] if own else 0, "own_attended": sign * p["attended"] if own else 0,
+                  "nef": p["nef"]} for p in people]
+    _upsert_add_many(ReportReach, REACH_KEY, rows, REACH_COUNTERS)
 
 
 def _add_daily(key: _Key, counters: dict[str, int]) -> None:
@@ -265,21 +302,30 @@ def _daily_select() -> Select:
 DAILY_COLUMNS = ("day", "node_id", "kind", "month", "activities_held", "activities_cancelled") + COUNTER_COLUMNS
 
 
-def _participants_select() -> Select:
-    """(day, node_id, kind, user_id, month, places, attended, nef) recounted from the registrations."""
-    ra = ReportActivity.__table__
-    return (select(ra.c.day, ra.c.node_id, ra.c.kind, Registration.user_id, ra.c.month,
+def _closure_rows() -> list[dict]:
+    return [{"node_id": node_id, "ancestor_id": int(part)}
+            for node_id, path in db.session.execute(select(UnionNode.id, UnionNode.path))
+            for part in path.strip("/").split("/") if part]
+
+
+def _reach_select() -> Select:
+    """The reach rows recounted from the registrations (one grouped query over the closure)."""
+    ra, closure = ReportActivity.__table__, ReportNodeAncestor.__table__
+    own = closure.c.ancestor_id == ra.c.node_id
+    place = Registration.state.in_(PLACE_STATES)
+    came = Registration.state == S.ATTENDED
+    return (select(closure.c.ancestor_id, Registration.user_id, ra.c.day, ra.c.kind,
                    func.count(Registration.id).label("places"),
-                   func.sum(case((Registration.state == S.ATTENDED, 1), else_=0)).label("attended"),
+                   func.sum(case((came, 1), else_=0)).label("attended"),
+                   func.sum(case((and_(own, place), 1), else_=0)).label("own_places"),
+                   func.sum(case((and_(own, came), 1), else_=0)).label("own_attended"),
                    func.max(case((User.occupation.in_(NEF_VALUES), 1), else_=0)).label("nef"))
             .select_from(Registration)
             .join(ra, ra.c.activity_id == Registration.activity_id)
+            .join(closure, closure.c.node_id == ra.c.node_id)
             .join(User, User.id == Registration.user_id)
-            .where(Registration.state.in_(PLACE_STATES))
-            .group_by(ra.c.day, ra.c.node_id, ra.c.kind, Registration.user_id, ra.c.month))
-
-
-PARTICIPANT_COLUMNS = ("day", "node_id", "kind", "user_id", "month", "places", "attended", "nef")
+            .where(place)
+            .group_by(closure.c.ancestor_id, Registration.user_id, ra.c.day, ra.c.kind))
 
 
 def rebuild() -> dict[str, int]:
@@ -291,16 +337,18 @@ def rebuild() -> dict[str, int]:
     from ..core.db import write_transaction
 
     with write_transaction():
-        for model in (ReportParticipant, ReportDaily, ReportActivity):
+        for model in (ReportReach, ReportDaily, ReportActivity, ReportNodeAncestor):
             db.session.execute(delete(model))
+        closure = _closure_rows()
+        for start in range(0, len(closure), 5000):
+            db.session.execute(ReportNodeAncestor.__table__.insert(), closure[start:start + 5000])
         keys = _activity_keys()
         for start in range(0, len(keys), 5000):
             db.session.execute(ReportActivity.__table__.insert(), keys[start:start + 5000])
         db.session.execute(ReportDaily.__table__.insert().from_select(list(DAILY_COLUMNS), _daily_select()))
-        db.session.execute(ReportParticipant.__table__.insert().from_select(
-            list(PARTICIPANT_COLUMNS), _participants_select()))
+        db.session.execute(ReportReach.__table__.insert().from_select(REACH_COLUMNS, _reach_select()))
         sizes = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-                 for model in (ReportActivity, ReportDaily, ReportParticipant)}
+                 for model in (ReportNodeAncestor, ReportActivity, ReportDaily, ReportReach)}
     return sizes
 
 
@@ -324,10 +372,14 @@ def recount() -> dict[str, dict]:
     keys = {k["activity_id"]: {"node_id": k["node_id"], "day": k["day"], "kind": k["kind"].value,
                                "status": k["status"].value} for k in _activity_keys()}
     daily = dict(_daily_row(values) for values in db.session.execute(_daily_select()))
-    participants = {(r.day, r.node_id, ActivityKind(r.kind).value, r.user_id):
-                    {"places": int(r.places), "attended": int(r.attended), "nef": int(r.nef)}
-                    for r in db.session.execute(_participants_select())}
-    return {"activity": keys, "daily": _nonzero(daily), "participant": participants}
+    reach = {(r.ancestor_id, r.user_id, r.day, ActivityKind(r.kind).value): _reach_counts(r)
+             for r in db.session.execute(_reach_select())}
+    closure = {(row["node_id"], row["ancestor_id"]) for row in _closure_rows()}
+    return {"activity": keys, "daily": _nonzero(daily), "reach": reach, "closure": closure}
+
+
+def _reach_counts(row) -> dict[str, int]:
+    return {name: int(getattr(row, name) or 0) for name in REACH_COUNTERS + ("nef",)}
 
 
 def snapshot() -> dict[str, dict]:
@@ -337,17 +389,21 @@ def snapshot() -> dict[str, dict]:
                 for r in db.session.execute(select(ReportActivity.__table__))}
     daily = dict(_daily_row(values) for values in db.session.execute(
         select(*[ReportDaily.__table__.c[name] for name in DAILY_COLUMNS])))
-    participant = {(r.day, r.node_id, ActivityKind(r.kind).value, r.user_id):
-                   {"places": r.places, "attended": r.attended, "nef": r.nef}
-                   for r in db.session.execute(select(ReportParticipant.__table__).where(
-                       (ReportParticipant.places != 0) | (ReportParticipant.attended != 0)))}
-    return {"activity": activity, "daily": _nonzero(daily), "participant": participant}
+    reach = {(r.node_id, r.user_id, r.day, ActivityKind(r.kind).value): _reach_counts(r)
+             for r in db.session.execute(select(ReportReach.__table__).where(
+                 (ReportReach.places != 0) | (ReportReach.attended != 0) | (ReportReach.own_places != 0)
+                 | (ReportReach.own_attended != 0)))}
+    closure = {tuple(row) for row in db.session.execute(
+        select(ReportNodeAncestor.node_id, ReportNodeAncestor.ancestor_id))}
+    return {"activity": activity, "daily": _nonzero(daily), "reach": reach, "closure": closure}
 
 
 def check() -> list[str]:
     """Differences between the summary tables and a recount (empty when they agree)."""
     have, want = snapshot(), recount()
-    problems = []
+    # The closure gains a union's rows when the hook first meets it, so it may lack unions without
+    # counted places (a missing row that mattered shows up in the reach rows); a wrong row is a problem.
+    problems = [f"closure row not in the tree: {row}" for row in sorted(have.pop("closure") - want.pop("closure"))]
     for table in want:
         for key in sorted(set(have[table]) | set(want[table]), key=str):
             if have[table].get(key) != want[table].get(key):
