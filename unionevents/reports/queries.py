@@ -169,33 +169,18 @@ def _flag(condition):
     return func.max(case((condition, 1), else_=0))
 
 
-def _month_bounds(month: int) -> tuple[date, date]:
-    year, m = divmod(month, 100)
-    start = date(year, m, 1)
-    end = date(year + (m == 12), m % 12 + 1, 1) - timedelta(days=1)
-    return start, end
-
-
-def _unique_node(f: ReportFilter, months: list[int]):
-    """Unique workers of the node's subtree: in all, in its own activities, and per month (one
-    statement: the node's reach rows grouped per worker in index order, then counted)."""
+def _unique_node(f: ReportFilter):
+    """Unique workers of the node's subtree, in all and in its own activities (one statement: the
+    node's reach rows grouped per worker in index order, then counted)."""
     r = ReportReach
-    columns = [r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"),
-               _flag(r.own_places > 0).label("own"), _flag(r.own_attended > 0).label("own_att")]
-    for i, month in enumerate(months):
-        start, end = _month_bounds(month)
-        in_month = and_(r.day >= start, r.day <= end)
-        columns += [_flag(in_month).label(f"m{i}"), _flag(and_(in_month, r.attended > 0)).label(f"a{i}")]
-    per_worker = (select(*columns).where(r.node_id == f.node.id, *_reach_where(f))
-                  .group_by(r.user_id).subquery("per_worker"))
+    per_worker = (select(r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"),
+                         _flag(r.own_places > 0).label("own"), _flag(r.own_attended > 0).label("own_att"))
+                  .where(r.node_id == f.node.id, *_reach_where(f)).group_by(r.user_id).subquery("per_worker"))
     w = per_worker.c
-    sums = [func.count().label("unique_participants"), func.sum(w.att).label("unique_attendees"),
-            func.sum(w.nef).label("unique_nef"), func.sum(w.own).label("own_participants"),
-            func.sum(w.own_att).label("own_attendees"), func.sum(w.own * w.nef).label("own_nef")]
-    for i in range(len(months)):
-        sums += [func.sum(w[f"m{i}"]).label(f"m{i}"), func.sum(w[f"a{i}"]).label(f"a{i}"),
-                 func.sum(w[f"m{i}"] * w.nef).label(f"n{i}")]
-    return db.session.execute(select(*sums)).one()
+    return db.session.execute(select(
+        func.count().label("unique_participants"), func.sum(w.att).label("unique_attendees"),
+        func.sum(w.nef).label("unique_nef"), func.sum(w.own).label("own_participants"),
+        func.sum(w.own_att).label("own_attendees"), func.sum(w.own * w.nef).label("own_nef"))).one()
 
 
 def _unique_children(f: ReportFilter):
@@ -293,7 +278,7 @@ def dashboard(f: ReportFilter) -> Dashboard:
     month_figures = {row.month: _figures(row) for row in by_month_rows}
 
     months = _months(f.date_from, f.date_to)
-    unique = _unique_node(f, months)                                               # 5
+    unique = _unique_node(f)                                                       # 5
     _set_unique(totals, unique.unique_participants, unique.unique_attendees, unique.unique_nef)
     own = child_figures.setdefault(node.path, Figures())
     _set_unique(own, unique.own_participants, unique.own_attendees, unique.own_nef)
@@ -305,9 +290,8 @@ def dashboard(f: ReportFilter) -> Dashboard:
         _set_unique(figures, *(row[1:] if row is not None else (0, 0, 0)))
         by_child.append(ChildRow(child, False, figures))
     by_month = []
-    for i, month in enumerate(months):
-        figures = month_figures.get(month, Figures())
-        _set_unique(figures, getattr(unique, f"m{i}"), getattr(unique, f"a{i}"), getattr(unique, f"n{i}"))
+    for month in months:
+        figures = month_figures.get(month, Figures())  # unique counts do not add up over months: none here
         by_month.append(MonthRow(month, figures))
     kinds = f.kinds or list(ActivityKind)
     return Dashboard(

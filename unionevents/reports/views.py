@@ -65,12 +65,12 @@ def _dashboard_charts(dash) -> dict:
             [label for label, _v in kinds], [value for _l, value in kinds]),
         "months": charts.line_chart(
             "chart-months", _("Monthly trend"),
-            _("Line chart of registrations, attendances and unique participants per month from %(first)s to "
+            _("Line chart of registrations, places taken and attendances per month from %(first)s to "
               "%(last)s. The table beside it has every number.", first=months[0] if months else "",
               last=months[-1] if months else ""),
             months, [(_("Registrations"), [r.figures.registrations for r in dash.by_month]),
-                     (_("Attended"), [r.figures.attended for r in dash.by_month]),
-                     (_("Unique participants"), [r.figures.unique_participants or 0 for r in dash.by_month])]),
+                     (_("Places taken"), [r.figures.places for r in dash.by_month]),
+                     (_("Attended"), [r.figures.attended for r in dash.by_month])]),
     }
 
 
