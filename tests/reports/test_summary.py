@@ -178,3 +178,17 @@ def test_random_operations_keep_summary_equal_to_recount(make, frozen_time):
     snapshot = services.snapshot()
     services.rebuild()
     assert without_closure(services.snapshot()) == without_closure(snapshot)
+
+
+def test_cli_rebuild_and_check(scenario, app):
+    runner = app.test_cli_runner()
+    rebuilt = runner.invoke(args=["reports", "rebuild"])
+    assert rebuilt.exit_code == 0 and "report_reach=" in rebuilt.output
+    checked = runner.invoke(args=["reports", "check"])
+    assert checked.exit_code == 0 and "agree" in checked.output
+    from unionevents.reports.models import ReportDaily
+
+    db.session.query(ReportDaily).update({ReportDaily.attended: ReportDaily.attended + 5})
+    db.session.commit()
+    broken = runner.invoke(args=["reports", "check"])
+    assert broken.exit_code == 1 and "daily" in broken.output and "differences" in broken.output
