@@ -23,6 +23,7 @@ from .models import (
     QuestionKind, SignupMode, TimeSlot, UnitQuota, Visibility,
 )
 from ..registrations.models import LIVE_STATES, PLACE_STATES, Registration, RegistrationState
+from ..reports.services import record_transition, sync_activity
 
 
 def upcoming_activities(limit: int = 12) -> list[Activity]:
@@ -130,6 +131,7 @@ def create_activity(*, title: str, kind: ActivityKind, node: UnionNode, starts_a
     activity.eligible_nodes = [ActivityEligibleNode(node_id=n.id) for n in eligible_nodes]
     db.session.add(activity)
     db.session.flush()
+    sync_activity(activity)
     log_action(created_by.id if created_by else None, "activity.create", activity)
     return activity
 
@@ -535,6 +537,7 @@ def update_activity(actor: User, activity_id: int, data: ActivityData) -> Activi
         activity.visibility = data.visibility
         activity.members_only = data.members_only
         _replace_eligibility(activity, data.occupations, eligible)
+        sync_activity(activity)
         log_action(actor.id, "activity.update", activity)
         if raised and not activity.slots and activity.status == ActivityStatus.PUBLISHED:
             from ..registrations.services import fill_free_places
@@ -593,6 +596,7 @@ def publish(actor: User, activity_id: int) -> Activity:
         if problems:
             raise ValidationFailed({"publish": problems}, message=problems[0])
         activity.status = ActivityStatus.PUBLISHED
+        sync_activity(activity)
         log_action(actor.id, "activity.publish", activity)
     return activity
 
@@ -608,6 +612,7 @@ def unpublish(actor: User, activity_id: int) -> Activity:
             raise Conflict(_l("People have already signed up, so the activity cannot go back to draft. "
                               "Cancel it instead: everyone who signed up is then told."))
         activity.status = ActivityStatus.DRAFT
+        sync_activity(activity)
         log_action(actor.id, "activity.unpublish", activity)
     return activity
 
@@ -632,6 +637,7 @@ def cancel_activity(actor: User, activity_id: int, reason: str = "") -> int:
             raise Conflict(_l("This activity has already ended, so it cannot be cancelled."))
         cancelled = cancel_live_registrations(actor, activity)
         activity.status = ActivityStatus.CANCELLED
+        sync_activity(activity)
         log_action(actor.id, "activity.cancel", activity, registrations=len(cancelled))
         for registration in cancelled:
             _notify_activity_cancelled(registration, activity, reason)
@@ -649,6 +655,7 @@ def cancel_live_registrations(actor: User, activity: Activity) -> list[Registrat
         .order_by(Registration.id).with_for_update(of=Registration)
     ))
     for registration in registrations:
+        record_transition(activity.id, registration.state, RegistrationState.CANCELLED, registration.user_id)
         registration.state = RegistrationState.CANCELLED
         log_action(actor.id, "registration.cancel", registration, activity_id=activity.id,
                    user_id=registration.user_id, cause="activity_cancelled")
@@ -715,6 +722,7 @@ def copy_activity(actor: User, activity_id: int, starts_at: datetime | None = No
         copy.unit_quotas = [UnitQuota(node_id=q.node_id, quota=q.quota, used=0) for q in source.unit_quotas]
         db.session.add(copy)
         db.session.flush()
+        sync_activity(copy)
         log_action(actor.id, "activity.copy", copy, source_id=source.id)
     return copy
 

@@ -159,7 +159,8 @@ def init_api(app: Flask) -> None:
     from ..activities.api import blp as activities_blp
     from ..registrations.api import blp as registrations_blp
     from ..registrations.checkin_api import blp as checkin_blp
+    from ..reports.api import blp as reports_blp
 
-    for blp in (accounts_blp, activities_blp, registrations_blp, checkin_blp):
+    for blp in (accounts_blp, activities_blp, registrations_blp, checkin_blp, reports_blp):
         csrf.exempt(blp)  # bearer tokens only; no cookies are read by the API
         api.register_blueprint(blp)

@@ -23,6 +23,8 @@ def register_cli(app: Flask) -> None:
 
     from ..health.cli import health_cli
     app.cli.add_command(health_cli)
+    from ..reports.cli import reports_cli
+    app.cli.add_command(reports_cli)
 
 
 @click.group("outbox", help="Notification outbox.")

@@ -55,6 +55,7 @@ from ..core.outbox import enqueue
 from ..core.permissions import has_role
 from ..core.timeutil import now
 from ..extensions import db
+from ..reports.services import record_transition
 from . import rules
 from .models import PLACE_STATES, CheckInReceipt, Registration, RegistrationState as S
 from .rules import Refusal
@@ -452,6 +453,7 @@ def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, **
             raise ActivityFull(FULL_MESSAGES[full], counter=full)
     elif delta < 0:
         _release_place(row.activity_id, row.slot_id, row.quota_node_id)
+    record_transition(row.activity_id, old, new, row.user_id)
     row.state = new
     identity = db.session.identity_map.get(db.session.identity_key(Registration, row.id))
     if identity is not None:
@@ -691,6 +693,7 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
     )
     db.session.add(registration)
     db.session.flush()
+    record_transition(plan.activity_id, None, state, plan.user_id)
     if state == S.CONFIRMED:
         _send("confirmed", plan.user_id, plan.locale, plan.title, plan.starts_at)
     elif state == S.WAITLISTED:

@@ -1,0 +1,1 @@
+"""Officer reports: summary tables kept current by the services, dashboards, charts and exports."""

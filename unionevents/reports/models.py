@@ -1,0 +1,126 @@
+"""Summary tables for the officer reports (see docs/reports.md).
+
+They are kept current by ``reports.services`` in the same transaction as the change they count,
+and can be recomputed from scratch with ``flask reports rebuild``.  Every counter is a function of
+the current state of activities and registrations, so a recount must equal them.
+
+* ``report_activity``: one row per activity — the key it is counted under (organising union, local
+  start day, kind) and its status; written only when an activity is created or changed, read by
+  the hook to find the key, and by ``sync_activity`` to move an activity's counts when it changes.
+* ``report_daily``: per (day, union, kind): activities held and cancelled, registrations in each
+  state, registrations by new-employment-form workers.  What the dashboard adds up over a subtree
+  and a date range.
+* ``report_reach``: per (union, worker, day, kind) the worker's places and attendances in the
+  union's subtree — one row per level above the activity — so exact unique-participant counts over
+  any subtree, range and kinds are a GROUP BY over one union's rows in index order.
+* ``report_node_ancestor``: the tree as a closure table, for the hook and the rebuild.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, SmallInteger
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..activities.models import ActivityKind, ActivityStatus
+from ..core.enums import enum_column_type
+from ..extensions import db
+from ..registrations.models import RegistrationState
+
+#: The registration-state counters, one column per state, named after the state's value.
+STATE_COLUMNS = tuple(state.value for state in RegistrationState)
+
+
+class _StateCounters:
+    """One integer column per registration state plus the new-employment-form registrations."""
+
+    pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    confirmed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    waitlisted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    not_drawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    attended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    no_show: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: registrations (any state) made by new-employment-form workers
+    nef_registrations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportActivity(db.Model):
+    __tablename__ = "report_activity"
+    __table_args__ = (
+        Index("ix_report_activity_day_node", "day", "node_id"),
+        Index("ix_report_activity_node_day", "node_id", "day"),
+    )
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True)
+    node_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
+    month: Mapped[int] = mapped_column(Integer)  # yyyymm of ``day``
+    kind: Mapped[ActivityKind] = mapped_column(enum_column_type(ActivityKind))
+    status: Mapped[ActivityStatus] = mapped_column(enum_column_type(ActivityStatus))
+
+
+class ReportDaily(_StateCounters, db.Model):
+    __tablename__ = "report_daily"
+    __table_args__ = (Index("ix_report_daily_node_day", "node_id", "day"),)
+
+    # Primary key in this order: range scans by day for any subtree.
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[ActivityKind] = mapped_column(enum_column_type(ActivityKind), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer)
+    activities_held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    activities_cancelled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportNodeAncestor(db.Model):
+    """The union tree as a closure table: one row per (union, each of its ancestors and itself).
+
+    Built from ``union_node.path`` (nodes are never moved); a node created later gets its rows the
+    first time the hook meets it.  Lets the hook and the rebuild add a worker to every level above
+    an activity with an equality join instead of prefix matching.
+    """
+
+    __tablename__ = "report_node_ancestor"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ancestor_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class ReportReach(db.Model):
+    """Who was reached where: per (union, worker, day, kind), the worker's places and attendances in
+    activities organised by that union or anywhere below it.
+
+    Each union has its own rows, so the unique workers of a subtree over any range are the distinct
+    ``user_id`` of one union's rows; the primary key puts them in (union, worker) order, so the count
+    is a streaming GROUP BY over an index with no sort and no join.  ``own_*`` count only the
+    union's own activities (the "own activities" row of the child breakdown).
+    """
+
+    __tablename__ = "report_reach"
+    __table_args__ = (
+        Index("ix_report_reach_user", "user_id"),
+        # PostgreSQL: the counters ride in the index so the scans are index-only (SQLite: the table
+        # is the primary-key b-tree already).
+        Index("ix_report_reach_scan", "node_id", "user_id", "day", "kind",
+              postgresql_include=["places", "attended", "own_places", "own_attended", "nef"]
+              ).ddl_if(dialect="postgresql"),
+        {"sqlite_with_rowid": False},
+    )
+
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Erasing a worker erases their rows here too.
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[ActivityKind] = mapped_column(enum_column_type(ActivityKind), primary_key=True)
+    #: places held (confirmed or attended) in activities of this union's subtree that day
+    places: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: of which attended
+    attended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the same, counting only activities organised by this union itself
+    own_places: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    own_attended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: 1 when the worker was a new-employment-form worker when first counted here
+    nef: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")

@@ -1,0 +1,497 @@
+"""Read-only figures for the officer reports, all aggregated in SQL over the summary tables.
+
+Every function runs a fixed number of statements whatever the data size (a test counts them):
+the dashboard reads ``report_daily`` (additive counters) and ``report_participant`` (exact unique
+counts), joined to the union tree by the materialized path, grouped by the child of the chosen
+node the rows belong to.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, distinct, func, literal, select
+
+from ..accounts.models import Occupation, User
+from ..activities.models import Activity, ActivityKind, ActivityStatus, Question, QuestionKind, TimeSlot
+from ..core.timeutil import now, utc_to_local
+from ..extensions import db
+from ..registrations.models import Registration, RegistrationState as S
+from ..unions.models import UnionNode
+from .models import ReportActivity, ReportDaily, ReportReach
+from .services import Figure, extra_figures
+
+#: How many activities the "top activities" list shows.
+TOP_ACTIVITIES = 10
+#: The longest range a report covers (a typing mistake in a year should not scan decades).
+MAX_RANGE_DAYS = 366 * 5
+
+
+def today() -> date:
+    return utc_to_local(now()).date()
+
+
+def quarter_of(day: date) -> tuple[date, date]:
+    first_month = 3 * ((day.month - 1) // 3) + 1
+    start = date(day.year, first_month, 1)
+    end = date(day.year + (first_month + 3 > 12), (first_month + 2) % 12 + 1, 1) - timedelta(days=1)
+    return start, end
+
+
+@dataclass
+class ReportFilter:
+    node: UnionNode
+    date_from: date
+    date_to: date
+    kinds: list[ActivityKind] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- tree helpers
+
+def _child_path(node: UnionNode):
+    """SQL: the path of the child of ``node`` a descendant's path lies under (``node``'s own path
+    for the node itself) — '/1/5/12/' under '/1/' gives '/1/5/'."""
+    plen = len(node.path)
+    rest = func.substr(UnionNode.path, plen + 1)
+    slash = func.strpos(rest, "/") if db.session.get_bind().dialect.name == "postgresql" else func.instr(rest, "/")
+    return func.substr(UnionNode.path, 1, plen + slash)
+
+
+def _subtree_map(node: UnionNode):
+    """Subquery (node_id, child_path) for every union in ``node``'s subtree."""
+    return (select(UnionNode.id.label("node_id"), _child_path(node).label("child_path"))
+            .where(UnionNode.path.startswith(node.path, autoescape=True)).subquery("subtree"))
+
+
+def subtree_ids(node: UnionNode):
+    return select(UnionNode.id).where(UnionNode.path.startswith(node.path, autoescape=True))
+
+
+def children_of(node: UnionNode) -> list[UnionNode]:
+    return list(db.session.scalars(select(UnionNode).where(UnionNode.parent_id == node.id)
+                                   .order_by(UnionNode.name)))
+
+
+# --------------------------------------------------------------------------- figures
+
+#: Additive figures summed from report_daily.
+PLACE_COLUMNS = ("confirmed", "attended")
+STATE_NAMES = tuple(state.value for state in S)
+
+
+@dataclass
+class Figures:
+    """The additive figures of one group (a kind, a child union, a month, or the whole report)."""
+
+    activities_held: int = 0
+    activities_cancelled: int = 0
+    registrations: int = 0
+    places: int = 0  # registrations holding a place now (confirmed or attended)
+    attended: int = 0
+    no_show: int = 0
+    cancelled: int = 0
+    waitlisted: int = 0
+    pending: int = 0
+    nef_registrations: int = 0
+    # for the rates: activities that have already started (day <= today)
+    held_places: int = 0  # confirmed + attended + no-show there
+    held_attended: int = 0
+    held_no_show: int = 0
+    unique_participants: int | None = None
+    unique_attendees: int | None = None
+    unique_nef: int | None = None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.held_attended / self.held_places if self.held_places else None
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return self.held_no_show / self.held_places if self.held_places else None
+
+    def add(self, other: "Figures") -> None:
+        for name in ("activities_held", "activities_cancelled", "registrations", "places", "attended", "no_show",
+                     "cancelled", "waitlisted", "pending", "nef_registrations", "held_places", "held_attended",
+                     "held_no_show"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def _daily_columns(until: date) -> list:
+    d = ReportDaily
+    past = d.day <= until
+
+    def past_sum(expr):
+        return func.sum(case((past, expr), else_=0))
+
+    return [
+        func.sum(d.activities_held).label("activities_held"),
+        func.sum(d.activities_cancelled).label("activities_cancelled"),
+        func.sum(sum((getattr(d, name) for name in STATE_NAMES[1:]), getattr(d, STATE_NAMES[0])))
+        .label("registrations"),
+        func.sum(d.confirmed + d.attended).label("places"),
+        func.sum(d.attended).label("attended"),
+        func.sum(d.no_show).label("no_show"),
+        func.sum(d.cancelled).label("cancelled"),
+        func.sum(d.waitlisted).label("waitlisted"),
+        func.sum(d.pending).label("pending"),
+        func.sum(d.nef_registrations).label("nef_registrations"),
+        past_sum(d.confirmed + d.attended + d.no_show).label("held_places"),
+        past_sum(d.attended).label("held_attended"),
+        past_sum(d.no_show).label("held_no_show"),
+    ]
+
+
+def _figures(row) -> Figures:
+    return Figures(**{name: int(getattr(row, name) or 0) for name in (
+        "activities_held", "activities_cancelled", "registrations", "places", "attended", "no_show", "cancelled",
+        "waitlisted", "pending", "nef_registrations", "held_places", "held_attended", "held_no_show")})
+
+
+def _daily_where(f: ReportFilter) -> list:
+    where = [ReportDaily.day >= f.date_from, ReportDaily.day <= f.date_to]
+    if f.kinds:
+        where.append(ReportDaily.kind.in_(f.kinds))
+    return where
+
+
+def _reach_where(f: ReportFilter) -> list:
+    r = ReportReach
+    where = [r.day >= f.date_from, r.day <= f.date_to, r.places > 0]
+    if f.kinds:
+        where.append(r.kind.in_(f.kinds))
+    return where
+
+
+def _flag(condition):
+    return func.max(case((condition, 1), else_=0))
+
+
+def _unique_node(f: ReportFilter):
+    """Unique workers of the node's subtree, in all and in its own activities (one statement: the
+    node's reach rows grouped per worker in index order, then counted)."""
+    r = ReportReach
+    per_worker = (select(r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"),
+                         _flag(r.own_places > 0).label("own"), _flag(r.own_attended > 0).label("own_att"))
+                  .where(r.node_id == f.node.id, *_reach_where(f)).group_by(r.user_id).subquery("per_worker"))
+    w = per_worker.c
+    return db.session.execute(select(
+        func.count().label("unique_participants"), func.sum(w.att).label("unique_attendees"),
+        func.sum(w.nef).label("unique_nef"), func.sum(w.own).label("own_participants"),
+        func.sum(w.own_att).label("own_attendees"), func.sum(w.own * w.nef).label("own_nef"))).one()
+
+
+def _unique_children(f: ReportFilter):
+    """Unique workers of each child's subtree (one statement, grouped per child and worker)."""
+    r = ReportReach
+    per_worker = (select(r.node_id, r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"))
+                  .where(r.node_id.in_(select(UnionNode.id).where(UnionNode.parent_id == f.node.id)),
+                         *_reach_where(f))
+                  .group_by(r.node_id, r.user_id).subquery("per_worker"))
+    w = per_worker.c
+    return db.session.execute(select(w.node_id, func.count().label("unique_participants"),
+                                     func.sum(w.att).label("unique_attendees"),
+                                     func.sum(w.nef).label("unique_nef")).group_by(w.node_id)).all()
+
+
+def _set_unique(figures: "Figures", participants, attendees, nef) -> None:
+    figures.unique_participants = int(participants or 0)
+    figures.unique_attendees = int(attendees or 0)
+    figures.unique_nef = int(nef or 0)
+
+
+@dataclass
+class ChildRow:
+    node: UnionNode
+    own: bool  # the chosen node's own activities (not a child's)
+    figures: Figures
+
+
+@dataclass
+class MonthRow:
+    month: int  # yyyymm
+    figures: Figures
+
+    @property
+    def label(self) -> str:
+        return f"{self.month // 100}-{self.month % 100:02d}"
+
+
+@dataclass
+class TopActivity:
+    id: int
+    title: str
+    node_name: str
+    kind: ActivityKind
+    day: date
+    capacity: int
+    places: int
+    attended: int = 0
+    registrations: int = 0
+
+
+@dataclass
+class Dashboard:
+    filter: ReportFilter
+    totals: Figures
+    by_kind: list[tuple[ActivityKind, Figures]]
+    by_child: list[ChildRow]
+    by_month: list[MonthRow]
+    top: list[TopActivity]
+    extras: list[Figure]
+    children: list[UnionNode]
+
+
+def _months(date_from: date, date_to: date) -> list[int]:
+    months, year, month = [], date_from.year, date_from.month
+    while (year, month) <= (date_to.year, date_to.month):
+        months.append(year * 100 + month)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def dashboard(f: ReportFilter) -> Dashboard:
+    """Everything on the officer dashboard for one node, range and kinds: 8 statements + providers."""
+    node, until = f.node, today()
+    children = children_of(node)                                                   # 1
+    tree = _subtree_map(node)
+    d = ReportDaily
+
+    by_kind_rows = db.session.execute(                                             # 2
+        select(d.kind, *_daily_columns(until)).join(tree, tree.c.node_id == d.node_id)
+        .where(*_daily_where(f)).group_by(d.kind)).all()
+    by_kind = {ActivityKind(row.kind): _figures(row) for row in by_kind_rows}
+    totals = Figures()
+    for figures in by_kind.values():
+        totals.add(figures)
+
+    by_child_rows = db.session.execute(                                            # 3
+        select(tree.c.child_path, *_daily_columns(until)).join(tree, tree.c.node_id == d.node_id)
+        .where(*_daily_where(f)).group_by(tree.c.child_path)).all()
+    child_figures = {row.child_path: _figures(row) for row in by_child_rows}
+
+    by_month_rows = db.session.execute(                                            # 4
+        select(d.month, *_daily_columns(until)).join(tree, tree.c.node_id == d.node_id)
+        .where(*_daily_where(f)).group_by(d.month)).all()
+    month_figures = {row.month: _figures(row) for row in by_month_rows}
+
+    months = _months(f.date_from, f.date_to)
+    unique = _unique_node(f)                                                       # 5
+    _set_unique(totals, unique.unique_participants, unique.unique_attendees, unique.unique_nef)
+    own = child_figures.setdefault(node.path, Figures())
+    _set_unique(own, unique.own_participants, unique.own_attendees, unique.own_nef)
+    child_unique = {row.node_id: row for row in _unique_children(f)}              # 6
+    by_child = [ChildRow(node, True, own)]
+    for child in children:
+        figures = child_figures.get(child.path, Figures())
+        row = child_unique.get(child.id)
+        _set_unique(figures, *(row[1:] if row is not None else (0, 0, 0)))
+        by_child.append(ChildRow(child, False, figures))
+    by_month = []
+    for month in months:
+        figures = month_figures.get(month, Figures())  # unique counts do not add up over months: none here
+        by_month.append(MonthRow(month, figures))
+    kinds = f.kinds or list(ActivityKind)
+    return Dashboard(
+        filter=f, totals=totals, by_kind=[(kind, by_kind.get(kind, Figures())) for kind in kinds],
+        by_child=by_child, by_month=by_month, top=top_activities(f),                # 7, 8
+        extras=extra_figures(subtree_ids(node), f.date_from, f.date_to, f.kinds), children=children)
+
+
+def top_activities(f: ReportFilter, limit: int = TOP_ACTIVITIES) -> list[TopActivity]:
+    """The activities with the most places taken in the subtree and range (two statements)."""
+    ra = ReportActivity
+    where = [ra.day >= f.date_from, ra.day <= f.date_to, ra.status == ActivityStatus.PUBLISHED,
+             ra.node_id.in_(subtree_ids(f.node))]
+    if f.kinds:
+        where.append(ra.kind.in_(f.kinds))
+    rows = db.session.execute(
+        select(Activity.id, Activity.title, UnionNode.name, ra.kind, ra.day, Activity.capacity, Activity.taken)
+        .select_from(ra).join(Activity, Activity.id == ra.activity_id).join(UnionNode, UnionNode.id == ra.node_id)
+        .where(*where).order_by(Activity.taken.desc(), ra.day.desc(), Activity.id).limit(limit)).all()
+    top = [TopActivity(id=r.id, title=r.title, node_name=r.name, kind=ActivityKind(r.kind), day=r.day,
+                       capacity=r.capacity, places=r.taken) for r in rows]
+    if top:
+        by_id = {t.id: t for t in top}
+        for activity_id, attended, total in db.session.execute(
+                select(Registration.activity_id, func.sum(case((Registration.state == S.ATTENDED, 1), else_=0)),
+                       func.count(Registration.id))
+                .where(Registration.activity_id.in_(list(by_id))).group_by(Registration.activity_id)):
+            by_id[activity_id].attended = int(attended or 0)
+            by_id[activity_id].registrations = int(total)
+    return top
+
+
+# --------------------------------------------------------------------------- one activity
+
+@dataclass
+class QuestionSummary:
+    question: Question
+    answered: int
+    counts: list[tuple[str, int]] = field(default_factory=list)  # choice (or yes/no) → answers
+    mean: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass
+class ActivityStats:
+    activity: Activity
+    by_state: list[tuple[S, int]]
+    by_slot: list[dict[str, Any]]
+    by_union: list[dict[str, Any]]
+    by_occupation: list[dict[str, Any]]
+    questions: list[QuestionSummary]
+    total: int
+
+
+#: Answers are summarised over the registrations that are (or were) taking part.
+ANSWER_STATES = (S.PENDING, S.CONFIRMED, S.WAITLISTED, S.ATTENDED, S.NO_SHOW)
+
+
+def _state_sums(state_column) -> list:
+    return [func.count(Registration.id).label("registrations"),
+            func.sum(case((state_column.in_((S.CONFIRMED, S.ATTENDED)), 1), else_=0)).label("places"),
+            func.sum(case((state_column == S.ATTENDED, 1), else_=0)).label("attended"),
+            func.sum(case((state_column == S.NO_SHOW, 1), else_=0)).label("no_show"),
+            func.sum(case((state_column == S.WAITLISTED, 1), else_=0)).label("waitlisted"),
+            func.sum(case((state_column == S.CANCELLED, 1), else_=0)).label("cancelled")]
+
+
+def _counts(row) -> dict[str, int]:
+    return {name: int(getattr(row, name) or 0)
+            for name in ("registrations", "places", "attended", "no_show", "waitlisted", "cancelled")}
+
+
+def activity_stats(activity: Activity) -> ActivityStats:
+    """Statistics of one activity (six statements; the answers of one activity's registrations are
+    summarised in Python because their JSON layout differs per question kind)."""
+    r = Registration
+    by_state = dict(db.session.execute(select(r.state, func.count(r.id)).where(r.activity_id == activity.id)
+                                       .group_by(r.state)).all())
+    states = [(state, int(by_state.get(state, 0))) for state in S]
+    by_slot = [{"slot": slot, **_counts(row)} for row in db.session.execute(
+        select(TimeSlot.id, *_state_sums(r.state)).join(r, and_(r.slot_id == TimeSlot.id), isouter=True)
+        .where(TimeSlot.activity_id == activity.id).group_by(TimeSlot.id))
+        for slot in [next((s for s in activity.slots if s.id == row.id), None)] if slot is not None]
+    by_slot.sort(key=lambda item: item["slot"].starts_at)
+    by_union = [{"name": row.name, **_counts(row)} for row in db.session.execute(
+        select(func.coalesce(UnionNode.name, literal("")).label("name"), *_state_sums(r.state))
+        .select_from(r).outerjoin(UnionNode, UnionNode.id == r.unit_node_id)
+        .where(r.activity_id == activity.id).group_by(UnionNode.name).order_by(func.count(r.id).desc()))]
+    by_occupation = [{"occupation": Occupation(row.occupation), **_counts(row)} for row in db.session.execute(
+        select(User.occupation, *_state_sums(r.state)).join(User, User.id == r.user_id)
+        .where(r.activity_id == activity.id).group_by(User.occupation).order_by(func.count(r.id).desc()))]
+    questions = list(activity.questions)
+    summaries = []
+    if questions:
+        answers = [a for a in db.session.scalars(select(r.answers).where(
+            r.activity_id == activity.id, r.state.in_(ANSWER_STATES))) if a]
+        summaries = [summarise_answers(q, answers) for q in questions]
+    return ActivityStats(activity=activity, by_state=states, by_slot=by_slot, by_union=by_union,
+                         by_occupation=by_occupation, questions=summaries, total=sum(by_state.values()))
+
+
+YES = _l("Yes")
+NO = _l("No")
+
+
+def summarise_answers(question: Question, answers: list[dict]) -> QuestionSummary:
+    """Counts per choice (or yes/no), mean/min/max of numbers, the number answered for text."""
+    key = str(question.id)
+    values = [a[key] for a in answers if key in a and a[key] not in (None, "", [])]
+    summary = QuestionSummary(question=question, answered=len(values))
+    if question.kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
+        counter: Counter = Counter()
+        for value in values:
+            counter.update(value if isinstance(value, list) else [value])
+        choices = question.choice_list()
+        summary.counts = [(choice, counter.get(choice, 0)) for choice in choices]
+        summary.counts += [(str(other), n) for other, n in sorted(counter.items(), key=str)
+                           if other not in choices]  # answers to a choice since removed
+    elif question.kind == QuestionKind.YES_NO:
+        summary.counts = [(str(YES), sum(1 for v in values if v is True)),
+                          (str(NO), sum(1 for v in values if v is False))]
+    elif question.kind == QuestionKind.NUMBER:
+        numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers:
+            summary.mean = sum(numbers) / len(numbers)
+            summary.minimum, summary.maximum = min(numbers), max(numbers)
+    return summary
+
+
+# --------------------------------------------------------------------------- input and scope
+
+def scope_tops(user) -> list[UnionNode]:
+    from ..accounts.models import Role
+    from ..core.permissions import scope_nodes
+
+    return sorted(scope_nodes(user, Role.OFFICER), key=lambda n: n.path)
+
+
+def parse_filter(args, user) -> tuple[ReportFilter, dict[str, list[str]]]:
+    """The report filter from query arguments (``node``, ``from``, ``to``, ``kind`` repeated).
+
+    Bad values give a message per field and fall back to the default (top of scope, this
+    quarter, all kinds).  Raises NotFound for an unknown union and NotAllowed for one outside
+    the user's officer scope.
+    """
+    from ..core.errors import NotAllowed, NotFound
+
+    errors: dict[str, list[str]] = {}
+    tops = scope_tops(user)
+    if not tops:
+        raise NotAllowed()
+    node = tops[0]
+    raw_node = (args.get("node") or "").strip()
+    if raw_node:
+        if not raw_node.isdigit():
+            raise NotFound(_l("This union does not exist."))
+        found = db.session.get(UnionNode, int(raw_node))
+        if found is None:
+            raise NotFound(_l("This union does not exist."))
+        if not any(found.path.startswith(top.path) for top in tops):
+            raise NotAllowed(_l("This union is outside the unions you report on."))
+        node = found
+    default_from, default_to = quarter_of(today())
+    dates = {}
+    for name, default in (("from", default_from), ("to", default_to)):
+        raw = (args.get(name) or "").strip()
+        dates[name] = default
+        if raw:
+            try:
+                dates[name] = date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = [str(_l("Please enter a date like 2025-03-31."))]
+    if dates["from"] > dates["to"]:
+        errors["to"] = [str(_l("The end date must not be before the start date."))]
+        dates["from"], dates["to"] = default_from, default_to
+    elif (dates["to"] - dates["from"]).days > MAX_RANGE_DAYS:
+        errors["to"] = [str(_l("A report can cover at most five years."))]
+        dates["to"] = dates["from"] + timedelta(days=MAX_RANGE_DAYS)
+    kinds = []
+    raw_kinds = args.getlist("kind") if hasattr(args, "getlist") else args.get("kind") or []
+    if isinstance(raw_kinds, str):
+        raw_kinds = [raw_kinds]
+    for raw in raw_kinds:
+        for value in str(raw).split(","):
+            value = value.strip()
+            if not value:
+                continue
+            try:
+                kind = ActivityKind(value)
+            except ValueError:
+                errors["kind"] = [str(_l("Please choose kinds of activity from the list."))]
+                continue
+            if kind not in kinds:
+                kinds.append(kind)
+    return ReportFilter(node=node, date_from=dates["from"], date_to=dates["to"], kinds=kinds), errors
+
+
+def breadcrumbs(node: UnionNode, tops: list[UnionNode]) -> list[UnionNode]:
+    """The node's ancestors the user may report on, top first, ending with the node (one query)."""
+    ids = node.ancestor_ids()
+    rows = {n.id: n for n in db.session.scalars(select(UnionNode).where(UnionNode.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows and any(rows[i].path.startswith(t.path) for t in tops)]

@@ -1,0 +1,447 @@
+"""Keeping the report summary tables current, rebuilding them, and the figure providers.
+
+The registration engine calls ``record_transition`` from its one state changer (and when it inserts
+a registration); the activity services call ``sync_activity`` after creating, editing, publishing or
+cancelling an activity.  Both run inside the caller's transaction, so a summary can never disagree
+with the change it counts.  ``rebuild`` recomputes everything from scratch (``flask reports rebuild``)
+and ``recount`` / ``snapshot`` let a test (or ``flask reports check``) prove they agree.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import Select, and_, case, delete, func, literal, select, tuple_, update
+
+from ..accounts.models import NEW_EMPLOYMENT_FORM, User
+from ..activities.models import Activity, ActivityKind, ActivityStatus
+from ..core.timeutil import utc_to_local
+from ..extensions import db
+from ..registrations.models import PLACE_STATES, Registration, RegistrationState as S
+from ..unions.models import UnionNode
+from .models import STATE_COLUMNS, ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach
+
+log = logging.getLogger(__name__)
+
+#: Occupation values that make a new-employment-form worker, for SQL.
+NEF_VALUES = tuple(sorted(o.value for o in NEW_EMPLOYMENT_FORM))
+COUNTER_COLUMNS = STATE_COLUMNS + ("nef_registrations",)
+
+
+def local_day(starts_at: datetime) -> date:
+    """The day an activity counts on: its start date in Asia/Shanghai."""
+    return utc_to_local(starts_at).date()
+
+
+def month_of(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def _nef_flag(user_id_column) -> Any:
+    """1 when the worker is a new-employment-form worker (a correlated scalar subquery)."""
+    return (select(case((User.occupation.in_(NEF_VALUES), 1), else_=0)).where(User.id == user_id_column)
+            .scalar_subquery())
+
+
+# --------------------------------------------------------------------------- portable upsert
+
+def _insert(table):
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _upsert_add(model, key: dict, counters: dict, extra: dict | None = None) -> None:
+    """INSERT the row with ``counters`` or, when its key exists, add ``counters`` to it: one statement."""
+    table = model.__table__
+    stmt = _insert(table).values({**key, **counters, **(extra or {})})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key), set_={name: table.c[name] + stmt.excluded[name] for name in counters})
+    db.session.execute(stmt)
+
+
+def _upsert_add_many(model, key_names: list[str], rows: list[dict], counter_names: Iterable[str]) -> None:
+    if not rows:
+        return
+    table = model.__table__
+    stmt = _insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=key_names, set_={name: table.c[name] + stmt.excluded[name] for name in counter_names})
+    db.session.execute(stmt, rows)
+
+
+# --------------------------------------------------------------------------- the hook
+
+def record_transition(activity_id: int, old: S | None, new: S, user_id: int) -> None:
+    """Count one registration of ``user_id`` moving from ``old`` (None: just created) to ``new``.
+
+    Cheap by design, since it runs inside the sign-up transaction: one UPDATE of the day's row
+    (found through the activity's key row, no read first), plus one UPSERT of the worker's
+    reach rows (one statement) only when a place or an attendance was gained or lost.  An activity that was
+    never counted (created before the reports existed) is counted from its registrations instead,
+    which already include this change.
+    """
+    if old == new:
+        return
+    daily = ReportDaily.__table__
+    ra = ReportActivity.__table__
+    values: dict[str, Any] = {new.value: daily.c[new.value] + 1}
+    if old is None:
+        values["nef_registrations"] = daily.c.nef_registrations + _nef_flag(literal(user_id))
+    else:
+        values[old.value] = daily.c[old.value] - 1
+    key = select(ra.c.day, ra.c.node_id, ra.c.kind).where(ra.c.activity_id == activity_id)
+    done = db.session.execute(update(daily).where(tuple_(daily.c.day, daily.c.node_id, daily.c.kind).in_(key))
+                              .values(values)).rowcount
+    if not done:
+        _heal(activity_id)
+        return
+    places = (new in PLACE_STATES) - (old in PLACE_STATES)
+    attended = (new == S.ATTENDED) - (old == S.ATTENDED)
+    if places or attended:
+        if not _reach_activity(activity_id, user_id, places, attended):
+            node_id = db.session.scalar(select(ra.c.node_id).where(ra.c.activity_id == activity_id))
+            _ancestors(node_id)  # a union created after the closure was built: add its rows, then count
+            _reach_activity(activity_id, user_id, places, attended)
+
+
+REACH_KEY = ["node_id", "user_id", "day", "kind"]
+REACH_COLUMNS = REACH_KEY + ["places", "attended", "own_places", "own_attended", "nef"]
+REACH_COUNTERS = ("places", "attended", "own_places", "own_attended")
+
+
+def _reach_upsert(stmt):
+    table = ReportReach.__table__
+    return stmt.on_conflict_do_update(
+        index_elements=REACH_KEY, set_={name: table.c[name] + stmt.excluded[name] for name in REACH_COUNTERS})
+
+
+def _reach_activity(activity_id: int, user_id: int, places: int, attended: int) -> int:
+    """Add the worker's place/attendance change to every union from the activity's organiser up
+    (one INSERT … SELECT … ON CONFLICT DO UPDATE); the number of rows touched (0: no closure rows)."""
+    ra, closure = ReportActivity.__table__, ReportNodeAncestor.__table__
+    own = closure.c.ancestor_id == ra.c.node_id
+    rows = (select(closure.c.ancestor_id, literal(user_id), ra.c.day, ra.c.kind, literal(places), literal(attended),
+                   case((own, literal(places)), else_=literal(0)), case((own, literal(attended)), else_=literal(0)),
+                   _nef_flag(literal(user_id)))
+            .select_from(ra.join(closure, closure.c.node_id == ra.c.node_id))
+            .where(ra.c.activity_id == activity_id))
+    return db.session.execute(_reach_upsert(_insert(ReportReach.__table__).from_select(REACH_COLUMNS, rows))).rowcount
+
+
+def _ancestors(node_id: int) -> list[int]:
+    """The ids of the union and every union above it (closure rows made from its path if missing)."""
+    closure = ReportNodeAncestor.__table__
+    ids = list(db.session.scalars(select(closure.c.ancestor_id).where(closure.c.node_id == node_id)))
+    if ids:
+        return ids
+    path = db.session.scalar(select(UnionNode.path).where(UnionNode.id == node_id)) or ""
+    ids = [int(part) for part in path.strip("/").split("/") if part] or [node_id]
+    db.session.execute(closure.insert(), [{"node_id": node_id, "ancestor_id": a} for a in ids])
+    return ids
+
+
+def _heal(activity_id: int) -> None:
+    """The hook found no summary row for the activity: count the activity afresh."""
+    if db.session.scalar(select(ReportActivity.activity_id).where(ReportActivity.activity_id == activity_id)):
+        # Its key row exists but the day's row was deleted by hand: put this activity back in it.
+        log.warning("report_daily row missing for activity %s; run `flask reports rebuild`", activity_id)
+        row = db.session.get(ReportActivity, activity_id)
+        _add_daily(_Key(row.node_id, row.day, ActivityKind(row.kind)),
+                   {**_activity_counts(activity_id), **_status_counters(ActivityStatus(row.status))})
+        return
+    sync_activity(activity_id)
+
+
+# --------------------------------------------------------------------------- activities
+
+@dataclass(frozen=True)
+class _Key:
+    node_id: int
+    day: date
+    kind: ActivityKind
+
+    @property
+    def month(self) -> int:
+        return month_of(self.day)
+
+
+def _status_counters(status: ActivityStatus, sign: int = 1) -> dict[str, int]:
+    return {"activities_held": sign * int(status == ActivityStatus.PUBLISHED),
+            "activities_cancelled": sign * int(status == ActivityStatus.CANCELLED)}
+
+
+def _activity_counts(activity_id: int) -> dict[str, int]:
+    """The activity's registrations per state, and by new-employment-form workers (one query)."""
+    counts = dict.fromkeys(COUNTER_COLUMNS, 0)
+    rows = db.session.execute(
+        select(Registration.state, func.count(Registration.id),
+               func.sum(case((User.occupation.in_(NEF_VALUES), 1), else_=0)))
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.activity_id == activity_id).group_by(Registration.state)).all()
+    for state, count, nef in rows:
+        counts[S(state).value] = count
+        counts["nef_registrations"] += int(nef or 0)
+    return counts
+
+
+def _activity_participants(activity_id: int) -> list[dict]:
+    """Per worker: places held and attended in this activity (one query)."""
+    rows = db.session.execute(
+        select(Registration.user_id,
+               func.sum(case((Registration.state.in_(PLACE_STATES), 1), else_=0)),
+               func.sum(case((Registration.state == S.ATTENDED, 1), else_=0)),
+               func.max(case((User.occupation.in_(NEF_VALUES), 1), else_=0)))
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.activity_id == activity_id, Registration.state.in_(PLACE_STATES))
+        .group_by(Registration.user_id)).all()
+    return [{"user_id": uid, "places": int(places), "attended": int(att), "nef": int(nef)}
+            for uid, places, att, nef in rows]
+
+
+def _add_participants(key: _Key, people: list[dict], sign: int) -> None:
+    """Add (``sign`` +1) or take away (-1) the activity's workers at every level above its organiser."""
+    rows = []
+    for ancestor in _ancestors(key.node_id):
+        own = ancestor == key.node_id
+        rows += [{"node_id": ancestor, "user_id": p["user_id"], "day": key.day, "kind": key.kind,
+                  "places": sign * p["places"], "attended": sign * p["attended"],
+                  "own_places": sign * p["places"] if own else 0, "own_attended": sign * p["attended"] if own else 0,
+                  "nef": p["nef"]} for p in people]
+    _upsert_add_many(ReportReach, REACH_KEY, rows, REACH_COUNTERS)
+
+
+def _add_daily(key: _Key, counters: dict[str, int]) -> None:
+    _upsert_add(ReportDaily, {"day": key.day, "node_id": key.node_id, "kind": key.kind}, counters,
+                {"month": key.month})
+
+
+def sync_activity(activity: Activity | int) -> None:
+    """Bring the summaries in line with the activity's organiser, day, kind and status.
+
+    Call after creating an activity or changing any of those (publish, unpublish, cancel, edit), in
+    the same transaction.  Does nothing when nothing the reports key on has changed; moves the
+    activity's counts to its new key when its union, day or kind changed.
+    """
+    activity_id = activity if isinstance(activity, int) else activity.id
+    if not isinstance(activity, int):
+        db.session.flush()
+    current = db.session.execute(
+        select(Activity.node_id, Activity.starts_at, Activity.kind, Activity.status)
+        .where(Activity.id == activity_id)).first()
+    if current is None:
+        return
+    key = _Key(current.node_id, local_day(current.starts_at), ActivityKind(current.kind))
+    status = ActivityStatus(current.status)
+    row = db.session.execute(select(ReportActivity.node_id, ReportActivity.day, ReportActivity.kind,
+                                    ReportActivity.status)
+                             .where(ReportActivity.activity_id == activity_id)).first()
+    if row is None:
+        db.session.execute(ReportActivity.__table__.insert().values(
+            activity_id=activity_id, node_id=key.node_id, day=key.day, month=key.month, kind=key.kind,
+            status=status))
+        _add_daily(key, {**_activity_counts(activity_id), **_status_counters(status)})
+        _add_participants(key, _activity_participants(activity_id), +1)
+        return
+    old_key = _Key(row.node_id, row.day, ActivityKind(row.kind))
+    old_status = ActivityStatus(row.status)
+    if old_key == key and old_status == status:
+        return
+    if old_key == key:
+        held, was = _status_counters(status), _status_counters(old_status)
+        _add_daily(key, {name: held[name] - was[name] for name in held})
+    else:
+        counts = _activity_counts(activity_id)
+        _add_daily(old_key, {**{n: -v for n, v in counts.items()}, **_status_counters(old_status, -1)})
+        _add_daily(key, {**counts, **_status_counters(status)})
+        people = _activity_participants(activity_id)
+        _add_participants(old_key, people, -1)
+        _add_participants(key, people, +1)
+    db.session.execute(update(ReportActivity.__table__)
+                       .where(ReportActivity.__table__.c.activity_id == activity_id)
+                       .values(node_id=key.node_id, day=key.day, month=key.month, kind=key.kind, status=status))
+
+
+# --------------------------------------------------------------------------- rebuild and recount
+
+def _activity_keys() -> list[dict]:
+    """Every activity's key row computed from the activities (one query)."""
+    result = []
+    for activity_id, node_id, starts_at, kind, status in db.session.execute(
+            select(Activity.id, Activity.node_id, Activity.starts_at, Activity.kind, Activity.status)):
+        day = local_day(starts_at)
+        result.append({"activity_id": activity_id, "node_id": node_id, "day": day, "month": month_of(day),
+                       "kind": ActivityKind(kind), "status": ActivityStatus(status)})
+    return result
+
+
+def _daily_select() -> Select:
+    """The daily rows recounted from the registrations and the activities' key rows (one grouped query)."""
+    ra = ReportActivity.__table__
+    per_activity = (
+        select(Registration.activity_id.label("activity_id"),
+               *[func.sum(case((Registration.state == state, 1), else_=0)).label(state.value) for state in S],
+               func.sum(case((User.occupation.in_(NEF_VALUES), 1), else_=0)).label("nef_registrations"))
+        .join(User, User.id == Registration.user_id)
+        .group_by(Registration.activity_id)
+    ).subquery()
+    return (
+        select(ra.c.day, ra.c.node_id, ra.c.kind, ra.c.month,
+               func.sum(case((ra.c.status == ActivityStatus.PUBLISHED.value, 1), else_=0)),
+               func.sum(case((ra.c.status == ActivityStatus.CANCELLED.value, 1), else_=0)),
+               *[func.coalesce(func.sum(per_activity.c[name]), 0) for name in COUNTER_COLUMNS])
+        .select_from(ra).outerjoin(per_activity, per_activity.c.activity_id == ra.c.activity_id)
+        .group_by(ra.c.day, ra.c.node_id, ra.c.kind, ra.c.month)
+    )
+
+
+DAILY_COLUMNS = ("day", "node_id", "kind", "month", "activities_held", "activities_cancelled") + COUNTER_COLUMNS
+
+
+def _closure_rows() -> list[dict]:
+    return [{"node_id": node_id, "ancestor_id": int(part)}
+            for node_id, path in db.session.execute(select(UnionNode.id, UnionNode.path))
+            for part in path.strip("/").split("/") if part]
+
+
+def _reach_select() -> Select:
+    """The reach rows recounted from the registrations (one grouped query over the closure)."""
+    ra, closure = ReportActivity.__table__, ReportNodeAncestor.__table__
+    own = closure.c.ancestor_id == ra.c.node_id
+    place = Registration.state.in_(PLACE_STATES)
+    came = Registration.state == S.ATTENDED
+    return (select(closure.c.ancestor_id, Registration.user_id, ra.c.day, ra.c.kind,
+                   func.count(Registration.id).label("places"),
+                   func.sum(case((came, 1), else_=0)).label("attended"),
+                   func.sum(case((and_(own, place), 1), else_=0)).label("own_places"),
+                   func.sum(case((and_(own, came), 1), else_=0)).label("own_attended"),
+                   func.max(case((User.occupation.in_(NEF_VALUES), 1), else_=0)).label("nef"))
+            .select_from(Registration)
+            .join(ra, ra.c.activity_id == Registration.activity_id)
+            .join(closure, closure.c.node_id == ra.c.node_id)
+            .join(User, User.id == Registration.user_id)
+            .where(place)
+            .group_by(closure.c.ancestor_id, Registration.user_id, ra.c.day, ra.c.kind))
+
+
+def rebuild() -> dict[str, int]:
+    """Recompute every summary table from the activities and registrations, in one transaction.
+
+    Returns the number of rows per table.  Safe to run at any time (sign-ups wait for it on SQLite;
+    on PostgreSQL they queue on the tables' locks for its few seconds).
+    """
+    from ..core.db import write_transaction
+
+    with write_transaction():
+        for model in (ReportReach, ReportDaily, ReportActivity, ReportNodeAncestor):
+            db.session.execute(delete(model))
+        closure = _closure_rows()
+        for start in range(0, len(closure), 5000):
+            db.session.execute(ReportNodeAncestor.__table__.insert(), closure[start:start + 5000])
+        keys = _activity_keys()
+        for start in range(0, len(keys), 5000):
+            db.session.execute(ReportActivity.__table__.insert(), keys[start:start + 5000])
+        db.session.execute(ReportDaily.__table__.insert().from_select(list(DAILY_COLUMNS), _daily_select()))
+        db.session.execute(ReportReach.__table__.insert().from_select(REACH_COLUMNS, _reach_select()))
+        sizes = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+                 for model in (ReportNodeAncestor, ReportActivity, ReportDaily, ReportReach)}
+    return sizes
+
+
+def _nonzero(rows: dict[tuple, dict[str, int]]) -> dict[tuple, dict[str, int]]:
+    return {key: row for key, row in rows.items() if any(row.values())}
+
+
+def _daily_row(values) -> tuple[tuple, dict[str, int]]:
+    row = dict(zip(DAILY_COLUMNS, values))
+    key = (row.pop("day"), row.pop("node_id"), ActivityKind(row.pop("kind")).value)
+    row.pop("month")
+    return key, {name: int(value or 0) for name, value in row.items()}
+
+
+def recount() -> dict[str, dict]:
+    """What the summary tables must hold, computed from the base tables (for checks and tests).
+
+    The activities' key rows are recomputed in Python; the registrations are grouped against the
+    stored key rows, so run it after comparing those (``check`` does).
+    """
+    keys = {k["activity_id"]: {"node_id": k["node_id"], "day": k["day"], "kind": k["kind"].value,
+                               "status": k["status"].value} for k in _activity_keys()}
+    daily = dict(_daily_row(values) for values in db.session.execute(_daily_select()))
+    reach = {(r.ancestor_id, r.user_id, r.day, ActivityKind(r.kind).value): _reach_counts(r)
+             for r in db.session.execute(_reach_select())}
+    closure = {(row["node_id"], row["ancestor_id"]) for row in _closure_rows()}
+    return {"activity": keys, "daily": _nonzero(daily), "reach": reach, "closure": closure}
+
+
+def _reach_counts(row) -> dict[str, int]:
+    return {name: int(getattr(row, name) or 0) for name in REACH_COUNTERS + ("nef",)}
+
+
+def snapshot() -> dict[str, dict]:
+    """What the summary tables hold now, in the shape of ``recount()`` (zero rows left out)."""
+    activity = {r.activity_id: {"node_id": r.node_id, "day": r.day, "kind": ActivityKind(r.kind).value,
+                                "status": ActivityStatus(r.status).value}
+                for r in db.session.execute(select(ReportActivity.__table__))}
+    daily = dict(_daily_row(values) for values in db.session.execute(
+        select(*[ReportDaily.__table__.c[name] for name in DAILY_COLUMNS])))
+    reach = {(r.node_id, r.user_id, r.day, ActivityKind(r.kind).value): _reach_counts(r)
+             for r in db.session.execute(select(ReportReach.__table__).where(
+                 (ReportReach.places != 0) | (ReportReach.attended != 0) | (ReportReach.own_places != 0)
+                 | (ReportReach.own_attended != 0)))}
+    closure = {tuple(row) for row in db.session.execute(
+        select(ReportNodeAncestor.node_id, ReportNodeAncestor.ancestor_id))}
+    return {"activity": activity, "daily": _nonzero(daily), "reach": reach, "closure": closure}
+
+
+def check() -> list[str]:
+    """Differences between the summary tables and a recount (empty when they agree)."""
+    have, want = snapshot(), recount()
+    # The closure gains a union's rows when the hook first meets it, so it may lack unions without
+    # counted places (a missing row that mattered shows up in the reach rows); a wrong row is a problem.
+    problems = [f"closure row not in the tree: {row}" for row in sorted(have.pop("closure") - want.pop("closure"))]
+    for table in want:
+        for key in sorted(set(have[table]) | set(want[table]), key=str):
+            if have[table].get(key) != want[table].get(key):
+                problems.append(f"{table} {key}: have {have[table].get(key)}, want {want[table].get(key)}")
+    return problems
+
+
+# --------------------------------------------------------------------------- other domains' figures
+
+@dataclass(frozen=True)
+class Figure:
+    """One number another domain contributes to the dashboard (e.g. contest entries)."""
+
+    key: str
+    label: Any  # a lazy string
+    value: int | float
+    group: Any = ""  # a lazy heading to group figures under
+
+
+#: ``provider(node_ids, date_from, date_to, kinds) -> list[Figure]``; ``node_ids`` is a SELECT of the
+#: union ids in the subtree (use ``Model.node_id.in_(node_ids)``), dates are local days (inclusive),
+#: ``kinds`` a list of ActivityKind (empty: all).  Each provider runs a fixed number of queries.
+FigureProvider = Callable[[Select, date, date, list], list[Figure]]
+_PROVIDERS: dict[str, FigureProvider] = {}
+
+
+def register_figures(name: str, provider: FigureProvider) -> None:
+    """Add (or replace) a domain's figures, e.g. ``register_figures("contests", contest_figures)``."""
+    _PROVIDERS[name] = provider
+
+
+def extra_figures(node_ids: Select, date_from: date, date_to: date, kinds: list | None = None) -> list[Figure]:
+    """Figures from every registered provider; a provider that fails is logged and left out."""
+    figures: list[Figure] = []
+    for name, provider in sorted(_PROVIDERS.items()):
+        try:
+            figures.extend(provider(node_ids, date_from, date_to, list(kinds or [])))
+        except Exception:  # noqa: BLE001 - one domain's bug must not take the officers' dashboard down
+            log.exception("report figures from %s failed", name)
+            db.session.rollback()
+    return figures
