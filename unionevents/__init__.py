@@ -174,6 +174,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
     app.register_blueprint(roster_bp)
+    from .core.pwa import bp as phone_bp
+    app.register_blueprint(phone_bp)
 
     from .core.api import init_api
 
