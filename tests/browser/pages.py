@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.factories import PASSWORD
 from unionevents.accounts.models import Role
+from unionevents.accounts.services import grant_role
 from unionevents.activities.models import QuestionKind
 from unionevents.activities.services import add_question
 from unionevents.extensions import db
@@ -40,6 +41,10 @@ def build_world(make) -> World:
                             choices=["M", "L", "XL"])
     db.session.commit()
     registration = services.register(organiser, activity.id)
+    # Officer and judge too, so the dashboard and scoring pages (other branches) open once merged.
+    grant_role(organiser, Role.OFFICER, node=tree["北京市总工会"])
+    grant_role(organiser, Role.JUDGE, activity_id=activity.id)
+    db.session.commit()
     return World(organiser, worker, activity, other, registration, question)
 
 
@@ -60,6 +65,19 @@ def anonymous_pages(world: World) -> list[tuple[str, str]]:
     ]
 
 
+def later_pages(app, world: World) -> list[tuple[str, str]]:
+    """GET pages of the judge-scoring and officer-dashboard blueprints, when they exist in this app."""
+    pages = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(LATER_BLUEPRINTS) or "GET" not in rule.methods:
+            continue
+        if not rule.arguments <= {"activity_id"} or rule.rule.endswith((".csv", ".xlsx", ".json", ".ics")):
+            continue
+        pages.append((rule.endpoint.replace(".", "-"),
+                      rule.rule.replace("<int:activity_id>", str(world.activity.id))))
+    return pages
+
+
 def signed_in_pages(app, world: World) -> list[tuple[str, str]]:
     a = world.activity.id
     pages = [
@@ -73,11 +91,4 @@ def signed_in_pages(app, world: World) -> list[tuple[str, str]]:
         ("checkin", f"/manage/activities/{a}/checkin"),
         ("checkin-search", f"/manage/activities/{a}/checkin?q=%E8%B5%B5"),
     ]
-    # Judge scoring and the officer dashboard come from other branches: covered once merged.
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith(LATER_BLUEPRINTS) or "GET" not in rule.methods:
-            continue
-        if not rule.arguments <= {"activity_id"} or rule.rule.endswith((".csv", ".xlsx", ".json", ".ics")):
-            continue
-        pages.append((rule.endpoint.replace(".", "-"), rule.rule.replace("<int:activity_id>", str(a))))
     return pages

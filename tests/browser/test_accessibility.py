@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.browser.conftest import DESKTOP_VIEWPORT, PHONE_VIEWPORT, SCREENSHOT_DIR
-from tests.browser.pages import AXE_JS, anonymous_pages, build_world, log_in, signed_in_pages
+from tests.browser.pages import AXE_JS, anonymous_pages, build_world, later_pages, log_in, signed_in_pages
 
 BAD = {"serious", "critical"}
 
@@ -31,8 +31,13 @@ def test_no_serious_accessibility_violations(app, make, new_context, viewport):
     found: dict[str, list] = {}
     phone = viewport == PHONE_VIEWPORT
 
-    def check(name: str, url: str) -> None:
+    skipped = []
+
+    def check(name: str, url: str, optional: bool = False) -> None:
         response = page.goto(url)
+        if optional and (response is None or not response.ok):
+            skipped.append(f"{name} {url} -> {response and response.status}")  # needs other data
+            return
         assert response is not None and response.ok, f"{name}: {url} answered {response and response.status}"
         if phone:
             SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
@@ -46,6 +51,11 @@ def test_no_serious_accessibility_violations(app, make, new_context, viewport):
     log_in(page, world.organiser)
     for name, url in signed_in_pages(app, world):
         check(name, url)
+    # Judge scoring and the officer dashboard (built on other branches) are covered once merged.
+    for name, url in later_pages(app, world):
+        check(name, url, optional=True)
+    if skipped:
+        print("pages not audited (they need data this test does not make):", skipped)
     # The sign-up form after a refused submit: the errors are tied to their fields and announced.
     page.goto(f"/activities/{world.other.id}/signup")
     page.locator("form.signup-form [type=submit]").click()
