@@ -190,6 +190,33 @@
     event.target.hidden = true;
   });
 
+  /* A typed (or scanned) ticket code while offline: found in the saved roster by its SHA-256 digest. */
+  var ticketForm = document.getElementById("ticket-form");
+  if (ticketForm && window.crypto && crypto.subtle && window.TextEncoder) {
+    ticketForm.addEventListener("submit", function (event) {
+      if (navigator.onLine || !roster()) { return; }
+      event.preventDefault();
+      var input = ticketForm.querySelector("input[name=token]");
+      var code = (input.value || "").trim();
+      if (!code) { return; }
+      crypto.subtle.digest("SHA-256", new TextEncoder().encode(code)).then(function (buffer) {
+        var hex = Array.prototype.map.call(new Uint8Array(buffer), function (x) {
+          return (x + 0x100).toString(16).slice(1);
+        }).join("");
+        var row = roster().rows.filter(function (x) { return x.token_digest === hex; })[0];
+        resultsEl.textContent = "";
+        if (!row) { resultsEl.appendChild(el("p", "empty", t("nomatch"))); return; }
+        if (row.state === "confirmed" || row.state === "no_show") {
+          recordLocal(row);
+          input.value = "";
+        } else {
+          resultsEl.appendChild(el("p", "door-refusal", row.name + ": " +
+            (row.state === "attended" ? t("already") : t("cannot"))));
+        }
+      });
+    });
+  }
+
   window.addEventListener("online", function () { showStatus(); sync(); fetchRoster().catch(function () {}); });
   window.addEventListener("offline", showStatus);
 
