@@ -17,11 +17,13 @@
   var ROSTER_KEY = "door-roster-" + activityId;
   var QUEUE_KEY = "door-queue-" + activityId;
   var statusEl = box.querySelector("[data-offline-status]");
-  var resultsEl = box.querySelector("[data-offline-results]");
+  var resultsEl = document.querySelector("[data-offline-results]");
   var pendingBox = box.querySelector("[data-pending-box]");
   var pendingList = box.querySelector("[data-pending-list]");
   var searchForm = document.querySelector("form[data-door-search]");
   var syncing = false;
+  var lastSearch = "";
+  var sentSome = false;
 
   function load(key, fallback) {
     try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
@@ -48,7 +50,20 @@
   function roster() { return load(ROSTER_KEY, null); }
   function queue() { return load(QUEUE_KEY, []); }
 
+  function showCount() {
+    var r = roster();
+    var counter = document.querySelector(".door-count");
+    if (!r || !counter) { return; }
+    var done = 0, total = 0;
+    r.rows.forEach(function (row) {
+      if (row.state === "attended") { done += 1; }
+      if (row.state === "attended" || row.state === "confirmed") { total += 1; }
+    });
+    counter.textContent = t("count").replace("{done}", String(done)).replace("{total}", String(total));
+  }
+
   function showStatus() {
+    showCount();
     var r = roster();
     var text = navigator.onLine ? t("online") : t("offline");
     if (r) { text += " " + t("saved").replace("{count}", String(r.rows.length)); }
@@ -75,6 +90,7 @@
     return fetch(box.getAttribute("data-roster-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error("roster " + r.status); } return r.json(); })
       .then(function (data) {
+        if (!data || !data.rows) { throw new Error("roster: not a roster"); }
         /* keep what this phone checked in but has not sent yet */
         var waiting = {};
         queue().forEach(function (q) { if (q.status === "pending") { waiting[q.registration_id] = true; } });
@@ -86,6 +102,7 @@
   }
 
   function search(text) {
+    lastSearch = text || "";
     var r = roster();
     var needle = (text || "").trim().toLowerCase();
     resultsEl.textContent = "";
@@ -109,7 +126,7 @@
         button.addEventListener("click", function () { recordLocal(row); search(text); });
         li.appendChild(button);
       } else if (row.state === "attended") {
-        li.appendChild(el("p", "door-refusal", t("already")));
+        if (!row.local) { li.appendChild(el("p", "door-refusal", t("already"))); }
       } else {
         li.appendChild(el("p", "door-refusal", t("cannot")));
       }
@@ -123,6 +140,7 @@
     items.push({ client_id: uuid(), registration_id: row.registration_id, name: row.name,
                  at: new Date().toISOString(), status: "pending" });
     save(QUEUE_KEY, items);
+    box.removeAttribute("data-synced");
     var r = roster();
     if (r) {
       r.rows.forEach(function (x) { if (x.registration_id === row.registration_id) { x.state = "attended"; x.local = true; } });
@@ -130,23 +148,51 @@
     }
     row.state = "attended"; row.local = true;
     renderQueue();
+    showCount();
     if (navigator.onLine) { sync(); }
   }
 
-  function setItem(clientId, changes) {
+  function setItem(clientId, changes, serverState) {
     var items = queue();
+    var regId = null;
     items.forEach(function (item) {
-      if (item.client_id === clientId) { Object.keys(changes).forEach(function (k) { item[k] = changes[k]; }); }
+      if (item.client_id === clientId) {
+        Object.keys(changes).forEach(function (k) { item[k] = changes[k]; });
+        regId = item.registration_id;
+      }
     });
     save(QUEUE_KEY, items);
+    var r = roster();
+    if (r && regId !== null) {
+      r.rows.forEach(function (x) {
+        if (x.registration_id === regId) {
+          x.local = false;
+          if (serverState) { x.state = serverState.state; x.state_title = serverState.title; }
+        }
+      });
+      save(ROSTER_KEY, r);
+    }
     renderQueue();
+    showCount();
+    if (lastSearch && resultsEl.firstChild) { search(lastSearch); }
   }
 
   function sync() {
     if (syncing) { return; }
     var next = queue().filter(function (item) { return item.status === "pending"; })[0];
-    if (!next) { box.setAttribute("data-synced", "true"); return; }
+    if (!next) {
+      if (sentSome && navigator.onLine) {
+        /* everything is sent: take the server's roster again (states changed by others, refusals) */
+        sentSome = false;
+        fetchRoster().then(function () { if (lastSearch && resultsEl.firstChild) { search(lastSearch); } })
+          .catch(function () {}).then(function () { box.setAttribute("data-synced", "true"); });
+        return;
+      }
+      box.setAttribute("data-synced", "true");
+      return;
+    }
     syncing = true;
+    sentSome = true;
     box.removeAttribute("data-synced");
     fetch(box.getAttribute("data-sync-url"), {
       method: "POST", credentials: "same-origin",
@@ -155,12 +201,14 @@
       body: JSON.stringify({ client_id: next.client_id, registration_id: next.registration_id })
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
-        if (response.ok) {
-          setItem(next.client_id, { status: "sent", message: "" });
+        if (response.ok && data.status === "ok") {
+          setItem(next.client_id, { status: "sent", message: "" },
+                  { state: data.state, title: data.state_title });
         } else if (response.status > 400 && response.status < 500) {
-          setItem(next.client_id, { status: "conflict", message: data.message || "" });
+          setItem(next.client_id, { status: "conflict", message: data.message || "" }, null);
         } else {
-          throw new Error("sync " + response.status); /* server trouble or a stale page: try again later */
+          /* server trouble, or the session ended (a redirect to the login page): try again later */
+          throw new Error("sync " + response.status);
         }
       });
     }).then(function () {

@@ -51,6 +51,7 @@ def test_check_in_offline_then_sync(make, new_context, browser_errors):
     page.locator("[data-offline-results] .door-card", has_text="刘四").get_by_role("button").click()
 
     assert page.locator(".pending-item.pending-pending").count() == 4
+    assert re.findall(r"\d+", page.locator(".door-count").inner_text()) == ["4", "5"]  # counted on the phone
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIR / "phone-checkin-offline.png"), full_page=True)
     assert all(s != S.ATTENDED for s in states(activity.id).values()), "nothing reached the server offline"
@@ -58,6 +59,7 @@ def test_check_in_offline_then_sync(make, new_context, browser_errors):
     context.set_offline(False)
     page.wait_for_selector("#offline-door[data-synced=true]")
     assert page.locator(".pending-item.pending-sent").count() == 3
+    assert re.findall(r"\d+", page.locator(".door-count").inner_text()) == ["3", "4"]  # the server's, once synced
     conflict = page.locator(".pending-item.pending-conflict")
     assert conflict.count() == 1 and "陈五" in conflict.inner_text()
     page.screenshot(path=str(SCREENSHOT_DIR / "phone-checkin-synced.png"), full_page=True)

@@ -389,7 +389,8 @@ def checkin_sync(activity_id: int):
         return _json_error(error.code, str(error.message), error.http_status)
     registration = result.registration
     return jsonify({"status": "ok", "registration_id": registration.id, "name": registration.user.name,
-                    "state": registration.state.value, "already_checked_in": result.already,
+                    "state": registration.state.value, "state_title": registration.state.title,
+                    "already_checked_in": result.already,
                     "replay": result.replay})
 
 
