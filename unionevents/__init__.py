@@ -41,6 +41,10 @@ def create_app(config: str | type | dict | None = None,
     install_security_headers(app)
     install_template_helpers(app)
 
+    from .core.compress import install_compression
+
+    install_compression(app)  # after_request hooks run last-registered first: bodies are final here
+
     from .core.cli import register_cli
 
     register_cli(app)
@@ -185,6 +189,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(enrol_bp)
     from .reports.views import bp as reports_bp
     app.register_blueprint(reports_bp)
+
+    from .core.pwa import bp as phone_bp
+    app.register_blueprint(phone_bp)
 
     from .core.api import init_api
 

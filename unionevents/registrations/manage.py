@@ -6,8 +6,10 @@ JavaScript (the camera scan is an extra).  Views parse input, load-and-authorise
 """
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context,
-                   url_for)
+import uuid
+
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
+                   stream_with_context, url_for)
 from flask_babel import gettext as _, ngettext
 from flask_login import current_user
 
@@ -336,3 +338,61 @@ def _flash_walk_in(result: services.WalkInResult) -> None:
         flash(_("Checked in: %(name)s.", name=name), "success")
     elif result.check_in_refused:
         flash(result.check_in_refused, "error")
+
+
+# --------------------------------------------------------------------------- offline door (JSON for the page's script)
+
+@bp.route("/activities/<int:activity_id>/checkin/roster.json")
+@role_required(ORGANISER)
+def checkin_roster(activity_id: int):
+    """The door page's offline copy of the roster (session + organiser scope; the same minimal fields as
+    ``GET /api/v1/activities/<id>/registrations``): ticket digests, names, last four digits, states."""
+    activity = load_managed_activity(activity_id)
+    rows = [{
+        "registration_id": row.id,
+        "token_digest": services.ticket_digest(row.ticket_secret),
+        "name": row.name,
+        "mobile_last4": row.mobile[-4:],
+        "state": row.state.value,
+        "state_title": row.state.title,
+        "checked_in_at": row.checked_in_at.isoformat() + "Z" if row.checked_in_at else None,
+    } for row in queries.scanner_rows(activity.id)]
+    response = jsonify({"activity_id": activity.id, "fetched_at": now().isoformat() + "Z", "rows": rows})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/activities/<int:activity_id>/checkin/sync", methods=["POST"])
+@role_required(ORGANISER)
+def checkin_sync(activity_id: int):
+    """One check-in recorded offline by the door page (JSON, CSRF token in the X-CSRFToken header).
+
+    Body: ``{"client_id": "<uuid>", "registration_id": 12}`` (or ``"token"`` for a typed ticket code).
+    Sending it again answers the same and changes nothing."""
+    activity = load_managed_activity(activity_id)
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    try:
+        client_id = str(uuid.UUID(str(body.get("client_id", ""))))
+    except ValueError:
+        return _json_error("client_id", _("The request id is missing or not valid."), 422)
+    registration_id = body.get("registration_id")
+    token = body.get("token")
+    if not (isinstance(registration_id, int) and not isinstance(registration_id, bool)) \
+            and not (isinstance(token, str) and token.strip()):
+        return _json_error("registration", _("Say who is checked in: a registration or a ticket code."), 422)
+    try:
+        result = services.check_in_offline(activity.id, _actor(), client_id=client_id,
+                                           registration_id=registration_id if isinstance(registration_id, int)
+                                           else None, token=token)
+    except DomainError as error:
+        return _json_error(error.code, str(error.message), error.http_status)
+    registration = result.registration
+    return jsonify({"status": "ok", "registration_id": registration.id, "name": registration.user.name,
+                    "state": registration.state.value, "state_title": registration.state.title,
+                    "already_checked_in": result.already,
+                    "replay": result.replay})
+
+
+def _json_error(code: str, message: str, status: int):
+    return jsonify({"status": "conflict" if status == 409 else "error", "code": code, "message": message}), status

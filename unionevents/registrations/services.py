@@ -1426,3 +1426,21 @@ __all__ += [
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
 ]
+
+
+def check_in_offline(activity_id: int, actor: User, *, client_id: str, registration_id: int | None = None,
+                     token: str | None = None) -> CheckInResult:
+    """A check-in the door page recorded while offline, sent when the network returned.
+
+    The phone's cached roster holds no ticket codes (only their digests), so a person found by name is
+    sent as ``registration_id``; the ticket code is looked up here and the check-in goes through
+    ``check_in_ticket`` — the same idempotent path as ``POST /api/v1/checkins``: the same ``client_id``
+    twice is one check-in.
+    """
+    if registration_id is not None:
+        registration = _registration_of_activity(activity_id, registration_id)
+        token = registration.ticket_secret
+    return check_in_ticket(token, actor, activity_id=activity_id, client_id=client_id)
+
+
+__all__ += ["check_in_offline"]

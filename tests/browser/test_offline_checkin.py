@@ -1,0 +1,138 @@
+"""The door check-in page on a phone whose network drops: three people checked in offline from the
+cached roster, sent when the network returns — exactly three attended, a replay changes nothing, and a
+check-in the server refuses is reported on the page."""
+from __future__ import annotations
+
+import re
+
+from unionevents.accounts.models import Role
+from unionevents.extensions import db
+from unionevents.registrations import services
+from unionevents.registrations.models import Registration, RegistrationState as S
+
+from tests.browser.conftest import SCREENSHOT_DIR
+from tests.browser.pages import AXE_JS, log_in
+
+
+def states(activity_id):
+    db.session.rollback()
+    return {r.user.name: r.state for r in db.session.query(Registration).filter_by(activity_id=activity_id)}
+
+
+def test_check_in_offline_then_sync(make, new_context, browser_errors):
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    activity = make.activity("花卉养护课", capacity=10)
+    names = ["王一", "李二", "张三", "刘四", "陈五"]
+    regs = {name: services.register(make.user(name, union="玉泉营商场工会"), activity.id) for name in names}
+
+    context = new_context()
+    page = context.new_page()
+    log_in(page, organiser)
+    page.goto(f"/manage/activities/{activity.id}/checkin")
+    page.wait_for_selector("#offline-door[data-roster-ready=true]")
+
+    context.set_offline(True)
+    page.wait_for_selector("#offline-door.is-offline")
+    # Meanwhile, at the office, 陈五's registration is cancelled.
+    services.cancel(regs["陈五"].id, organiser)
+    for name in ("王一", "张三", "陈五"):
+        page.fill("#q", name)
+        page.locator("form[data-door-search] button[type=submit]").click()
+        card = page.locator("[data-offline-results] .door-card", has_text=name)
+        card.get_by_role("button").click()
+    # the search for a person checked in a moment ago shows it, without a second button
+    page.fill("#q", "王一")
+    page.locator("form[data-door-search] button[type=submit]").click()
+    assert page.locator("[data-offline-results] .door-card button").count() == 0
+    # last four digits work too
+    page.fill("#q", regs["刘四"].user.mobile[-4:])
+    page.locator("form[data-door-search] button[type=submit]").click()
+    page.locator("[data-offline-results] .door-card", has_text="刘四").get_by_role("button").click()
+
+    assert page.locator(".pending-item.pending-pending").count() == 4
+    assert re.findall(r"\d+", page.locator(".door-count").inner_text()) == ["4", "5"]  # counted on the phone
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "phone-checkin-offline.png"), full_page=True)
+    assert all(s != S.ATTENDED for s in states(activity.id).values()), "nothing reached the server offline"
+
+    context.set_offline(False)
+    page.wait_for_selector("#offline-door[data-synced=true]")
+    assert page.locator(".pending-item.pending-sent").count() == 3
+    assert re.findall(r"\d+", page.locator(".door-count").inner_text()) == ["3", "4"]  # the server's, once synced
+    conflict = page.locator(".pending-item.pending-conflict")
+    assert conflict.count() == 1 and "陈五" in conflict.inner_text()
+    page.screenshot(path=str(SCREENSHOT_DIR / "phone-checkin-synced.png"), full_page=True)
+
+    after = states(activity.id)
+    assert {n for n, s in after.items() if s == S.ATTENDED} == {"王一", "张三", "刘四"}
+    assert after["陈五"] == S.CANCELLED and after["李二"] == S.CONFIRMED
+
+    # A replay of everything the phone sent (a lost answer, a double tap) is still three check-ins.
+    queue = page.evaluate(f"JSON.parse(localStorage.getItem('door-queue-{activity.id}'))")
+    csrf = page.get_attribute("#offline-door", "data-csrf")
+    for item in queue:
+        status = page.evaluate(
+            """([url, csrf, item]) => fetch(url, {method: "POST", headers: {"Content-Type": "application/json",
+                 "X-CSRFToken": csrf}, body: JSON.stringify({client_id: item.client_id,
+                 registration_id: item.registration_id})}).then(r => r.status)""",
+            [f"/manage/activities/{activity.id}/checkin/sync", csrf, item])
+        assert status in (200, 409)
+    again = states(activity.id)
+    assert again == after
+    attended = db.session.query(Registration).filter_by(activity_id=activity.id, state=S.ATTENDED).count()
+    assert attended == 3
+    # The service worker keeps the page: reloaded with no network, it still opens, with its list.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.reload()  # (online) lets the worker store the page
+    page.wait_for_selector("#offline-door[data-roster-ready=true]")
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#offline-door.is-offline")
+    assert page.locator(".pending-item").count() == 4
+    assert not [e for e in browser_errors if "Content Security Policy" in e or "Refused" in e]
+
+
+def test_ticket_code_typed_offline_is_found_by_its_digest(make, new_context):
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    activity = make.activity("花卉养护课", capacity=10)
+    reg = services.register(make.user("王一", union="玉泉营商场工会"), activity.id)
+    context = new_context(bypass_csp=True)
+    page = context.new_page()
+    log_in(page, organiser)
+    page.goto(f"/manage/activities/{activity.id}/checkin")
+    page.wait_for_selector("#offline-door[data-roster-ready=true]")
+    roster = page.evaluate(f"localStorage.getItem('door-roster-{activity.id}')")
+    assert reg.ticket_secret not in roster and reg.user.mobile not in roster  # digests and last four only
+    context.set_offline(True)
+    page.wait_for_selector("#offline-door.is-offline")
+    page.fill("#ticket-form input[name=token]", reg.ticket_secret)
+    page.locator("#ticket-form [type=submit]").click()
+    page.wait_for_selector(".pending-item.pending-pending")
+    # the offline state of the page passes the accessibility audit too
+    page.add_script_tag(path=str(AXE_JS))
+    result = page.evaluate("axe.run()")
+    assert not [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    context.set_offline(False)
+    page.wait_for_selector("#offline-door[data-synced=true]")
+    db.session.rollback()
+    assert db.session.get(Registration, reg.id).state == S.ATTENDED
+
+
+def test_checkin_page_without_javascript_is_the_plain_form(make, new_context):
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    activity = make.activity("花卉养护课", capacity=10)
+    reg = services.register(make.user("王一", union="玉泉营商场工会"), activity.id)
+    page = new_context(java_script_enabled=False).new_page()
+    log_in(page, organiser)
+    page.goto(f"/manage/activities/{activity.id}/checkin")
+    assert not page.locator("#offline-door").is_visible()
+    page.fill("#q", "王一")
+    page.locator("form[data-door-search] button[type=submit]").click()
+    page.locator(".door-card", has_text="王一").get_by_role("button").click()
+    page.wait_for_url(re.compile(r"/checkin\?q="))
+    db.session.rollback()
+    assert db.session.get(Registration, reg.id).state == S.ATTENDED

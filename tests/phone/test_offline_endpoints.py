@@ -1,0 +1,124 @@
+"""The door page's JSON endpoints: the cached roster (minimal fields, organiser scope) and the sync of
+check-ins made offline (session + CSRF, the same idempotent service as POST /api/v1/checkins)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from unionevents.accounts.models import Role
+from unionevents.extensions import db
+from unionevents.registrations import services
+from unionevents.registrations.models import Registration, RegistrationState as S
+
+pytestmark = pytest.mark.usefixtures("english")
+
+
+@pytest.fixture
+def door(make):
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    outsider = make.user("钱组织", union="奥运村快递驿站联合工会", role=Role.ORGANISER, scope=tree["朝阳区总工会"])
+    activity = make.activity("花卉养护课", capacity=10)
+    people = [make.user(name, union="玉泉营商场工会") for name in ("王一", "李二")]
+    registrations = [services.register(person, activity.id) for person in people]
+    return organiser, outsider, activity, registrations
+
+
+def state_of(registration_id):
+    db.session.rollback()
+    return db.session.get(Registration, registration_id).state
+
+
+def test_roster_holds_digests_names_last_four_and_states_only(client, login, door):
+    organiser, _outsider, activity, registrations = door
+    login(organiser)
+    response = client.get(f"/manage/activities/{activity.id}/checkin/roster.json")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    rows = response.get_json()["rows"]
+    assert [r["registration_id"] for r in rows] == [r.id for r in registrations]
+    first = rows[0]
+    assert set(first) == {"registration_id", "token_digest", "name", "mobile_last4", "state", "state_title",
+                          "checked_in_at"}
+    assert first["token_digest"] == services.ticket_digest(registrations[0].ticket_secret)
+    assert first["mobile_last4"] == registrations[0].user.mobile[-4:]
+    assert registrations[0].ticket_secret not in response.get_data(as_text=True)
+    assert registrations[0].user.mobile not in response.get_data(as_text=True)
+
+
+def test_roster_and_sync_are_for_organisers_in_scope(client, login, door, make):
+    _organiser, outsider, activity, registrations = door
+    login(outsider)
+    assert client.get(f"/manage/activities/{activity.id}/checkin/roster.json").status_code == 403
+    body = {"client_id": str(uuid.uuid4()), "registration_id": registrations[0].id}
+    assert client.post(f"/manage/activities/{activity.id}/checkin/sync", json=body).status_code == 403
+    login(registrations[0].user)
+    assert client.get(f"/manage/activities/{activity.id}/checkin/roster.json").status_code == 403
+    assert state_of(registrations[0].id) == S.CONFIRMED
+
+
+def test_sync_is_idempotent_by_client_id(client, login, door):
+    organiser, _outsider, activity, registrations = door
+    login(organiser)
+    body = {"client_id": str(uuid.uuid4()), "registration_id": registrations[0].id}
+    first = client.post(f"/manage/activities/{activity.id}/checkin/sync", json=body)
+    assert first.status_code == 200, first.data
+    assert first.get_json()["status"] == "ok" and first.get_json()["replay"] is False
+    again = client.post(f"/manage/activities/{activity.id}/checkin/sync", json=body)
+    assert again.status_code == 200 and again.get_json()["replay"] is True
+    assert state_of(registrations[0].id) == S.ATTENDED
+    # the same client id for another person is a conflict, not a second check-in
+    other = client.post(f"/manage/activities/{activity.id}/checkin/sync",
+                        json={"client_id": body["client_id"], "registration_id": registrations[1].id})
+    assert other.status_code == 409 and other.get_json()["status"] == "conflict"
+    assert state_of(registrations[1].id) == S.CONFIRMED
+
+
+def test_sync_reports_conflicts_and_bad_input(client, login, door):
+    organiser, _outsider, activity, registrations = door
+    services.cancel(registrations[1].id, organiser)
+    login(organiser)
+    url = f"/manage/activities/{activity.id}/checkin/sync"
+    refused = client.post(url, json={"client_id": str(uuid.uuid4()), "registration_id": registrations[1].id})
+    assert refused.status_code == 409
+    assert refused.get_json()["message"]
+    assert state_of(registrations[1].id) == S.CANCELLED
+    assert client.post(url, json={"client_id": "nope", "registration_id": registrations[0].id}).status_code == 422
+    assert client.post(url, json={"client_id": str(uuid.uuid4())}).status_code == 422
+    assert client.post(url, data="not json", content_type="text/plain").status_code == 422
+    missing = client.post(url, json={"client_id": str(uuid.uuid4()), "registration_id": 999999})
+    assert missing.status_code == 404
+
+
+def test_sync_needs_the_csrf_token(app, client, login, door):
+    organiser, _outsider, activity, registrations = door
+    login(organiser)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        response = client.post(f"/manage/activities/{activity.id}/checkin/sync",
+                               json={"client_id": str(uuid.uuid4()), "registration_id": registrations[0].id})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 400
+    assert state_of(registrations[0].id) == S.CONFIRMED
+
+
+def test_service_worker_and_manifest_are_served(client):
+    worker = client.get("/sw.js")
+    assert worker.status_code == 200
+    assert worker.mimetype == "text/javascript"
+    assert worker.headers["Service-Worker-Allowed"] == "/manage/"
+    assert "no-cache" in worker.headers["Cache-Control"]
+    worker.close()
+    page = client.get("/account/login").get_data(as_text=True)
+    assert 'rel="manifest" href="/static/manifest.webmanifest?v=' in page
+    manifest = client.get("/static/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json"
+    data = manifest.get_json(force=True)
+    manifest.close()
+    assert {icon["sizes"] for icon in data["icons"]} >= {"192x192", "512x512"}
+    for icon in data["icons"]:
+        found = client.get(icon["src"])
+        assert found.status_code == 200
+        found.close()
