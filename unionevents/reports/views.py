@@ -16,7 +16,7 @@ from ..core.errors import NotAllowed, NotFound
 from ..core.permissions import has_role, role_required
 from ..core.timeutil import utc_to_local
 from ..extensions import db
-from . import charts, exports, queries
+from . import charts, exports, figures, queries  # noqa: F401 - figures registers providers
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
