@@ -42,11 +42,21 @@ def fresh_databases(server_url: str, names: list[str]) -> list[str]:
     return urls
 
 
+def bench_database_name(server_url: str, name: str) -> str:
+    """``bench_<name>``, or ``<db>_<name>`` when the URL names a database of its own (not ``postgres``),
+    so that benchmarks run by several people against one server do not drop each other's databases."""
+    from sqlalchemy.engine import make_url
+
+    base = make_url(server_url).database
+    return f"{base if base and base != 'postgres' else 'bench'}_{name}"
+
+
 def database_url(server_url: str | None, tmp: Path, name: str) -> str:
-    """A SQLite file ``<tmp>/<name>.db``, or a fresh database ``name`` on the PostgreSQL server."""
+    """A SQLite file ``<tmp>/<name>.db``, or a fresh database (see ``bench_database_name``) on the
+    PostgreSQL server."""
     if not server_url:
         return f"sqlite:///{tmp / (name + '.db')}"
-    return fresh_databases(server_url, [name])[0]
+    return fresh_databases(server_url, [bench_database_name(server_url, name)])[0]
 
 
 def engine_label(url: str) -> str:

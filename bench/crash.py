@@ -1,7 +1,8 @@
 """Crash test (R7): SIGKILL every server process during a sign-up rush, restart, and lose nothing.
 
 The product is served by gunicorn on 127.0.0.1 (SQLite file in a temp dir by default; the
-dedicated database ``bench_crash`` on the PostgreSQL server of DATABASE_URL / --database-url).
+dedicated database ``bench_crash`` — ``<db>_crash`` when the URL names a database ``<db>`` — on the
+PostgreSQL server of DATABASE_URL / --database-url).
 Client threads sign workers up through ``POST /api/v1/activities/<id>/registrations`` for an
 activity with few places and a waiting list.  A registration id is appended to an fsynced
 journal only AFTER its 201 reply arrived.  At a random moment the whole gunicorn process group
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     secret_key = secrets.token_urlsafe(32)
     began = time.monotonic()
     try:
-        url = database_url(opts.database_url, tmp, "bench_crash")
+        url = database_url(opts.database_url, tmp, "crash")
         tokens = raw_tokens(opts.workers)
         activity_id = seed_signup_activity(url, tokens, opts.capacity, False, secret_key)
         print(f"engine {engine_label(url)}; {opts.workers} workers, {opts.capacity} places, "

@@ -8,7 +8,8 @@ same database engine, and get the same load in the same run:
   the ceiling of Flask + SQLAlchemy + gunicorn on this machine.
 
 SQLite (a file in a temp dir) by default; PostgreSQL when DATABASE_URL (or --database-url)
-names a server — the databases ``bench_rush`` and ``bench_rush_baseline`` are (re)created
+names a server — the databases ``bench_rush`` and ``bench_rush_baseline`` (``<db>_rush`` ... when
+the URL names a database ``<db>`` other than ``postgres``) are (re)created
 there. Prints sign-ups per second, latency percentiles, errors, the final confirmed and
 waitlisted counts from the database, and the throughput ratio to the baseline.
 
@@ -33,8 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import (HOST, Server, add_server_options, engine_label, fresh_databases, percentile,
-                     product_env, raw_tokens, seed_signup_activity)
+from .common import (HOST, Server, add_server_options, bench_database_name, engine_label, fresh_databases,
+                     percentile, product_env, raw_tokens, seed_signup_activity)
 
 TARGETS = {
     "errors": 0,
@@ -49,7 +50,8 @@ def database_urls(server_url: str | None, tmp: Path) -> tuple[str, str]:
     """(product URL, baseline URL): two SQLite files, or two fresh databases on the PostgreSQL server."""
     if not server_url:
         return f"sqlite:///{tmp / 'rush.db'}", f"sqlite:///{tmp / 'baseline.db'}"
-    product, baseline = fresh_databases(server_url, ["bench_rush", "bench_rush_baseline"])
+    product, baseline = fresh_databases(server_url, [bench_database_name(server_url, "rush"),
+                                                     bench_database_name(server_url, "rush_baseline")])
     return product, baseline
 
 

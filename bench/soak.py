@@ -1,7 +1,8 @@
 """Soak (R5, short form): mixed traffic for a fixed time at fixed concurrency; 0 5xx, no memory growth.
 
 gunicorn serves the product on 127.0.0.1 (SQLite file in a temp dir by default; the dedicated
-database ``bench_soak`` on the PostgreSQL server of DATABASE_URL / --database-url).  Client
+database ``bench_soak`` (``<db>_soak`` when the URL names a database ``<db>``) on the PostgreSQL
+server of DATABASE_URL / --database-url).  Client
 threads (closed loop, ``--concurrency``) draw a kind of request for every iteration:
 
 * browse  — home, catalogue, activity detail (anonymous) and the same plus "my registrations"
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_soak_"))
     secret_key = secrets.token_urlsafe(32)
     try:
-        url = database_url(opts.database_url, tmp, "bench_soak")
+        url = database_url(opts.database_url, tmp, "soak")
         setup_started = time.perf_counter()
         fx = prepare(url, secret_key, opts.workers, opts.tickets)
         print(f"engine {engine_label(url)}; {opts.seconds:.0f} s at concurrency {opts.concurrency}; gunicorn "
