@@ -189,7 +189,8 @@ class Server:
         ready = 0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"{self.name}: gunicorn exited; see {self.log}\n{self.log.read_text()[-3000:]}")
+                raise SystemExit(f"{self.name}: gunicorn exited; see {self.log}\n"
+                                 f"{self.log.read_text()[-3000:]}")
             try:
                 conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
                 conn.request("GET", "/__ready__")
@@ -250,7 +251,8 @@ class Server:
             if not group_alive(pgid):  # workers may linger as zombies until init reaps them
                 break
             if time.monotonic() > deadline:
-                raise SystemExit(f"{self.name}: processes of group {pgid} survived SIGKILL for {timeout:.0f} s")
+                raise SystemExit(f"{self.name}: processes of group {pgid} survived SIGKILL "
+                                 f"for {timeout:.0f} s")
         self.process.wait(timeout=timeout)
 
     def __exit__(self, *exc) -> None:

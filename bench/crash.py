@@ -275,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.crash", description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                         help="a PostgreSQL server URL (default: $DATABASE_URL; a SQLite file when unset)")
-    parser.add_argument("--cycles", type=int, default=MIN_CYCLES, help=f"kill -9 cycles (default {MIN_CYCLES})")
+    parser.add_argument("--cycles", type=int, default=MIN_CYCLES,
+                        help=f"kill -9 cycles (default {MIN_CYCLES})")
     parser.add_argument("--workers", type=int, default=4000, help="signing-up workers (default 4000)")
     parser.add_argument("--capacity", type=int, default=300, help="places (default 300)")
     parser.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")
@@ -325,14 +326,18 @@ def main(argv: list[str] | None = None) -> int:
                     opts.concurrency, deadline=began + opts.time_limit + 120)
         rush.start()
         cycles = 0
+        per_cycle: list[str] = []  # burst length and 201 replies seen before each kill
         try:
             while cycles < opts.cycles and time.monotonic() - began < opts.time_limit and not rush.exhausted:
+                before = sum(rush.tally.states.values())
+                burst = rng.uniform(*opts.burst)
                 rush.up.set()
-                time.sleep(rng.uniform(*opts.burst))
+                time.sleep(burst)
                 rush.up.clear()  # new requests wait; those in flight meet the kill
                 server.kill()
                 cycles += 1
                 rush.pause()
+                per_cycle.append(f"{burst:.1f}s:{sum(rush.tally.states.values()) - before}")
                 started = time.monotonic()
                 server.start()
                 restart_s.append(time.monotonic() - started)
@@ -357,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             ("kill -9 cycles", cycles),
             ("checks (after each restart + final)", len(results)),
             ("sign-ups attempted", tally.attempted),
-            ("201 seen (journaled)", f"{confirmed_seen} ({', '.join(f'{k} {v}' for k, v in sorted(tally.states.items()))})"),
+            ("201 seen (journaled)",
+             f"{confirmed_seen} ({', '.join(f'{k} {v}' for k, v in sorted(tally.states.items()))})"),
             ("journal lines", final.journaled),
             ("unknown outcome (server killed mid-request)", tally.unknown),
             ("other replies", {k: v for k, v in tally.statuses.items() if k != "201"}),
@@ -365,13 +371,15 @@ def main(argv: list[str] | None = None) -> int:
             ("journaled but not live", not_live),
             ("checks with invariant failures", invariant_failures),
             ("integrity_check results", integrity),
-            ("restart s (median / max)", f"{sorted(restart_s)[len(restart_s) // 2]:.1f} / {max(restart_s):.1f}"
+            ("restart s (median / max)",
+             f"{sorted(restart_s)[len(restart_s) // 2]:.1f} / {max(restart_s):.1f}"
              if restart_s else "-"),
             ("wall s", f"{time.monotonic() - began:.0f}"),
         ]
         width = max(len(name) for name, _ in rows)
         for name, value in rows:
             print(f"{name:<{width}}  {value}")
+        print(f"per cycle (burst s:201 seen): {' '.join(per_cycle)}")
         if tally.samples:
             print(f"sample non-201 replies: {tally.samples}")
         print(json.dumps({"engine": engine_label(url), "cycles": cycles, "attempted": tally.attempted,

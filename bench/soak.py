@@ -182,7 +182,8 @@ class Client:
         self.conn = None
 
 
-def run_load(port: int, fx: Fixture, seconds: float, concurrency: int, seed: int | None) -> tuple[Stats, float]:
+def run_load(port: int, fx: Fixture, seconds: float, concurrency: int,
+             seed: int | None) -> tuple[Stats, float]:
     stats = Stats()
     pool: queue.Queue[int] = queue.Queue()
     for index in range(len(fx.worker_tokens)):
@@ -292,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the run (default 60)")
     parser.add_argument("--concurrency", type=int, default=32, help="client threads (default 32)")
     parser.add_argument("--workers", type=int, default=400, help="workers with API tokens (default 400)")
-    parser.add_argument("--tickets", type=int, default=300, help="confirmed tickets to check in (default 300)")
+    parser.add_argument("--tickets", type=int, default=300,
+                        help="confirmed tickets to check in (default 300)")
     parser.add_argument("--sample-every", type=float, default=2.0, help="seconds between RSS samples")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
@@ -354,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{dict(sorted(stats.statuses[kind].items()))}{bar}")
         print(f"server RSS (master + {opts.gunicorn_workers} workers): idle {idle_rss / 1048576:.1f} MiB; "
               f"first {rss['window_s']:.0f} s mean {rss['first_mib']:.1f} MiB; last {rss['window_s']:.0f} s "
-              f"mean {rss['last_mib']:.1f} MiB; max {rss['max_mib']:.1f} MiB; growth {rss['growth_pct']:+.1f} % "
+              f"mean {rss['last_mib']:.1f} MiB; max {rss['max_mib']:.1f} MiB; "
+              f"growth {rss['growth_pct']:+.1f} % "
               f"({rss['samples']} samples)")
         if stats.samples:
             print(f"sample unexpected replies: {stats.samples}")
