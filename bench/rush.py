@@ -8,7 +8,8 @@ same database engine, and get the same load in the same run:
   the ceiling of Flask + SQLAlchemy + gunicorn on this machine.
 
 SQLite (a file in a temp dir) by default; PostgreSQL when DATABASE_URL (or --database-url)
-names a server — the databases ``bench_rush`` and ``bench_rush_baseline`` are (re)created
+names a server — the databases ``bench_rush`` and ``bench_rush_baseline`` (``<db>_rush`` ... when
+the URL names a database ``<db>`` other than ``postgres``) are (re)created
 there. Prints sign-ups per second, latency percentiles, errors, the final confirmed and
 waitlisted counts from the database, and the throughput ratio to the baseline.
 
@@ -26,19 +27,15 @@ import json
 import os
 import secrets
 import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"  # never anything else: the load stays on this machine
+from .common import (HOST, Server, add_server_options, bench_database_name, engine_label, fresh_databases,
+                     percentile, product_env, raw_tokens, seed_signup_activity)
 
 TARGETS = {
     "errors": 0,
@@ -53,78 +50,14 @@ def database_urls(server_url: str | None, tmp: Path) -> tuple[str, str]:
     """(product URL, baseline URL): two SQLite files, or two fresh databases on the PostgreSQL server."""
     if not server_url:
         return f"sqlite:///{tmp / 'rush.db'}", f"sqlite:///{tmp / 'baseline.db'}"
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url)
-    if url.get_backend_name() != "postgresql":
-        raise SystemExit("DATABASE_URL must be a PostgreSQL URL (SQLite is the default without it)")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    urls = []
-    with admin.connect() as conn:
-        for name in ("bench_rush", "bench_rush_baseline"):
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-            urls.append(url.set(database=name).render_as_string(hide_password=False))
-    admin.dispose()
-    return urls[0], urls[1]
-
-
-def raw_tokens(count: int) -> list[str]:
-    return ["ue_" + secrets.token_urlsafe(32) for _ in range(count)]
+    product, baseline = fresh_databases(server_url, [bench_database_name(server_url, "rush"),
+                                                     bench_database_name(server_url, "rush_baseline")])
+    return product, baseline
 
 
 def prepare_product(url: str, tokens: list[str], capacity: int, migrate: bool, secret_key: str) -> int:
     """Schema, one activity (first come, waiting list on) and one token per worker; returns the activity id."""
-    if migrate:
-        env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secret_key, FLASK_APP="app")
-        subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL)
-
-    from sqlalchemy import insert
-
-    from unionevents import create_app
-    from unionevents.accounts.models import ApiToken, Occupation, User
-    from unionevents.accounts.services import token_digest
-    from unionevents.activities.models import ActivityKind, SignupMode
-    from unionevents.activities.services import create_activity
-    from unionevents.core.timeutil import now
-    from unionevents.extensions import db
-    from unionevents.unions.models import NodeLevel
-    from unionevents.unions.services import create_node
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": secret_key})
-    with app.app_context():
-        if not migrate:
-            db.create_all()
-        city = create_node("压测市总工会", NodeLevel.CITY)
-        unit = create_node("压测快递联合工会", NodeLevel.WORKPLACE, city, "朝阳区")
-        starts = now() + timedelta(days=7)
-        activity = create_activity(
-            title="压测：健身课抢报", kind=ActivityKind.CLASS_, node=unit, starts_at=starts,
-            ends_at=starts + timedelta(hours=2), signup_opens_at=now() - timedelta(hours=1),
-            signup_closes_at=starts - timedelta(hours=2), capacity=capacity,
-            mode=SignupMode.FIRST_COME, waitlist_enabled=True, publish=True,
-        )
-        db.session.commit()
-        # Workers in bulk: accounts made by bulk import carry no usable password ("!" never verifies);
-        # the token is issued directly, only its digest stored.
-        created = now()
-        db.session.execute(insert(User), [
-            {"mobile": f"139{i:08d}", "name": f"职工{i}", "union_id": unit.id, "district": "朝阳区",
-             "occupation": Occupation.COURIER,
-             "password_hash": "!", "activated": True, "session_version": 1, "created_at": created}
-            for i in range(len(tokens))
-        ])
-        ids = list(db.session.scalars(db.select(User.id).order_by(User.id)))
-        db.session.execute(insert(ApiToken), [
-            {"user_id": user_id, "digest": token_digest(raw), "label": "bench", "created_at": created}
-            for user_id, raw in zip(ids, tokens)
-        ])
-        db.session.commit()
-        activity_id = activity.id
-        db.engine.dispose()
-    return activity_id
+    return seed_signup_activity(url, tokens, capacity, migrate, secret_key)
 
 
 def prepare_baseline(url: str, tokens: list[str]) -> None:
@@ -171,69 +104,6 @@ def baseline_counts(url: str) -> dict[str, int]:
     return {"rows": rows}
 
 
-# --- Serving -----------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    name: str
-    app_spec: str
-    env: dict
-    log: Path
-    options: argparse.Namespace
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Server":
-        opts = self.options
-        command = [
-            sys.executable, "-m", "gunicorn", self.app_spec, "--bind", f"{HOST}:{self.port}",
-            "--workers", str(opts.gunicorn_workers), "--worker-class", opts.worker_class,
-            "--threads", str(opts.threads), "--backlog", "2048", "--timeout", "60",
-            "--keep-alive", "30", "--log-level", "warning",
-        ]
-        env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL")}
-        env.update(self.env, PYTHONPATH=str(ROOT))
-        self._log_file = open(self.log, "wb")
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file,
-                                        stderr=subprocess.STDOUT)
-        self._wait_ready()
-        return self
-
-    def _wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        ready = 0
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name}: gunicorn exited; see {self.log}\n{self.log.read_text()[-3000:]}")
-            try:
-                conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
-                conn.request("GET", "/__ready__")
-                conn.getresponse().read()
-                conn.close()
-                ready += 1
-                if ready >= self.options.gunicorn_workers * 2:  # give every worker time to boot
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit(f"{self.name}: gunicorn did not answer within {timeout:.0f} s; see {self.log}")
-
-    def __exit__(self, *exc) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log_file.close()
-
-
 # --- Load --------------------------------------------------------------------------------------------
 
 @dataclass
@@ -253,11 +123,7 @@ class LoadResult:
         return self.sent - self.ok
 
     def percentile(self, p: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-        return ordered[index]
+        return percentile(self.latencies_ms, p)
 
     @property
     def throughput(self) -> float:
@@ -332,10 +198,6 @@ def describe(name: str, result: LoadResult) -> str:
             f"errors {result.errors}/{result.sent}   wall {result.wall_s:5.2f} s   statuses {result.statuses}")
 
 
-def engine_label(url: str) -> str:
-    return "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rush", description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
@@ -343,9 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2000, help="signing-up workers (default 2000)")
     parser.add_argument("--capacity", type=int, default=100, help="places (default 100)")
     parser.add_argument("--concurrency", type=int, default=32, help="client threads (default 32)")
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
+    add_server_options(parser)
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds before no new request starts")
     parser.add_argument("--migrate", action="store_true", help="flask db upgrade instead of db.create_all()")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
@@ -376,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["baseline"] = fire(server.port, "/signup/1", tokens, opts.concurrency, opts.time_limit)
             print(describe("baseline", results["baseline"]), flush=True)
         if opts.only != "baseline":
-            env = {"DATABASE_URL": product_url, "SECRET_KEY": secret_key, "UNIONEVENTS_ENV": "development"}
+            env = product_env(product_url, secret_key)
             with Server("product", "unionevents:create_app()", env, tmp / "product.log", opts) as server:
                 results["product"] = fire(server.port, f"/api/v1/activities/{activity_id}/registrations",
                                           tokens, opts.concurrency, opts.time_limit)
