@@ -165,7 +165,7 @@ def dashboard_sheets(dash) -> list[Sheet]:
                     [(kind.title, *_figure_cells(figures)) for kind, figures in dash.by_kind])
     by_month = Sheet(_("By month"), [_("Month"), *_figure_header()],
                      [(row.label, *_figure_cells(row.figures)) for row in dash.by_month])
-    top = Sheet(_("Top activities"), [_("Activity"), _("Organiser"), _("Kind"), _("Date"), _("Capacity"),
+    top = Sheet(_("Top activities"), [_("Activity"), _("Organised by"), _("Kind"), _("Date"), _("Capacity"),
                                       _("Places taken"), _("Attended"), _("Registrations")],
                 [(t.title, t.node_name, t.kind.title, t.day, t.capacity, t.places, t.attended, t.registrations)
                  for t in dash.top])

@@ -38,7 +38,7 @@ class RuleForm(FlaskForm):
 
 
 class StockForm(FlaskForm):
-    mode = RadioField(_l("Change"), choices=[SelectChoice("delta", _l("Add or take away")),
+    mode = RadioField(_l("Stock change"), choices=[SelectChoice("delta", _l("Add or take away")),
                                                 SelectChoice("set", _l("Set the counted stock"))],
                       default="delta", validate_choice=False)
     amount = _numeric(_l("Portions"),
