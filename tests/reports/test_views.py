@@ -15,6 +15,8 @@ from unionevents.activities.models import ActivityKind
 from unionevents.extensions import db
 from unionevents.registrations import services as engine
 
+pytestmark = pytest.mark.usefixtures("english")  # these tests assert English sheet names and headers
+
 Q2 = {"from": "2025-04-01", "to": "2025-06-30"}
 
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ..accounts.models import Role
-from ..core.api import require_api_user
+from ..core.api import api_errors, require_api_user
 from ..core.errors import ValidationFailed
 from ..core.permissions import role_required
 from . import queries
@@ -98,9 +98,7 @@ class Summary(MethodView):
 
     @blp.arguments(ReportSummaryArgs, location="query", unknown="exclude", as_kwargs=True)
     @blp.response(200, ReportSummarySchema)
-    @blp.alt_response(401, description="No valid bearer token")
-    @blp.alt_response(403, description="The union is outside your officer scope")
-    @blp.alt_response(404, description="No such union")
+    @api_errors(blp, 401, 403, 404, 422, c403="The union is outside your officer scope", c404="No such union")
     def get(self, **_parsed):
         """The report's figures for a union's subtree, a date range and activity kinds (as the dashboard)."""
         user = require_api_user()
