@@ -151,10 +151,7 @@ def init_api(app: Flask) -> None:
     api.ERROR_SCHEMA = ApiErrorSchema
     api.init_app(app)
 
-    @app.before_request
-    def _forget_api_user():
-        # Tests run several requests in one app context (and so one ``g``): never reuse a lookup.
-        g.pop("api_user", None)
+    # No per-request reset of g.api_user is needed here: create_app's first hook empties ``g``.
     from ..accounts.api import blp as accounts_blp
     from ..activities.api import blp as activities_blp
     from ..registrations.api import blp as registrations_blp

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from flask import g
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
@@ -26,12 +25,6 @@ blp = Blueprint("api_checkin", __name__, url_prefix="/api/v1", description="Chec
 
 MSG_NOT_ORGANISER = _l("Only organisers can do this.")
 MSG_OUT_OF_SCOPE = _l("You do not organise this activity.")
-
-
-@blp.before_request
-def _forget_api_user():
-    # Several test requests share one app context (and so one ``g``): never reuse a token lookup.
-    g.pop("api_user", None)
 
 
 def _organiser():
