@@ -9,4 +9,6 @@ BENCHMARKS: dict[str, str] = {
     "rush": "bench.rush",  # 2,000 API sign-ups for 100 places, against a minimal-Flask baseline
     "crash": "bench.crash",  # kill -9 the server 20 times during a sign-up rush: 0 confirmed lost (R7)
     "soak": "bench.soak",  # 60 s of mixed traffic: 0 5xx, latency per kind, server RSS growth (R5)
+    "import": "bench.import_bench",  # 10,000 workers imported from a spreadsheet (issue 2)
+    "reports": "bench.reports",  # 1,000,000 registrations; every report page timed for the city officer
 }
