@@ -18,6 +18,7 @@ from .models import Occupation, Role, User
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PAGE_SIZE = 50
+MAX_PAGE = 10_000  # a huge ?page= would overflow the OFFSET (a 500)
 #: The result page lists this many row errors at most (the count of all is shown).
 ERRORS_SHOWN = 500
 
@@ -26,7 +27,7 @@ ERRORS_SHOWN = 500
 @role_required(Role.ADMIN)
 def users():
     query = (request.args.get("q") or "").strip()[:40]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     stmt = select(User).order_by(User.id)
     if query:
         stmt = stmt.where(or_(User.name.contains(query, autoescape=True),
@@ -139,7 +140,7 @@ def audit():
     action = (request.args.get("action") or "").strip()[:64]
     actor_text = (request.args.get("actor") or "").strip()[:20]
     day_from, day_to = _parse_day(request.args.get("from")), _parse_day(request.args.get("to"))
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     problems = []
 
     stmt = select(AuditLog)

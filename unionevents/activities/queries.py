@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, false, func, or_, select
 
 from ..accounts.models import User
+from ..core.db import MAX_ID
 from ..core.timeutil import local_to_utc, now
 from ..extensions import db
 from ..unions.models import UnionNode
@@ -128,9 +129,10 @@ def _parse_int(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         return None
+    return value if -MAX_ID <= value <= MAX_ID else None  # beyond the id range: the driver would overflow
 
 
 def _parse_date(raw: str | None) -> date | None:
