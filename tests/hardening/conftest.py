@@ -19,6 +19,7 @@ _COMMON = dict(deadline=None, derandomize=False, print_blob=True,
 settings.register_profile("ci", max_examples=25, stateful_step_count=20, **_COMMON)
 settings.register_profile("full", max_examples=500, stateful_step_count=60, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+FULL = os.environ.get("HYPOTHESIS_PROFILE") == "full"
 
 CASES: dict[str, int] = {}  # test name -> generated cases (printed with -s)
 
