@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, request
+from flask_login import current_user
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -38,6 +39,11 @@ def install_security_headers(app: Flask) -> None:
         if response.mimetype == "text/html":
             headers.setdefault("Content-Security-Policy", CSP)
             # Pages carry personal information: never cache them in shared caches.
+            headers.setdefault("Cache-Control", "no-store")
+        elif request.endpoint != "static" and (request.headers.get("Authorization")
+                                               or getattr(current_user, "is_authenticated", False)):
+            # So do downloads and JSON for someone signed in (calendar files, data exports, /api/v1/me,
+            # the scanner roster): no-store there too.
             headers.setdefault("Cache-Control", "no-store")
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
