@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
+from ..core.db import MAX_ID
 from ..core.errors import ValidationFailed
 from ..core.permissions import role_required, scope_nodes
 from ..extensions import db
@@ -148,8 +149,9 @@ def audit():
         stmt = stmt.where(AuditLog.action == action)
     if actor_text:
         # An id, or a mobile number looked up now (audit rows never store one).
-        actor_id = int(actor_text.lstrip("#")) if actor_text.lstrip("#").isdigit() \
-            and len(actor_text.lstrip("#")) < 11 else None
+        digits = actor_text.lstrip("#")
+        # ASCII digits within the id range only ("²" passes isdigit() but not int(); 10 digits overflow)
+        actor_id = int(digits) if digits.isascii() and digits.isdigit() and int(digits) <= MAX_ID else None
         if actor_id is None:
             person = services.find_by_mobile(actor_text)
             actor_id = person.id if person else None
