@@ -214,7 +214,12 @@ def parse_catalogue_filters(args: Mapping[str, Any]) -> CatalogueFilters:
 
 
 def local_day_start(day: date) -> datetime:
-    """Midnight of ``day`` in Asia/Shanghai, as naive UTC."""
+    """Midnight of ``day`` in Asia/Shanghai, as naive UTC.
+
+    Days at the ends of the calendar (0001-01-01, 9999-12-31 from a filter) are pulled in a little:
+    shifting them by the time zone would overflow ``datetime`` (a 500).
+    """
+    day = min(max(day, date(1, 1, 2)), date(9999, 12, 30))
     return local_to_utc(datetime.combine(day, time.min))
 
 
@@ -256,7 +261,7 @@ def catalogue_statement(filters: CatalogueFilters, user: User | None = None):
         if filters.date_from:
             stmt = stmt.where(Activity.ends_at >= local_day_start(filters.date_from))
         if filters.date_to:
-            stmt = stmt.where(Activity.starts_at < local_day_start(filters.date_to + timedelta(days=1)))
+            stmt = stmt.where(Activity.starts_at < local_day_start(min(filters.date_to, date(9999, 12, 29)) + timedelta(days=1)))
     else:
         stmt = stmt.where(Activity.ends_at >= current)
     if filters.open_now:
