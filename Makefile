@@ -42,6 +42,7 @@ test: $(VENV)/.dev translations browser-deps
 
 bench: $(VENV)/.dev translations
 	$(BIN)/python -m bench
+	HYPOTHESIS_PROFILE=full $(BIN)/python -m pytest -q -n 2 tests/hardening
 
 # Extract messages, update the catalogs, compile them.
 babel: $(VENV)/.runtime

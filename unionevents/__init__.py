@@ -27,6 +27,7 @@ def create_app(config: str | type | dict | None = None,
         static_folder=str(PROJECT_ROOT / "static"),
     )
     _load_config(app, config)
+    _bound_url_integers(app)
     _trust_proxy(app)
     _fresh_request_globals(app)  # first: before any hook caches something in g
     _configure_logging(app)
@@ -49,6 +50,21 @@ def create_app(config: str | type | dict | None = None,
 
     register_cli(app)
     return app
+
+
+def _bound_url_integers(app: Flask) -> None:
+    """``<int:...>`` URL parts above the database's integer range are a 404, not a driver overflow (500).
+
+    Ids are 32-bit on PostgreSQL; werkzeug's converter accepts any length of digits.
+    """
+    from werkzeug.routing import IntegerConverter
+
+    class BoundedIntegerConverter(IntegerConverter):
+        def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's parameter name
+            kwargs.setdefault("max", 2**31 - 1)
+            super().__init__(map, *args, **kwargs)
+
+    app.url_map.converters["int"] = BoundedIntegerConverter
 
 
 def _load_config(app: Flask, config) -> None:

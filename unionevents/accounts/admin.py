@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
+from ..core.db import MAX_ID
 from ..core.errors import ValidationFailed
 from ..core.permissions import role_required, scope_nodes
 from ..extensions import db
@@ -18,6 +19,7 @@ from .models import Occupation, Role, User
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 PAGE_SIZE = 50
+MAX_PAGE = 10_000  # a huge ?page= would overflow the OFFSET (a 500)
 #: The result page lists this many row errors at most (the count of all is shown).
 ERRORS_SHOWN = 500
 
@@ -26,7 +28,7 @@ ERRORS_SHOWN = 500
 @role_required(Role.ADMIN)
 def users():
     query = (request.args.get("q") or "").strip()[:40]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     stmt = select(User).order_by(User.id)
     if query:
         stmt = stmt.where(or_(User.name.contains(query, autoescape=True),
@@ -139,7 +141,7 @@ def audit():
     action = (request.args.get("action") or "").strip()[:64]
     actor_text = (request.args.get("actor") or "").strip()[:20]
     day_from, day_to = _parse_day(request.args.get("from")), _parse_day(request.args.get("to"))
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     problems = []
 
     stmt = select(AuditLog)
@@ -147,8 +149,9 @@ def audit():
         stmt = stmt.where(AuditLog.action == action)
     if actor_text:
         # An id, or a mobile number looked up now (audit rows never store one).
-        actor_id = int(actor_text.lstrip("#")) if actor_text.lstrip("#").isdigit() \
-            and len(actor_text.lstrip("#")) < 11 else None
+        digits = actor_text.lstrip("#")
+        # ASCII digits within the id range only ("²" passes isdigit() but not int(); 10 digits overflow)
+        actor_id = int(digits) if digits.isascii() and digits.isdigit() and int(digits) <= MAX_ID else None
         if actor_id is None:
             person = services.find_by_mobile(actor_text)
             actor_id = person.id if person else None

@@ -7,6 +7,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from ..core.db import MAX_ID
 from ..core.forms import REQUIRED_MESSAGE, MobileNumber, strip_filter
 from .models import Occupation, Role
 
@@ -19,9 +20,11 @@ def coerce_optional_int(value):
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return -1  # never a valid id: the service reports "choose a union from the list"
+    # Beyond the id range: also never valid (and PostgreSQL would overflow comparing it with an id).
+    return number if -MAX_ID <= number <= MAX_ID else -1
 
 
 class SignupForm(FlaskForm):

@@ -14,6 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..core.api import (
     OPTIONAL_TOKEN_SECURITY, PaginationSchema, UtcDateTime, api_errors, optional_api_user, require_api_user,
 )
+from ..core.db import MAX_ID
 from ..core.permissions import public
 from . import services
 from .models import ActivityKind
@@ -100,7 +101,7 @@ class CatalogueArgs(Schema):
     """The catalogue's filters, as on the HTML page."""
 
     kind = fields.String(validate=validate.OneOf([k.value for k in ActivityKind]))
-    node = fields.Integer(validate=validate.Range(min=1),
+    node = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
                           metadata={"description": "A union node id; its whole subtree is included."})
     district = fields.String(validate=validate.Length(max=40))
     date_from = fields.Date(data_key="from", metadata={"description": "Starting on or after (local date)."})

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..accounts.models import Occupation
+from ..core.db import MAX_ID
 from ..core.forms import REQUIRED_MESSAGE, strip_filter
 from .models import ActivityKind, ActivityStatus, QuestionKind, SignupMode, Visibility
 from .services import (
@@ -53,9 +54,11 @@ def coerce_int_or_none(value):
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return -1  # never a valid id: the choice check reports it
+    # Beyond the id range: also never valid (and PostgreSQL would overflow comparing it with an id).
+    return number if -MAX_ID <= number <= MAX_ID else -1
 
 
 class ActivityForm(FlaskForm):

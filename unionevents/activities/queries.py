@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, false, func, or_, select
 
 from ..accounts.models import User
+from ..core.db import MAX_ID
 from ..core.timeutil import local_to_utc, now
 from ..extensions import db
 from ..unions.models import UnionNode
@@ -128,9 +129,10 @@ def _parse_int(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         return None
+    return value if -MAX_ID <= value <= MAX_ID else None  # beyond the id range: the driver would overflow
 
 
 def _parse_date(raw: str | None) -> date | None:
@@ -212,7 +214,12 @@ def parse_catalogue_filters(args: Mapping[str, Any]) -> CatalogueFilters:
 
 
 def local_day_start(day: date) -> datetime:
-    """Midnight of ``day`` in Asia/Shanghai, as naive UTC."""
+    """Midnight of ``day`` in Asia/Shanghai, as naive UTC.
+
+    Days at the ends of the calendar (0001-01-01, 9999-12-31 from a filter) are pulled in a little:
+    shifting them by the time zone would overflow ``datetime`` (a 500).
+    """
+    day = min(max(day, date(1, 1, 2)), date(9999, 12, 30))
     return local_to_utc(datetime.combine(day, time.min))
 
 
@@ -254,7 +261,7 @@ def catalogue_statement(filters: CatalogueFilters, user: User | None = None):
         if filters.date_from:
             stmt = stmt.where(Activity.ends_at >= local_day_start(filters.date_from))
         if filters.date_to:
-            stmt = stmt.where(Activity.starts_at < local_day_start(filters.date_to + timedelta(days=1)))
+            stmt = stmt.where(Activity.starts_at < local_day_start(min(filters.date_to, date(9999, 12, 29)) + timedelta(days=1)))
     else:
         stmt = stmt.where(Activity.ends_at >= current)
     if filters.open_now:

@@ -439,7 +439,7 @@ def managed_activities(user: User, *, status: ActivityStatus | None = None, kind
     past = case((Activity.ends_at < now(), 1), else_=0)
     stmt = stmt.order_by(past, case((Activity.ends_at >= now(), Activity.starts_at)), Activity.starts_at.desc(),
                          Activity.id.desc())
-    page = max(page, 1)
+    page = min(max(page, 1), 10_000)  # a huge page number would overflow the OFFSET
     items = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).unique())
     return Page(items=items, total=total, page=page, per_page=per_page)
 

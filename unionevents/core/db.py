@@ -82,3 +82,9 @@ def testing_flag(name: str, default=None):
     if not app.testing:
         return default
     return app.config.get(name, default)
+
+
+#: The largest id (and any integer a query compares with an id column) the database holds: ids are
+#: 32-bit on PostgreSQL; a bigger number from a form, a query string or a JSON body must be refused
+#: as bad input, never reach the driver (an overflow there is a 500).
+MAX_ID = 2**31 - 1

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..core.api import UtcDateTime, api_errors, current_api_user, token_required
+from ..core.db import MAX_ID
 from . import services
 
 blp = Blueprint("api_registrations", __name__, url_prefix="/api/v1", description="Registrations")
@@ -18,7 +19,7 @@ MAX_ANSWERS = 100
 
 
 class SignupRequest(Schema):
-    slot_id = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1),
+    slot_id = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=MAX_ID),
                              metadata={"description": "Required for activities with time slots."})
     answers = fields.Dict(
         keys=fields.String(validate=validate.Length(max=20)), values=fields.Raw(allow_none=True),

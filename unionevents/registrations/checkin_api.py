@@ -13,7 +13,7 @@ from ..accounts.models import Role
 from ..activities.models import Activity, ActivityKind, SignupMode, Visibility
 from ..activities import services as activity_services
 from ..core.api import api_errors, require_api_user, token_required
-from ..core.db import write_transaction
+from ..core.db import MAX_ID, write_transaction
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
 from ..core.permissions import has_role
 from ..core.timeutil import local_to_utc
@@ -57,7 +57,7 @@ class CheckInRequest(Schema):
                           metadata={"description": "The code in the ticket's QR code."})
     client_id = fields.UUID(load_default=None, metadata={
         "description": "A UUID the device makes per check-in; sending it again changes nothing."})
-    activity_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1), metadata={
+    activity_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
         "description": "The activity checked in at this door; a ticket of another one is refused (409)."})
 
 
@@ -131,7 +131,7 @@ def _enum_field(enum_cls, **kwargs):
 class ActivityCreate(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=120))
     kind = _enum_field(ActivityKind, required=True)
-    node_id = fields.Integer(required=True, strict=True)
+    node_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     venue = fields.String(load_default="", validate=validate.Length(max=200))
     starts_at = UtcDateTime(required=True)

@@ -1338,6 +1338,13 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
         if not (name or "").strip():
             raise ValidationFailed({"name": [str(_l(
                 "No account has this mobile number yet. Please enter the worker's name to make one."))]})
+        # Refuse what register() would refuse anyway before making the account: a refused walk-in
+        # must leave nothing behind.
+        activity = _activity_for_signup(activity_id)
+        if activity.kind == ActivityKind.HEALTH:
+            raise NotEligible(_l("A health service needs the worker's own consent, so nobody can be signed up "
+                                 "for one by someone else."))
+        _validate_signup(activity, slot_id=slot_id or None, answers=answers, health_consent=False)
         try:
             with write_transaction():
                 user = create_user(mobile, name, None, created_by=actor, activated=False)
