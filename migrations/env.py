@@ -2,6 +2,7 @@ import logging
 from logging.config import fileConfig
 
 from flask import current_app
+from sqlalchemy.engine import Connection
 
 from alembic import context
 
@@ -11,7 +12,8 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+if config.config_file_name:  # pytest-alembic passes its Config without a file
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
@@ -90,9 +92,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
-    connectable = get_engine()
-
-    with connectable.connect() as connection:
+    def run(connection):
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -101,6 +101,14 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+
+    # pytest-alembic hands over its own engine (or a connection of it) for a fresh database.
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        run(given)
+        return
+    with (given or get_engine()).connect() as connection:
+        run(connection)
 
 
 if context.is_offline_mode():

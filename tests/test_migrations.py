@@ -1,4 +1,9 @@
-"""The migrations build exactly the models' schema, go down and up again, and have one head."""
+"""The migrations build exactly the models' schema, go down and up again, and have one head.
+
+Two views of the same promise: pytest-alembic's standard checks (one head, upgrade from empty,
+model definitions match the DDL, every step down and up again), and our own round trip that also
+checks which tables exist at each end.  Both run on SQLite and on PostgreSQL (TEST_DATABASE_URL).
+"""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +11,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from pytest_alembic import Config as AlembicConfig
+from pytest_alembic.plugin.fixtures import alembic_runner  # noqa: F401  (the plugin is not loaded)
+from pytest_alembic.tests import (  # noqa: F401  (collected from here)
+    test_model_definitions_match_ddl,
+    test_single_head_revision,
+    test_up_down_consistency,
+    test_upgrade,
+)
+from sqlalchemy import create_engine, inspect
 
 from unionevents import create_app
 from unionevents.extensions import db
@@ -22,6 +35,20 @@ def migrated_app(worker_id, tmp_path_factory):
     yield application
     with application.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def alembic_config():
+    return AlembicConfig(config_options={"file": "migrations/alembic.ini", "script_location": "migrations"})
+
+
+@pytest.fixture
+def alembic_engine(migrated_app, worker_id, tmp_path):
+    """A fresh, empty database per pytest-alembic check; env.py reads the models from the app."""
+    engine = create_engine(worker_database_url(worker_id, tmp_path, suffix="_pa"))
+    with migrated_app.app_context():
+        yield engine
+    engine.dispose()
 
 
 def _differences():
