@@ -12,6 +12,7 @@ from unionevents.activities.services import add_question
 from unionevents.core.timeutil import now
 from unionevents.extensions import db
 from unionevents.registrations.models import Registration, RegistrationState
+from unionevents.registrations.services import register
 
 from ..api_support import assert_error, bearer
 
@@ -249,13 +250,17 @@ def test_cancelling_a_place_moves_the_waiting_list_up(client, make, headers):
 
 # --- Cost ---------------------------------------------------------------------------------------------
 
-def test_one_api_signup_takes_at_most_ten_sql_statements(app, client, make, worker):
+@pytest.mark.parametrize("full", [False, True], ids=["gets a place", "goes on the waiting list"])
+def test_one_api_signup_takes_at_most_ten_sql_statements(app, client, make, worker, full):
     """Issue target: ≤ 10 SQL statements per sign-up, token lookup included (pretix needs about 70).
 
     Transaction control (SQLite's explicit BEGIN / BEGIN IMMEDIATE) is not counted: PostgreSQL sends
     none, and Django's query log, which pretix's figure comes from, does not list it either.
     """
-    activity_id = make.activity(capacity=5).id
+    activity_id = make.activity(capacity=1 if full else 5).id
+    if full:
+        register(make.user("先到者"), activity_id)
+        register(make.user("排队者"), activity_id)
     headers = bearer(worker)
     db.session.remove()  # a cold session, as in a fresh request
     statements: list[str] = []
@@ -270,6 +275,7 @@ def test_one_api_signup_takes_at_most_ten_sql_statements(app, client, make, work
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["state"] == ("waitlisted" if full else "confirmed")
     print(f"{len(statements)} statements")
     assert len(statements) <= 10, f"{len(statements)} statements:\n" + "\n".join(
         s.split("\n")[0][:120] + " ..." for s in statements)

@@ -689,3 +689,31 @@ class TestReading:
         assert services.registration_for_ticket(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
         assert services.registration_for_ticket("short") is None
         assert services.registration_for_ticket(None) is None
+
+
+@pytest.mark.parametrize("places, mode", [(5, SignupMode.FIRST_COME), (1, SignupMode.FIRST_COME),
+                                          (5, SignupMode.APPROVAL), (5, SignupMode.LOTTERY)],
+                         ids=["place free", "full (waiting list)", "approval", "lottery"])
+def test_a_signup_racing_the_activity_cancellation_is_refused(organiser, make, monkeypatch, places, mode):
+    """The eligibility check reads the activity before the write transaction; an organiser who
+    cancels in between must not end up with a live registration on a cancelled activity."""
+    from unionevents.activities.services import cancel_activity
+
+    activity = make.activity(capacity=places, mode=mode)
+    if places == 1:
+        services.register(make.user("先到者", union=MALL), activity.id)
+    late = make.user("晚到者", union=MALL)
+    write = services._in_write_transaction
+
+    def cancel_then_write(fn, *args, **kwargs):
+        monkeypatch.setattr(services, "_in_write_transaction", write)
+        cancel_activity(organiser, activity.id, "场地维修")
+        return write(fn, *args, **kwargs)
+
+    monkeypatch.setattr(services, "_in_write_transaction", cancel_then_write)
+    with pytest.raises(SignupClosed) as refused:
+        services.register(late, activity.id)
+    assert str(refused.value.message) == "This activity has been cancelled."  # 本活动已取消。 in zh
+    assert db.session.scalar(select(func.count(Registration.id)).where(
+        Registration.activity_id == activity.id, Registration.is_live)) == 0
+    assert taken(activity.id) == 0

@@ -100,7 +100,8 @@ class ActivityRegistrations(MethodView):
             current_api_user(), activity_id, slot_id=body["slot_id"], answers=body["answers"],
             health_consent=body["consent"],
         )
-        return _view(registration)
+        # The place in the queue as counted inside the sign-up's own transaction: not asked again.
+        return RegistrationView(registration, registration.position_at_signup)
 
 
 @blp.route("/me/registrations")

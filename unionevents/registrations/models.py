@@ -78,6 +78,10 @@ class Registration(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     slot: Mapped[TimeSlot | None] = relationship()
 
+    #: Not a column: the waiting-list place ``register`` counted inside its own transaction, for
+    #: the reply to that sign-up (None otherwise).
+    position_at_signup = None
+
     @hybrid_property
     def is_live(self) -> bool:
         return self.state in LIVE_STATES

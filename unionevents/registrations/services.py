@@ -39,14 +39,14 @@ from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.models import Role, User
 from ..activities.models import (
-    Activity, ActivityKind, ActivityStatus, SignupMode, TimeSlot, UnitQuota, Visibility,
+    Activity, ActivityKind, ActivityStatus, Question, SignupMode, TimeSlot, UnitQuota, Visibility,
 )
 from ..core.audit import log_action
 from ..core.db import is_sqlite, testing_flag, write_transaction
@@ -203,8 +203,8 @@ class _Counter:
     used: Any
     limit: Any
 
-    def claim(self) -> bool:
-        stmt = (update(self.model).where(*self.where, self.used < self.limit)
+    def claim(self, guard: tuple = ()) -> bool:
+        stmt = (update(self.model).where(*self.where, *guard, self.used < self.limit)
                 .values({self.used.key: self.used + 1}).execution_options(synchronize_session=False))
         return db.session.execute(stmt).rowcount == 1
 
@@ -217,6 +217,14 @@ class _Counter:
         """Wait for any transaction holding the row (PostgreSQL), then read it."""
         row = db.session.execute(select(self.used, self.limit).where(*self.where).with_for_update()).first()
         return row is not None and row[0] < row[1]
+
+    def activity_status_and_room(self) -> tuple[ActivityStatus | None, bool]:
+        """The activity counter's row as it is now (waiting for its holder on PostgreSQL)."""
+        stmt = select(Activity.status, self.used, self.limit).where(*self.where)
+        if not is_sqlite():
+            stmt = stmt.with_for_update()
+        row = db.session.execute(stmt).first()
+        return (None, False) if row is None else (row[0], row[1] < row[2])
 
 
 def _counters(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> list[_Counter]:
@@ -232,19 +240,26 @@ def _counters(activity_id: int, slot_id: int | None, quota_node_id: int | None) 
     return counters
 
 
-def _claim_place(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> str | None:
+def _claim_place(activity_id: int, slot_id: int | None, quota_node_id: int | None,
+                 signup: bool = False) -> str | None:
     """Take one place on every counter; None when done, else the kind of counter that was full.
 
     On failure nothing stays claimed.  On PostgreSQL a failed claim waits for whoever holds the
     full row and looks again, so a place freed by a concurrent cancellation is not missed
     (SQLite needs no second look: ``BEGIN IMMEDIATE`` already serialises writers).
+
+    For a new sign-up (``signup``) the activity must also still be published *now*, inside the
+    transaction: the eligibility check before it read the activity earlier, and the organiser may
+    have cancelled it since (raises ``SignupClosed``).  The check rides on the claim itself, so a
+    sign-up that gets a place costs no extra statement.
     """
     counters = _counters(activity_id, slot_id, quota_node_id)
+    guard = (Activity.status == ActivityStatus.PUBLISHED,) if signup else ()
     for attempt in (1, 2):
         claimed: list[_Counter] = []
         failed = None
         for counter in counters:
-            if counter.claim():
+            if counter.claim(guard if counter.kind == "activity" else ()):
                 claimed.append(counter)
             else:
                 failed = counter
@@ -253,9 +268,31 @@ def _claim_place(activity_id: int, slot_id: int | None, quota_node_id: int | Non
             return None
         for counter in reversed(claimed):
             counter.release()
-        if attempt == 2 or is_sqlite() or not failed.has_room_locked():
+        if signup and failed.kind == "activity":
+            status, room = failed.activity_status_and_room()
+            _refuse_unless_published(status)
+        else:
+            room = not is_sqlite() and failed.has_room_locked()
+        if attempt == 2 or is_sqlite() or not room:
             return failed.kind
     return None  # pragma: no cover
+
+
+def _refuse_unless_published(status: ActivityStatus | None) -> None:
+    if status == ActivityStatus.CANCELLED:
+        raise SignupClosed(_l("This activity has been cancelled."))
+    if status != ActivityStatus.PUBLISHED:
+        raise SignupClosed()
+
+
+def _still_published(activity_id: int) -> None:
+    """Inside the sign-up transaction, for modes that take no place yet (approval, lottery): the
+    activity is still published.  ``FOR KEY SHARE`` waits for a cancellation holding the row and
+    then reads its outcome, without blocking other sign-ups."""
+    stmt = select(Activity.status).where(Activity.id == activity_id)
+    if not is_sqlite():
+        stmt = stmt.with_for_update(key_share=True)
+    _refuse_unless_published(db.session.scalar(stmt))
 
 
 def _release_place(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> None:
@@ -638,12 +675,21 @@ def _activity_for_signup(activity_id) -> Activity:
     """The activity with its eligibility rows in one query (the sign-up path counts statements)."""
     if not isinstance(activity_id, int) or isinstance(activity_id, bool):
         raise NotFound(_l("This activity does not exist."))
-    activity = db.session.execute(
-        select(Activity).where(Activity.id == activity_id)
+    # Most activities have no questions and no time slots: two EXISTS in the same query spare the
+    # two statements that would load the empty collections.
+    has_questions = exists().where(Question.activity_id == Activity.id).label("has_questions")
+    has_slots = exists().where(TimeSlot.activity_id == Activity.id).label("has_slots")
+    row = db.session.execute(
+        select(Activity, has_questions, has_slots).where(Activity.id == activity_id)
         .options(joinedload(Activity.eligible_occupations), joinedload(Activity.eligible_nodes))
-    ).unique().scalar_one_or_none()
-    if activity is None:
+    ).unique().first()
+    if row is None:
         raise NotFound(_l("This activity does not exist."))
+    activity = row.Activity
+    if not row.has_questions:
+        set_committed_value(activity, "questions", [])
+    if not row.has_slots:
+        set_committed_value(activity, "slots", [])
     return activity
 
 
@@ -670,7 +716,7 @@ def _race_delay() -> None:
 def _register_tx(plan: _Plan) -> Registration:
     state = rules.initial_state(plan.mode)
     if state is None:
-        full = _claim_place(plan.activity_id, plan.slot_id, plan.quota_node_id)
+        full = _claim_place(plan.activity_id, plan.slot_id, plan.quota_node_id, signup=True)
         _race_delay()
         if full is None:
             state = S.CONFIRMED
@@ -681,6 +727,8 @@ def _register_tx(plan: _Plan) -> Registration:
             if existing is not None:
                 raise AlreadyRegistered(existing)
             raise ActivityFull(FULL_MESSAGES[full], counter=full)
+    else:
+        _still_published(plan.activity_id)
     return _insert_registration(plan, state)
 
 
@@ -697,7 +745,10 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
     if state == S.CONFIRMED:
         _send("confirmed", plan.user_id, plan.locale, plan.title, plan.starts_at)
     elif state == S.WAITLISTED:
-        position = _position(registration.id, plan.activity_id, plan.slot_id)
+        # Known sort key (just inserted, unranked): one COUNT, kept on the object for the reply.
+        position = _place_in_queue(registration.id, plan.activity_id, plan.slot_id,
+                                   registration.queue_rank, registration.created_at)
+        registration.position_at_signup = position
         _send("waitlisted", plan.user_id, plan.locale, plan.title, plan.starts_at, position=position)
     log_action(plan.entered_by_id or plan.user_id, "registration.create", registration,
                from_state=None, to_state=state.value, activity_id=plan.activity_id,
@@ -791,14 +842,20 @@ def waitlist_position_by_id(registration_id: int, activity_id: int, slot_id: int
     ).first()
     if me is None or me.state != S.WAITLISTED:
         return None
+    return _place_in_queue(registration_id, activity_id, slot_id, me.queue_rank, me.created_at)
+
+
+def _place_in_queue(registration_id: int, activity_id: int, slot_id: int | None,
+                    queue_rank: int | None, created_at: datetime) -> int:
+    """One indexed COUNT of those ahead of a waitlisted registration whose sort key is known."""
     R = Registration
-    same_rank_earlier = or_(R.created_at < me.created_at,
-                            and_(R.created_at == me.created_at, R.id < registration_id))
-    if me.queue_rank is None:  # ranked entries come first, then unranked by arrival
+    same_rank_earlier = or_(R.created_at < created_at,
+                            and_(R.created_at == created_at, R.id < registration_id))
+    if queue_rank is None:  # ranked entries come first, then unranked by arrival
         ahead = or_(R.queue_rank.is_not(None), and_(R.queue_rank.is_(None), same_rank_earlier))
     else:
         ahead = and_(R.queue_rank.is_not(None),
-                     or_(R.queue_rank < me.queue_rank, and_(R.queue_rank == me.queue_rank, same_rank_earlier)))
+                     or_(R.queue_rank < queue_rank, and_(R.queue_rank == queue_rank, same_rank_earlier)))
     where = [R.activity_id == activity_id, R.state == S.WAITLISTED, ahead]
     if slot_id is not None:
         where.append(R.slot_id == slot_id)
