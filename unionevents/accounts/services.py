@@ -1,13 +1,14 @@
 """Accounts: sign-up, login, passwords, profiles, role grants and API tokens."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -236,14 +237,18 @@ def user_for_token(raw: str) -> User | None:
     """The active user holding this unrevoked token, in one query (role grants load only if asked)."""
     if not raw or len(raw) > 200:
         return None
-    user = db.session.scalar(
-        select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.digest == token_digest(raw), ApiToken.revoked_at.is_(None))
-        .options(lazyload(User.grants))
-    )
+    user = db.session.scalar(_token_owner_statement(), {"digest": token_digest(raw)})
     if user is None or not user.is_active:
         return None
     return user
+
+
+@functools.cache
+def _token_owner_statement():
+    """Built once, the digest bound per call: every API request runs it."""
+    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.digest == bindparam("digest"), ApiToken.revoked_at.is_(None))
+            .options(lazyload(User.grants)))
 
 
 def revoke_token(user: User, token_id: int) -> None:

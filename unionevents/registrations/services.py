@@ -28,6 +28,7 @@ Decisions (documented for the views and the API):
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -39,7 +40,7 @@ from typing import Any, Callable
 
 from flask import current_app
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -198,45 +199,64 @@ def _in_write_transaction(fn: Callable[..., Any], *args, **kwargs):
 @dataclass(frozen=True)
 class _Counter:
     kind: str  # "activity" | "slot" | "quota"
-    model: type
-    where: tuple
-    used: Any
-    limit: Any
+    params: dict  # the row's key values for the counter's prepared statements
 
-    def claim(self, guard: tuple = ()) -> bool:
-        stmt = (update(self.model).where(*self.where, *guard, self.used < self.limit)
-                .values({self.used.key: self.used + 1}).execution_options(synchronize_session=False))
-        return db.session.execute(stmt).rowcount == 1
+    def claim(self, guard: bool = False) -> bool:
+        stmt = _counter_statements(self.kind, "claim_open" if guard else "claim")
+        return db.session.execute(stmt, self.params).rowcount == 1
 
     def release(self) -> None:
-        stmt = (update(self.model).where(*self.where, self.used > 0)
-                .values({self.used.key: self.used - 1}).execution_options(synchronize_session=False))
-        db.session.execute(stmt)
+        db.session.execute(_counter_statements(self.kind, "release"), self.params)
 
     def has_room_locked(self) -> bool:
         """Wait for any transaction holding the row (PostgreSQL), then read it."""
-        row = db.session.execute(select(self.used, self.limit).where(*self.where).with_for_update()).first()
+        row = db.session.execute(_counter_statements(self.kind, "room_locked"), self.params).first()
         return row is not None and row[0] < row[1]
 
     def activity_status_and_room(self) -> tuple[ActivityStatus | None, bool]:
         """The activity counter's row as it is now (waiting for its holder on PostgreSQL)."""
-        stmt = select(Activity.status, self.used, self.limit).where(*self.where)
-        if not is_sqlite():
-            stmt = stmt.with_for_update()
-        row = db.session.execute(stmt).first()
+        statement = "status_room" if is_sqlite() else "status_room_locked"
+        row = db.session.execute(_counter_statements(self.kind, statement), self.params).first()
         return (None, False) if row is None else (row[0], row[1] < row[2])
+
+
+@functools.cache
+def _counter_statements(kind: str, action: str):
+    """The counter statements, built once (values bound per call; see ``_queue_ahead_statement``).
+    Parameters are named ``key_*``: an UPDATE reserves the column names for its SET clause."""
+    if kind == "activity":
+        model, used, limit = Activity, Activity.taken, Activity.capacity
+        where = (Activity.id == bindparam("key_activity"),)
+    elif kind == "slot":
+        model, used, limit = TimeSlot, TimeSlot.taken, TimeSlot.capacity
+        where = (TimeSlot.id == bindparam("key_slot"), TimeSlot.activity_id == bindparam("key_activity"))
+    else:
+        model, used, limit = UnitQuota, UnitQuota.used, UnitQuota.quota
+        where = (UnitQuota.activity_id == bindparam("key_activity"), UnitQuota.node_id == bindparam("key_node"))
+    if action in ("claim", "claim_open"):
+        guard = (Activity.status == ActivityStatus.PUBLISHED,) if action == "claim_open" else ()
+        return (update(model).where(*where, *guard, used < limit).values({used.key: used + 1})
+                .execution_options(synchronize_session=False))
+    if action == "release":
+        return (update(model).where(*where, used > 0).values({used.key: used - 1})
+                .execution_options(synchronize_session=False))
+    if action == "room_locked":
+        return select(used, limit).where(*where).with_for_update()
+    # A sign-up that found the activity full: FOR SHARE waits for a transaction changing the row (a
+    # cancellation freeing a place, an organiser cancelling the activity) and then reads its outcome,
+    # while sign-ups that only join the waiting list share the lock and go on in parallel.  A
+    # cancellation's UPDATE waits for them in turn, so its promotion sees them.
+    stmt = select(Activity.status, used, limit).where(*where)
+    return stmt.with_for_update(read=True) if action == "status_room_locked" else stmt
 
 
 def _counters(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> list[_Counter]:
     """Counters a place is taken from, always in this order (a fixed lock order)."""
-    counters = [_Counter("activity", Activity, (Activity.id == activity_id,), Activity.taken, Activity.capacity)]
+    counters = [_Counter("activity", {"key_activity": activity_id})]
     if slot_id is not None:
-        counters.append(_Counter("slot", TimeSlot, (TimeSlot.id == slot_id, TimeSlot.activity_id == activity_id),
-                                 TimeSlot.taken, TimeSlot.capacity))
+        counters.append(_Counter("slot", {"key_activity": activity_id, "key_slot": slot_id}))
     if quota_node_id is not None:
-        counters.append(_Counter("quota", UnitQuota,
-                                 (UnitQuota.activity_id == activity_id, UnitQuota.node_id == quota_node_id),
-                                 UnitQuota.used, UnitQuota.quota))
+        counters.append(_Counter("quota", {"key_activity": activity_id, "key_node": quota_node_id}))
     return counters
 
 
@@ -254,12 +274,11 @@ def _claim_place(activity_id: int, slot_id: int | None, quota_node_id: int | Non
     sign-up that gets a place costs no extra statement.
     """
     counters = _counters(activity_id, slot_id, quota_node_id)
-    guard = (Activity.status == ActivityStatus.PUBLISHED,) if signup else ()
     for attempt in (1, 2):
         claimed: list[_Counter] = []
         failed = None
         for counter in counters:
-            if counter.claim(guard if counter.kind == "activity" else ()):
+            if counter.claim(guard=signup and counter.kind == "activity"):
                 claimed.append(counter)
             else:
                 failed = counter
@@ -675,14 +694,7 @@ def _activity_for_signup(activity_id) -> Activity:
     """The activity with its eligibility rows in one query (the sign-up path counts statements)."""
     if not isinstance(activity_id, int) or isinstance(activity_id, bool):
         raise NotFound(_l("This activity does not exist."))
-    # Most activities have no questions and no time slots: two EXISTS in the same query spare the
-    # two statements that would load the empty collections.
-    has_questions = exists().where(Question.activity_id == Activity.id).label("has_questions")
-    has_slots = exists().where(TimeSlot.activity_id == Activity.id).label("has_slots")
-    row = db.session.execute(
-        select(Activity, has_questions, has_slots).where(Activity.id == activity_id)
-        .options(joinedload(Activity.eligible_occupations), joinedload(Activity.eligible_nodes))
-    ).unique().first()
+    row = db.session.execute(_activity_for_signup_statement(), {"activity_id": activity_id}).unique().first()
     if row is None:
         raise NotFound(_l("This activity does not exist."))
     activity = row.Activity
@@ -691,6 +703,16 @@ def _activity_for_signup(activity_id) -> Activity:
     if not row.has_slots:
         set_committed_value(activity, "slots", [])
     return activity
+
+
+@functools.cache
+def _activity_for_signup_statement():
+    """Built once.  Most activities have no questions and no time slots: two EXISTS in the same
+    query spare the two statements that would load the empty collections."""
+    has_questions = exists().where(Question.activity_id == Activity.id).label("has_questions")
+    has_slots = exists().where(TimeSlot.activity_id == Activity.id).label("has_slots")
+    return (select(Activity, has_questions, has_slots).where(Activity.id == bindparam("activity_id"))
+            .options(joinedload(Activity.eligible_occupations), joinedload(Activity.eligible_nodes)))
 
 
 @contextmanager
@@ -848,18 +870,29 @@ def waitlist_position_by_id(registration_id: int, activity_id: int, slot_id: int
 def _place_in_queue(registration_id: int, activity_id: int, slot_id: int | None,
                     queue_rank: int | None, created_at: datetime) -> int:
     """One indexed COUNT of those ahead of a waitlisted registration whose sort key is known."""
+    stmt = _queue_ahead_statement(ranked=queue_rank is not None, slotted=slot_id is not None)
+    params = {"activity_id": activity_id, "registration_id": registration_id, "created_at": created_at,
+              "queue_rank": queue_rank, "slot_id": slot_id}
+    return (db.session.scalar(stmt, params) or 0) + 1
+
+
+@functools.cache
+def _queue_ahead_statement(ranked: bool, slotted: bool):
+    """Built once per shape, values bound per call: on the sign-up path building a statement costs
+    several times more than running it (see docs/performance.md)."""
     R = Registration
+    created_at, rank = bindparam("created_at", type_=R.created_at.type), bindparam("queue_rank", type_=Integer)
     same_rank_earlier = or_(R.created_at < created_at,
-                            and_(R.created_at == created_at, R.id < registration_id))
-    if queue_rank is None:  # ranked entries come first, then unranked by arrival
+                            and_(R.created_at == created_at, R.id < bindparam("registration_id")))
+    if not ranked:  # ranked entries come first, then unranked by arrival
         ahead = or_(R.queue_rank.is_not(None), and_(R.queue_rank.is_(None), same_rank_earlier))
     else:
         ahead = and_(R.queue_rank.is_not(None),
-                     or_(R.queue_rank < queue_rank, and_(R.queue_rank == queue_rank, same_rank_earlier)))
-    where = [R.activity_id == activity_id, R.state == S.WAITLISTED, ahead]
-    if slot_id is not None:
-        where.append(R.slot_id == slot_id)
-    return (db.session.scalar(select(func.count(R.id)).where(*where)) or 0) + 1
+                     or_(R.queue_rank < rank, and_(R.queue_rank == rank, same_rank_earlier)))
+    where = [R.activity_id == bindparam("activity_id"), R.state == S.WAITLISTED, ahead]
+    if slotted:
+        where.append(R.slot_id == bindparam("slot_id"))
+    return select(func.count(R.id)).where(*where)
 
 
 def waitlist_position(registration: Registration) -> int | None:
