@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from flask import g
 
 from unionevents.accounts.models import Occupation, Role
 from unionevents.activities.models import ActivityKind
@@ -14,25 +13,10 @@ from unionevents.activities.services import add_slots
 from unionevents.extensions import db
 from unionevents.registrations import services as engine
 
+from tests.request_fixtures import _request_context, login  # noqa: F401  (shared fixtures)
+
 STREET = "丰台区玉泉营街道总工会"
 WORKPLACE = "玉泉营商场工会"
-
-
-@pytest.fixture(autouse=True)
-def _request_context(app, _app_context):
-    with app.test_request_context():
-        yield
-
-
-@pytest.fixture
-def login(login):
-    """Switch the test client to ``user`` (drops Flask-Login's per-context cache)."""
-
-    def _switch(user, the_client=None):
-        g.pop("_login_user", None)
-        return login(user, the_client)
-
-    return _switch
 
 
 @pytest.fixture

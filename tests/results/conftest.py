@@ -2,27 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from flask import g
 
 from unionevents.accounts.models import Role
 
+from tests.request_fixtures import _request_context, login  # noqa: F401  (shared fixtures)
+
 STREET = "丰台区玉泉营街道总工会"
 WORKPLACE = "玉泉营商场工会"
-
-
-@pytest.fixture(autouse=True)
-def _request_context(app, _app_context):
-    with app.test_request_context():
-        yield
-
-
-@pytest.fixture
-def login(login):
-    def _switch(user, the_client=None):
-        g.pop("_login_user", None)
-        return login(user, the_client)
-
-    return _switch
 
 
 @pytest.fixture
