@@ -7,6 +7,7 @@ were met). Add new ones to ``BENCHMARKS`` — the one list ``python -m bench`` r
 #: Benchmark modules run in this order by ``python -m bench``; the short name selects one.
 BENCHMARKS: dict[str, str] = {
     "rush": "bench.rush",  # 2,000 API sign-ups for 100 places, against a minimal-Flask baseline
+    "invariants": "bench.invariants",  # 10,000 random operations from 8 threads: 0 invariant violations (R4)
     "crash": "bench.crash",  # kill -9 the server 20 times during a sign-up rush: 0 confirmed lost (R7)
     "soak": "bench.soak",  # 60 s of mixed traffic: 0 5xx, latency per kind, server RSS growth (R5)
     "import": "bench.import_bench",  # 10,000 workers imported from a spreadsheet (issue 2)

@@ -717,3 +717,27 @@ def test_a_signup_racing_the_activity_cancellation_is_refused(organiser, make, m
     assert db.session.scalar(select(func.count(Registration.id)).where(
         Registration.activity_id == activity.id, Registration.is_live)) == 0
     assert taken(activity.id) == 0
+
+
+@pytest.mark.parametrize("after_check_in", ["attended", "no_show"])
+def test_a_worker_checked_in_or_marked_absent_cannot_sign_up_a_second_time(organiser, make, after_check_in):
+    """Found by bench/invariants.py: with only pending/confirmed/waitlisted counted as "one per worker",
+    a worker checked in at the door could sign up again, hold two places, and undoing the check-in
+    then failed on the unique index (a 500)."""
+    activity = make.activity(capacity=5)
+    worker = make.user("王骑手", union=MALL)
+    first = services.register(worker, activity.id)
+    if after_check_in == "attended":
+        services.check_in(first.id, organiser)
+    else:
+        services.mark_no_show(first.id, organiser)
+    with pytest.raises(AlreadyRegistered) as refused:
+        services.register(worker, activity.id)
+    assert refused.value.registration_id == first.id
+    assert not services.signup_state(worker, db.session.get(Activity, activity.id)).can_sign_up
+    if after_check_in == "attended":
+        assert services.undo_check_in(first.id, organiser).state == S.CONFIRMED
+    else:
+        assert services.check_in(first.id, organiser).state == S.ATTENDED  # came late after all
+    assert taken(activity.id) == 1
+    assert_counters_match(activity.id)

@@ -22,7 +22,7 @@ from .models import (
     Activity, ActivityEligibleNode, ActivityKind, ActivityOccupation, ActivityStatus, Question,
     QuestionKind, SignupMode, TimeSlot, UnitQuota, Visibility,
 )
-from ..registrations.models import LIVE_STATES, PLACE_STATES, Registration, RegistrationState
+from ..registrations.models import TAKING_PART_STATES, Registration, RegistrationState
 from ..reports.services import record_transition, sync_activity
 
 
@@ -293,9 +293,8 @@ def get_visible_activity(activity_id: int) -> Activity:
 # could leave the organiser's scope (the organising union) it is checked here.
 # ---------------------------------------------------------------------------
 
-#: Registration states of people who are, or were, really taking part: while
-#: any exist, an activity's kind and mode stay fixed and a slot cannot go.
-TAKING_PART_STATES = tuple(dict.fromkeys(LIVE_STATES + PLACE_STATES + (RegistrationState.NO_SHOW,)))
+# While registrations in TAKING_PART_STATES exist, an activity's kind and mode stay fixed and a slot
+# cannot go.
 
 #: Activities per page on the organiser's list.
 MANAGE_PAGE_SIZE = 20

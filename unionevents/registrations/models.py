@@ -42,17 +42,22 @@ class RegistrationState(LabelledEnum):
 LIVE_STATES = (RegistrationState.PENDING, RegistrationState.CONFIRMED, RegistrationState.WAITLISTED)
 #: States counted against capacity.
 PLACE_STATES = (RegistrationState.CONFIRMED, RegistrationState.ATTENDED)
+#: People who are, or were, really taking part: live, attended, or marked absent (who may still turn
+#: up late).  A worker has at most one such registration per activity: someone checked in at the door
+#: cannot sign up a second time, and undoing a check-in never meets a second registration.
+TAKING_PART_STATES = LIVE_STATES + (RegistrationState.ATTENDED, RegistrationState.NO_SHOW)
 
-_LIVE_SQL = "state IN ('pending', 'confirmed', 'waitlisted')"
+_TAKING_PART_SQL = "state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"
 
 
 class Registration(db.Model):
     __tablename__ = "registration"
     __table_args__ = (
-        # The last line of defence against double sign-ups: one live registration per worker and activity.
+        # The last line of defence against double sign-ups: one registration taking part per worker
+        # and activity.
         Index(
-            "uq_registration_live", "activity_id", "user_id", unique=True,
-            sqlite_where=text(_LIVE_SQL), postgresql_where=text(_LIVE_SQL),
+            "uq_registration_taking_part", "activity_id", "user_id", unique=True,
+            sqlite_where=text(_TAKING_PART_SQL), postgresql_where=text(_TAKING_PART_SQL),
         ),
         Index("ix_registration_activity_state", "activity_id", "state"),
         Index("ix_registration_user", "user_id", "created_at"),

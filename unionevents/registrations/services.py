@@ -8,7 +8,7 @@ How capacity holds (see docs/reliability.md):
   (activity, then time slot, then unit quota), whose row count says whether it worked; the CHECK
   constraints on those tables are the last line;
 * one live registration per worker and activity is the partial unique index
-  ``uq_registration_live``: a double submit ends in IntegrityError → ``AlreadyRegistered``;
+  ``uq_registration_taking_part``: a double submit ends in IntegrityError → ``AlreadyRegistered``;
 * every state change goes through ``_change_state``, which checks the transition table in
   ``rules.py``, updates the row only if it is still in the state we read (so two organisers
   cannot both act on it), and moves the place counters with it.
@@ -58,7 +58,7 @@ from ..core.timeutil import now
 from ..extensions import db
 from ..reports.services import record_transition
 from . import rules
-from .models import PLACE_STATES, CheckInReceipt, Registration, RegistrationState as S
+from .models import PLACE_STATES, TAKING_PART_STATES, CheckInReceipt, Registration, RegistrationState as S
 from .rules import Refusal
 
 log = logging.getLogger(__name__)
@@ -805,8 +805,11 @@ def _register_naive(plan: _Plan) -> Registration:
 
 
 def _live_registration_id(user_id: int, activity_id: int) -> int | None:
+    """The worker's registration that takes part in the activity (live, attended or absent), if any:
+    what the unique index allows one of."""
     return db.session.scalar(select(Registration.id).where(
-        Registration.user_id == user_id, Registration.activity_id == activity_id, Registration.is_live))
+        Registration.user_id == user_id, Registration.activity_id == activity_id,
+        Registration.state.in_(TAKING_PART_STATES)))
 
 
 # --------------------------------------------------------------------------- read-only views of the state
@@ -822,7 +825,8 @@ def signup_state(user: User | None, activity: Activity) -> SignupState:
     if worker is not None:
         existing = db.session.scalar(
             select(Registration).where(Registration.user_id == worker.id,
-                                       Registration.activity_id == activity.id, Registration.is_live)
+                                       Registration.activity_id == activity.id,
+                                       Registration.state.in_(TAKING_PART_STATES))
             .options(joinedload(Registration.slot)))
     places_left = activity.places_left
     length = waitlist_length(activity.id)

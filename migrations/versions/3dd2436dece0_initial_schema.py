@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 9f3b33b6499c
+Revision ID: 3dd2436dece0
 Revises: 
-Create Date: 2026-11-27 05:03:10.228802
+Create Date: 2026-11-27 06:20:25.843117
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9f3b33b6499c'
+revision = '3dd2436dece0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -462,7 +462,7 @@ def upgrade():
         batch_op.create_index('ix_registration_activity_state', ['activity_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_registration_slot_id'), ['slot_id'], unique=False)
         batch_op.create_index('ix_registration_user', ['user_id', 'created_at'], unique=False)
-        batch_op.create_index('uq_registration_live', ['activity_id', 'user_id'], unique=True, sqlite_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted')"), postgresql_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted')"))
+        batch_op.create_index('uq_registration_taking_part', ['activity_id', 'user_id'], unique=True, sqlite_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"), postgresql_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"))
 
     op.create_table('checkin_receipt',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -741,7 +741,7 @@ def downgrade():
 
     op.drop_table('checkin_receipt')
     with op.batch_alter_table('registration', schema=None) as batch_op:
-        batch_op.drop_index('uq_registration_live', sqlite_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted')"), postgresql_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted')"))
+        batch_op.drop_index('uq_registration_taking_part', sqlite_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"), postgresql_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"))
         batch_op.drop_index('ix_registration_user')
         batch_op.drop_index(batch_op.f('ix_registration_slot_id'))
         batch_op.drop_index('ix_registration_activity_state')
