@@ -310,7 +310,7 @@ def _still_published(activity_id: int) -> None:
     then reads its outcome, without blocking other sign-ups."""
     stmt = select(Activity.status).where(Activity.id == activity_id)
     if not is_sqlite():
-        stmt = stmt.with_for_update(key_share=True)
+        stmt = stmt.with_for_update(read=True, key_share=True)
     _refuse_unless_published(db.session.scalar(stmt))
 
 
@@ -477,7 +477,34 @@ def _reg_rows(*where, order_by=None, limit=None, lock=False) -> list[_RegRow]:
     return [_RegRow(*row) for row in db.session.execute(stmt)]
 
 
+def _lock_activity_row(*, activity_id: int | None = None, registration_id: int | None = None) -> None:
+    """PostgreSQL: lock the activity's row before any of its registrations (SQLite's BEGIN IMMEDIATE
+    already serialises writers).
+
+    Every write on an activity's registrations takes its locks in one order — the activity, then
+    registrations, then report rows — as sign-ups (claim on the activity first) and organiser changes
+    (``_lock_activity``) already do.  Without it a cancellation (registration, then the activity's
+    counter) and a capacity change (the activity, then registrations to promote) deadlocked each
+    other; bench/invariants.py found it.
+    """
+    if is_sqlite():
+        return
+    if activity_id is not None:
+        db.session.execute(_activity_lock_statement(by_registration=False), {"key": activity_id})
+    else:
+        db.session.execute(_activity_lock_statement(by_registration=True), {"key": registration_id})
+
+
+@functools.cache
+def _activity_lock_statement(by_registration: bool):
+    activity_id = (select(Registration.activity_id).where(Registration.id == bindparam("key")).scalar_subquery()
+                   if by_registration else bindparam("key"))
+    return select(Activity.id).where(Activity.id == activity_id).with_for_update(key_share=True, of=Activity)
+
+
 def _load_row(registration_id: int, lock: bool = True) -> _RegRow:
+    if lock:
+        _lock_activity_row(registration_id=registration_id)
     rows = _reg_rows(Registration.id == registration_id, lock=lock)
     if not rows:
         raise NotFound(_l("This registration does not exist."))
@@ -560,6 +587,7 @@ def fill_free_places(activity_id: int, actor_id: int | None) -> list[int]:
 
     For a capacity raised by the organiser: everyone who now fits moves up, in waiting-list order.
     """
+    _lock_activity_row(activity_id=activity_id)
     promoted: list[int] = []
     while (registration_id := _promote(activity_id, None, actor_id)) is not None:
         promoted.append(registration_id)
@@ -1396,6 +1424,7 @@ def mark_rest_no_show(activity_id: int, actor: User) -> int:
     actor_id = actor.id if actor is not None else None
 
     def tx() -> int:
+        _lock_activity_row(activity_id=activity_id)
         rows = _reg_rows(Registration.activity_id == activity_id, Registration.state == S.CONFIRMED, lock=True)
         marked = 0
         for row in rows:
