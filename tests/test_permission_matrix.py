@@ -226,13 +226,18 @@ class World:
         node = self.in_scope_node if variant == "in scope" else self.out_of_scope_node
         return self.make.activity(f"活动{variant}", node=node, **fields)
 
-    def worker(self, name: str = "别人"):
-        """A new worker of another union (never the identity)."""
-        return self.make.user(name, union=self.tree[OTHER_WORKPLACE])
+    def worker(self, name: str | None = None):
+        """A worker of another union (never the identity): a new one by ``name``, else always the same
+        one (each account costs a commit; one person may own many of the "other's" objects)."""
+        if name is not None:
+            return self.make.user(name, union=self.tree[OTHER_WORKPLACE])
+        if "someone" not in self.scenes:
+            self.scenes["someone"] = self.make.user("别人", union=self.tree[OTHER_WORKPLACE])
+        return self.scenes["someone"]
 
-    def owner(self, variant: str, name: str = "别人"):
+    def owner(self, variant: str):
         """The identity for an "own" object (when it has an account), someone else otherwise."""
-        return self.user if variant.startswith("own") and self.user is not None else self.worker(name)
+        return self.user if variant.startswith("own") and self.user is not None else self.worker()
 
     def scene(self, name: str, build: Callable):
         """Objects shared by many cells, built once per world: ``build(world) -> dict``."""
@@ -280,8 +285,7 @@ def _build_activity(world, variant, args):
 
 
 def _build_registration(world, variant, args):
-    owner = world.user if variant == "own" and world.user is not None else world.worker()
-    return _register(owner, world.activity("in scope").id)
+    return _register(world.owner(variant), world.activity("in scope").id)
 
 
 def _build_nested_registration(world, variant, args):
@@ -531,12 +535,12 @@ def _build_panel_judge(world, variant, args):
     from unionevents.contests.services import add_judge
     if variant == "of another contest":
         return world.scene("other contest", _other_contest)["judge"]
-    return add_judge(world.organiser, _contest_of(world, variant, args).id, world.worker("评委候选").mobile).id
+    return add_judge(world.organiser, _contest_of(world, variant, args).id, world.worker().mobile).id
 
 
 def _build_contest_entry(world, variant, args):
     if variant == "of this contest":
-        return _enter(args["activity_id"], world.worker("参赛者")).id
+        return _enter(args["activity_id"], world.worker()).id
     return world.scene("other contest", _other_contest)["entry"]
 
 
