@@ -44,8 +44,10 @@ def database_url(worker_id, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url}
+def app(database_url, tmp_path_factory):
+    # Contest photos go to a temporary folder, never into instance/ (tests/contests uses one per test).
+    config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+              "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads"))}
     if database_url.startswith("postgresql"):
         # Tests need no durability: not waiting for the WAL flush on every commit saves most of
         # the PostgreSQL run's time. (Visibility and locking are unchanged.)

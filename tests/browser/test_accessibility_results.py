@@ -21,9 +21,10 @@ from unionevents.extensions import db
 
 @pytest.fixture
 def uploads(app, tmp_path):
+    previous = app.config["UPLOAD_DIR"]
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     yield
-    app.config["UPLOAD_DIR"] = None
+    app.config["UPLOAD_DIR"] = previous
 
 
 @pytest.mark.parametrize("viewport", [PHONE_VIEWPORT, DESKTOP_VIEWPORT], ids=["phone", "desktop"])

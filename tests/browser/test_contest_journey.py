@@ -37,9 +37,10 @@ def fresh(model, ident):
 
 @pytest.fixture
 def uploads(app, tmp_path):
+    previous = app.config["UPLOAD_DIR"]
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     yield
-    app.config["UPLOAD_DIR"] = None
+    app.config["UPLOAD_DIR"] = previous
 
 
 def test_worker_enters_judge_scores_blind_worker_sees_the_award(

@@ -53,6 +53,7 @@ def test_worker_uploads_an_entry_and_sees_it(app, contest_world, entrant):
     photo = client.get(f"/contests/images/{entry.images[0].id}")
     assert photo.status_code == 200 and photo.mimetype == "image/jpeg"
     assert photo.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in photo.headers["Cache-Control"]  # an entrant's photo is not kept in any cache
     assert b"GPS" not in photo.data
     assert client.get(f"/contests/images/{entry.images[0].id}/thumb").mimetype == "image/jpeg"
 

@@ -49,7 +49,7 @@ def test_every_get_answer_carries_the_security_headers(app, make, identity):
     for rule, access, method, variants in _cells(app):
         if method != "GET" or rule.rule == "/account/logout":
             continue
-        args = _build_args(world, variants, fresh=False)
+        args = _build_args(world, rule, variants, fresh=False)
         with app.test_request_context():
             url = url_for(rule.endpoint, **args)
         headers = {"Authorization": f"Bearer {token}"} if token and url.startswith("/api/") else {}

@@ -121,7 +121,9 @@ def _send_image(image_id: int, thumb: bool):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Content-Disposition"] = "inline"
-    response.headers["Cache-Control"] = "private, max-age=300"
+    # An entry's photo is shown to its entrant, organisers, judges and (while voting) voters only:
+    # personal, so never stored (R12), like every other answer with personal information.
+    response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
