@@ -22,14 +22,16 @@ def _is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
-def test_sqlite_connections_use_wal_busy_timeout_and_full_sync(app):
-    if not _is_sqlite():
-        pytest.skip("SQLite pragmas")
-    with db.engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == app.config["SQLITE_BUSY_TIMEOUT_MS"]
-        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
-        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+def test_sqlite_connections_use_wal_busy_timeout_and_full_sync(tmp_path):
+    # An app of its own with the shipped settings: the shared test app relaxes synchronous.
+    own = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'pragmas.db'}"})
+    with own.app_context():
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == own.config["SQLITE_BUSY_TIMEOUT_MS"]
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        db.engine.dispose()
 
 
 def test_pg_tools_match_the_server(app):
