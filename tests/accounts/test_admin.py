@@ -48,3 +48,11 @@ def test_bad_grants_are_refused_with_a_message(client, make, tree, worker, login
 def test_revoking_a_missing_grant_is_a_404(client, make, tree, login):
     login(make.user("管理员", role=Role.ADMIN, scope=tree["北京市总工会"]))
     assert client.post("/admin/grants/999999/revoke").status_code == 404
+
+
+def test_audit_filter_at_the_ends_of_the_calendar_is_not_a_500(client, make, tree, login):
+    """Found by the bad-input crawl on PostgreSQL: "to" 9999-12-31 overflowed the day after."""
+    login(make.user("管理员", role=Role.ADMIN, scope=tree["北京市总工会"]))
+    for days in ({"from": "0001-01-01", "to": "9999-12-31"}, {"to": "9999-12-31"}, {"from": "0001-01-01"}):
+        response = client.get("/admin/audit", query_string=days)
+        assert response.status_code == 200, days

@@ -133,10 +133,8 @@ def _parse_day(value: str | None):
 @role_required(Role.ADMIN)
 def audit():
     """Who did what, and who read what, with filters; rows hold ids, so names are looked up here."""
-    from datetime import datetime, time, timedelta
-
     from ..core.audit import AuditLog
-    from ..core.timeutil import local_to_utc
+    from ..core.timeutil import local_day_end, local_day_start
 
     action = (request.args.get("action") or "").strip()[:64]
     actor_text = (request.args.get("actor") or "").strip()[:20]
@@ -163,9 +161,9 @@ def audit():
     if request.args.get("from") and day_from is None or request.args.get("to") and day_to is None:
         problems.append(_("Please enter dates as YYYY-MM-DD."))
     if day_from:
-        stmt = stmt.where(AuditLog.at >= local_to_utc(datetime.combine(day_from, time.min)))
+        stmt = stmt.where(AuditLog.at >= local_day_start(day_from))
     if day_to:
-        stmt = stmt.where(AuditLog.at < local_to_utc(datetime.combine(day_to + timedelta(days=1), time.min)))
+        stmt = stmt.where(AuditLog.at < local_day_end(day_to))
 
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     entries = db.session.scalars(stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc())

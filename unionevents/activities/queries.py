@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any, Generic, Mapping, TypeVar
 
 from flask_babel import lazy_gettext as _l
@@ -23,7 +23,7 @@ from sqlalchemy import and_, exists, false, func, or_, select
 
 from ..accounts.models import User
 from ..core.db import MAX_ID
-from ..core.timeutil import local_to_utc, now
+from ..core.timeutil import local_day_end, local_day_start, now
 from ..extensions import db
 from ..unions.models import UnionNode
 from .models import (
@@ -213,16 +213,6 @@ def parse_catalogue_filters(args: Mapping[str, Any]) -> CatalogueFilters:
     return filters
 
 
-def local_day_start(day: date) -> datetime:
-    """Midnight of ``day`` in Asia/Shanghai, as naive UTC.
-
-    Days at the ends of the calendar (0001-01-01, 9999-12-31 from a filter) are pulled in a little:
-    shifting them by the time zone would overflow ``datetime`` (a 500).
-    """
-    day = min(max(day, date(1, 1, 2)), date(9999, 12, 30))
-    return local_to_utc(datetime.combine(day, time.min))
-
-
 def eligibility_clause(user: User):
     """SQL: ``user`` meets the activity's eligibility conditions (see the module docstring)."""
     # The worker's union and its ancestors: its path lists them all, so no LIKE is needed.
@@ -261,7 +251,7 @@ def catalogue_statement(filters: CatalogueFilters, user: User | None = None):
         if filters.date_from:
             stmt = stmt.where(Activity.ends_at >= local_day_start(filters.date_from))
         if filters.date_to:
-            stmt = stmt.where(Activity.starts_at < local_day_start(min(filters.date_to, date(9999, 12, 29)) + timedelta(days=1)))
+            stmt = stmt.where(Activity.starts_at < local_day_end(filters.date_to))
     else:
         stmt = stmt.where(Activity.ends_at >= current)
     if filters.open_now:
