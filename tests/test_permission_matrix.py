@@ -546,6 +546,19 @@ def _build_contest_entry(world, variant, args):
 
 # --------------------------------------------------------------------------- health
 
+_SECOND_OWNERS = itertools.count(1)
+
+
+def _takes_part(user, activity_id) -> bool:
+    from sqlalchemy import select
+
+    from unionevents.extensions import db
+    from unionevents.registrations.models import TAKING_PART_STATES, Registration
+    return db.session.scalar(select(Registration.id).where(
+        Registration.user_id == user.id, Registration.activity_id == activity_id,
+        Registration.state.in_(TAKING_PART_STATES))) is not None
+
+
 def _medic(world):
     return {"medic": world.make.user("体检医生", union=world.tree[WORKPLACE], role=Role.MEDICAL,
                                      activity=world.health)}
@@ -554,7 +567,12 @@ def _medic(world):
 def _build_assessment(world, variant, args):
     from unionevents.health.services import record_assessment
     from unionevents.registrations.services import check_in
-    registration_id = _register(world.owner(variant), world.health.id)
+    owner = world.owner(variant)
+    if owner is not world.user and _takes_part(owner, world.health.id):
+        # One registration taking part per person and activity: someone else's second assessment
+        # (a fresh object for a POST cell) belongs to another person.
+        owner = world.worker(f"体检职工{next(_SECOND_OWNERS)}")
+    registration_id = _register(owner, world.health.id)
     check_in(registration_id, world.organiser)
     return record_assessment(world.scene("medic", _medic)["medic"], registration_id, ASSESSMENT).id
 
