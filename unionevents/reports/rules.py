@@ -28,18 +28,25 @@ def reach_bits(places: int, attended: int, own_places: int, own_attended: int) -
     return sum(measure.bit for measure, value in zip(ReachMeasure, counters) if value > 0)
 
 
+# Plain ints in the loops below: settle runs them for every changed worker.
+_DAY, _MONTH = SpanGrain.DAY.value, SpanGrain.MONTH.value
+_MEASURES = tuple((measure, measure.value, measure.bit) for measure in ReachMeasure)
+_CODES = {kind.value: code for kind, code in KIND_CODES.items()}
+
+
 def day_spans(days: Iterable[date]) -> Counter:
     """(grain, prev_day, day) → weight for one worker reached on ``days``: +1 per day, −1 per two
     consecutive days; and the same per pair of months."""
     rows: Counter = Counter()
-    previous = None
+    previous = previous_month = None
     for day in sorted(set(days)):
-        rows[(SpanGrain.DAY, day, day)] += 1
-        rows[(SpanGrain.MONTH, month_start(day), month_start(day))] += 1
+        month = day.replace(day=1)
+        rows[(_DAY, day, day)] += 1
+        rows[(_MONTH, month, month)] += 1
         if previous is not None:
-            rows[(SpanGrain.DAY, previous, day)] -= 1
-            rows[(SpanGrain.MONTH, month_start(previous), month_start(day))] -= 1
-        previous = day
+            rows[(_DAY, previous, day)] -= 1
+            rows[(_MONTH, previous_month, month)] -= 1
+        previous, previous_month = day, month
     return rows
 
 
@@ -50,21 +57,23 @@ def worker_spans(rows: Mapping[tuple[date, str], int], measures: Iterable[ReachM
     Gives (measure, kinds, grain, prev_day, day) → weight for the chosen measures, for all kinds
     together and each kind (or only the kind codes in ``kinds``; ``ALL_KINDS`` among them for all).
     """
-    codes = {kind.value: code for kind, code in KIND_CODES.items()}
     wanted = None if kinds is None else set(kinds)
+    chosen = set(measures)
     result: Counter = Counter()
-    for measure in measures:
+    for measure, value, bit in _MEASURES:
+        if measure not in chosen:
+            continue
         by_kind: dict[int, list[date]] = {}
         for (day, kind), bits in rows.items():
-            if bits & measure.bit:
+            if bits & bit:
                 by_kind.setdefault(ALL_KINDS, []).append(day)
-                by_kind.setdefault(codes[kind], []).append(day)
+                by_kind.setdefault(_CODES[kind], []).append(day)
         for code, days in by_kind.items():
             if wanted is not None and code not in wanted:
                 continue
             for (grain, prev_day, day), weight in day_spans(days).items():
                 if weight:
-                    result[(measure.value, code, grain.value, prev_day, day)] += weight
+                    result[(value, code, grain, prev_day, day)] += weight
     return result
 
 
@@ -86,10 +95,9 @@ def settle_deltas(rows: Iterable[RowState]) -> dict[SpanKey, tuple[int, int]]:
     # The worker is a nef worker here if any row that counts says so (as ``recount`` has it).
     old_nef = any(row.counted & COUNTED_NEF and row.counted & MEASURE_BITS for row in rows)
     new_nef = any(row.current & COUNTED_NEF and row.current & MEASURE_BITS for row in rows)
-    codes = {kind.value: code for kind, code in KIND_CODES.items()}
     changed_measures, changed_kinds = [], set()
-    for measure in ReachMeasure:
-        kinds = {codes[row.kind] for row in rows if (row.counted ^ row.current) & measure.bit}
+    for measure, _value, bit in _MEASURES:
+        kinds = {_CODES[row.kind] for row in rows if (row.counted ^ row.current) & bit}
         if kinds or old_nef != new_nef:
             changed_measures.append(measure)
             changed_kinds |= kinds
