@@ -12,25 +12,40 @@ from unionevents.reports.rules import RowState, day_spans, settle_deltas, split_
 D = date
 
 
+def parts(first, last):
+    return {(p.sign, p.grain, p.column, p.low, p.high, p.bound) for p in split_range(first, last)}
+
+
+DAY, MONTH = SpanGrain.DAY.value, SpanGrain.MONTH.value
+
+
 def test_a_quarter_is_three_whole_months():
-    parts = split_range(D(2026, 10, 1), D(2026, 12, 31))
-    assert (parts.head, parts.months, parts.tail) == (None, (D(2026, 10, 1), D(2026, 12, 1)), None)
+    assert parts(D(2026, 10, 1), D(2026, 12, 31)) == {(1, MONTH, "prev_day", D(2026, 10, 1), D(2026, 12, 1),
+                                                       D(2026, 12, 1))}
 
 
-def test_a_ragged_year_reads_whole_months_between_its_ends():
-    parts = split_range(D(2025, 11, 28), D(2026, 11, 27))
-    assert parts.head == (D(2025, 11, 28), D(2025, 11, 30))
-    assert parts.months == (D(2025, 12, 1), D(2026, 10, 1))
-    assert parts.tail == (D(2026, 11, 1), D(2026, 11, 27)) and parts.tail_from == D(2025, 12, 1)
+def test_a_ragged_year_adds_a_few_days_and_takes_away_a_few_more():
+    """2025-11-28 … 2026-11-27: the MONTH rows of 2025-12 … 2026-11, plus the pairs starting on
+    11-28 … 11-30, minus the pairs ending on 2026-11-28 … 11-30 (six days of DAY rows, not 30)."""
+    assert parts(D(2025, 11, 28), D(2026, 11, 27)) == {
+        (1, MONTH, "prev_day", D(2025, 12, 1), D(2026, 11, 1), D(2026, 11, 1)),
+        (1, DAY, "prev_day", D(2025, 11, 28), D(2025, 11, 30), D(2026, 11, 27)),
+        (-1, DAY, "day", D(2026, 11, 28), D(2026, 11, 30), D(2025, 12, 1)),
+    }
 
 
-def test_ranges_without_a_whole_month_are_read_by_day():
-    assert split_range(D(2025, 1, 15), D(2025, 2, 10)).head == (D(2025, 1, 15), D(2025, 2, 10))
-    assert split_range(D(2025, 3, 1), D(2025, 3, 20)).months is None
-    leap = split_range(D(2024, 2, 1), D(2024, 2, 29))
-    assert (leap.head, leap.months) == (None, (D(2024, 2, 1), D(2024, 2, 1)))
-    one_day = split_range(D(2025, 12, 31), D(2025, 12, 31))
-    assert (one_day.head, one_day.months, one_day.tail) == ((D(2025, 12, 31), D(2025, 12, 31)), None, None)
+def test_short_ranges_read_the_cheaper_side():
+    assert parts(D(2025, 3, 10), D(2025, 3, 14)) == {  # five days
+        (1, DAY, "prev_day", D(2025, 3, 10), D(2025, 3, 14), D(2025, 3, 14))}
+    assert parts(D(2025, 3, 1), D(2025, 3, 20)) == {  # the month minus its last eleven days
+        (1, MONTH, "prev_day", D(2025, 3, 1), D(2025, 3, 1), D(2025, 3, 1)),
+        (-1, DAY, "day", D(2025, 3, 21), D(2025, 3, 31), D(2025, 3, 1))}
+    assert parts(D(2025, 3, 3), D(2025, 3, 29)) == {  # the month minus two days and two days
+        (1, MONTH, "prev_day", D(2025, 3, 1), D(2025, 3, 1), D(2025, 3, 1)),
+        (-1, DAY, "prev_day", D(2025, 3, 1), D(2025, 3, 2), D(2025, 3, 29)),
+        (-1, DAY, "day", D(2025, 3, 30), D(2025, 3, 31), D(2025, 3, 1))}
+    assert parts(D(2025, 12, 31), D(2025, 12, 31)) == {
+        (1, DAY, "prev_day", D(2025, 12, 31), D(2025, 12, 31), D(2025, 12, 31))}
 
 
 def test_one_worker_adds_one_per_day_and_takes_one_per_gap():
@@ -44,17 +59,17 @@ def test_one_worker_adds_one_per_day_and_takes_one_per_gap():
     assert rows[(SpanGrain.MONTH, D(2025, 6, 1), D(2025, 6, 1))] == 1
 
 
-def _sum_over(parts, spans: Counter) -> int:
-    """What reports.queries reads for ``parts``, applied to span rows (grain, prev_day, day) → weight."""
+def _sum_over(first, last, spans: Counter) -> int:
+    """What reports.queries reads for [first, last], applied to span rows (grain, prev_day, day) → weight."""
     total = 0
-    for (grain, prev_day, day), weight in spans.items():
-        if grain == SpanGrain.DAY and parts.head and parts.head[0] <= prev_day <= parts.head[1] and day <= parts.last:
-            total += weight
-        if grain == SpanGrain.MONTH and parts.months and prev_day >= parts.months[0] and day <= parts.months[1]:
-            total += weight
-        if grain == SpanGrain.DAY and parts.tail and parts.tail[0] <= day <= parts.tail[1] \
-                and prev_day >= parts.tail_from:
-            total += weight
+    for part in split_range(first, last):
+        for (grain, prev_day, day), weight in spans.items():
+            if grain != part.grain:
+                continue
+            if part.column == "prev_day" and part.low <= prev_day <= part.high and day <= part.bound:
+                total += part.sign * weight
+            if part.column == "day" and part.low <= day <= part.high and prev_day >= part.bound:
+                total += part.sign * weight
     return total
 
 
@@ -72,8 +87,10 @@ def test_every_range_sums_to_the_workers_reached_in_it():
         last = first + timedelta(days=rng.choice([0, 1, 6, 20, 30, 31, 45, 59, 90, 91, 120, 364, 365, 400, 700]))
         if rng.random() < 0.3:  # whole-month edges are the interesting cases
             first = first.replace(day=1)
+        if rng.random() < 0.2:
+            last = (last.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
         expected = sum(1 for days in workers if any(first <= day <= last for day in days))
-        assert _sum_over(split_range(first, last), spans) == expected, (first, last)
+        assert _sum_over(first, last, spans) == expected, (first, last)
 
 
 def test_all_kinds_count_a_worker_once_a_day_and_each_kind_apart():

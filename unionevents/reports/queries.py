@@ -190,21 +190,18 @@ def span_kinds(kinds: list[ActivityKind]) -> int | None:
 
 
 def _span_parts(f: ReportFilter, node_ids: list[int], measures: list[ReachMeasure], kinds: int) -> list:
-    """SELECTs of the span rows that sum to the unique counts over the range (see ``rules.split_range``)."""
+    """SELECTs of the signed span rows that sum to the unique counts over the range
+    (``rules.split_range``: whole months from MONTH rows, ragged ends from DAY rows)."""
     s = ReportReachSpan
-    parts = rules.split_range(f.date_from, f.date_to)
     base = [s.node_id.in_(node_ids), s.measure.in_([m.value for m in measures]), s.kinds == kinds]
-    columns = (s.node_id, s.measure, s.workers, s.nef)
     selects = []
-    if parts.head:
-        selects.append(select(*columns).where(*base, s.grain == SpanGrain.DAY.value,
-                                              s.prev_day.between(*parts.head), s.day <= parts.last))
-    if parts.months:
-        selects.append(select(*columns).where(*base, s.grain == SpanGrain.MONTH.value,
-                                              s.prev_day >= parts.months[0], s.day <= parts.months[1]))
-    if parts.tail:
-        selects.append(select(*columns).where(*base, s.grain == SpanGrain.DAY.value,
-                                              s.day.between(*parts.tail), s.prev_day >= parts.tail_from))
+    for part in rules.split_range(f.date_from, f.date_to):
+        if part.column == "prev_day":
+            where = [s.prev_day.between(part.low, part.high), s.day <= part.bound]
+        else:
+            where = [s.day.between(part.low, part.high), s.prev_day >= part.bound]
+        selects.append(select(s.node_id, s.measure, (s.workers * part.sign).label("workers"),
+                              (s.nef * part.sign).label("nef")).where(*base, s.grain == part.grain, *where))
     return selects
 
 

@@ -116,33 +116,53 @@ def settle_deltas(rows: Iterable[RowState]) -> dict[SpanKey, tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class RangeParts:
-    """How ``report_reach_span`` answers a range [first, last] (inclusive):
+class SpanPart:
+    """``sign`` × the sum of the span rows of ``grain`` whose ``column`` ("prev_day" or "day") lies in
+    [low, high] and, for column "prev_day", whose day <= ``bound``; for column "day", whose prev_day
+    >= ``bound``."""
 
-    * ``head``: the DAY rows whose prev_day lies in the days before the first whole month;
-    * ``months``: the MONTH rows of the whole months (first-of-month dates of the first and last);
-    * ``tail``: the DAY rows whose day lies in the days after the last whole month and whose
-      prev_day is on or after ``tail_from`` (the start of the whole months, or of the tail itself).
+    sign: int
+    grain: int
+    column: str
+    low: date
+    high: date
+    bound: date
 
-    With no whole month in the range, ``head`` is the whole range.  Every pair of days within the range
-    is summed exactly once: by its prev_day when that is in the head, else by its day when that is in
-    the tail, else both lie in the whole months.
+
+def month_end(day: date) -> date:
+    return next_month(day) - timedelta(days=1)
+
+
+def split_range(first: date, last: date) -> list[SpanPart]:
+    """The parts whose signed sums give the unique workers of [first, last] (inclusive).
+
+    With S(a, b) the sum of the pairs a <= prev_day <= day <= b, the range reads S over whole months
+    from the MONTH rows, and corrects each ragged end from the DAY rows: either adding the days
+    before the first whole month (pairs starting there) or taking away the days of its month before
+    ``first``; either adding the days after the last whole month (pairs ending there) or taking away
+    the days of its month after ``last`` — whichever reads fewer days.  With no whole month cheaper,
+    the DAY rows of the range itself.  ``tests/reports/test_rules.py`` checks every shape against a
+    count of workers.
     """
-
-    first: date
-    last: date
-    head: tuple[date, date] | None
-    months: tuple[date, date] | None
-    tail: tuple[date, date] | None
-    tail_from: date | None
-
-
-def split_range(first: date, last: date) -> RangeParts:
-    whole_from = first if first.day == 1 else next_month(first)
-    whole_to = last if next_month(last) - timedelta(days=1) == last else month_start(last) - timedelta(days=1)
-    if whole_from > whole_to:
-        return RangeParts(first, last, (first, last), None, None, None)
-    head = (first, whole_from - timedelta(days=1)) if first < whole_from else None
-    tail = (whole_to + timedelta(days=1), last) if whole_to < last else None
-    return RangeParts(first, last, head, (whole_from, month_start(whole_to)), tail,
-                      whole_from if tail is not None else None)
+    day = timedelta(days=1)
+    best_cost = (last - first).days + 1
+    best = [SpanPart(+1, _DAY, "prev_day", first, last, last)]
+    first_month, last_month = first.replace(day=1), last.replace(day=1)
+    heads = [(first_month, (first - first_month).days, -1), (next_month(first), (next_month(first) - first).days, +1)]
+    tails = [(last_month, (month_end(last) - last).days, -1),
+             ((last_month - day).replace(day=1), (last - last_month).days + 1, +1)]
+    for core_from, head_cost, head_sign in heads:
+        for core_to, tail_cost, tail_sign in tails:
+            if core_from > core_to or head_cost + tail_cost >= best_cost:
+                continue
+            best_cost = head_cost + tail_cost
+            best = [SpanPart(+1, _MONTH, "prev_day", core_from, core_to, core_to)]
+            if head_cost and head_sign > 0:
+                best.append(SpanPart(+1, _DAY, "prev_day", first, core_from - day, last))
+            elif head_cost:
+                best.append(SpanPart(-1, _DAY, "prev_day", core_from, first - day, last))
+            if tail_cost and tail_sign > 0:
+                best.append(SpanPart(+1, _DAY, "day", month_end(core_to) + day, last, core_from))
+            elif tail_cost:
+                best.append(SpanPart(-1, _DAY, "day", last + day, month_end(core_to), core_from))
+    return best
