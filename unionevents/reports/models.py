@@ -100,9 +100,10 @@ class ReportReach(db.Model):
     activities organised by that union or anywhere below it.
 
     Each union has its own rows, so the unique workers of a subtree over any range are the distinct
-    ``user_id`` of one union's rows; the primary key puts them in (union, worker) order, so the count
-    is a streaming GROUP BY over an index with no sort and no join.  ``own_*`` count only the
-    union's own activities (the "own activities" row of the child breakdown).
+    ``user_id`` of one union's rows.  The dashboard reads them summed up in ``report_reach_span``
+    (kept from these rows by ``services.settle_reach``), and groups these rows per worker only for a
+    choice of several kinds.  ``own_*`` count only the union's own activities (the "own activities"
+    row of the child breakdown).
     """
 
     __tablename__ = "report_reach"
@@ -111,9 +112,9 @@ class ReportReach(db.Model):
         # The rows ``settle_reach`` has still to carry into report_reach_span (few at any time).
         Index("ix_report_reach_pending", "node_id", "user_id",
               sqlite_where=text("pending = 1"), postgresql_where=text("pending = 1")),
-        # PostgreSQL: the counters ride in the index so the scans are index-only (SQLite: the table
-        # is the primary-key b-tree already).
-        Index("ix_report_reach_scan", "node_id", "user_id", "day", "kind",
+        # PostgreSQL, for a choice of several kinds (grouped per worker): one union's rows of those
+        # kinds in the range, index-only (the counters ride along).
+        Index("ix_report_reach_scan", "node_id", "kind", "day", "user_id",
               postgresql_include=["places", "attended", "own_places", "own_attended", "nef"]
               ).ddl_if(dialect="postgresql"),
         {"sqlite_with_rowid": False},

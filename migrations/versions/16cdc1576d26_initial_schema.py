@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: d0a5aeb89e02
+Revision ID: 16cdc1576d26
 Revises: 
-Create Date: 2026-11-27 06:26:31.359348
+Create Date: 2026-11-27 07:01:39.718662
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd0a5aeb89e02'
+revision = '16cdc1576d26'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -242,7 +242,7 @@ def upgrade():
     )
     with op.batch_alter_table('report_reach', schema=None) as batch_op:
         batch_op.create_index('ix_report_reach_pending', ['node_id', 'user_id'], unique=False, sqlite_where=sa.text('pending = 1'), postgresql_where=sa.text('pending = 1'))
-        batch_op.create_index('ix_report_reach_scan', ['node_id', 'user_id', 'day', 'kind'], unique=False, postgresql_include=['places', 'attended', 'own_places', 'own_attended', 'nef'])
+        batch_op.create_index('ix_report_reach_scan', ['node_id', 'kind', 'day', 'user_id'], unique=False, postgresql_include=['places', 'attended', 'own_places', 'own_attended', 'nef'])
         batch_op.create_index('ix_report_reach_user', ['user_id'], unique=False)
 
     op.create_table('activity_eligible_node',
