@@ -14,4 +14,6 @@ from .contests.models import (  # noqa: F401
 from .health.models import HealthAssessment, HealthAssessmentRevision  # noqa: F401
 from .swaps.models import LibraryBook, LibraryStock, StockAdjustment, SwapDonation, SwapRule  # noqa: F401
 from .results.models import Feedback  # noqa: F401
-from .reports.models import ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach  # noqa: F401
+from .reports.models import (  # noqa: F401
+    ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach, ReportReachSpan,
+)

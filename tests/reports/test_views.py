@@ -199,7 +199,10 @@ def test_dashboard_runs_a_fixed_number_of_statements(scenario, officer, client, 
     db.session.expire_all()
     large = [_count_statements(lambda url=url: client.get(url)) for url in pages]
     assert large == small
-    assert small[0] <= 16, small
+    # Both dashboards first carry the new report_reach rows into report_reach_span (settle_reach: five
+    # statements, six on PostgreSQL: 17 and 18 in all); the export right after finds nothing to settle
+    # (one statement: 12 in all).
+    assert small[0] <= 18 and small[1] <= 12, small
 
 
 def test_api_summary_has_the_same_figures(scenario, officer, client):

@@ -11,15 +11,19 @@ the current state of activities and registrations, so a recount must equal them.
   state, registrations by new-employment-form workers.  What the dashboard adds up over a subtree
   and a date range.
 * ``report_reach``: per (union, worker, day, kind) the worker's places and attendances in the
-  union's subtree — one row per level above the activity — so exact unique-participant counts over
-  any subtree, range and kinds are a GROUP BY over one union's rows in index order.
+  union's subtree — one row per level above the activity.  The source of every unique count; read
+  directly (a GROUP BY per worker) only for a choice of several but not all kinds.
+* ``report_reach_span``: per union, the workers reached per day and the gaps between a worker's
+  reach days, summed over workers, so exact unique counts over any range are a sum of a few rows;
+  derived from ``report_reach`` (``services.settle_reach``).
 * ``report_node_ancestor``: the tree as a closure table, for the hook and the rebuild.
 """
 from __future__ import annotations
 
+import enum
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, SmallInteger
+from sqlalchemy import Date, ForeignKey, Index, Integer, SmallInteger, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..activities.models import ActivityKind, ActivityStatus
@@ -51,6 +55,8 @@ class ReportActivity(db.Model):
     __table_args__ = (
         Index("ix_report_activity_day_node", "day", "node_id"),
         Index("ix_report_activity_node_day", "node_id", "day"),
+        # Other domains' figures read one kind's activities in a range (reports.figures).
+        Index("ix_report_activity_kind_day", "kind", "day", "node_id"),
     )
 
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True)
@@ -94,17 +100,21 @@ class ReportReach(db.Model):
     activities organised by that union or anywhere below it.
 
     Each union has its own rows, so the unique workers of a subtree over any range are the distinct
-    ``user_id`` of one union's rows; the primary key puts them in (union, worker) order, so the count
-    is a streaming GROUP BY over an index with no sort and no join.  ``own_*`` count only the
-    union's own activities (the "own activities" row of the child breakdown).
+    ``user_id`` of one union's rows.  The dashboard reads them summed up in ``report_reach_span``
+    (kept from these rows by ``services.settle_reach``), and groups these rows per worker only for a
+    choice of several kinds.  ``own_*`` count only the union's own activities (the "own activities"
+    row of the child breakdown).
     """
 
     __tablename__ = "report_reach"
     __table_args__ = (
         Index("ix_report_reach_user", "user_id"),
-        # PostgreSQL: the counters ride in the index so the scans are index-only (SQLite: the table
-        # is the primary-key b-tree already).
-        Index("ix_report_reach_scan", "node_id", "user_id", "day", "kind",
+        # The rows ``settle_reach`` has still to carry into report_reach_span (few at any time).
+        Index("ix_report_reach_pending", "node_id", "user_id",
+              sqlite_where=text("pending = 1"), postgresql_where=text("pending = 1")),
+        # PostgreSQL, for a choice of several kinds (grouped per worker): one union's rows of those
+        # kinds in the range, index-only (the counters ride along).
+        Index("ix_report_reach_scan", "node_id", "kind", "day", "user_id",
               postgresql_include=["places", "attended", "own_places", "own_attended", "nef"]
               ).ddl_if(dialect="postgresql"),
         {"sqlite_with_rowid": False},
@@ -124,3 +134,79 @@ class ReportReach(db.Model):
     own_attended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: 1 when the worker was a new-employment-form worker when first counted here
     nef: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    #: what report_reach_span counts of this row: ``ReachMeasure.bit`` of each counter counted as
+    #: positive, plus ``COUNTED_NEF`` when counted as a new-employment-form worker
+    counted: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    #: 1 when a counter changed since ``settle_reach`` last carried this row into report_reach_span
+    pending: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+
+
+class ReachMeasure(enum.IntEnum):
+    """What a worker was reached with, stored in ``report_reach_span.measure``; the name (lower case)
+    is the ``report_reach`` counter that says whether they were."""
+
+    PLACES = 0
+    ATTENDED = 1
+    OWN_PLACES = 2
+    OWN_ATTENDED = 3
+
+    @property
+    def column(self) -> str:
+        return self.name.lower()
+
+    @property
+    def bit(self) -> int:
+        return 1 << self.value
+
+
+#: ``report_reach.counted`` bit: the row was counted as a new-employment-form worker's.
+COUNTED_NEF = 1 << len(ReachMeasure)
+
+
+class SpanGrain(enum.IntEnum):
+    """``report_reach_span.grain``: rows per pair of days, or the same summed per pair of months."""
+
+    DAY = 0
+    MONTH = 1
+
+
+#: ``report_reach_span.kinds``: every kind together (a worker reached twice on one day by two kinds
+#: counts once), or one kind (its code here; never renumber).
+ALL_KINDS = 0
+KIND_CODES = {ActivityKind.HEALTH: 1, ActivityKind.CLASS_: 2, ActivityKind.SWAP: 3, ActivityKind.CONTEST: 4,
+              ActivityKind.MEETING: 5}
+
+
+class ReportReachSpan(db.Model):
+    """Unique workers reached, summable over any date range.
+
+    For one union, measure and kinds, take each worker's reach days in order, d1 < d2 < … < dn.  A
+    ``DAY`` row (prev_day, day) holds, summed over workers, +1 for every reach day (prev_day = day)
+    and −1 for every two consecutive reach days (prev_day = d(i), day = d(i+1)).  The workers reached
+    between two dates *from* and *to* are then the sum of the rows with from <= prev_day and
+    day <= to: each such worker is counted once per reach day in the range and discounted once per
+    reach day in it that follows another, which leaves one.  ``MONTH`` rows hold the same sums per
+    (month of prev_day, month of day), dated the first of the month, so the whole months of a range
+    cost a few rows.  ``nef`` is the same sum over new-employment-form workers.
+
+    A sum over a range needs at most the days of the range squared rows, whatever the number of
+    workers; ``reports.queries`` reads whole months from the MONTH rows and only the ragged ends from
+    the DAY rows.
+    """
+
+    __tablename__ = "report_reach_span"
+    __table_args__ = (
+        # Pairs ending in a range (the range's last, ragged month), with the sums: index-only.
+        Index("ix_report_reach_span_day", "node_id", "measure", "kinds", "grain", "day", "prev_day",
+              "workers", "nef"),
+        {"sqlite_with_rowid": False},
+    )
+
+    node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    measure: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # ReachMeasure
+    kinds: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # ALL_KINDS or a KIND_CODES value
+    grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # SpanGrain
+    prev_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    nef: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

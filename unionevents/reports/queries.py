@@ -1,9 +1,10 @@
 """Read-only figures for the officer reports, all aggregated in SQL over the summary tables.
 
 Every function runs a fixed number of statements whatever the data size (a test counts them):
-the dashboard reads ``report_daily`` (additive counters) and ``report_participant`` (exact unique
-counts), joined to the union tree by the materialized path, grouped by the child of the chosen
-node the rows belong to.
+the dashboard reads ``report_daily`` (additive counters, joined to the union tree by the materialized
+path and grouped by the child of the chosen node the rows belong to) and ``report_reach_span`` (exact
+unique counts for all kinds or one kind: a few rows per union whatever the number of workers), or for
+a choice of several kinds ``report_reach`` grouped per worker.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, distinct, func, literal, select
+from sqlalchemy import and_, case, func, literal, select, union_all
 
 from ..accounts.models import Occupation, User
 from ..activities.models import Activity, ActivityKind, ActivityStatus, Question, QuestionKind, TimeSlot
@@ -21,8 +22,9 @@ from ..core.timeutil import now, utc_to_local
 from ..extensions import db
 from ..registrations.models import Registration, RegistrationState as S
 from ..unions.models import UnionNode
-from .models import ReportActivity, ReportDaily, ReportReach
-from .services import Figure, extra_figures
+from . import rules
+from .models import ALL_KINDS, KIND_CODES, ReachMeasure, ReportActivity, ReportDaily, ReportReach, ReportReachSpan, SpanGrain
+from .services import Figure, extra_figures, settle_reach
 
 #: How many activities the "top activities" list shows.
 TOP_ACTIVITIES = 10
@@ -169,37 +171,102 @@ def _flag(condition):
     return func.max(case((condition, 1), else_=0))
 
 
-def _unique_node(f: ReportFilter):
-    """Unique workers of the node's subtree, in all and in its own activities (one statement: the
-    node's reach rows grouped per worker in index order, then counted)."""
+@dataclass
+class Unique:
+    """Unique workers of one union's subtree: participants, attendees, new-employment-form participants."""
+
+    participants: int = 0
+    attendees: int = 0
+    nef: int = 0
+
+
+def span_kinds(kinds: list[ActivityKind]) -> int | None:
+    """The ``report_reach_span.kinds`` that answers a kind filter; None for several but not all kinds."""
+    if not kinds or set(kinds) == set(ActivityKind):
+        return ALL_KINDS
+    if len(kinds) == 1:
+        return KIND_CODES[kinds[0]]
+    return None
+
+
+def _span_parts(f: ReportFilter, node_ids: list[int], measures: list[ReachMeasure], kinds: int) -> list:
+    """SELECTs of the signed span rows that sum to the unique counts over the range
+    (``rules.split_range``: whole months from MONTH rows, ragged ends from DAY rows)."""
+    s = ReportReachSpan
+    base = [s.node_id.in_(node_ids), s.measure.in_([m.value for m in measures]), s.kinds == kinds]
+    selects = []
+    for part in rules.split_range(f.date_from, f.date_to):
+        if part.column == "prev_day":
+            where = [s.prev_day.between(part.low, part.high), s.day <= part.bound]
+        else:
+            where = [s.day.between(part.low, part.high), s.prev_day >= part.bound]
+        selects.append(select(s.node_id, s.measure, (s.workers * part.sign).label("workers"),
+                              (s.nef * part.sign).label("nef")).where(*base, s.grain == part.grain, *where))
+    return selects
+
+
+def _unique_from_spans(f: ReportFilter, child_ids: list[int], kinds: int) -> tuple[dict[int, Unique], Unique]:
+    """Unique workers of the node and of each child, and of the node's own activities (one statement
+    over ``report_reach_span``)."""
+    everyone = [ReachMeasure.PLACES, ReachMeasure.ATTENDED]
+    selects = _span_parts(f, [f.node.id], everyone + [ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED], kinds)
+    if child_ids:
+        selects += _span_parts(f, child_ids, everyone, kinds)
+    rows = union_all(*selects).subquery("spans")
+    sums = {(row.node_id, ReachMeasure(row.measure)): (int(row.workers or 0), int(row.nef or 0))
+            for row in db.session.execute(
+                select(rows.c.node_id, rows.c.measure, func.sum(rows.c.workers).label("workers"),
+                       func.sum(rows.c.nef).label("nef")).group_by(rows.c.node_id, rows.c.measure))}
+
+    def unique(node_id: int, places: ReachMeasure, attended: ReachMeasure) -> Unique:
+        workers, nef = sums.get((node_id, places), (0, 0))
+        return Unique(workers, sums.get((node_id, attended), (0, 0))[0], nef)
+
+    return ({node_id: unique(node_id, ReachMeasure.PLACES, ReachMeasure.ATTENDED)
+             for node_id in [f.node.id, *child_ids]},
+            unique(f.node.id, ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED))
+
+
+def _unique_from_reach(f: ReportFilter, child_ids: list[int]) -> tuple[dict[int, Unique], Unique]:
+    """The same for a choice of several kinds, which report_reach_span cannot add up: report_reach
+    grouped per worker (two statements: the node's rows, the children's rows)."""
     r = ReportReach
     per_worker = (select(r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"),
                          _flag(r.own_places > 0).label("own"), _flag(r.own_attended > 0).label("own_att"))
                   .where(r.node_id == f.node.id, *_reach_where(f)).group_by(r.user_id).subquery("per_worker"))
     w = per_worker.c
-    return db.session.execute(select(
-        func.count().label("unique_participants"), func.sum(w.att).label("unique_attendees"),
-        func.sum(w.nef).label("unique_nef"), func.sum(w.own).label("own_participants"),
-        func.sum(w.own_att).label("own_attendees"), func.sum(w.own * w.nef).label("own_nef"))).one()
+    node = db.session.execute(select(
+        func.count().label("participants"), func.sum(w.att).label("attendees"), func.sum(w.nef).label("nef"),
+        func.sum(w.own).label("own_participants"), func.sum(w.own_att).label("own_attendees"),
+        func.sum(w.own * w.nef).label("own_nef"))).one()
+    result = {child_id: Unique() for child_id in child_ids}
+    result[f.node.id] = Unique(int(node.participants or 0), int(node.attendees or 0), int(node.nef or 0))
+    own = Unique(int(node.own_participants or 0), int(node.own_attendees or 0), int(node.own_nef or 0))
+    if child_ids:
+        per_child = (select(r.node_id, r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"))
+                     .where(r.node_id.in_(child_ids), *_reach_where(f))
+                     .group_by(r.node_id, r.user_id).subquery("per_worker"))
+        c = per_child.c
+        for row in db.session.execute(select(c.node_id, func.count(), func.sum(c.att), func.sum(c.nef))
+                                      .group_by(c.node_id)):
+            result[row[0]] = Unique(int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
+    return result, own
 
 
-def _unique_children(f: ReportFilter):
-    """Unique workers of each child's subtree (one statement, grouped per child and worker)."""
-    r = ReportReach
-    per_worker = (select(r.node_id, r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"))
-                  .where(r.node_id.in_(select(UnionNode.id).where(UnionNode.parent_id == f.node.id)),
-                         *_reach_where(f))
-                  .group_by(r.node_id, r.user_id).subquery("per_worker"))
-    w = per_worker.c
-    return db.session.execute(select(w.node_id, func.count().label("unique_participants"),
-                                     func.sum(w.att).label("unique_attendees"),
-                                     func.sum(w.nef).label("unique_nef")).group_by(w.node_id)).all()
+def unique_workers(f: ReportFilter, child_ids: list[int]) -> tuple[dict[int, Unique], Unique]:
+    """Exact unique workers of the node and each child (by union id), and of the node's own activities."""
+    kinds = span_kinds(f.kinds)
+    if kinds is None:
+        return _unique_from_reach(f, child_ids)
+    settle_reach()
+    return _unique_from_spans(f, child_ids, kinds)
 
 
-def _set_unique(figures: "Figures", participants, attendees, nef) -> None:
-    figures.unique_participants = int(participants or 0)
-    figures.unique_attendees = int(attendees or 0)
-    figures.unique_nef = int(nef or 0)
+def _set_unique(figures: "Figures", unique: Unique | None) -> None:
+    unique = unique or Unique()
+    figures.unique_participants = unique.participants
+    figures.unique_attendees = unique.attendees
+    figures.unique_nef = unique.nef
 
 
 @dataclass
@@ -253,41 +320,40 @@ def _months(date_from: date, date_to: date) -> list[int]:
 
 
 def dashboard(f: ReportFilter) -> Dashboard:
-    """Everything on the officer dashboard for one node, range and kinds: 8 statements + providers."""
+    """Everything on the officer dashboard for one node, range and kinds: 6 statements + providers,
+    +1 to look for report_reach rows to settle (+4 when there are, +5 on PostgreSQL); a choice of
+    several kinds reads report_reach instead (one more statement) and settles nothing."""
     node, until = f.node, today()
     children = children_of(node)                                                   # 1
     tree = _subtree_map(node)
     d = ReportDaily
 
-    by_kind_rows = db.session.execute(                                             # 2
-        select(d.kind, *_daily_columns(until)).join(tree, tree.c.node_id == d.node_id)
-        .where(*_daily_where(f)).group_by(d.kind)).all()
-    by_kind = {ActivityKind(row.kind): _figures(row) for row in by_kind_rows}
+    # One grouping by (kind, child, month) — at most kinds × (children + 1) × months rows — added up
+    # here three ways.
+    by_kind: dict[ActivityKind, Figures] = {}
+    child_figures: dict[str, Figures] = {}
+    month_figures: dict[int, Figures] = {}
+    for row in db.session.execute(                                                 # 2
+            select(d.kind, tree.c.child_path, d.month, *_daily_columns(until))
+            .join(tree, tree.c.node_id == d.node_id).where(*_daily_where(f))
+            .group_by(d.kind, tree.c.child_path, d.month)):
+        figures = _figures(row)
+        by_kind.setdefault(ActivityKind(row.kind), Figures()).add(figures)
+        child_figures.setdefault(row.child_path, Figures()).add(figures)
+        month_figures.setdefault(row.month, Figures()).add(figures)
     totals = Figures()
     for figures in by_kind.values():
         totals.add(figures)
 
-    by_child_rows = db.session.execute(                                            # 3
-        select(tree.c.child_path, *_daily_columns(until)).join(tree, tree.c.node_id == d.node_id)
-        .where(*_daily_where(f)).group_by(tree.c.child_path)).all()
-    child_figures = {row.child_path: _figures(row) for row in by_child_rows}
-
-    by_month_rows = db.session.execute(                                            # 4
-        select(d.month, *_daily_columns(until)).join(tree, tree.c.node_id == d.node_id)
-        .where(*_daily_where(f)).group_by(d.month)).all()
-    month_figures = {row.month: _figures(row) for row in by_month_rows}
-
     months = _months(f.date_from, f.date_to)
-    unique = _unique_node(f)                                                       # 5
-    _set_unique(totals, unique.unique_participants, unique.unique_attendees, unique.unique_nef)
+    unique, own_unique = unique_workers(f, [child.id for child in children])      # 3 (+1 to settle), 4
+    _set_unique(totals, unique.get(node.id))
     own = child_figures.setdefault(node.path, Figures())
-    _set_unique(own, unique.own_participants, unique.own_attendees, unique.own_nef)
-    child_unique = {row.node_id: row for row in _unique_children(f)}              # 6
+    _set_unique(own, own_unique)
     by_child = [ChildRow(node, True, own)]
     for child in children:
         figures = child_figures.get(child.path, Figures())
-        row = child_unique.get(child.id)
-        _set_unique(figures, *(row[1:] if row is not None else (0, 0, 0)))
+        _set_unique(figures, unique.get(child.id))
         by_child.append(ChildRow(child, False, figures))
     by_month = []
     for month in months:
@@ -296,7 +362,7 @@ def dashboard(f: ReportFilter) -> Dashboard:
     kinds = f.kinds or list(ActivityKind)
     return Dashboard(
         filter=f, totals=totals, by_kind=[(kind, by_kind.get(kind, Figures())) for kind in kinds],
-        by_child=by_child, by_month=by_month, top=top_activities(f),                # 7, 8
+        by_child=by_child, by_month=by_month, top=top_activities(f),                # 5, 6
         extras=extra_figures(subtree_ids(node), f.date_from, f.date_to, f.kinds), children=children)
 
 

@@ -5,15 +5,21 @@ a registration); the activity services call ``sync_activity`` after creating, ed
 cancelling an activity.  Both run inside the caller's transaction, so a summary can never disagree
 with the change it counts.  ``rebuild`` recomputes everything from scratch (``flask reports rebuild``)
 and ``recount`` / ``snapshot`` let a test (or ``flask reports check``) prove they agree.
+
+``report_reach_span`` is derived from ``report_reach`` by ``settle_reach``, which the dashboard runs
+before it reads: the hook only marks the worker's changed rows (in the statement it already runs, so
+a sign-up costs no more statements than before), and ``settle_reach`` carries the marked rows over.
 """
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from sqlalchemy import Select, and_, case, delete, func, literal, select, tuple_, update
+from sqlalchemy import (Date, Select, and_, bindparam, case, cast, delete, func, literal, literal_column, select, text,
+                        tuple_, union_all, update)
 
 from ..accounts.models import NEW_EMPLOYMENT_FORM, User
 from ..activities.models import Activity, ActivityKind, ActivityStatus
@@ -21,7 +27,9 @@ from ..core.timeutil import utc_to_local
 from ..extensions import db
 from ..registrations.models import PLACE_STATES, Registration, RegistrationState as S
 from ..unions.models import UnionNode
-from .models import STATE_COLUMNS, ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach
+from . import rules
+from .models import (ALL_KINDS, COUNTED_NEF, KIND_CODES, STATE_COLUMNS, ReachMeasure, ReportActivity, ReportDaily,
+                     ReportNodeAncestor, ReportReach, ReportReachSpan, SpanGrain)
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +72,6 @@ def _upsert_add(model, key: dict, counters: dict, extra: dict | None = None) -> 
     db.session.execute(stmt)
 
 
-def _upsert_add_many(model, key_names: list[str], rows: list[dict], counter_names: Iterable[str]) -> None:
-    if not rows:
-        return
-    table = model.__table__
-    stmt = _insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=key_names, set_={name: table.c[name] + stmt.excluded[name] for name in counter_names})
-    db.session.execute(stmt, rows)
-
-
 # --------------------------------------------------------------------------- the hook
 
 def record_transition(activity_id: int, old: S | None, new: S, user_id: int) -> None:
@@ -110,14 +108,16 @@ def record_transition(activity_id: int, old: S | None, new: S, user_id: int) -> 
 
 
 REACH_KEY = ["node_id", "user_id", "day", "kind"]
-REACH_COLUMNS = REACH_KEY + ["places", "attended", "own_places", "own_attended", "nef"]
+REACH_COLUMNS = REACH_KEY + ["places", "attended", "own_places", "own_attended", "nef", "pending"]
 REACH_COUNTERS = ("places", "attended", "own_places", "own_attended")
 
 
 def _reach_upsert(stmt):
+    """Add to the counters, and mark the row for ``settle_reach`` (in the same statement)."""
     table = ReportReach.__table__
     return stmt.on_conflict_do_update(
-        index_elements=REACH_KEY, set_={name: table.c[name] + stmt.excluded[name] for name in REACH_COUNTERS})
+        index_elements=REACH_KEY,
+        set_={**{name: table.c[name] + stmt.excluded[name] for name in REACH_COUNTERS}, "pending": literal(1)})
 
 
 def _reach_activity(activity_id: int, user_id: int, places: int, attended: int) -> int:
@@ -127,7 +127,7 @@ def _reach_activity(activity_id: int, user_id: int, places: int, attended: int) 
     own = closure.c.ancestor_id == ra.c.node_id
     rows = (select(closure.c.ancestor_id, literal(user_id), ra.c.day, ra.c.kind, literal(places), literal(attended),
                    case((own, literal(places)), else_=literal(0)), case((own, literal(attended)), else_=literal(0)),
-                   _nef_flag(literal(user_id)))
+                   _nef_flag(literal(user_id)), literal(1))
             .select_from(ra.join(closure, closure.c.node_id == ra.c.node_id))
             .where(ra.c.activity_id == activity_id))
     return db.session.execute(_reach_upsert(_insert(ReportReach.__table__).from_select(REACH_COLUMNS, rows))).rowcount
@@ -211,8 +211,9 @@ def _add_participants(key: _Key, people: list[dict], sign: int) -> None:
         rows += [{"node_id": ancestor, "user_id": p["user_id"], "day": key.day, "kind": key.kind,
                   "places": sign * p["places"], "attended": sign * p["attended"],
                   "own_places": sign * p["places"] if own else 0, "own_attended": sign * p["attended"] if own else 0,
-                  "nef": p["nef"]} for p in people]
-    _upsert_add_many(ReportReach, REACH_KEY, rows, REACH_COUNTERS)
+                  "nef": p["nef"], "pending": 1} for p in people]
+    if rows:
+        db.session.execute(_reach_upsert(_insert(ReportReach.__table__)), rows)
 
 
 def _add_daily(key: _Key, counters: dict[str, int]) -> None:
@@ -266,6 +267,167 @@ def sync_activity(activity: Activity | int) -> None:
                        .values(node_id=key.node_id, day=key.day, month=key.month, kind=key.kind, status=status))
 
 
+# --------------------------------------------------------------------------- report_reach_span
+
+SPAN_KEY = ["node_id", "measure", "kinds", "grain", "prev_day", "day"]
+#: Any number; settles on PostgreSQL take this transaction-level advisory lock one at a time.
+SETTLE_LOCK = 0x5245_4143  # "REAC"
+
+
+def _is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _span_upsert():
+    table = ReportReachSpan.__table__
+    stmt = _insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=SPAN_KEY, set_={"workers": table.c.workers + stmt.excluded.workers,
+                                       "nef": table.c.nef + stmt.excluded.nef})
+
+
+def _add_spans(deltas: dict[tuple, tuple[int, int]]) -> None:
+    """Add (workers, nef) to span rows keyed (node_id, measure, kinds, grain, prev_day, day): one
+    statement, rows in key order so that concurrent writers lock them in the same order."""
+    rows = [dict(zip(SPAN_KEY, key), workers=workers, nef=nef)
+            for key, (workers, nef) in sorted(deltas.items()) if workers or nef]
+    if rows:
+        db.session.execute(_span_upsert(), rows)
+
+
+def _current_bits(r) -> Any:
+    """SQL: what a report_reach row should count (``rules.reach_bits`` plus COUNTED_NEF)."""
+    return sum((case((r.c[m.column] > 0, m.bit), else_=0) for m in ReachMeasure), r.c.nef * COUNTED_NEF)
+
+
+def settle_reach() -> int:
+    """Carry the report_reach rows changed since the last call into report_reach_span.
+
+    Run by the dashboard before it reads (and by ``check``).  One cheap query when nothing changed;
+    otherwise, in one write transaction: the changed workers' rows at the unions where they changed,
+    the changed rows again locked (PostgreSQL, skipping rows a sign-up is changing right now: they
+    stay marked for the next call), the span rows' changes (``rules.settle_deltas``) and the rows'
+    new ``counted``.  Returns the number of rows settled.
+    """
+    from ..core.db import write_transaction
+
+    r = ReportReach.__table__
+    if db.session.execute(select(r.c.node_id).where(r.c.pending == 1).limit(1)).first() is None:
+        return 0
+    session = db.session()
+    keep, session.expire_on_commit = session.expire_on_commit, False  # the request's objects stay loaded
+    try:
+        with write_transaction():
+            if _is_postgresql():
+                db.session.execute(select(func.pg_advisory_xact_lock(SETTLE_LOCK)))
+            workers = select(r.c.node_id, r.c.user_id).where(r.c.pending == 1).distinct()
+            groups: dict[tuple[int, int], dict[tuple, rules.RowState]] = {}
+            for row in db.session.execute(
+                    select(r.c.node_id, r.c.user_id, r.c.day, r.c.kind, r.c.counted)
+                    .where(tuple_(r.c.node_id, r.c.user_id).in_(workers))):
+                kind = ActivityKind(row.kind).value
+                groups.setdefault((row.node_id, row.user_id), {})[(row.day, kind)] = rules.RowState(
+                    row.day, kind, row.counted, row.counted)
+            locked = db.session.execute(
+                select(r.c.node_id, r.c.user_id, r.c.day, r.c.kind, _current_bits(r).label("bits"))
+                .where(r.c.pending == 1).order_by(*[r.c[name] for name in REACH_KEY])
+                .with_for_update(skip_locked=True)).all()
+            # A worker first marked after the read above waits for the next call: their other rows are unknown.
+            locked = [row for row in locked if (row.node_id, row.user_id) in groups]
+            for row in locked:
+                kind = ActivityKind(row.kind).value
+                rows = groups[(row.node_id, row.user_id)]
+                before = rows.get((row.day, kind))  # None: added since the read above, so never counted
+                rows[(row.day, kind)] = rules.RowState(row.day, kind, before.counted if before else 0, row.bits)
+            deltas: dict[tuple, tuple[int, int]] = {}
+            for (node_id, _user_id), rows in groups.items():
+                for key, (workers, nef) in rules.settle_deltas(rows.values()).items():
+                    have = deltas.get((node_id, *key), (0, 0))
+                    deltas[(node_id, *key)] = (have[0] + workers, have[1] + nef)
+            _add_spans(deltas)
+            if locked:
+                db.session.execute(
+                    update(r).where(r.c.node_id == bindparam("k_node"), r.c.user_id == bindparam("k_user"),
+                                    r.c.day == bindparam("k_day"), r.c.kind == bindparam("k_kind"))
+                    .values(counted=bindparam("k_bits"), pending=0),
+                    [{"k_node": row.node_id, "k_user": row.user_id, "k_day": row.day, "k_kind": row.kind,
+                      "k_bits": row.bits} for row in locked])
+    finally:
+        session.expire_on_commit = keep
+    return len(locked)
+
+
+def _kind_code(kind_column) -> Any:
+    return case({kind.value: code for kind, code in KIND_CODES.items()}, value=kind_column)
+
+
+def _month_start(day_column) -> Any:
+    if _is_postgresql():
+        # a literal, not a parameter, so that the GROUP BY repeats the very same expression
+        return cast(func.date_trunc(literal_column("'month'"), day_column), Date)
+    return func.date(day_column, "start of month")
+
+
+def _span_day_select(measure: ReachMeasure, per_kind: bool) -> Select:
+    """The DAY span rows of one measure recounted from report_reach (window functions, one statement):
+    each reach day +1, each day that follows another of the same worker's −1 on (previous, day)."""
+    r = ReportReach.__table__
+    reached = r.c[measure.column] > 0
+    if per_kind:
+        events = select(r.c.node_id, r.c.user_id, _kind_code(r.c.kind).label("kinds"), r.c.day, r.c.nef) \
+            .where(reached)
+    else:  # one event per worker and day, whatever the kinds
+        events = (select(r.c.node_id, r.c.user_id, literal(ALL_KINDS).label("kinds"), r.c.day,
+                         func.max(r.c.nef).label("nef"))
+                  .where(reached).group_by(r.c.node_id, r.c.user_id, r.c.day))
+    ev = events.cte("events")
+    previous = func.lag(ev.c.day).over(partition_by=(ev.c.node_id, ev.c.user_id, ev.c.kinds), order_by=ev.c.day)
+    follows = select(ev.c.node_id, ev.c.kinds, ev.c.day, ev.c.nef, previous.label("prev_day")).subquery("follows")
+    signed = union_all(
+        select(ev.c.node_id, ev.c.kinds, ev.c.day.label("prev_day"), ev.c.day, literal(1).label("workers"),
+               ev.c.nef.label("nef")),
+        select(follows.c.node_id, follows.c.kinds, follows.c.prev_day, follows.c.day, literal(-1),
+               -follows.c.nef).where(follows.c.prev_day.is_not(None)),
+    ).subquery("signed")
+    return (select(signed.c.node_id, literal(measure.value), signed.c.kinds, literal(SpanGrain.DAY.value),
+                   signed.c.prev_day, signed.c.day, func.sum(signed.c.workers), func.sum(signed.c.nef))
+            .group_by(signed.c.node_id, signed.c.kinds, signed.c.prev_day, signed.c.day))
+
+
+def _rebuild_spans() -> None:
+    """report_reach_span from report_reach (whose ``counted`` the rebuild has set to match)."""
+    table = ReportReachSpan.__table__
+    columns = SPAN_KEY + ["workers", "nef"]
+    for measure in ReachMeasure:
+        for per_kind in (False, True):
+            db.session.execute(table.insert().from_select(columns, _span_day_select(measure, per_kind)))
+    s = ReportReachSpan
+    months = (select(s.node_id, s.measure, s.kinds, literal(SpanGrain.MONTH.value), _month_start(s.prev_day),
+                     _month_start(s.day), func.sum(s.workers), func.sum(s.nef))
+              .where(s.grain == SpanGrain.DAY.value)
+              .group_by(s.node_id, s.measure, s.kinds, _month_start(s.prev_day), _month_start(s.day))
+              .having((func.sum(s.workers) != 0) | (func.sum(s.nef) != 0)))
+    db.session.execute(table.insert().from_select(columns, months))
+
+
+def _recount_spans(reach: dict[tuple, dict[str, int]]) -> dict[tuple, dict[str, int]]:
+    """The span rows a set of recounted reach rows implies (``rules.worker_spans``, in Python)."""
+    workers: dict[tuple[int, int], dict] = {}
+    for (node_id, user_id, day, kind), counts in reach.items():
+        bits = rules.reach_bits(*(counts[name] for name in REACH_COUNTERS))
+        if bits:
+            group = workers.setdefault((node_id, user_id), {"rows": {}, "nef": 0})
+            group["rows"][(day, kind)] = bits
+            group["nef"] = max(group["nef"], counts["nef"])
+    spans: dict[tuple, dict[str, int]] = {}
+    for (node_id, _user_id), group in workers.items():
+        for key, weight in rules.worker_spans(group["rows"]).items():
+            row = spans.setdefault((node_id, *key), {"workers": 0, "nef": 0})
+            row["workers"] += weight
+            row["nef"] += weight * group["nef"]
+    return {key: row for key, row in spans.items() if row["workers"] or row["nef"]}
+
+
 # --------------------------------------------------------------------------- rebuild and recount
 
 def _activity_keys() -> list[dict]:
@@ -314,12 +476,18 @@ def _reach_select() -> Select:
     own = closure.c.ancestor_id == ra.c.node_id
     place = Registration.state.in_(PLACE_STATES)
     came = Registration.state == S.ATTENDED
+    attended = func.sum(case((came, 1), else_=0))
+    own_places = func.sum(case((and_(own, place), 1), else_=0))
+    own_attended = func.sum(case((and_(own, came), 1), else_=0))
+    nef = func.max(case((User.occupation.in_(NEF_VALUES), 1), else_=0))
+    # Every row has a place (the WHERE below), so what report_reach_span counts of it is known here.
+    counted = (ReachMeasure.PLACES.bit + case((attended > 0, ReachMeasure.ATTENDED.bit), else_=0)
+               + case((own_places > 0, ReachMeasure.OWN_PLACES.bit), else_=0)
+               + case((own_attended > 0, ReachMeasure.OWN_ATTENDED.bit), else_=0) + nef * COUNTED_NEF)
     return (select(closure.c.ancestor_id, Registration.user_id, ra.c.day, ra.c.kind,
-                   func.count(Registration.id).label("places"),
-                   func.sum(case((came, 1), else_=0)).label("attended"),
-                   func.sum(case((and_(own, place), 1), else_=0)).label("own_places"),
-                   func.sum(case((and_(own, came), 1), else_=0)).label("own_attended"),
-                   func.max(case((User.occupation.in_(NEF_VALUES), 1), else_=0)).label("nef"))
+                   func.count(Registration.id).label("places"), attended.label("attended"),
+                   own_places.label("own_places"), own_attended.label("own_attended"), nef.label("nef"),
+                   counted.label("counted"))
             .select_from(Registration)
             .join(ra, ra.c.activity_id == Registration.activity_id)
             .join(closure, closure.c.node_id == ra.c.node_id)
@@ -328,16 +496,34 @@ def _reach_select() -> Select:
             .group_by(closure.c.ancestor_id, Registration.user_id, ra.c.day, ra.c.kind))
 
 
+@contextmanager
+def _big_sqlite_cache(kib: int = 256 * 1024):
+    """SQLite sorts the rebuild's millions of rows much faster with a larger page cache (for this
+    connection, during the rebuild only)."""
+    if _is_postgresql():
+        yield
+        return
+    previous = db.session.execute(text("PRAGMA cache_size")).scalar()
+    db.session.execute(text(f"PRAGMA cache_size = -{int(kib)}"))
+    try:
+        yield
+    finally:
+        db.session.execute(text(f"PRAGMA cache_size = {int(previous)}"))
+
+
 def rebuild() -> dict[str, int]:
     """Recompute every summary table from the activities and registrations, in one transaction.
 
-    Returns the number of rows per table.  Safe to run at any time (sign-ups wait for it on SQLite;
-    on PostgreSQL they queue on the tables' locks for its few seconds).
+    Returns the number of rows per table.  Safe to run at any time, but sign-ups that gain or lose
+    a place wait for it (SQLite: the write lock; PostgreSQL: the rows it deletes): about two minutes
+    at a million registrations, so run it when the unions are quiet.
     """
     from ..core.db import write_transaction
 
-    with write_transaction():
-        for model in (ReportReach, ReportDaily, ReportActivity, ReportNodeAncestor):
+    with write_transaction(), _big_sqlite_cache():
+        if _is_postgresql():
+            db.session.execute(select(func.pg_advisory_xact_lock(SETTLE_LOCK)))  # no settle_reach meanwhile
+        for model in (ReportReachSpan, ReportReach, ReportDaily, ReportActivity, ReportNodeAncestor):
             db.session.execute(delete(model))
         closure = _closure_rows()
         for start in range(0, len(closure), 5000):
@@ -346,9 +532,11 @@ def rebuild() -> dict[str, int]:
         for start in range(0, len(keys), 5000):
             db.session.execute(ReportActivity.__table__.insert(), keys[start:start + 5000])
         db.session.execute(ReportDaily.__table__.insert().from_select(list(DAILY_COLUMNS), _daily_select()))
-        db.session.execute(ReportReach.__table__.insert().from_select(REACH_COLUMNS, _reach_select()))
+        db.session.execute(ReportReach.__table__.insert().from_select(
+            REACH_KEY + list(REACH_COUNTERS) + ["nef", "counted"], _reach_select()))
+        _rebuild_spans()
         sizes = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-                 for model in (ReportNodeAncestor, ReportActivity, ReportDaily, ReportReach)}
+                 for model in (ReportNodeAncestor, ReportActivity, ReportDaily, ReportReach, ReportReachSpan)}
     return sizes
 
 
@@ -375,7 +563,8 @@ def recount() -> dict[str, dict]:
     reach = {(r.ancestor_id, r.user_id, r.day, ActivityKind(r.kind).value): _reach_counts(r)
              for r in db.session.execute(_reach_select())}
     closure = {(row["node_id"], row["ancestor_id"]) for row in _closure_rows()}
-    return {"activity": keys, "daily": _nonzero(daily), "reach": reach, "closure": closure}
+    return {"activity": keys, "daily": _nonzero(daily), "reach": reach, "span": _recount_spans(reach),
+            "closure": closure}
 
 
 def _reach_counts(row) -> dict[str, int]:
@@ -395,11 +584,17 @@ def snapshot() -> dict[str, dict]:
                  | (ReportReach.own_attended != 0)))}
     closure = {tuple(row) for row in db.session.execute(
         select(ReportNodeAncestor.node_id, ReportNodeAncestor.ancestor_id))}
-    return {"activity": activity, "daily": _nonzero(daily), "reach": reach, "closure": closure}
+    s = ReportReachSpan
+    span = {(r.node_id, r.measure, r.kinds, r.grain, r.prev_day, r.day): {"workers": r.workers, "nef": r.nef}
+            for r in db.session.execute(select(s.__table__).where((s.workers != 0) | (s.nef != 0)))}
+    return {"activity": activity, "daily": _nonzero(daily), "reach": reach, "span": span, "closure": closure}
 
 
 def check() -> list[str]:
-    """Differences between the summary tables and a recount (empty when they agree)."""
+    """Differences between the summary tables and a recount (empty when they agree).
+
+    Settles report_reach_span first (``settle_reach``), so it compares what the dashboard reads."""
+    settle_reach()
     have, want = snapshot(), recount()
     # The closure gains a union's rows when the hook first meets it, so it may lack unions without
     # counted places (a missing row that mattered shows up in the reach rows); a wrong row is a problem.

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3dd2436dece0
+Revision ID: 04c99ad0160e
 Revises: 
-Create Date: 2026-11-27 06:20:25.843117
+Create Date: 2026-11-27 07:23:54.275714
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3dd2436dece0'
+revision = '04c99ad0160e'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -45,6 +45,21 @@ def upgrade():
     sa.PrimaryKeyConstraint('node_id', 'ancestor_id', name=op.f('pk_report_node_ancestor')),
     sqlite_with_rowid=False
     )
+    op.create_table('report_reach_span',
+    sa.Column('node_id', sa.Integer(), nullable=False),
+    sa.Column('measure', sa.SmallInteger(), nullable=False),
+    sa.Column('kinds', sa.SmallInteger(), nullable=False),
+    sa.Column('grain', sa.SmallInteger(), nullable=False),
+    sa.Column('prev_day', sa.Date(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('workers', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('nef', sa.Integer(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('node_id', 'measure', 'kinds', 'grain', 'prev_day', 'day', name=op.f('pk_report_reach_span')),
+    sqlite_with_rowid=False
+    )
+    with op.batch_alter_table('report_reach_span', schema=None) as batch_op:
+        batch_op.create_index('ix_report_reach_span_day', ['node_id', 'measure', 'kinds', 'grain', 'day', 'prev_day', 'workers', 'nef'], unique=False)
+
     op.create_table('union_node',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
@@ -219,12 +234,15 @@ def upgrade():
     sa.Column('own_places', sa.Integer(), server_default='0', nullable=False),
     sa.Column('own_attended', sa.Integer(), server_default='0', nullable=False),
     sa.Column('nef', sa.SmallInteger(), server_default='0', nullable=False),
+    sa.Column('counted', sa.SmallInteger(), server_default='0', nullable=False),
+    sa.Column('pending', sa.SmallInteger(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_report_reach_user_id_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('node_id', 'user_id', 'day', 'kind', name=op.f('pk_report_reach')),
     sqlite_with_rowid=False
     )
     with op.batch_alter_table('report_reach', schema=None) as batch_op:
-        batch_op.create_index('ix_report_reach_scan', ['node_id', 'user_id', 'day', 'kind'], unique=False, postgresql_include=['places', 'attended', 'own_places', 'own_attended', 'nef'])
+        batch_op.create_index('ix_report_reach_pending', ['node_id', 'user_id'], unique=False, sqlite_where=sa.text('pending = 1'), postgresql_where=sa.text('pending = 1'))
+        batch_op.create_index('ix_report_reach_scan', ['node_id', 'kind', 'day', 'user_id'], unique=False, postgresql_include=['places', 'attended', 'own_places', 'own_attended', 'nef'])
         batch_op.create_index('ix_report_reach_user', ['user_id'], unique=False)
 
     op.create_table('activity_eligible_node',
@@ -287,6 +305,7 @@ def upgrade():
     )
     with op.batch_alter_table('report_activity', schema=None) as batch_op:
         batch_op.create_index('ix_report_activity_day_node', ['day', 'node_id'], unique=False)
+        batch_op.create_index('ix_report_activity_kind_day', ['kind', 'day', 'node_id'], unique=False)
         batch_op.create_index('ix_report_activity_node_day', ['node_id', 'day'], unique=False)
 
     op.create_table('role_grant',
@@ -782,6 +801,7 @@ def downgrade():
     op.drop_table('role_grant')
     with op.batch_alter_table('report_activity', schema=None) as batch_op:
         batch_op.drop_index('ix_report_activity_node_day')
+        batch_op.drop_index('ix_report_activity_kind_day')
         batch_op.drop_index('ix_report_activity_day_node')
 
     op.drop_table('report_activity')
@@ -795,6 +815,7 @@ def downgrade():
     with op.batch_alter_table('report_reach', schema=None) as batch_op:
         batch_op.drop_index('ix_report_reach_user')
         batch_op.drop_index('ix_report_reach_scan', postgresql_include=['places', 'attended', 'own_places', 'own_attended', 'nef'])
+        batch_op.drop_index('ix_report_reach_pending', sqlite_where=sa.text('pending = 1'), postgresql_where=sa.text('pending = 1'))
 
     op.drop_table('report_reach')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
@@ -835,6 +856,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_union_node_parent_id'))
 
     op.drop_table('union_node')
+    with op.batch_alter_table('report_reach_span', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_reach_span_day')
+
+    op.drop_table('report_reach_span')
     op.drop_table('report_node_ancestor')
     with op.batch_alter_table('report_daily', schema=None) as batch_op:
         batch_op.drop_index('ix_report_daily_node_day')

@@ -1,0 +1,235 @@
+"""Unique workers reached: report_reach_span (and report_reach for several kinds) against a count
+straight from the registrations, for every union, ragged and whole-month ranges and kind filters."""
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from unionevents.accounts.models import NEW_EMPLOYMENT_FORM, Occupation, Role, User
+from unionevents.activities import services as activity_services
+from unionevents.activities.models import Activity, ActivityKind, SignupMode
+from unionevents.core.errors import DomainError
+from unionevents.extensions import db
+from unionevents.registrations import services as engine
+from unionevents.registrations.models import PLACE_STATES, Registration, RegistrationState as S
+from unionevents.reports import queries, services
+from unionevents.reports.models import ReportReach
+from unionevents.reports.queries import ReportFilter, Unique
+from unionevents.reports.services import local_day
+from unionevents.unions.models import UnionNode
+
+from .conftest import T0
+
+D = date
+Q2 = (D(2025, 4, 1), D(2025, 6, 30))
+RANGES = [
+    (D(2025, 5, 1), D(2025, 7, 31)),     # whole months
+    (D(2025, 5, 14), D(2025, 8, 9)),     # ragged at both ends
+    (D(2025, 6, 1), D(2025, 6, 17)),     # from a first of the month, within it
+    (D(2025, 6, 10), D(2025, 6, 30)),    # to a month's end
+    (D(2025, 6, 20), D(2025, 7, 12)),    # two ragged months, none whole
+    (D(2025, 11, 20), D(2026, 2, 10)),   # across the new year, ragged
+    (D(2025, 12, 1), D(2026, 1, 31)),    # across the new year, whole months
+    (D(2025, 1, 1), D(2026, 12, 31)),    # two calendar years
+    (D(2025, 9, 2), D(2025, 9, 2)),      # one day
+]
+KIND_FILTERS = [[], [ActivityKind.CLASS_], [ActivityKind.MEETING], [ActivityKind.CLASS_, ActivityKind.MEETING],
+                list(ActivityKind)]
+
+
+def counted_from_registrations(node: UnionNode, first: date, last: date, kinds: list) -> tuple[dict, Unique]:
+    """Unique participants, attendees and nef participants of the node and each child, and of the
+    node's own activities, straight from registrations, activities, the tree and occupations."""
+    paths = {n.id: n.path for n in db.session.scalars(select(UnionNode))}
+    children = [n for n in db.session.scalars(select(UnionNode).where(UnionNode.parent_id == node.id))]
+    people: dict[int, tuple[set, set, set]] = {n.id: (set(), set(), set()) for n in [node, *children]}
+    own = (set(), set(), set())
+    rows = db.session.execute(
+        select(Registration.user_id, Registration.state, Activity.node_id, Activity.starts_at, Activity.kind,
+               User.occupation).join(Activity, Activity.id == Registration.activity_id)
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.state.in_(PLACE_STATES))).all()
+    for user_id, state, node_id, starts_at, kind, occupation in rows:
+        if not first <= local_day(starts_at) <= last or (kinds and ActivityKind(kind) not in kinds):
+            continue
+        nef = Occupation(occupation) in NEW_EMPLOYMENT_FORM
+        groups = [people[n.id] for n in [node, *children] if paths[node_id].startswith(n.path)]
+        if node_id == node.id:
+            groups.append(own)
+        for participants, attendees, nefs in groups:
+            participants.add(user_id)
+            if S(state) == S.ATTENDED:
+                attendees.add(user_id)
+            if nef:
+                nefs.add(user_id)
+
+    def unique(sets):
+        return Unique(len(sets[0]), len(sets[1]), len(sets[2]))
+
+    return {node_id: unique(sets) for node_id, sets in people.items()}, unique(own)
+
+
+def random_world(make, frozen_time, seed: int, steps: int = 320):
+    """Activities over ten months (across a new year) at every level, and a few workers who come back
+    often: sign-ups, cancellations, approvals, check-ins, no-shows, undone check-ins, activities moved
+    to another union and day, and cancelled activities — all through the services."""
+    frozen_time(T0)
+    rng = random.Random(seed)
+    tree = make.tree()
+    organiser = make.user("组织者", role=Role.ORGANISER, scope=tree["北京市总工会"])
+    nodes = list(tree.values())
+    occupations = [Occupation.RIDER, Occupation.COURIER, Occupation.OFFICE_WORKER, Occupation.TEACHER]
+    workers = [make.user(f"职工{i}", union=tree["奥运村快递驿站联合工会" if i % 2 else "玉泉营商场工会"],
+                         occupation=occupations[i % 4]) for i in range(10)]
+    activities = [make.activity(f"活动{i}", node=rng.choice(nodes), kind=rng.choice(list(ActivityKind)[1:]),
+                                capacity=rng.randint(2, 6), starts_in=timedelta(days=rng.randint(3, 300)),
+                                mode=SignupMode.APPROVAL if i % 5 == 0 else SignupMode.FIRST_COME)
+                  for i in range(18)]
+    for _step in range(steps):
+        action, activity = rng.random(), rng.choice(activities)
+        try:
+            if action < 0.5:
+                engine.register(rng.choice(workers), activity.id)
+                continue
+            regs = list(db.session.scalars(select(Registration).where(Registration.activity_id == activity.id)))
+            if not regs:
+                continue
+            reg = rng.choice(regs)
+            if action < 0.6:
+                engine.cancel(reg.id, organiser)
+            elif action < 0.66:
+                engine.approve(reg.id, organiser)
+            elif action < 0.82:
+                engine.check_in(reg.id, organiser)
+            elif action < 0.87:
+                engine.mark_no_show(reg.id, organiser)
+            elif action < 0.92:
+                engine.undo_check_in(reg.id, organiser)
+            elif action < 0.98:
+                data = activity_services.ActivityData.from_activity(activity)
+                data.node_id = rng.choice(nodes).id
+                shift = timedelta(days=rng.randint(-40, 40))
+                data.starts_at += shift
+                data.ends_at += shift
+                data.signup_closes_at += shift
+                activity_services.update_activity(organiser, activity.id, data)
+            else:
+                activity_services.cancel_activity(organiser, activity.id, "")
+        except DomainError:
+            db.session.rollback()
+        db.session.expire_all()
+    return tree
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_unique_workers_equal_a_count_from_the_registrations(make, frozen_time, seed):
+    tree = random_world(make, frozen_time, seed)
+    assert pending()  # the hook marked rows; the first comparison settles them
+    attended = db.session.scalar(select(func.count()).select_from(Registration)
+                                 .where(Registration.state == S.ATTENDED))
+    assert attended, "the world should have attendances to count"
+    compared = 0
+    for node in tree.values():
+        child_ids = list(db.session.scalars(select(UnionNode.id).where(UnionNode.parent_id == node.id)))
+        for first, last in RANGES:
+            for kinds in KIND_FILTERS:
+                have = queries.unique_workers(ReportFilter(node, first, last, kinds), child_ids)
+                want = counted_from_registrations(node, first, last, kinds)
+                assert have == want, (node.name, first, last, kinds)
+                compared += bool(want[0][node.id].participants)
+    assert compared > 50  # most of the comparisons had somebody to count
+    assert services.check() == []
+
+
+def test_the_dashboard_settles_what_the_hook_marked(scenario, make):
+    """A sign-up only marks the worker's report_reach rows; the next dashboard carries them over."""
+    tree, organiser = scenario["tree"], scenario["organiser"]
+    fengtai = tree["丰台区总工会"]
+    assert queries.dashboard(ReportFilter(fengtai, *Q2)).totals.unique_participants == 1  # W3 in A3
+    assert services.settle_reach() == 0  # the dashboard above settled everything
+    course = make.activity("新课", node=tree["玉泉营商场工会"], capacity=5, starts_in=timedelta(days=10))
+    newcomer = make.user("新骑手", union=tree["玉泉营商场工会"], occupation=Occupation.RIDER)
+    spans_before = services.snapshot()["span"]
+    registration = engine.register(newcomer, course.id)
+    assert pending() == 4  # the workplace, its street, its district and the city
+    assert services.snapshot()["span"] == spans_before  # nothing derived yet
+    totals = queries.dashboard(ReportFilter(fengtai, *Q2)).totals
+    assert (totals.unique_participants, totals.unique_attendees, totals.unique_nef) == (2, 0, 1)
+    assert pending() == 0
+    engine.check_in(registration.id, organiser)
+    assert queries.dashboard(ReportFilter(fengtai, *Q2)).totals.unique_attendees == 1
+    engine.undo_check_in(registration.id, organiser)
+    engine.cancel(registration.id, organiser)
+    totals = queries.dashboard(ReportFilter(fengtai, *Q2)).totals
+    assert (totals.unique_participants, totals.unique_attendees, totals.unique_nef) == (1, 0, 0)
+    assert services.check() == []
+
+
+def test_a_worker_reached_twice_in_a_range_counts_once(scenario, make):
+    """R1 holds places in A1 (05-25) and A2 (05-10, attended): one participant in May."""
+    tree = scenario["tree"]
+    city = tree["北京市总工会"]
+    may = queries.dashboard(ReportFilter(city, D(2025, 5, 1), D(2025, 5, 31))).totals
+    assert (may.unique_participants, may.unique_attendees, may.unique_nef) == (3, 1, 2)  # R1, R2, W3
+    early = queries.dashboard(ReportFilter(city, D(2025, 5, 1), D(2025, 5, 12))).totals
+    assert (early.unique_participants, early.unique_attendees) == (2, 1)  # W3 (05-06), R1 (05-10)
+    late = queries.dashboard(ReportFilter(city, D(2025, 5, 11), D(2025, 6, 30))).totals
+    assert (late.unique_participants, late.unique_attendees) == (2, 0)  # R1 and R2 in A1 (05-25)
+    course = make.activity("插花课二", node=tree["丰台区玉泉营街道总工会"], capacity=5, starts_in=timedelta(days=5))
+    engine.register(scenario["users"]["r1"], course.id)  # R1 again on 05-20, in another district
+    may = queries.dashboard(ReportFilter(city, D(2025, 5, 1), D(2025, 5, 31)))
+    assert may.totals.unique_participants == 3
+    by_child = {row.node.name: row.figures.unique_participants for row in may.by_child if not row.own}
+    assert by_child == {"朝阳区总工会": 2, "丰台区总工会": 2}  # R1 counts in both districts
+    assert services.check() == []
+
+
+def pending() -> int:
+    return db.session.scalar(select(func.count()).select_from(ReportReach).where(ReportReach.pending == 1))
+
+
+@pytest.mark.concurrency
+def test_settling_while_workers_sign_up_and_cancel(app, make):
+    """Settles racing sign-ups, cancellations and check-ins: the span rows still equal a recount
+    (PostgreSQL: rows being changed are skipped and left marked; SQLite: one writer at a time)."""
+    from tests.registrations.test_concurrency import run_together
+
+    tree = make.tree()
+    organiser = make.user("组织者", role=Role.ORGANISER, scope=tree["北京市总工会"])
+    workers = [make.user(f"职工{i}", union=tree["玉泉营商场工会"], occupation=Occupation.RIDER) for i in range(8)]
+    activities = [make.activity(f"活动{i}", node=node, capacity=20, starts_in=timedelta(days=3 + 5 * i))
+                  for i, node in enumerate([tree["玉泉营商场工会"], tree["丰台区总工会"], tree["朝阳区总工会"]])]
+    regs = [engine.register(worker, activities[0].id).id for worker in workers]
+    # plain ids: the threads must not touch this session's objects
+    worker_ids, organiser_id, later_ids = [w.id for w in workers], organiser.id, [a.id for a in activities[1:]]
+
+    def signer(user_id):
+        def job():
+            for activity_id in later_ids:
+                engine.register(db.session.get(User, user_id), activity_id)
+            return True
+        return job
+
+    def churner(registration_id):
+        def job():
+            actor = db.session.get(User, organiser_id)
+            engine.check_in(registration_id, actor)
+            engine.undo_check_in(registration_id, actor)
+            engine.cancel(registration_id, actor)
+            return True
+        return job
+
+    def settler():
+        for _ in range(15):
+            services.settle_reach()
+        return True
+
+    jobs = [signer(uid) for uid in worker_ids] + [churner(rid) for rid in regs] + [settler, settler]
+    results, errors = run_together(app, jobs)
+    assert not errors, errors
+    assert services.check() == []
+    totals = queries.dashboard(ReportFilter(tree["北京市总工会"], D(2025, 1, 1), D(2026, 12, 31))).totals
+    assert (totals.unique_participants, totals.unique_attendees) == (8, 0)

@@ -1,0 +1,168 @@
+"""Pure calculations behind ``report_reach_span`` (no database): a worker's span rows, and how a date
+range splits into whole months and ragged ends.  See ``models.ReportReachSpan`` for the idea."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Iterable, Mapping
+
+from .models import ALL_KINDS, COUNTED_NEF, KIND_CODES, ReachMeasure, SpanGrain
+
+#: A span row's key below the union: (measure, kinds, grain, prev_day, day).
+SpanKey = tuple[int, int, int, date, date]
+MEASURE_BITS = sum(measure.bit for measure in ReachMeasure)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def reach_bits(places: int, attended: int, own_places: int, own_attended: int) -> int:
+    """The ``ReachMeasure.bit`` of each positive counter (what ``report_reach.counted`` records)."""
+    counters = (places, attended, own_places, own_attended)
+    return sum(measure.bit for measure, value in zip(ReachMeasure, counters) if value > 0)
+
+
+# Plain ints in the loops below: settle runs them for every changed worker.
+_DAY, _MONTH = SpanGrain.DAY.value, SpanGrain.MONTH.value
+_MEASURES = tuple((measure, measure.value, measure.bit) for measure in ReachMeasure)
+_CODES = {kind.value: code for kind, code in KIND_CODES.items()}
+
+
+def day_spans(days: Iterable[date]) -> Counter:
+    """(grain, prev_day, day) → weight for one worker reached on ``days``: +1 per day, −1 per two
+    consecutive days; and the same per pair of months."""
+    rows: Counter = Counter()
+    previous = previous_month = None
+    for day in sorted(set(days)):
+        month = day.replace(day=1)
+        rows[(_DAY, day, day)] += 1
+        rows[(_MONTH, month, month)] += 1
+        if previous is not None:
+            rows[(_DAY, previous, day)] -= 1
+            rows[(_MONTH, previous_month, month)] -= 1
+        previous, previous_month = day, month
+    return rows
+
+
+def worker_spans(rows: Mapping[tuple[date, str], int], measures: Iterable[ReachMeasure] = tuple(ReachMeasure),
+                 kinds: Iterable[int] | None = None) -> Counter:
+    """One worker's span rows at one union: ``rows`` maps (day, kind value) → reach bits there.
+
+    Gives (measure, kinds, grain, prev_day, day) → weight for the chosen measures, for all kinds
+    together and each kind (or only the kind codes in ``kinds``; ``ALL_KINDS`` among them for all).
+    """
+    wanted = None if kinds is None else set(kinds)
+    chosen = set(measures)
+    result: Counter = Counter()
+    for measure, value, bit in _MEASURES:
+        if measure not in chosen:
+            continue
+        by_kind: dict[int, list[date]] = {}
+        for (day, kind), bits in rows.items():
+            if bits & bit:
+                by_kind.setdefault(ALL_KINDS, []).append(day)
+                by_kind.setdefault(_CODES[kind], []).append(day)
+        for code, days in by_kind.items():
+            if wanted is not None and code not in wanted:
+                continue
+            for (grain, prev_day, day), weight in day_spans(days).items():
+                if weight:
+                    result[(value, code, grain, prev_day, day)] += weight
+    return result
+
+
+@dataclass(frozen=True)
+class RowState:
+    """One ``report_reach`` row of a worker at a union, as ``settle`` sees it."""
+
+    day: date
+    kind: str
+    counted: int  # what report_reach_span counts now (bits, COUNTED_NEF)
+    current: int  # what it should count (bits, COUNTED_NEF)
+
+
+def settle_deltas(rows: Iterable[RowState]) -> dict[SpanKey, tuple[int, int]]:
+    """What to add to one worker's span rows at one union when its rows move from ``counted`` to
+    ``current``: (measure, kinds, grain, prev_day, day) → (workers, nef).  Only the measures and kinds
+    whose rows changed are recomputed (all of them when the worker's nef flag changed)."""
+    rows = list(rows)
+    # The worker is a nef worker here if any row that counts says so (as ``recount`` has it).
+    old_nef = any(row.counted & COUNTED_NEF and row.counted & MEASURE_BITS for row in rows)
+    new_nef = any(row.current & COUNTED_NEF and row.current & MEASURE_BITS for row in rows)
+    changed_measures, changed_kinds = [], set()
+    for measure, _value, bit in _MEASURES:
+        kinds = {_CODES[row.kind] for row in rows if (row.counted ^ row.current) & bit}
+        if kinds or old_nef != new_nef:
+            changed_measures.append(measure)
+            changed_kinds |= kinds
+    if not changed_measures:
+        return {}
+    kinds = None if old_nef != new_nef else changed_kinds | {ALL_KINDS}
+    old = worker_spans({(row.day, row.kind): row.counted for row in rows}, changed_measures, kinds)
+    new = worker_spans({(row.day, row.kind): row.current for row in rows}, changed_measures, kinds)
+    deltas = {}
+    for key in old.keys() | new.keys():
+        workers = new.get(key, 0) - old.get(key, 0)
+        nef = new.get(key, 0) * new_nef - old.get(key, 0) * old_nef
+        if workers or nef:
+            deltas[key] = (workers, nef)
+    return deltas
+
+
+@dataclass(frozen=True)
+class SpanPart:
+    """``sign`` × the sum of the span rows of ``grain`` whose ``column`` ("prev_day" or "day") lies in
+    [low, high] and, for column "prev_day", whose day <= ``bound``; for column "day", whose prev_day
+    >= ``bound``."""
+
+    sign: int
+    grain: int
+    column: str
+    low: date
+    high: date
+    bound: date
+
+
+def month_end(day: date) -> date:
+    return next_month(day) - timedelta(days=1)
+
+
+def split_range(first: date, last: date) -> list[SpanPart]:
+    """The parts whose signed sums give the unique workers of [first, last] (inclusive).
+
+    With S(a, b) the sum of the pairs a <= prev_day <= day <= b, the range reads S over whole months
+    from the MONTH rows, and corrects each ragged end from the DAY rows: either adding the days
+    before the first whole month (pairs starting there) or taking away the days of its month before
+    ``first``; either adding the days after the last whole month (pairs ending there) or taking away
+    the days of its month after ``last`` — whichever reads fewer days.  With no whole month cheaper,
+    the DAY rows of the range itself.  ``tests/reports/test_rules.py`` checks every shape against a
+    count of workers.
+    """
+    day = timedelta(days=1)
+    best_cost = (last - first).days + 1
+    best = [SpanPart(+1, _DAY, "prev_day", first, last, last)]
+    first_month, last_month = first.replace(day=1), last.replace(day=1)
+    heads = [(first_month, (first - first_month).days, -1), (next_month(first), (next_month(first) - first).days, +1)]
+    tails = [(last_month, (month_end(last) - last).days, -1),
+             ((last_month - day).replace(day=1), (last - last_month).days + 1, +1)]
+    for core_from, head_cost, head_sign in heads:
+        for core_to, tail_cost, tail_sign in tails:
+            if core_from > core_to or head_cost + tail_cost >= best_cost:
+                continue
+            best_cost = head_cost + tail_cost
+            best = [SpanPart(+1, _MONTH, "prev_day", core_from, core_to, core_to)]
+            if head_cost and head_sign > 0:
+                best.append(SpanPart(+1, _DAY, "prev_day", first, core_from - day, last))
+            elif head_cost:
+                best.append(SpanPart(-1, _DAY, "prev_day", core_from, first - day, last))
+            if tail_cost and tail_sign > 0:
+                best.append(SpanPart(+1, _DAY, "day", month_end(core_to) + day, last, core_from))
+            elif tail_cost:
+                best.append(SpanPart(-1, _DAY, "day", last + day, month_end(core_to), core_from))
+    return best
