@@ -222,20 +222,23 @@ def settle_after_changes(client, url: str, changes: int) -> None:
     rows = db.session.execute(text(
         "SELECT activity_id, user_id FROM registration WHERE state = 'confirmed' ORDER BY id LIMIT :n"),
         {"n": changes}).all()
-    for label, old, new in (("cancel", S.CONFIRMED, S.CANCELLED), ("confirm again", S.CANCELLED, S.CONFIRMED)):
+    steps = (("cancel", S.CONFIRMED, S.CANCELLED), ("confirm again", S.CANCELLED, S.CONFIRMED))
+    for label, old, new in steps:
         started = time.perf_counter()
         with write_transaction():
             for activity_id, user_id in rows:
                 services.record_transition(activity_id, old, new, user_id)
         hook_ms = (time.perf_counter() - started) * 1000 / len(rows)
-        pending = db.session.scalar(select(func.count()).select_from(ReportReach).where(ReportReach.pending == 1))
+        pending = db.session.scalar(
+            select(func.count()).select_from(ReportReach).where(ReportReach.pending == 1))
         db.session.commit()
         started = time.perf_counter()
         status = client.get(url).status_code
         first_ms = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         client.get(url)
-        print(f"{len(rows):,} place changes ({label}): hook {hook_ms:.2f} ms each; first dashboard after them "
+        print(f"{len(rows):,} place changes ({label}): hook {hook_ms:.2f} ms each; "
+              f"first dashboard after them "
               f"(settles {pending:,} report_reach rows) {first_ms:.0f} ms [{status}], the next "
               f"{(time.perf_counter() - started) * 1000:.0f} ms")
 
@@ -253,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip generation: time the database a previous run left (SQLite file path; "
                              "with DATABASE_URL any value reuses the --pg-database)")
     parser.add_argument("--pg-database", default="bench_reports",
-                        help="with DATABASE_URL: the database to (re)create or reuse (default: bench_reports)")
+                        help="with DATABASE_URL: the database to (re)create or reuse "
+                             "(default: bench_reports)")
     parser.add_argument("--changes", type=int, default=1000,
                         help="place changes before timing the dashboard that settles them (0: skip)")
     parser.add_argument("--keep", metavar="SQLITE_FILE", help="generate into this SQLite file (kept)")
@@ -335,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:45} {p50:8.1f} {p95:8.1f} {c50:8.1f} {c95:8.1f}  {status:>6}  {size:,}")
         print("not held to the target (the slow exact path):")
         for label, page_url, headers in several:
-            p50, p95, c50, c95, status, size = time_page(client, page_url, max(3, args.requests // 4), headers)
+            p50, p95, c50, c95, status, size = time_page(client, page_url, max(3, args.requests // 4),
+                                                         headers)
             print(f"{label:45} {p50:8.1f} {p95:8.1f} {c50:8.1f} {c95:8.1f}  {status:>6}  {size:,}")
         print(f"load average after timing: {os.getloadavg()[0]:.1f}")
         if args.changes:

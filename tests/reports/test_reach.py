@@ -36,8 +36,8 @@ RANGES = [
     (D(2025, 1, 1), D(2026, 12, 31)),    # two calendar years
     (D(2025, 9, 2), D(2025, 9, 2)),      # one day
 ]
-KIND_FILTERS = [[], [ActivityKind.CLASS_], [ActivityKind.MEETING], [ActivityKind.CLASS_, ActivityKind.MEETING],
-                list(ActivityKind)]
+KIND_FILTERS = [[], [ActivityKind.CLASS_], [ActivityKind.MEETING],
+                [ActivityKind.CLASS_, ActivityKind.MEETING], list(ActivityKind)]
 
 
 def counted_from_registrations(node: UnionNode, first: date, last: date, kinds: list) -> tuple[dict, Unique]:
@@ -94,7 +94,8 @@ def random_world(make, frozen_time, seed: int, steps: int = 320):
             if action < 0.5:
                 engine.register(rng.choice(workers), activity.id)
                 continue
-            regs = list(db.session.scalars(select(Registration).where(Registration.activity_id == activity.id)))
+            regs = list(db.session.scalars(
+                select(Registration).where(Registration.activity_id == activity.id)))
             if not regs:
                 continue
             reg = rng.choice(regs)
@@ -204,7 +205,8 @@ def test_settling_while_workers_sign_up_and_cancel(app, make):
                   for i, node in enumerate([tree["玉泉营商场工会"], tree["丰台区总工会"], tree["朝阳区总工会"]])]
     regs = [engine.register(worker, activities[0].id).id for worker in workers]
     # plain ids: the threads must not touch this session's objects
-    worker_ids, organiser_id, later_ids = [w.id for w in workers], organiser.id, [a.id for a in activities[1:]]
+    worker_ids, organiser_id = [w.id for w in workers], organiser.id
+    later_ids = [a.id for a in activities[1:]]
 
     def signer(user_id):
         def job():

@@ -84,7 +84,8 @@ def test_every_range_sums_to_the_workers_reached_in_it():
     edges = [start + timedelta(days=n) for n in range(-5, 610, 1)]
     for _ in range(600):
         first = rng.choice(edges)
-        last = first + timedelta(days=rng.choice([0, 1, 6, 20, 30, 31, 45, 59, 90, 91, 120, 364, 365, 400, 700]))
+        length = rng.choice([0, 1, 6, 20, 30, 31, 45, 59, 90, 91, 120, 364, 365, 400, 700])
+        last = first + timedelta(days=length)
         if rng.random() < 0.3:  # whole-month edges are the interesting cases
             first = first.replace(day=1)
         if rng.random() < 0.2:
@@ -119,7 +120,8 @@ def _bits(rng) -> int:
 
 def _spans_with_nef(states, attr: str, nef: bool) -> Counter:
     result: Counter = Counter()
-    for key, weight in worker_spans({(s.day, s.kind): getattr(s, attr) & ~COUNTED_NEF for s in states}).items():
+    rows = {(s.day, s.kind): getattr(s, attr) & ~COUNTED_NEF for s in states}
+    for key, weight in worker_spans(rows).items():
         result[(key, "workers")] += weight
         result[(key, "nef")] += weight * nef
     return result
@@ -138,7 +140,8 @@ def test_settling_moves_the_span_rows_from_what_was_counted_to_what_is():
         for day, kind in keys:
             counted = _bits(rng)
             current = counted if rng.random() < 0.5 else _bits(rng)
-            states.append(RowState(day, kind, counted | COUNTED_NEF * old_nef, current | COUNTED_NEF * new_nef))
+            states.append(RowState(day, kind, counted | COUNTED_NEF * old_nef,
+                                   current | COUNTED_NEF * new_nef))
         settled = _spans_with_nef(states, "counted", old_nef)
         for key, (workers, nef) in settle_deltas(states).items():
             settled[(key, "workers")] += workers

@@ -23,7 +23,8 @@ from ..extensions import db
 from ..registrations.models import Registration, RegistrationState as S
 from ..unions.models import UnionNode
 from . import rules
-from .models import ALL_KINDS, KIND_CODES, ReachMeasure, ReportActivity, ReportDaily, ReportReach, ReportReachSpan, SpanGrain
+from .models import (ALL_KINDS, KIND_CODES, ReachMeasure, ReportActivity, ReportDaily, ReportReach,
+                     ReportReachSpan)
 from .services import Figure, extra_figures, settle_reach
 
 #: How many activities the "top activities" list shows.
@@ -209,7 +210,8 @@ def _unique_from_spans(f: ReportFilter, child_ids: list[int], kinds: int) -> tup
     """Unique workers of the node and of each child, and of the node's own activities (one statement
     over ``report_reach_span``)."""
     everyone = [ReachMeasure.PLACES, ReachMeasure.ATTENDED]
-    selects = _span_parts(f, [f.node.id], everyone + [ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED], kinds)
+    own = [ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED]
+    selects = _span_parts(f, [f.node.id], everyone + own, kinds)
     if child_ids:
         selects += _span_parts(f, child_ids, everyone, kinds)
     rows = union_all(*selects).subquery("spans")
@@ -243,7 +245,8 @@ def _unique_from_reach(f: ReportFilter, child_ids: list[int]) -> tuple[dict[int,
     result[f.node.id] = Unique(int(node.participants or 0), int(node.attendees or 0), int(node.nef or 0))
     own = Unique(int(node.own_participants or 0), int(node.own_attendees or 0), int(node.own_nef or 0))
     if child_ids:
-        per_child = (select(r.node_id, r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"))
+        per_child = (select(r.node_id, r.user_id, _flag(r.attended > 0).label("att"),
+                            func.max(r.nef).label("nef"))
                      .where(r.node_id.in_(child_ids), *_reach_where(f))
                      .group_by(r.node_id, r.user_id).subquery("per_worker"))
         c = per_child.c

@@ -148,7 +148,8 @@ def split_range(first: date, last: date) -> list[SpanPart]:
     best_cost = (last - first).days + 1
     best = [SpanPart(+1, _DAY, "prev_day", first, last, last)]
     first_month, last_month = first.replace(day=1), last.replace(day=1)
-    heads = [(first_month, (first - first_month).days, -1), (next_month(first), (next_month(first) - first).days, +1)]
+    heads = [(first_month, (first - first_month).days, -1),
+             (next_month(first), (next_month(first) - first).days, +1)]
     tails = [(last_month, (month_end(last) - last).days, -1),
              ((last_month - day).replace(day=1), (last - last_month).days + 1, +1)]
     for core_from, head_cost, head_sign in heads:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Callable
 
-from sqlalchemy import (Date, Select, and_, bindparam, case, cast, delete, func, literal, literal_column, select, text,
-                        tuple_, union_all, update)
+from sqlalchemy import (Date, Select, and_, bindparam, case, cast, delete, func, literal, literal_column,
+                        select, text, tuple_, union_all, update)
 
 from ..accounts.models import NEW_EMPLOYMENT_FORM, User
 from ..activities.models import Activity, ActivityKind, ActivityStatus
@@ -28,8 +28,8 @@ from ..extensions import db
 from ..registrations.models import PLACE_STATES, Registration, RegistrationState as S
 from ..unions.models import UnionNode
 from . import rules
-from .models import (ALL_KINDS, COUNTED_NEF, KIND_CODES, STATE_COLUMNS, ReachMeasure, ReportActivity, ReportDaily,
-                     ReportNodeAncestor, ReportReach, ReportReachSpan, SpanGrain)
+from .models import (ALL_KINDS, COUNTED_NEF, KIND_CODES, STATE_COLUMNS, ReachMeasure, ReportActivity,
+                     ReportDaily, ReportNodeAncestor, ReportReach, ReportReachSpan, SpanGrain)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ def _reach_upsert(stmt):
     table = ReportReach.__table__
     return stmt.on_conflict_do_update(
         index_elements=REACH_KEY,
-        set_={**{name: table.c[name] + stmt.excluded[name] for name in REACH_COUNTERS}, "pending": literal(1)})
+        set_={**{name: table.c[name] + stmt.excluded[name] for name in REACH_COUNTERS},
+              "pending": literal(1)})
 
 
 def _reach_activity(activity_id: int, user_id: int, places: int, attended: int) -> int:
@@ -332,13 +333,15 @@ def settle_reach() -> int:
                 select(r.c.node_id, r.c.user_id, r.c.day, r.c.kind, _current_bits(r).label("bits"))
                 .where(r.c.pending == 1).order_by(*[r.c[name] for name in REACH_KEY])
                 .with_for_update(skip_locked=True)).all()
-            # A worker first marked after the read above waits for the next call: their other rows are unknown.
+            # A worker first marked after the read above waits for the next call (their other rows are
+            # unknown here).
             locked = [row for row in locked if (row.node_id, row.user_id) in groups]
             for row in locked:
                 kind = ActivityKind(row.kind).value
                 rows = groups[(row.node_id, row.user_id)]
                 before = rows.get((row.day, kind))  # None: added since the read above, so never counted
-                rows[(row.day, kind)] = rules.RowState(row.day, kind, before.counted if before else 0, row.bits)
+                counted = before.counted if before else 0
+                rows[(row.day, kind)] = rules.RowState(row.day, kind, counted, row.bits)
             deltas: dict[tuple, tuple[int, int]] = {}
             for (node_id, _user_id), rows in groups.items():
                 for key, (workers, nef) in rules.settle_deltas(rows.values()).items():
@@ -381,8 +384,10 @@ def _span_day_select(measure: ReachMeasure, per_kind: bool) -> Select:
                          func.max(r.c.nef).label("nef"))
                   .where(reached).group_by(r.c.node_id, r.c.user_id, r.c.day))
     ev = events.cte("events")
-    previous = func.lag(ev.c.day).over(partition_by=(ev.c.node_id, ev.c.user_id, ev.c.kinds), order_by=ev.c.day)
-    follows = select(ev.c.node_id, ev.c.kinds, ev.c.day, ev.c.nef, previous.label("prev_day")).subquery("follows")
+    previous = func.lag(ev.c.day).over(partition_by=(ev.c.node_id, ev.c.user_id, ev.c.kinds),
+                                       order_by=ev.c.day)
+    follows = (select(ev.c.node_id, ev.c.kinds, ev.c.day, ev.c.nef, previous.label("prev_day"))
+               .subquery("follows"))
     signed = union_all(
         select(ev.c.node_id, ev.c.kinds, ev.c.day.label("prev_day"), ev.c.day, literal(1).label("workers"),
                ev.c.nef.label("nef")),
