@@ -216,3 +216,13 @@ def test_organiser_role_needed_for_every_route_not_only_scope(client, make, tree
     officer = make.user("干部", role=Role.OFFICER, scope=FENGTAI_STREET)
     activity = make.activity()
     assert client.get(f"/api/v1/activities/{activity.id}/registrations", headers=bearer(officer)).status_code == 403
+
+
+@pytest.mark.parametrize("starts_at", ["0001-01-01T00:56:43+07:28", "0001-01-01T00:30:00",
+                                       "9999-12-31T23:30:00-05:00"])
+def test_a_time_that_cannot_be_shifted_to_utc_is_invalid_input_not_a_500(client, org_headers, tree, starts_at):
+    """Found by schemathesis: year 1 with a positive offset overflowed when converted to UTC."""
+    response = client.post("/api/v1/activities", json=activity_body(tree[MALL].id, starts_at=starts_at),
+                           headers=org_headers)
+    assert response.status_code == 422
+    assert response.json["message"] and "starts_at" in response.json["errors"]

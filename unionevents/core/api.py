@@ -115,12 +115,28 @@ def api_errors(blp, *statuses: int, **descriptions: str) -> Callable:
 
 
 class UtcDateTime(fields.DateTime):
-    """Naive UTC from the database, written with an explicit offset (``2026-11-27T01:30:00+00:00``)."""
+    """Naive UTC from the database, written with an explicit offset (``2026-11-27T01:30:00+00:00``).
+
+    On input an offset is honoured and a time without one is read as Beijing time; stored as naive
+    UTC.  A time that cannot be shifted to UTC (year 1 with a positive offset, year 9999 with a
+    negative one) is invalid input, not a 500.
+    """
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
         return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from .timeutil import local_to_utc
+
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            if parsed.tzinfo is None:
+                return local_to_utc(parsed)
+            return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 class PaginationSchema(Schema):

@@ -2,8 +2,6 @@
 roster cache, and creating an activity.  Bearer tokens only (CSRF-exempt in ``core.api``)."""
 from __future__ import annotations
 
-from datetime import timezone
-
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
@@ -12,11 +10,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..accounts.models import Role
 from ..activities.models import Activity, ActivityKind, SignupMode, Visibility
 from ..activities import services as activity_services
-from ..core.api import api_errors, require_api_user, token_required
+from ..core.api import UtcDateTime, api_errors, require_api_user, token_required
 from ..core.db import MAX_ID, write_transaction
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
 from ..core.permissions import has_role
-from ..core.timeutil import local_to_utc
 from ..extensions import db
 from ..unions.models import UnionNode
 from . import queries, services
@@ -32,22 +29,6 @@ def _organiser():
     if not has_role(user, Role.ORGANISER):
         raise NotAllowed(MSG_NOT_ORGANISER)
     return user
-
-
-class UtcDateTime(fields.DateTime):
-    """Naive UTC from the database written with an explicit offset; on input an offset is honoured and
-    a time without one is read as Beijing time.  Stored as naive UTC."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        if parsed.tzinfo is None:
-            return local_to_utc(parsed)
-        return parsed.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 # --------------------------------------------------------------------------- check-in
