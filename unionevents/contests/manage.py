@@ -148,16 +148,22 @@ def rounds(activity_id: int):
                            round_form=round_form, criterion_form=criterion_form), status
 
 
-def _round_action(activity_id: int, round_id: int, service, done: str):
+def _contest_action(activity_id: int, back: str, done: str, service, *ids, refusals=(Conflict,)):
+    """A POST button on a contest page: ``service(actor, contest_id, *ids)``; a refusal is flashed,
+    success says ``done``; back to the ``back`` page either way."""
     activity, contest = _load(activity_id)
     _check_action_form()
     try:
-        service(_actor(), contest.id, round_id)
-    except (Conflict, NotFound) as error:
+        service(_actor(), contest.id, *ids)
+    except refusals as error:
         _flash_error(error)
     else:
         flash(done, "success")
-    return _back(".rounds", activity.id)
+    return _back(back, activity.id)
+
+
+def _round_action(activity_id: int, round_id: int, service, done: str):
+    return _contest_action(activity_id, ".rounds", done, service, round_id, refusals=(Conflict, NotFound))
 
 
 @bp.route("/rounds/<int:round_id>/open", methods=["POST"])
@@ -181,15 +187,8 @@ def delete_round(activity_id: int, round_id: int):
 @bp.route("/criteria/<int:criterion_id>/delete", methods=["POST"])
 @role_required(Role.ORGANISER)
 def delete_criterion(activity_id: int, criterion_id: int):
-    activity, contest = _load(activity_id)
-    _check_action_form()
-    try:
-        services.delete_criterion(_actor(), contest.id, criterion_id)
-    except Conflict as error:
-        _flash_error(error)
-    else:
-        flash(_("The criterion is removed."), "success")
-    return _back(".rounds", activity.id)
+    return _contest_action(activity_id, ".rounds", _("The criterion is removed."), services.delete_criterion,
+                           criterion_id)
 
 
 # --------------------------------------------------------------------------- judges
@@ -330,15 +329,7 @@ def awards(activity_id: int):
 @bp.route("/awards/tiers/<int:tier_id>/delete", methods=["POST"])
 @role_required(Role.ORGANISER)
 def delete_tier(activity_id: int, tier_id: int):
-    activity, contest = _load(activity_id)
-    _check_action_form()
-    try:
-        services.delete_tier(_actor(), contest.id, tier_id)
-    except Conflict as error:
-        _flash_error(error)
-    else:
-        flash(_("The award is removed."), "success")
-    return _back(".awards", activity.id)
+    return _contest_action(activity_id, ".awards", _("The award is removed."), services.delete_tier, tier_id)
 
 
 @bp.route("/awards/allocate", methods=["POST"])
@@ -380,15 +371,7 @@ def set_award(activity_id: int, entry_id: int):
 @bp.route("/results/publish", methods=["POST"])
 @role_required(Role.ORGANISER)
 def publish(activity_id: int):
-    activity, contest = _load(activity_id)
-    _check_action_form()
-    try:
-        services.publish_results(_actor(), contest.id)
-    except Conflict as error:
-        _flash_error(error)
-    else:
-        flash(_("The results are published."), "success")
-    return _back(".awards", activity.id)
+    return _contest_action(activity_id, ".awards", _("The results are published."), services.publish_results)
 
 
 @bp.route("/results/unpublish", methods=["POST"])
