@@ -12,13 +12,14 @@ a sign-up costs no more statements than before), and ``settle_reach`` carries th
 """
 from __future__ import annotations
 
+import functools
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Callable
 
-from sqlalchemy import (Date, Select, and_, bindparam, case, cast, delete, func, literal, literal_column,
+from sqlalchemy import (Date, Integer, Select, and_, bindparam, case, cast, delete, func, literal, literal_column,
                         select, text, tuple_, union_all, update)
 
 from ..accounts.models import NEW_EMPLOYMENT_FORM, User
@@ -56,7 +57,11 @@ def _nef_flag(user_id_column) -> Any:
 # --------------------------------------------------------------------------- portable upsert
 
 def _insert(table):
-    if db.session.get_bind().dialect.name == "postgresql":
+    return _insert_for(db.session.get_bind().dialect.name, table)
+
+
+def _insert_for(dialect: str, table):
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -81,20 +86,13 @@ def record_transition(activity_id: int, old: S | None, new: S, user_id: int) -> 
     (found through the activity's key row, no read first), plus one UPSERT of the worker's
     reach rows (one statement) only when a place or an attendance was gained or lost.  An activity that was
     never counted (created before the reports existed) is counted from its registrations instead,
-    which already include this change.
+    which already include this change.  Both statements are built once per shape (values bound per
+    call): building them cost more than running them on the sign-up path.
     """
     if old == new:
         return
-    daily = ReportDaily.__table__
-    ra = ReportActivity.__table__
-    values: dict[str, Any] = {new.value: daily.c[new.value] + 1}
-    if old is None:
-        values["nef_registrations"] = daily.c.nef_registrations + _nef_flag(literal(user_id))
-    else:
-        values[old.value] = daily.c[old.value] - 1
-    key = select(ra.c.day, ra.c.node_id, ra.c.kind).where(ra.c.activity_id == activity_id)
-    done = db.session.execute(update(daily).where(tuple_(daily.c.day, daily.c.node_id, daily.c.kind).in_(key))
-                              .values(values)).rowcount
+    params = {"activity_id": activity_id, "user_id": user_id}
+    done = db.session.execute(_daily_statement(old, new), params).rowcount
     if not done:
         _heal(activity_id)
         return
@@ -102,9 +100,24 @@ def record_transition(activity_id: int, old: S | None, new: S, user_id: int) -> 
     attended = (new == S.ATTENDED) - (old == S.ATTENDED)
     if places or attended:
         if not _reach_activity(activity_id, user_id, places, attended):
+            ra = ReportActivity.__table__
             node_id = db.session.scalar(select(ra.c.node_id).where(ra.c.activity_id == activity_id))
             _ancestors(node_id)  # a union created after the closure was built: add its rows, then count
             _reach_activity(activity_id, user_id, places, attended)
+
+
+@functools.cache
+def _daily_statement(old: S | None, new: S):
+    """UPDATE the activity's day row: one count from ``old``'s column to ``new``'s (+1 new-employment-form
+    registration on creation).  Bound: ``activity_id``, ``user_id``."""
+    daily, ra = ReportDaily.__table__, ReportActivity.__table__
+    values: dict[str, Any] = {new.value: daily.c[new.value] + 1}
+    if old is None:
+        values["nef_registrations"] = daily.c.nef_registrations + _nef_flag(bindparam("user_id", type_=Integer))
+    else:
+        values[old.value] = daily.c[old.value] - 1
+    key = select(ra.c.day, ra.c.node_id, ra.c.kind).where(ra.c.activity_id == bindparam("activity_id"))
+    return update(daily).where(tuple_(daily.c.day, daily.c.node_id, daily.c.kind).in_(key)).values(values)
 
 
 REACH_KEY = ["node_id", "user_id", "day", "kind"]
@@ -124,14 +137,23 @@ def _reach_upsert(stmt):
 def _reach_activity(activity_id: int, user_id: int, places: int, attended: int) -> int:
     """Add the worker's place/attendance change to every union from the activity's organiser up
     (one INSERT … SELECT … ON CONFLICT DO UPDATE); the number of rows touched (0: no closure rows)."""
+    params = {"activity_id": activity_id, "user_id": user_id, "places": places, "attended": attended}
+    return db.session.execute(_reach_statement(db.session.get_bind().dialect.name), params).rowcount
+
+
+@functools.cache
+def _reach_statement(dialect: str):
+    """The reach UPSERT for one dialect.  Bound: ``activity_id``, ``user_id``, ``places``, ``attended``."""
     ra, closure = ReportActivity.__table__, ReportNodeAncestor.__table__
     own = closure.c.ancestor_id == ra.c.node_id
-    rows = (select(closure.c.ancestor_id, literal(user_id), ra.c.day, ra.c.kind, literal(places), literal(attended),
-                   case((own, literal(places)), else_=literal(0)), case((own, literal(attended)), else_=literal(0)),
-                   _nef_flag(literal(user_id)), literal(1))
+    user_id = bindparam("user_id", type_=Integer)
+    places, attended = bindparam("places", type_=Integer), bindparam("attended", type_=Integer)
+    rows = (select(closure.c.ancestor_id, user_id, ra.c.day, ra.c.kind, places, attended,
+                   case((own, places), else_=literal(0)), case((own, attended), else_=literal(0)),
+                   _nef_flag(user_id), literal(1))
             .select_from(ra.join(closure, closure.c.node_id == ra.c.node_id))
-            .where(ra.c.activity_id == activity_id))
-    return db.session.execute(_reach_upsert(_insert(ReportReach.__table__).from_select(REACH_COLUMNS, rows))).rowcount
+            .where(ra.c.activity_id == bindparam("activity_id")))
+    return _reach_upsert(_insert_for(dialect, ReportReach.__table__).from_select(REACH_COLUMNS, rows))
 
 
 def _ancestors(node_id: int) -> list[int]:
