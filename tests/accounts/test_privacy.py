@@ -354,14 +354,11 @@ def test_searching_people_is_audited_without_the_search_text(client, login, admi
 def test_purge_outbox_deletes_only_old_sent_messages(app, canary, frozen_time):
     start = datetime(2026, 1, 1, 0, 0)
     frozen_time(start)
-    old_sent = enqueue(canary.id, "t", "old sent")
-    old_unsent = enqueue(canary.id, "t", "old unsent")
-    recent_sent = enqueue(canary.id, "t", "recent sent")
-    db.session.flush()
-    old_sent.sent_at = start
-    recent_sent.sent_at = start + timedelta(days=80)
+    ids = (enqueue(canary.id, "t", "old sent"), enqueue(canary.id, "t", "old unsent"),
+           enqueue(canary.id, "t", "recent sent"))
+    db.session.get(OutboxMessage, ids[0]).sent_at = start
+    db.session.get(OutboxMessage, ids[2]).sent_at = start + timedelta(days=80)
     db.session.commit()
-    ids = (old_sent.id, old_unsent.id, recent_sent.id)
 
     frozen_time(start + timedelta(days=90, hours=1))
     result = app.test_cli_runner().invoke(args=["privacy", "purge-outbox"])
