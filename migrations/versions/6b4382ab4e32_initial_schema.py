@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 04c99ad0160e
+Revision ID: 6b4382ab4e32
 Revises: 
-Create Date: 2026-11-27 07:23:54.275714
+Create Date: 2026-11-27 08:38:27.469396
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '04c99ad0160e'
+revision = '6b4382ab4e32'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -478,7 +478,7 @@ def upgrade():
     sa.UniqueConstraint('ticket_secret', name=op.f('uq_registration_ticket_secret'))
     )
     with op.batch_alter_table('registration', schema=None) as batch_op:
-        batch_op.create_index('ix_registration_activity_state', ['activity_id', 'state'], unique=False)
+        batch_op.create_index('ix_registration_activity_state', ['activity_id', 'state', 'queue_rank', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_registration_slot_id'), ['slot_id'], unique=False)
         batch_op.create_index('ix_registration_user', ['user_id', 'created_at'], unique=False)
         batch_op.create_index('uq_registration_taking_part', ['activity_id', 'user_id'], unique=True, sqlite_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"), postgresql_where=sa.text("state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"))
