@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from flask import current_app
-from flask_babel import force_locale, gettext as _, lazy_gettext as _l
+from flask import current_app, has_request_context
+from flask_babel import force_locale, get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import Integer, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import joinedload, make_transient_to_detached
@@ -393,8 +393,41 @@ def _when(starts_at: datetime) -> str:
 
 def _notify(user_id: int, locale: str | None, kind: str, subject, body, **params) -> None:
     """Queue a message to ``user_id`` in their language, in the current transaction."""
-    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-        enqueue(user_id, kind, _(body, **params), subject=_(subject))
+    subject_text, template = _translated(locale, subject, body)
+    enqueue(user_id, kind, template % params, subject=subject_text)
+
+
+def _translated(locale: str | None, *texts) -> list[str]:
+    """The source ``texts`` translated into ``locale`` (the default language when None), not yet
+    formatted (gettext without variables leaves the placeholders alone)."""
+    wanted = locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    if has_request_context() and str(get_locale()) == wanted:
+        # Most messages go to the worker making the request: switching the locale there and back
+        # would throw away the request's cached translations for nothing.
+        return [_(text) for text in texts]
+    with force_locale(wanted):
+        return [_(text) for text in texts]
+
+
+@dataclass(frozen=True)
+class _PreparedNotice:
+    """A notice translated before the write transaction; only values known inside it (a waiting-list
+    position) are filled in there, so the lock is not held while translating."""
+
+    kind: str
+    subject: str
+    template: str
+    params: dict
+
+    def enqueue(self, user_id: int, **late) -> None:
+        enqueue(user_id, self.kind, self.template % {**self.params, **late}, subject=self.subject)
+
+
+def _prepare_notice(notice: str, locale: str | None, title: str, starts_at: datetime) -> _PreparedNotice:
+    subject, body = NOTICES[notice]
+    subject_text, template = _translated(locale, subject, body)
+    return _PreparedNotice(f"registration.{notice}", subject_text, template,
+                           {"title": title, "when": _when(starts_at)})
 
 
 def _notice_texts(_l=lambda text: text):  # noqa: N807 - the parameter is named _l so pybabel extracts them
@@ -627,10 +660,16 @@ class _Plan:
     health_consent_version: str | None
     entered_by_id: int | None
     activity_looked_full: bool = False  # when read before the transaction (a hint, see _claim_place)
+    notices: dict = field(default_factory=dict)  # "confirmed"/"waitlisted" → _PreparedNotice
 
     @property
     def quota_node_id(self) -> int | None:
         return self.unit_node_id if self.mode == SignupMode.QUOTA else None
+
+    def notice(self, name: str) -> _PreparedNotice:
+        if name not in self.notices:  # not foreseen (never on the sign-up path): translate it now
+            self.notices[name] = _prepare_notice(name, self.locale, self.title, self.starts_at)
+        return self.notices[name]
 
 
 def _validate_signup(activity: Activity, *, slot_id, answers, health_consent) -> tuple[dict, TimeSlot | None]:
@@ -709,6 +748,9 @@ def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None
         entered_by_id=entered_by.id if entered_by is not None else None,
         activity_looked_full=activity.taken >= activity.capacity,
     )
+    if rules.initial_state(activity.mode) is None:  # the outcome is a place or the waiting list
+        for name in ("confirmed", "waitlisted") if activity.waitlist_enabled else ("confirmed",):
+            plan.notices[name] = _prepare_notice(name, plan.locale, plan.title, plan.starts_at)
     for attempt in (1, 2):
         try:
             with _keep_loaded():
@@ -814,13 +856,13 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
     db.session.add(registration)
     record_transition(plan.activity_id, None, state, plan.user_id)
     if state == S.CONFIRMED:
-        _send("confirmed", plan.user_id, plan.locale, plan.title, plan.starts_at)
+        plan.notice("confirmed").enqueue(plan.user_id)
     elif state == S.WAITLISTED:
         # Known sort key (just inserted, unranked): one COUNT, kept on the object for the reply.
         position = _place_in_queue(registration.id, plan.activity_id, plan.slot_id,
                                    registration.queue_rank, registration.created_at)
         registration.position_at_signup = position
-        _send("waitlisted", plan.user_id, plan.locale, plan.title, plan.starts_at, position=position)
+        plan.notice("waitlisted").enqueue(plan.user_id, position=position)
     log_action(plan.entered_by_id or plan.user_id, "registration.create", registration,
                from_state=None, to_state=state.value, activity_id=plan.activity_id,
                entered_by_id=plan.entered_by_id)
