@@ -167,9 +167,10 @@ def _init_extensions(app: Flask) -> None:
     from . import models  # noqa: F401
 
     with app.app_context():
-        from .core.db import configure_engine
+        from .core.db import configure_engine, install_idle_ping
 
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_SYNCHRONOUS"])
+        install_idle_ping(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -43,7 +43,10 @@ class Config:
     # an app built for tests sees nothing of the developer's environment.
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: instance/unionevents.db
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: it costs a round trip on every checkout, two per sign-up.  A PostgreSQL
+    # connection is pinged only after lying idle in the pool (core.db.install_idle_ping).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    DB_PING_AFTER_IDLE_SECONDS = 10.0
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # SQLite durability and waiting (see docs/reliability notes in core/db.py).

@@ -11,12 +11,14 @@ locks in the services.
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from ..extensions import db
 
@@ -26,6 +28,32 @@ IMMEDIATE_OPTION = "unionevents_immediate"
 def is_sqlite(engine: Engine | None = None) -> bool:
     engine = engine or db.engine
     return engine.dialect.name == "sqlite"
+
+
+def install_idle_ping(engine: Engine, idle_seconds: float) -> None:
+    """Check a server connection (PostgreSQL) on checkout only when it has lain idle in the pool for
+    ``idle_seconds``: a server restart or an idle timeout then costs no request a failure, while
+    under load, when connections go straight back out, no round trip is spent on pinging (the
+    pool's ``pre_ping`` pings on every checkout).  A dead connection raises DisconnectionError,
+    so the pool throws it away and checks out a fresh one."""
+    if engine.dialect.name == "sqlite" or getattr(engine, "_unionevents_idle_ping", False):
+        return
+    engine._unionevents_idle_ping = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # new, or just back from another request
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # psycopg opened a transaction for the ping
+        except Exception as error:
+            raise DisconnectionError(f"connection lost while idle: {error}") from error
 
 
 def configure_engine(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:
