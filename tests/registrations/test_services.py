@@ -91,6 +91,34 @@ class TestFirstCome:
         # Messages go out in the worker's language: Chinese unless they chose English.
         assert waiting.kind == "registration.waitlisted" and "候补第 1 位" in waiting.body
 
+    @pytest.mark.parametrize("waitlist", [True, False], ids=["with-waiting-list", "without"])
+    def test_a_place_freed_after_the_activity_was_read_full_is_taken(self, make, workers, monkeypatch, waitlist):
+        """The sign-up reads the activity before its transaction; when that read saw it full, the
+        transaction reads the row first (saving the failing claim), and a place freed meanwhile is
+        still taken, not queued or refused (on PostgreSQL by starting again, claiming first)."""
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        activity = make.activity(capacity=1, waitlist_enabled=waitlist)
+        first, second = workers(2)
+        services.cancel(services.register(first, activity.id).id, actor=first)
+        assert taken(activity.id) == 0
+        read_before = services._activity_for_signup
+
+        def stale_read(activity_id):
+            loaded = read_before(activity_id)
+            set_committed_value(loaded, "taken", loaded.capacity)  # what an earlier moment showed
+            return loaded
+
+        monkeypatch.setattr(services, "_activity_for_signup", stale_read)
+        rows_read = []
+        real_read = services._Counter.activity_status_and_room
+        monkeypatch.setattr(services._Counter, "activity_status_and_room",
+                            lambda counter: rows_read.append(1) or real_read(counter))
+        registration = services.register(second, activity.id)
+        assert registration.state == S.CONFIRMED and taken(activity.id) == 1
+        assert rows_read, "the read-first path did not run"
+        assert_counters_match(activity.id)
+
     def test_without_waiting_list_a_full_activity_refuses(self, make, workers):
         activity = make.activity(capacity=1, waitlist_enabled=False)
         first, second = workers(2)

@@ -87,15 +87,19 @@ def configure_engine(engine: Engine, busy_timeout_ms: int, synchronous: str) -> 
 def write_transaction() -> Iterator[None]:
     """Run the block as one write transaction and commit it, or roll back on error.
 
-    Any read transaction the request already opened (for example Flask-Login's
-    user lookup) is ended first, so on SQLite the block starts with
-    ``BEGIN IMMEDIATE`` and waits for the write lock instead of failing.
-    Objects loaded before stay usable: they are refreshed on next access.
+    SQLite: any read transaction the request already opened (for example Flask-Login's
+    user lookup) is ended first, so the block starts with ``BEGIN IMMEDIATE`` and waits
+    for the write lock instead of failing.  PostgreSQL: the block goes on in the
+    request's transaction, so whatever the session holds is committed (or rolled back)
+    with it.  Objects loaded before stay usable: they are refreshed on next access.
     """
     session = db.session()  # the real Session: scoped_session does not proxy in_transaction()
-    if session.in_transaction():
-        session.commit()  # end the read snapshot; nothing pending to lose in a read
-    session.connection(execution_options={IMMEDIATE_OPTION: True})
+    if is_sqlite():
+        if session.in_transaction():
+            session.commit()  # end the read snapshot; nothing pending to lose in a read
+        session.connection(execution_options={IMMEDIATE_OPTION: True})
+    # PostgreSQL: READ COMMITTED reads afresh at every statement, so the writes go on in the
+    # transaction the request's reads opened: a BEGIN and a COMMIT (two round trips) fewer.
     try:
         yield
         session.commit()

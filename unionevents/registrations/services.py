@@ -273,18 +273,21 @@ def _claim_place(activity_id: int, slot_id: int | None, quota_node_id: int | Non
     have cancelled it since (raises ``SignupClosed``).  The check rides on the claim itself, so a
     sign-up that gets a place costs no extra statement.
 
-    ``looked_full``: the activity was full when read before the transaction.  On SQLite the row is
-    then read first and the claim tried only if a place has freed since, which saves the failing
-    UPDATE for everyone joining the waiting list of a full activity (``BEGIN IMMEDIATE`` makes
-    read-then-update safe there; on PostgreSQL two such readers holding the row FOR SHARE could
-    deadlock upgrading to the UPDATE, so it keeps claim-first).
+    ``looked_full``: the activity was full when read before the transaction.  The row is then read
+    first (FOR SHARE on PostgreSQL) and the claim tried only if a place has freed since, which saves
+    the failing UPDATE for everyone joining the waiting list of a full activity.  On SQLite
+    ``BEGIN IMMEDIATE`` makes read-then-update safe.  On PostgreSQL two readers holding the row
+    FOR SHARE would deadlock upgrading to the UPDATE, so a reader that finds room raises
+    ``_PlaceFreed`` and the sign-up starts again, claiming first.
     """
     counters = _counters(activity_id, slot_id, quota_node_id)
-    if signup and looked_full and is_sqlite():
+    if signup and looked_full:
         status, room = counters[0].activity_status_and_room()
         _refuse_unless_published(status)
         if not room:
             return "activity"
+        if not is_sqlite():
+            raise _PlaceFreed()
     for attempt in (1, 2):
         claimed: list[_Counter] = []
         failed = None
@@ -306,6 +309,10 @@ def _claim_place(activity_id: int, slot_id: int | None, quota_node_id: int | Non
         if attempt == 2 or is_sqlite() or not room:
             return failed.kind
     return None  # pragma: no cover
+
+
+class _PlaceFreed(Exception):
+    """A sign-up that expected a full activity found a free place (see ``_claim_place``)."""
 
 
 def _refuse_unless_published(status: ActivityStatus | None) -> None:
@@ -757,7 +764,7 @@ def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None
                 if testing_flag("TESTING_DISABLE_CAPACITY_GUARD"):
                     registration = _register_naive(plan)
                 else:
-                    registration = _in_write_transaction(_register_tx, plan)
+                    registration = _register_in_transaction(plan)
             break
         except IntegrityError:
             # The partial unique index: this worker already holds a live registration.
@@ -816,6 +823,14 @@ def _race_delay() -> None:
     delay = testing_flag("TESTING_RACE_DELAY", 0) or 0
     if delay:
         time.sleep(float(delay))
+
+
+def _register_in_transaction(plan: _Plan) -> Registration:
+    try:
+        return _in_write_transaction(_register_tx, plan)
+    except _PlaceFreed:  # rolled back before writing anything: claim first this time
+        plan.activity_looked_full = False
+        return _in_write_transaction(_register_tx, plan)
 
 
 def _register_tx(plan: _Plan) -> Registration:
