@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6b4382ab4e32
+Revision ID: 51b73f5723c0
 Revises: 
-Create Date: 2026-11-27 08:38:27.469396
+Create Date: 2026-11-27 09:13:53.442133
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '6b4382ab4e32'
+revision = '51b73f5723c0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -220,7 +220,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message'))
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_message_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_message_sent_at'), ['sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_message_user_id'), ['user_id'], unique=False)
 
@@ -821,7 +820,6 @@ def downgrade():
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_message_user_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_message_sent_at'))
-        batch_op.drop_index(batch_op.f('ix_outbox_message_created_at'))
 
     op.drop_table('outbox_message')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
