@@ -251,11 +251,14 @@ def test_cancelling_a_place_moves_the_waiting_list_up(client, make, headers):
 # --- Cost ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("full", [False, True], ids=["gets a place", "goes on the waiting list"])
-def test_one_api_signup_takes_at_most_ten_sql_statements(app, client, make, worker, full):
+def test_one_api_signup_takes_at_most_eight_sql_statements(app, client, make, worker, full):
     """Issue target: ≤ 10 SQL statements per sign-up, token lookup included (pretix needs about 70).
+    Both paths take 8 today (docs/performance.md lists them); the test holds that, so a statement
+    added to the hot path is a decision, not an accident.
 
-    Transaction control (SQLite's explicit BEGIN / BEGIN IMMEDIATE) is not counted: PostgreSQL sends
-    none, and Django's query log, which pretix's figure comes from, does not list it either.
+    Transaction control (SQLite's explicit BEGIN / BEGIN IMMEDIATE; psycopg's implicit BEGIN never
+    reaches this listener) is not counted: Django's query log, which pretix's figure comes from,
+    does not list it either.
     """
     activity_id = make.activity(capacity=1 if full else 5).id
     if full:
@@ -277,5 +280,5 @@ def test_one_api_signup_takes_at_most_ten_sql_statements(app, client, make, work
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.get_json()["state"] == ("waitlisted" if full else "confirmed")
     print(f"{len(statements)} statements")
-    assert len(statements) <= 10, f"{len(statements)} statements:\n" + "\n".join(
+    assert len(statements) <= 8, f"{len(statements)} statements:\n" + "\n".join(
         s.split("\n")[0][:120] + " ..." for s in statements)
