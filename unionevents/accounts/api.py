@@ -42,7 +42,7 @@ class Tokens(MethodView):
     decorators = [public, limiter.limit(_login_limit), limiter.limit(_login_limit, key_func=_mobile_key)]
 
     @blp.doc(security=NO_SECURITY)
-    @blp.arguments(TokenRequest)
+    @blp.arguments(TokenRequest())
     @blp.response(201, TokenResponse)
     @api_errors(blp, 401, 429, c401="Unknown mobile or wrong password (the same answer for both).")
     def post(self, body):

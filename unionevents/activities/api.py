@@ -138,7 +138,7 @@ class ActivityList(MethodView):
     decorators = [public]
 
     @blp.doc(security=OPTIONAL_TOKEN_SECURITY)
-    @blp.arguments(CatalogueArgs, location="query", as_kwargs=True)
+    @blp.arguments(CatalogueArgs(), location="query", as_kwargs=True)
     @blp.response(200, ActivityPageSchema)
     @api_errors(blp, 401, c401="A token was sent but is not valid, or `eligible` was asked without one.")
     def get(self, page: int, per_page: int, **filters):

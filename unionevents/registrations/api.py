@@ -89,7 +89,7 @@ def _view(registration) -> RegistrationView:
 class ActivityRegistrations(MethodView):
     decorators = [token_required]
 
-    @blp.arguments(SignupRequest)
+    @blp.arguments(SignupRequest())  # instances throughout: given a class, webargs builds one per request
     @blp.response(201, SignupReplySchema)
     @api_errors(blp, 401, 403, 404, 409, c403="Not eligible (`code`: not_eligible).",
                 c409="`already_registered` (with `registration_id`), `window_closed`, or `full` "

@@ -58,7 +58,7 @@ class CheckInResponse(Schema):
 class CheckIns(MethodView):
     decorators = [token_required]
 
-    @blp.arguments(CheckInRequest)
+    @blp.arguments(CheckInRequest())
     @blp.response(200, CheckInResponse)
     @api_errors(blp, 401, 403, 404, 409, 422, c403="Not an organiser of the ticket's activity",
                 c404="Unknown ticket",
@@ -148,7 +148,7 @@ class ActivityCreated(Schema):
 class ActivityCreateView(MethodView):
     decorators = [token_required]
 
-    @blp.arguments(ActivityCreate)
+    @blp.arguments(ActivityCreate())
     @blp.response(201, ActivityCreated)
     @api_errors(blp, 401, 403, 422, c403="Not an organiser of that union")
     def post(self, body):

@@ -96,7 +96,7 @@ class ReportSummarySchema(Schema):
 class Summary(MethodView):
     decorators = [role_required(Role.OFFICER)]
 
-    @blp.arguments(ReportSummaryArgs, location="query", unknown="exclude", as_kwargs=True)
+    @blp.arguments(ReportSummaryArgs(), location="query", unknown="exclude", as_kwargs=True)
     @blp.response(200, ReportSummarySchema)
     @api_errors(blp, 401, 403, 404, 422, c403="The union is outside your officer scope", c404="No such union")
     def get(self, **_parsed):
