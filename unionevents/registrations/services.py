@@ -872,7 +872,6 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
     registration = Registration(id=new_id, **values)
     make_transient_to_detached(registration)
     db.session.add(registration)
-    record_transition(plan.activity_id, None, state, plan.user_id)
     if state == S.CONFIRMED:
         plan.notice("confirmed").enqueue(plan.user_id)
     elif state == S.WAITLISTED:
@@ -884,6 +883,10 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
     log_action(plan.entered_by_id or plan.user_id, "registration.create", registration,
                from_state=None, to_state=state.value, activity_id=plan.activity_id,
                entered_by_id=plan.entered_by_id)
+    # Last before the commit: every sign-up for the activity's day updates the same report row, and
+    # on PostgreSQL its row lock is held from here to the commit; taken earlier, the sign-ups
+    # queued on it for three more statements each.
+    record_transition(plan.activity_id, None, state, plan.user_id)
     return registration
 
 
