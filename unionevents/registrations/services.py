@@ -759,8 +759,9 @@ def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None
         activity_looked_full=activity.taken >= activity.capacity,
     )
     if rules.initial_state(activity.mode) is None:  # the outcome is a place or the waiting list
-        for name in ("confirmed", "waitlisted") if activity.waitlist_enabled else ("confirmed",):
-            plan.notices[name] = _prepare_notice(name, plan.locale, plan.title, plan.starts_at)
+        # The likely one, as the activity looked; the other is translated inside if it comes to that.
+        likely = "waitlisted" if plan.activity_looked_full and activity.waitlist_enabled else "confirmed"
+        plan.notices[likely] = _prepare_notice(likely, plan.locale, plan.title, plan.starts_at)
     for attempt in (1, 2):
         try:
             with _keep_loaded():
