@@ -264,25 +264,23 @@ def _unique_from_kind_set(f: ReportFilter, child_ids: list[int], kinds: int) -> 
         func.max(c.counted.op("&")(COUNTED_NEF)).label("nef"),
     ).group_by(c.node_id, c.user_id).subquery("per_worker")
     w = per_worker.c
-    checked = select(
-        w.node_id, w.added, w.removed, w.nef,
-        case((w.added != 0, _reached_bits(w.node_id, w.user_id, split.core_days, wanted)), else_=0)
-        .label("in_months"),
-        case((w.removed != 0, _reached_bits(w.node_id, w.user_id, (f.date_from, f.date_to), wanted)), else_=0)
-        .label("in_range"),
-    ).subquery("checked")
-    k = checked.c
-    columns = []
-    for measure in ReachMeasure:
-        gained = and_(k.added.op("&")(measure.bit) != 0, k.in_months.op("&")(measure.bit) == 0)
-        lost = and_(k.removed.op("&")(measure.bit) != 0, k.in_range.op("&")(measure.bit) == 0)
-        change = case((gained, 1), else_=0) - case((lost, 1), else_=0)
-        columns += [func.sum(change), func.sum(case((k.nef != 0, change), else_=0))]
-    for row in db.session.execute(select(k.node_id, *columns).group_by(k.node_id)):
-        for i, measure in enumerate(ReachMeasure):
-            have = sums.setdefault((row[0], measure), [0, 0])
-            have[0] += int(row[1 + 2 * i] or 0)
-            have[1] += int(row[2 + 2 * i] or 0)
+    in_months = _reached_bits(w.node_id, w.user_id, split.core_days, wanted)
+    in_range = _reached_bits(w.node_id, w.user_id, (f.date_from, f.date_to), wanted)
+    # The measures a worker adds (reached on an added day, not in the months) and takes away (reached
+    # on a day taken away, not in the range), counted per combination: each subquery is written once
+    # (PostgreSQL would copy it into every sum below, and the plan's cost would call in its JIT).
+    gained = w.added - w.added.op("&")(case((w.added != 0, in_months), else_=0))
+    lost = w.removed - w.removed.op("&")(case((w.removed != 0, in_range), else_=0))
+    changes = select(w.node_id, gained.label("gained"), lost.label("lost"), w.nef).subquery("changes")
+    g = changes.c
+    for node_id, gained_bits, lost_bits, nef, workers in db.session.execute(
+            select(g.node_id, g.gained, g.lost, g.nef, func.count()).group_by(g.node_id, g.gained, g.lost, g.nef)):
+        for measure in ReachMeasure:
+            change = workers * (bool(gained_bits & measure.bit) - bool(lost_bits & measure.bit))
+            if change:
+                have = sums.setdefault((node_id, measure), [0, 0])
+                have[0] += change
+                have[1] += change * bool(nef)
     return _unique_result(f, child_ids, sums)
 
 
