@@ -86,17 +86,21 @@ def worker_spans(rows: Mapping[tuple[date, str], int], measures: Iterable[ReachM
         if not month_bits:
             continue
         # A set's months are those any of its kinds reached the worker in: +1 each, −1 per two in a
-        # row.  Sets reaching the worker in the same months have the same rows: work them out once.
+        # row.  Sets sharing the kinds that reached the worker have the same rows: work them out once.
         months = sorted(month_bits.items())
-        same: dict[tuple[date, ...], list[tuple[date, date, int]]] = {}
+        used = 0
+        for _month, bits in months:
+            used |= bits
+        same: dict[int, list[tuple[date, date, int]]] = {}
         for code, set_bits in sets:
-            reached = tuple(month for month, bits in months if bits & set_bits)
-            if not reached:
+            shared = set_bits & used
+            if not shared:
                 continue
-            pairs = same.get(reached)
+            pairs = same.get(shared)
             if pairs is None:
-                pairs = same[reached] = ([(month, month, 1) for month in reached]
-                                         + [(a, b, -1) for a, b in zip(reached, reached[1:])])
+                reached = [month for month, bits in months if bits & shared]
+                pairs = same[shared] = ([(month, month, 1) for month in reached]
+                                        + [(a, b, -1) for a, b in zip(reached, reached[1:])])
             for prev_month, month, weight in pairs:
                 key = (value, code, _MONTH, prev_month, month)
                 result[key] = result.get(key, 0) + weight
