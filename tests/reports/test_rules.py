@@ -8,8 +8,8 @@ from datetime import date, timedelta
 from unionevents.activities.models import ActivityKind
 from unionevents.reports.models import (ALL_KINDS, COUNTED_NEF, KIND_CODES, KIND_SET, KIND_SET_CODES, ReachMeasure,
                                         SpanGrain, kinds_code)
-from unionevents.reports.rules import (MonthSplit, RowState, day_spans, settle_deltas, split_months, split_range,
-                                       worker_spans)
+from unionevents.reports.rules import (PLAIN_KINDS, MonthSplit, RowState, day_spans, month_signatures, settle_deltas,
+                                       split_months, split_range, spread_kind_sets, worker_spans)
 
 D = date
 
@@ -214,3 +214,23 @@ def test_every_kind_set_and_range_sums_to_the_workers_reached_in_it():
                                                                                               last):
                     total -= 1
             assert total == sum(reached(rows, chosen, first, last) for rows in workers), (first, last, chosen)
+
+
+def test_month_signatures_spread_over_the_sets_give_the_same_rows():
+    """What the rebuild (and check) count per group of workers equals each worker's own kind-set rows."""
+    rng = random.Random(62)
+    kinds = [kind.value for kind in KIND_CODES]
+    for _ in range(200):
+        rows = {(D(2025, 6, 1) + timedelta(days=rng.randrange(400)), rng.choice(kinds)): _bits(rng)
+                for _ in range(rng.randint(1, 9))}
+        want = {key: weight for key, weight in worker_spans(rows).items()
+                if key[1] >= KIND_SET and weight}
+        assert not {key for key in worker_spans(rows, kinds=PLAIN_KINDS) if key[1] >= KIND_SET}
+        have: Counter = Counter()
+        for measure in ReachMeasure:
+            for month, bits, lasts in month_signatures(rows, measure.bit):
+                for code, previous in spread_kind_sets(bits, lasts):
+                    have[(measure.value, code, SpanGrain.MONTH.value, month, month)] += 1
+                    if previous is not None:
+                        have[(measure.value, code, SpanGrain.MONTH.value, previous, month)] -= 1
+        assert {key: weight for key, weight in have.items() if weight} == want

@@ -107,6 +107,45 @@ def worker_spans(rows: Mapping[tuple[date, str], int], measures: Iterable[ReachM
     return result
 
 
+#: ``report_reach_span.kinds`` of all kinds and each kind (``worker_spans`` without the kind sets).
+PLAIN_KINDS = (ALL_KINDS, *sorted(_CODES.values()))
+#: The kinds' bits in the order ``month_signatures`` gives their earlier months.
+KIND_BIT_ORDER = tuple(sorted(_BITS.values()))
+_SET_MEMBERS = tuple((code, set_bits, tuple(i for i, bit in enumerate(KIND_BIT_ORDER) if set_bits & bit))
+                     for code, set_bits in _SETS)
+
+
+def month_signatures(rows: Mapping[tuple[date, str], int], bit: int) -> list[tuple[date, int, tuple]]:
+    """For each month a worker was reached in with the measure ``bit``: (month, the kinds' bits that
+    reached them then, for each kind in ``KIND_BIT_ORDER`` the last earlier month it did or None).
+    Workers with the same signature have the same kind-set MONTH rows (``spread_kind_sets``)."""
+    months: dict[date, int] = {}
+    for (day, kind), bits in rows.items():
+        if bits & bit:
+            month = day.replace(day=1)
+            months[month] = months.get(month, 0) | _BITS[kind]
+    last: list = [None] * len(KIND_BIT_ORDER)
+    result = []
+    for month, bits in sorted(months.items()):
+        result.append((month, bits, tuple(last)))
+        for i, kind_bit in enumerate(KIND_BIT_ORDER):
+            if bits & kind_bit:
+                last[i] = month
+    return result
+
+
+def spread_kind_sets(bits: int, lasts: tuple) -> list[tuple[int, date | None]]:
+    """The kind sets a month reached with the kinds ``bits`` counts for, each with its previous month:
+    the latest of its kinds' earlier months (``lasts``, in ``KIND_BIT_ORDER``; None: none).  The month
+    adds +1 on (month, month) and, with a previous month, −1 on (previous, month)."""
+    spread = []
+    for code, set_bits, members in _SET_MEMBERS:
+        if bits & set_bits:
+            earlier = [lasts[i] for i in members if lasts[i] is not None]
+            spread.append((code, max(earlier) if earlier else None))
+    return spread
+
+
 @dataclass(frozen=True)
 class RowState:
     """One ``report_reach`` row of a worker at a union, as ``settle`` sees it."""

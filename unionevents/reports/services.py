@@ -28,7 +28,7 @@ from ..extensions import db
 from ..registrations.models import PLACE_STATES, Registration, RegistrationState as S
 from ..unions.models import UnionNode
 from . import rules
-from .models import (ALL_KINDS, COUNTED_NEF, KIND_BITS, KIND_CODES, KIND_SET, KIND_SET_CODES, STATE_COLUMNS,
+from .models import (ALL_KINDS, COUNTED_NEF, KIND_BITS, KIND_CODES, STATE_COLUMNS,
                      ReachMeasure, ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach, ReportReachSpan,
                      SpanGrain)
 
@@ -440,11 +440,6 @@ def _as_date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-#: (kinds code, the bits of its kinds) of every kind set.
-_KIND_SETS = [(code, [bit for bit in sorted(KIND_BITS.values()) if (code - KIND_SET) & bit])
-              for code in KIND_SET_CODES]
-
-
 def _set_month_spans(measure: ReachMeasure) -> dict[tuple, list[int]]:
     """The kind sets' MONTH span rows of one measure: each group of ``_set_month_groups`` spread over
     the sets its kinds meet — +n on (month, month), −n on (the set's previous month, month), the
@@ -457,10 +452,7 @@ def _set_month_spans(measure: ReachMeasure) -> dict[tuple, list[int]]:
         shape = (bits, *lasts)
         spread = spread_of.get(shape)
         if spread is None:
-            last = dict(zip(sorted(KIND_BITS.values()), lasts))
-            spread = spread_of[shape] = [
-                (code, max((last[bit] for bit in members if last[bit] is not None), default=None))
-                for code, members in _KIND_SETS if any(bits & bit for bit in members)]
+            spread = spread_of[shape] = rules.spread_kind_sets(bits, tuple(lasts))
         month = _as_date(month)
         for code, previous in spread:
             row = spans.get((node_id, code, month, month))
@@ -501,7 +493,9 @@ def _rebuild_spans() -> None:
 
 
 def _recount_spans(reach: dict[tuple, dict[str, int]]) -> dict[tuple, dict[str, int]]:
-    """The span rows a set of recounted reach rows implies (``rules.worker_spans``, in Python)."""
+    """The span rows a set of recounted reach rows implies, in Python: ``rules.worker_spans`` per
+    worker for all kinds and each kind; for the kind sets, the workers' month signatures
+    (``rules.month_signatures``) counted, then each distinct one spread over the sets once."""
     workers: dict[tuple[int, int], dict] = {}
     for (node_id, user_id, day, kind), counts in reach.items():
         bits = rules.reach_bits(*(counts[name] for name in REACH_COUNTERS))
@@ -510,11 +504,26 @@ def _recount_spans(reach: dict[tuple, dict[str, int]]) -> dict[tuple, dict[str, 
             group["rows"][(day, kind)] = bits
             group["nef"] = max(group["nef"], counts["nef"])
     spans: dict[tuple, dict[str, int]] = {}
+
+    def add(key: tuple, workers: int, nef: int) -> None:
+        row = spans.setdefault(key, {"workers": 0, "nef": 0})
+        row["workers"] += workers
+        row["nef"] += nef
+
+    signatures: dict[tuple, int] = {}
     for (node_id, _user_id), group in workers.items():
-        for key, weight in rules.worker_spans(group["rows"]).items():
-            row = spans.setdefault((node_id, *key), {"workers": 0, "nef": 0})
-            row["workers"] += weight
-            row["nef"] += weight * group["nef"]
+        for key, weight in rules.worker_spans(group["rows"], kinds=rules.PLAIN_KINDS).items():
+            add((node_id, *key), weight, weight * group["nef"])
+        for measure in ReachMeasure:
+            for month, bits, lasts in rules.month_signatures(group["rows"], measure.bit):
+                key = (node_id, measure.value, month, bits, lasts, group["nef"])
+                signatures[key] = signatures.get(key, 0) + 1
+    grain = SpanGrain.MONTH.value
+    for (node_id, measure, month, bits, lasts, nef), count in signatures.items():
+        for code, previous in rules.spread_kind_sets(bits, lasts):
+            add((node_id, measure, code, grain, month, month), count, count * nef)
+            if previous is not None:
+                add((node_id, measure, code, grain, previous, month), -count, -count * nef)
     return {key: row for key, row in spans.items() if row["workers"] or row["nef"]}
 
 
