@@ -2,6 +2,7 @@
 straight from the registrations, for every union, ragged and whole-month ranges and kind filters."""
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, timedelta
 
@@ -38,20 +39,28 @@ RANGES = [
 ]
 KIND_FILTERS = [[], [ActivityKind.CLASS_], [ActivityKind.MEETING],
                 [ActivityKind.CLASS_, ActivityKind.MEETING], list(ActivityKind)]
+#: Every choice of two to four kinds (read from the kind sets' MONTH rows and report_reach's ragged days).
+KIND_SETS = [list(kinds) for size in (2, 3, 4) for kinds in itertools.combinations(list(ActivityKind), size)]
 
 
-def counted_from_registrations(node: UnionNode, first: date, last: date, kinds: list) -> tuple[dict, Unique]:
+def places_taken() -> list:
+    """Every registration holding a place, with its activity's union, start and kind and the worker's occupation."""
+    return db.session.execute(
+        select(Registration.user_id, Registration.state, Activity.node_id, Activity.starts_at, Activity.kind,
+               User.occupation).join(Activity, Activity.id == Registration.activity_id)
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.state.in_(PLACE_STATES))).all()
+
+
+def counted_from_registrations(node: UnionNode, first: date, last: date, kinds: list,
+                               rows: list | None = None) -> tuple[dict, Unique]:
     """Unique participants, attendees and nef participants of the node and each child, and of the
     node's own activities, straight from registrations, activities, the tree and occupations."""
     paths = {n.id: n.path for n in db.session.scalars(select(UnionNode))}
     children = [n for n in db.session.scalars(select(UnionNode).where(UnionNode.parent_id == node.id))]
     people: dict[int, tuple[set, set, set]] = {n.id: (set(), set(), set()) for n in [node, *children]}
     own = (set(), set(), set())
-    rows = db.session.execute(
-        select(Registration.user_id, Registration.state, Activity.node_id, Activity.starts_at, Activity.kind,
-               User.occupation).join(Activity, Activity.id == Registration.activity_id)
-        .join(User, User.id == Registration.user_id)
-        .where(Registration.state.in_(PLACE_STATES))).all()
+    rows = places_taken() if rows is None else rows
     for user_id, state, node_id, starts_at, kind, occupation in rows:
         if not first <= local_day(starts_at) <= last or (kinds and ActivityKind(kind) not in kinds):
             continue
@@ -143,6 +152,46 @@ def test_unique_workers_equal_a_count_from_the_registrations(make, frozen_time, 
                 compared += bool(want[0][node.id].participants)
     assert compared > 50  # most of the comparisons had somebody to count
     assert services.check() == []
+
+
+#: Ranges for every kind set: ragged ends of every size (added and taken away), whole months, one day,
+#: no whole month inside, a range starting on a month's first day, across a new year.
+SET_RANGES = RANGES + [
+    (D(2025, 5, 2), D(2025, 7, 30)),     # one day short at both ends: widened, those days taken away
+    (D(2025, 5, 28), D(2025, 8, 3)),     # a few days past whole months at both ends: those days added
+    (D(2025, 7, 1), D(2025, 7, 16)),     # the first half of a month
+    (D(2025, 7, 16), D(2025, 7, 31)),    # the second half
+    (D(2025, 6, 29), D(2025, 7, 2)),     # four days across a month's end
+    (D(2025, 12, 15), D(2026, 1, 14)),   # a month's length, no whole month, across the new year
+]
+
+
+def compare_every_kind_set(tree, ranges) -> int:
+    rows = places_taken()
+    compared = 0
+    for node in tree.values():
+        child_ids = list(db.session.scalars(select(UnionNode.id).where(UnionNode.parent_id == node.id)))
+        for first, last in ranges:
+            for kinds in KIND_SETS:
+                have = queries.unique_workers(ReportFilter(node, first, last, kinds), child_ids)
+                want = counted_from_registrations(node, first, last, kinds, rows)
+                assert have == want, (node.name, first, last, [kind.value for kind in kinds])
+                compared += bool(want[0][node.id].participants)
+    return compared
+
+
+def test_every_kind_set_equals_a_count_from_the_registrations(make, frozen_time):
+    """Every choice of two, three and four kinds, for every union and ragged range: after the hook and
+    settling, and again after ``rebuild`` (the kind sets' MONTH rows built in SQL)."""
+    tree = random_world(make, frozen_time, 3)
+    assert compare_every_kind_set(tree, SET_RANGES) > 200
+    assert services.check() == []
+    settled = services.snapshot()
+    services.rebuild()
+    rebuilt = services.snapshot()
+    assert {k: v for k, v in rebuilt.items() if k != "closure"} == \
+        {k: v for k, v in settled.items() if k != "closure"}
+    assert compare_every_kind_set(tree, SET_RANGES[:3]) > 20
 
 
 def test_the_dashboard_settles_what_the_hook_marked(scenario, make):

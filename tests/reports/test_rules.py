@@ -6,8 +6,10 @@ from collections import Counter
 from datetime import date, timedelta
 
 from unionevents.activities.models import ActivityKind
-from unionevents.reports.models import ALL_KINDS, COUNTED_NEF, KIND_CODES, ReachMeasure, SpanGrain
-from unionevents.reports.rules import RowState, day_spans, settle_deltas, split_range, worker_spans
+from unionevents.reports.models import (ALL_KINDS, COUNTED_NEF, KIND_CODES, KIND_SET, KIND_SET_CODES, ReachMeasure,
+                                        SpanGrain, kinds_code)
+from unionevents.reports.rules import (PLAIN_KINDS, MonthSplit, RowState, day_spans, month_signatures, settle_deltas,
+                                       split_months, split_range, spread_kind_sets, worker_spans)
 
 D = date
 
@@ -154,3 +156,81 @@ def test_nothing_changed_nothing_to_settle():
     states = [RowState(D(2025, 5, 3), "class", 3, 3), RowState(D(2025, 5, 4), "swap", 1 | COUNTED_NEF,
                                                                 1 | COUNTED_NEF)]
     assert settle_deltas(states) == {}
+
+
+def test_kinds_codes():
+    assert kinds_code([]) == kinds_code(list(ActivityKind)) == ALL_KINDS
+    assert kinds_code([ActivityKind.MEETING]) == KIND_CODES[ActivityKind.MEETING]
+    assert kinds_code([ActivityKind.HEALTH, ActivityKind.CLASS_]) == KIND_SET + 0b11
+    assert len(KIND_SET_CODES) == 25 and min(KIND_SET_CODES) > max(KIND_CODES.values())
+
+
+def test_a_kind_set_reads_whole_months_and_the_fewest_ragged_days():
+    assert split_months(D(2026, 10, 1), D(2026, 12, 31)) == MonthSplit((D(2026, 10, 1), D(2026, 12, 1)), (), ())
+    # the ragged twelve months: three days added at the start, three days of the last month taken away
+    assert split_months(D(2025, 11, 28), D(2026, 11, 27)) == MonthSplit(
+        (D(2025, 12, 1), D(2026, 11, 1)), ((D(2025, 11, 28), D(2025, 11, 30)),), ((D(2026, 11, 28), D(2026, 11, 30)),))
+    assert split_months(D(2025, 3, 10), D(2025, 3, 14)) == MonthSplit(None, ((D(2025, 3, 10), D(2025, 3, 14)),), ())
+    assert split_months(D(2025, 3, 3), D(2025, 4, 29)) == MonthSplit(
+        (D(2025, 3, 1), D(2025, 4, 1)), (), ((D(2025, 3, 1), D(2025, 3, 2)), (D(2025, 4, 30), D(2025, 4, 30))))
+    assert split_months(D(2025, 3, 29), D(2025, 5, 2)) == MonthSplit(
+        (D(2025, 4, 1), D(2025, 4, 1)), ((D(2025, 3, 29), D(2025, 3, 31)), (D(2025, 5, 1), D(2025, 5, 2))), ())
+
+
+def test_every_kind_set_and_range_sums_to_the_workers_reached_in_it():
+    """The MONTH rows of a set of kinds over the whole months, plus the workers reached on the days
+    added and not in those months, less those reached on the days taken away and not in the range."""
+    rng = random.Random(61)
+    start, kinds = D(2024, 11, 1), [kind.value for kind in KIND_CODES]
+    workers = [{(start + timedelta(days=rng.randrange(500)), rng.choice(kinds)) for _ in range(rng.randint(1, 10))}
+               for _ in range(50)]
+    spans: Counter = Counter()
+    for rows in workers:
+        spans.update(worker_spans({key: ReachMeasure.PLACES.bit for key in rows}, [ReachMeasure.PLACES]))
+    assert not any(key[1] >= KIND_SET and key[2] == SpanGrain.DAY.value for key in spans)
+    sets = [[kind.value for kind in KIND_CODES if (code - KIND_SET) & (1 << (KIND_CODES[kind] - 1))]
+            for code in KIND_SET_CODES]
+
+    def reached(rows, chosen, low, high):
+        return any(low <= day <= high and kind in chosen for day, kind in rows)
+
+    for _ in range(300):
+        first = start + timedelta(days=rng.randrange(-5, 510))
+        last = first + timedelta(days=rng.choice([0, 1, 6, 20, 30, 31, 45, 59, 90, 120, 364, 400]))
+        if rng.random() < 0.3:
+            first = first.replace(day=1)
+        split = split_months(first, last)
+        for code, chosen in zip(KIND_SET_CODES, sets):
+            total = 0
+            if split.core:
+                total = sum(weight for (_m, kinds_, grain, prev_month, month), weight in spans.items()
+                            if kinds_ == code and split.core[0] <= prev_month and month <= split.core[1])
+            months = split.core_days
+            for rows in workers:
+                if any(reached(rows, chosen, *days) for days in split.add) and not (
+                        months and reached(rows, chosen, *months)):
+                    total += 1
+                if any(reached(rows, chosen, *days) for days in split.remove) and not reached(rows, chosen, first,
+                                                                                              last):
+                    total -= 1
+            assert total == sum(reached(rows, chosen, first, last) for rows in workers), (first, last, chosen)
+
+
+def test_month_signatures_spread_over_the_sets_give_the_same_rows():
+    """What the rebuild (and check) count per group of workers equals each worker's own kind-set rows."""
+    rng = random.Random(62)
+    kinds = [kind.value for kind in KIND_CODES]
+    for _ in range(200):
+        rows = {(D(2025, 6, 1) + timedelta(days=rng.randrange(400)), rng.choice(kinds)): _bits(rng)
+                for _ in range(rng.randint(1, 9))}
+        want = {key: weight for key, weight in worker_spans(rows).items()
+                if key[1] >= KIND_SET and weight}
+        assert not {key for key in worker_spans(rows, kinds=PLAIN_KINDS) if key[1] >= KIND_SET}
+        have: Counter = Counter()
+        for measure in ReachMeasure:
+            for month, bits, lasts in month_signatures(rows, measure.bit):
+                for code, previous in spread_kind_sets(bits, lasts):
+                    have[(measure.value, code, SpanGrain.MONTH.value, month, month)] += 1
+                    if previous is not None:
+                        have[(measure.value, code, SpanGrain.MONTH.value, previous, month)] -= 1
+        assert {key: weight for key, weight in have.items() if weight} == want

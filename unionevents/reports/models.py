@@ -12,7 +12,7 @@ the current state of activities and registrations, so a recount must equal them.
   and a date range.
 * ``report_reach``: per (union, worker, day, kind) the worker's places and attendances in the
   union's subtree — one row per level above the activity.  The source of every unique count; read
-  directly (a GROUP BY per worker) only for a choice of several but not all kinds.
+  directly only for the ragged days of a range with a choice of several (2–4) kinds.
 * ``report_reach_span``: per union, the workers reached per day and the gaps between a worker's
   reach days, summed over workers, so exact unique counts over any range are a sum of a few rows;
   derived from ``report_reach`` (``services.settle_reach``).
@@ -101,8 +101,8 @@ class ReportReach(db.Model):
 
     Each union has its own rows, so the unique workers of a subtree over any range are the distinct
     ``user_id`` of one union's rows.  The dashboard reads them summed up in ``report_reach_span``
-    (kept from these rows by ``services.settle_reach``), and groups these rows per worker only for a
-    choice of several kinds.  ``own_*`` count only the union's own activities (the "own activities"
+    (kept from these rows by ``services.settle_reach``), and reads these rows themselves only for the
+    ragged days of a range with a choice of several kinds.  ``own_*`` count only the union's own activities (the "own activities"
     row of the child breakdown).
     """
 
@@ -112,11 +112,9 @@ class ReportReach(db.Model):
         # The rows ``settle_reach`` has still to carry into report_reach_span (few at any time).
         Index("ix_report_reach_pending", "node_id", "user_id",
               sqlite_where=text("pending = 1"), postgresql_where=text("pending = 1")),
-        # PostgreSQL, for a choice of several kinds (grouped per worker): one union's rows of those
-        # kinds in the range, index-only (the counters ride along).
-        Index("ix_report_reach_scan", "node_id", "kind", "day", "user_id",
-              postgresql_include=["places", "attended", "own_places", "own_attended", "nef"]
-              ).ddl_if(dialect="postgresql"),
+        # A choice of several kinds: one union's rows of those kinds on the few ragged days of a range
+        # (what report_reach_span's MONTH rows of a kind set leave out), with what they count.
+        Index("ix_report_reach_scan", "node_id", "kind", "day", "user_id", "counted"),
         {"sqlite_with_rowid": False},
     )
 
@@ -171,10 +169,30 @@ class SpanGrain(enum.IntEnum):
 
 
 #: ``report_reach_span.kinds``: every kind together (a worker reached twice on one day by two kinds
-#: counts once), or one kind (its code here; never renumber).
+#: counts once), one kind (its code here; never renumber), or a set of two to four kinds
+#: (``KIND_SET`` + the kinds' ``KIND_BITS``; MONTH rows only, see ``kinds_code``).
 ALL_KINDS = 0
 KIND_CODES = {ActivityKind.HEALTH: 1, ActivityKind.CLASS_: 2, ActivityKind.SWAP: 3, ActivityKind.CONTEST: 4,
               ActivityKind.MEETING: 5}
+#: A kind's bit in a kind set: 1 << (its code - 1).
+KIND_BITS = {kind: 1 << (code - 1) for kind, code in KIND_CODES.items()}
+ALL_KIND_BITS = sum(KIND_BITS.values())
+#: Added to a kind set's bits in ``report_reach_span.kinds`` (above every single kind's code).
+KIND_SET = 32
+#: The ``report_reach_span.kinds`` of every set of two to four kinds (25 of them).
+KIND_SET_CODES = tuple(KIND_SET + bits for bits in range(1, ALL_KIND_BITS)
+                       if 2 <= bin(bits).count("1") <= len(KIND_CODES) - 1)
+
+
+def kinds_code(kinds) -> int:
+    """The ``report_reach_span.kinds`` that answers a kind filter: ``ALL_KINDS`` for none or all of
+    them, a kind's code for one, ``KIND_SET`` + their bits for two to four."""
+    bits = sum(KIND_BITS[kind] for kind in set(kinds))
+    if bits in (0, ALL_KIND_BITS):
+        return ALL_KINDS
+    if len(set(kinds)) == 1:
+        return KIND_CODES[next(iter(kinds))]
+    return KIND_SET + bits
 
 
 class ReportReachSpan(db.Model):
@@ -192,6 +210,10 @@ class ReportReachSpan(db.Model):
     A sum over a range needs at most the days of the range squared rows, whatever the number of
     workers; ``reports.queries`` reads whole months from the MONTH rows and only the ragged ends from
     the DAY rows.
+
+    A set of two to four kinds (``kinds_code``) has MONTH rows only: its DAY rows would be most of
+    the table (25 sets, up to days² rows each at the city), and building them would cost the rebuild
+    minutes.  Its ragged days are read from ``report_reach`` instead (``queries``).
     """
 
     __tablename__ = "report_reach_span"
@@ -204,7 +226,7 @@ class ReportReachSpan(db.Model):
 
     node_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     measure: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # ReachMeasure
-    kinds: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # ALL_KINDS or a KIND_CODES value
+    kinds: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # see kinds_code
     grain: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # SpanGrain
     prev_day: Mapped[date] = mapped_column(Date, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -3,8 +3,8 @@
 Every function runs a fixed number of statements whatever the data size (a test counts them):
 the dashboard reads ``report_daily`` (additive counters, joined to the union tree by the materialized
 path and grouped by the child of the chosen node the rows belong to) and ``report_reach_span`` (exact
-unique counts for all kinds or one kind: a few rows per union whatever the number of workers), or for
-a choice of several kinds ``report_reach`` grouped per worker.
+unique counts: a few rows per union whatever the number of workers; for a choice of two to four kinds
+the MONTH rows of their set, with the range's ragged days read from ``report_reach``).
 """
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import Date, and_, case, func, literal, select, union_all
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from ..accounts.models import Occupation, User
 from ..activities.models import Activity, ActivityKind, ActivityStatus, Question, QuestionKind, TimeSlot
@@ -23,8 +26,8 @@ from ..extensions import db
 from ..registrations.models import Registration, RegistrationState as S
 from ..unions.models import UnionNode
 from . import rules
-from .models import (ALL_KINDS, KIND_CODES, ReachMeasure, ReportActivity, ReportDaily, ReportReach,
-                     ReportReachSpan)
+from .models import (COUNTED_NEF, KIND_SET, ReachMeasure, ReportActivity, ReportDaily, ReportReach, ReportReachSpan,
+                     SpanGrain, kinds_code)
 from .services import Figure, extra_figures, settle_reach
 
 #: How many activities the "top activities" list shows.
@@ -160,18 +163,6 @@ def _daily_where(f: ReportFilter) -> list:
     return where
 
 
-def _reach_where(f: ReportFilter) -> list:
-    r = ReportReach
-    where = [r.day >= f.date_from, r.day <= f.date_to, r.places > 0]
-    if f.kinds:
-        where.append(r.kind.in_(f.kinds))
-    return where
-
-
-def _flag(condition):
-    return func.max(case((condition, 1), else_=0))
-
-
 @dataclass
 class Unique:
     """Unique workers of one union's subtree: participants, attendees, new-employment-form participants."""
@@ -181,13 +172,9 @@ class Unique:
     nef: int = 0
 
 
-def span_kinds(kinds: list[ActivityKind]) -> int | None:
-    """The ``report_reach_span.kinds`` that answers a kind filter; None for several but not all kinds."""
-    if not kinds or set(kinds) == set(ActivityKind):
-        return ALL_KINDS
-    if len(kinds) == 1:
-        return KIND_CODES[kinds[0]]
-    return None
+def span_kinds(kinds: list[ActivityKind]) -> int:
+    """The ``report_reach_span.kinds`` that answers a kind filter (``models.kinds_code``)."""
+    return kinds_code(kinds)
 
 
 def _span_parts(f: ReportFilter, node_ids: list[int], measures: list[ReachMeasure], kinds: int) -> list:
@@ -196,9 +183,15 @@ def _span_parts(f: ReportFilter, node_ids: list[int], measures: list[ReachMeasur
     s = ReportReachSpan
     base = [s.node_id.in_(node_ids), s.measure.in_([m.value for m in measures]), s.kinds == kinds]
     selects = []
+    # The primary key (… grain, prev_day, day) reads a "prev_day" part's few days.  With the kind sets'
+    # rows in the table, SQLite's statistics make the day index look as good, and reading that (day <=
+    # bound: every earlier pair) took the city's twelve months from 2 ms to 28 ms; a unary + keeps
+    # SQLite off the day index for that term (PostgreSQL has no unary + for dates, nor the problem).
+    day = s.day if db.session.get_bind().dialect.name == "postgresql" else \
+        UnaryExpression(s.day, operator=custom_op("+"), type_=Date)
     for part in rules.split_range(f.date_from, f.date_to):
         if part.column == "prev_day":
-            where = [s.prev_day.between(part.low, part.high), s.day <= part.bound]
+            where = [s.prev_day.between(part.low, part.high), day <= part.bound]
         else:
             where = [s.day.between(part.low, part.high), s.prev_day >= part.bound]
         selects.append(select(s.node_id, s.measure, (s.workers * part.sign).label("workers"),
@@ -219,6 +212,88 @@ def _unique_from_spans(f: ReportFilter, child_ids: list[int], kinds: int) -> tup
             for row in db.session.execute(
                 select(rows.c.node_id, rows.c.measure, func.sum(rows.c.workers).label("workers"),
                        func.sum(rows.c.nef).label("nef")).group_by(rows.c.node_id, rows.c.measure))}
+    return _unique_result(f, child_ids, sums)
+
+
+def _bits_or(column) -> Any:
+    """SQL aggregate: the bitwise OR of ``column``'s reach bits over the group."""
+    return sum((func.max(column.op("&")(measure.bit)) for measure in list(ReachMeasure)[1:]),
+               func.max(column.op("&")(ReachMeasure.PLACES.bit)))
+
+
+def _reached_bits(node_id, user_id, days: tuple[date, date] | None, kinds: list[ActivityKind]) -> Any:
+    """SQL: the reach bits a worker's rows of ``kinds`` at a union count on ``days`` (0: none)."""
+    if days is None:
+        return literal(0)
+    r = aliased(ReportReach)
+    return func.coalesce(select(_bits_or(r.counted)).where(
+        r.node_id == node_id, r.user_id == user_id, r.day.between(*days), r.kind.in_(kinds))
+        .scalar_subquery(), 0)
+
+
+def _unique_from_kind_set(f: ReportFilter, child_ids: list[int], kinds: int) -> tuple[dict[int, Unique], Unique]:
+    """The same for a choice of two to four kinds: their set's MONTH span rows give the whole months
+    of the range (one statement), and the worker's ``report_reach`` rows the ragged days
+    (``rules.split_months``; one statement over those days' rows, each checked against the worker's
+    rows in the months or the range)."""
+    split = rules.split_months(f.date_from, f.date_to)
+    everyone = [ReachMeasure.PLACES, ReachMeasure.ATTENDED]
+    own = [ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED]
+    sums: dict[tuple[int, ReachMeasure], list[int]] = {}
+    if split.core is not None:
+        s = ReportReachSpan
+        core_from, core_to = split.core
+        month_rows = [s.kinds == kinds, s.grain == SpanGrain.MONTH.value, s.prev_day >= core_from,
+                      s.day <= core_to]
+        node_rows = and_(s.node_id == f.node.id, s.measure.in_([m.value for m in everyone + own]))
+        child_rows = and_(s.node_id.in_(child_ids), s.measure.in_([m.value for m in everyone]))
+        for row in db.session.execute(
+                select(s.node_id, s.measure, func.sum(s.workers), func.sum(s.nef))
+                .where(*month_rows, node_rows | child_rows if child_ids else node_rows)
+                .group_by(s.node_id, s.measure)):
+            sums[(row[0], ReachMeasure(row[1]))] = [int(row[2] or 0), int(row[3] or 0)]
+    r = ReportReach
+    wanted = [kind for kind in ActivityKind if kind in f.kinds]
+    days = [(day_range, True) for day_range in split.add] + [(day_range, False) for day_range in split.remove]
+    if not days:  # whole months: nothing to correct
+        return _unique_result(f, child_ids, sums)
+    candidates = union_all(*[
+        select(r.node_id, r.user_id, r.counted.label("counted"), literal(int(adding)).label("adding"))
+        .where(r.node_id.in_([f.node.id, *child_ids]), r.kind.in_(wanted), r.day.between(*day_range),
+               r.counted.op("&")(rules.MEASURE_BITS) != 0)
+        for day_range, adding in days]).subquery("ragged")
+    c = candidates.c
+    # Per worker and union: what the ragged days they were reached on count, and (only when needed)
+    # what their rows in the whole months (to add) or in the range (to take away) count.
+    per_worker = select(
+        c.node_id, c.user_id,
+        _bits_or(case((c.adding == 1, c.counted), else_=0)).label("added"),
+        _bits_or(case((c.adding == 0, c.counted), else_=0)).label("removed"),
+        func.max(c.counted.op("&")(COUNTED_NEF)).label("nef"),
+    ).group_by(c.node_id, c.user_id).subquery("per_worker")
+    w = per_worker.c
+    in_months = _reached_bits(w.node_id, w.user_id, split.core_days, wanted)
+    in_range = _reached_bits(w.node_id, w.user_id, (f.date_from, f.date_to), wanted)
+    # The measures a worker adds (reached on an added day, not in the months) and takes away (reached
+    # on a day taken away, not in the range), counted per combination: each subquery is written once
+    # (PostgreSQL would copy it into every sum below, and the plan's cost would call in its JIT).
+    gained = w.added - w.added.op("&")(case((w.added != 0, in_months), else_=0))
+    lost = w.removed - w.removed.op("&")(case((w.removed != 0, in_range), else_=0))
+    changes = select(w.node_id, gained.label("gained"), lost.label("lost"), w.nef).subquery("changes")
+    g = changes.c
+    for node_id, gained_bits, lost_bits, nef, workers in db.session.execute(
+            select(g.node_id, g.gained, g.lost, g.nef, func.count()).group_by(g.node_id, g.gained, g.lost, g.nef)):
+        for measure in ReachMeasure:
+            change = workers * (bool(gained_bits & measure.bit) - bool(lost_bits & measure.bit))
+            if change:
+                have = sums.setdefault((node_id, measure), [0, 0])
+                have[0] += change
+                have[1] += change * bool(nef)
+    return _unique_result(f, child_ids, sums)
+
+
+def _unique_result(f: ReportFilter, child_ids: list[int], sums: dict) -> tuple[dict[int, Unique], Unique]:
+    """The node's and each child's Unique, and the node's own, from (node, measure) → (workers, nef)."""
 
     def unique(node_id: int, places: ReachMeasure, attended: ReachMeasure) -> Unique:
         workers, nef = sums.get((node_id, places), (0, 0))
@@ -229,39 +304,12 @@ def _unique_from_spans(f: ReportFilter, child_ids: list[int], kinds: int) -> tup
             unique(f.node.id, ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED))
 
 
-def _unique_from_reach(f: ReportFilter, child_ids: list[int]) -> tuple[dict[int, Unique], Unique]:
-    """The same for a choice of several kinds, which report_reach_span cannot add up: report_reach
-    grouped per worker (two statements: the node's rows, the children's rows)."""
-    r = ReportReach
-    per_worker = (select(r.user_id, _flag(r.attended > 0).label("att"), func.max(r.nef).label("nef"),
-                         _flag(r.own_places > 0).label("own"), _flag(r.own_attended > 0).label("own_att"))
-                  .where(r.node_id == f.node.id, *_reach_where(f)).group_by(r.user_id).subquery("per_worker"))
-    w = per_worker.c
-    node = db.session.execute(select(
-        func.count().label("participants"), func.sum(w.att).label("attendees"), func.sum(w.nef).label("nef"),
-        func.sum(w.own).label("own_participants"), func.sum(w.own_att).label("own_attendees"),
-        func.sum(w.own * w.nef).label("own_nef"))).one()
-    result = {child_id: Unique() for child_id in child_ids}
-    result[f.node.id] = Unique(int(node.participants or 0), int(node.attendees or 0), int(node.nef or 0))
-    own = Unique(int(node.own_participants or 0), int(node.own_attendees or 0), int(node.own_nef or 0))
-    if child_ids:
-        per_child = (select(r.node_id, r.user_id, _flag(r.attended > 0).label("att"),
-                            func.max(r.nef).label("nef"))
-                     .where(r.node_id.in_(child_ids), *_reach_where(f))
-                     .group_by(r.node_id, r.user_id).subquery("per_worker"))
-        c = per_child.c
-        for row in db.session.execute(select(c.node_id, func.count(), func.sum(c.att), func.sum(c.nef))
-                                      .group_by(c.node_id)):
-            result[row[0]] = Unique(int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
-    return result, own
-
-
 def unique_workers(f: ReportFilter, child_ids: list[int]) -> tuple[dict[int, Unique], Unique]:
     """Exact unique workers of the node and each child (by union id), and of the node's own activities."""
     kinds = span_kinds(f.kinds)
-    if kinds is None:
-        return _unique_from_reach(f, child_ids)
     settle_reach()
+    if kinds >= KIND_SET:
+        return _unique_from_kind_set(f, child_ids, kinds)
     return _unique_from_spans(f, child_ids, kinds)
 
 
@@ -325,7 +373,7 @@ def _months(date_from: date, date_to: date) -> list[int]:
 def dashboard(f: ReportFilter) -> Dashboard:
     """Everything on the officer dashboard for one node, range and kinds: 6 statements + providers,
     +1 to look for report_reach rows to settle (+4 when there are, +5 on PostgreSQL); a choice of
-    several kinds reads report_reach instead (one more statement) and settles nothing."""
+    two to four kinds reads the ragged days of the range from report_reach (one more statement)."""
     node, until = f.node, today()
     children = children_of(node)                                                   # 1
     tree = _subtree_map(node)

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 51b73f5723c0
+Revision ID: f6dea24e3d2e
 Revises: 
-Create Date: 2026-11-27 09:13:53.442133
+Create Date: 2026-11-27 09:58:13.171037
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '51b73f5723c0'
+revision = 'f6dea24e3d2e'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -241,7 +241,7 @@ def upgrade():
     )
     with op.batch_alter_table('report_reach', schema=None) as batch_op:
         batch_op.create_index('ix_report_reach_pending', ['node_id', 'user_id'], unique=False, sqlite_where=sa.text('pending = 1'), postgresql_where=sa.text('pending = 1'))
-        batch_op.create_index('ix_report_reach_scan', ['node_id', 'kind', 'day', 'user_id'], unique=False, postgresql_include=['places', 'attended', 'own_places', 'own_attended', 'nef'])
+        batch_op.create_index('ix_report_reach_scan', ['node_id', 'kind', 'day', 'user_id', 'counted'], unique=False)
         batch_op.create_index('ix_report_reach_user', ['user_id'], unique=False)
 
     op.create_table('activity_eligible_node',
@@ -813,7 +813,7 @@ def downgrade():
     op.drop_table('activity_eligible_node')
     with op.batch_alter_table('report_reach', schema=None) as batch_op:
         batch_op.drop_index('ix_report_reach_user')
-        batch_op.drop_index('ix_report_reach_scan', postgresql_include=['places', 'attended', 'own_places', 'own_attended', 'nef'])
+        batch_op.drop_index('ix_report_reach_scan')
         batch_op.drop_index('ix_report_reach_pending', sqlite_where=sa.text('pending = 1'), postgresql_where=sa.text('pending = 1'))
 
     op.drop_table('report_reach')
