@@ -401,12 +401,6 @@ def _when(starts_at: datetime) -> str:
     return rules.local_time(starts_at)
 
 
-def _notify(user_id: int, locale: str | None, kind: str, subject, body, **params) -> None:
-    """Queue a message to ``user_id`` in their language, in the current transaction."""
-    subject_text, template = _translated(locale, subject, body)
-    enqueue(user_id, kind, template % params, subject=subject_text)
-
-
 def _translated(locale: str | None, *texts) -> list[str]:
     """The source ``texts`` translated into ``locale`` (the default language when None), not yet
     formatted (gettext without variables leaves the placeholders alone)."""
@@ -481,9 +475,8 @@ NOTICES = _notice_texts()
 
 
 def _send(notice: str, user_id: int, locale: str | None, title: str, starts_at: datetime, **params) -> None:
-    subject, body = NOTICES[notice]
-    _notify(user_id, locale, f"registration.{notice}", subject, body, title=title, when=_when(starts_at),
-            **params)
+    """Queue a notice to ``user_id`` in their language, in the current transaction."""
+    _prepare_notice(notice, locale, title, starts_at).enqueue(user_id, **params)
 
 
 # --------------------------------------------------------------------------- the one state changer
