@@ -296,3 +296,59 @@ def percentile(values: list[float], p: float) -> float:
 def machine_line() -> str:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"nproc {os.cpu_count()}; load average {load}"
+
+
+# --- Where the CPU went ------------------------------------------------------------------------------
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass
+class CpuSnapshot:
+    """CPU ticks used so far by every process (from /proc), and the machine's busy and total ticks."""
+
+    per_pid: dict[int, tuple[int, str]]
+    busy: int
+    total: int
+
+    @classmethod
+    def take(cls) -> "CpuSnapshot":
+        per_pid: dict[int, tuple[int, str]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            rest = stat[stat.rindex(")") + 2:].split()
+            per_pid[int(entry.name)] = (int(rest[11]) + int(rest[12]), command)  # utime + stime
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle + iowait
+        return cls(per_pid, sum(ticks) - idle, sum(ticks))
+
+
+def cpu_split(before: CpuSnapshot, after: CpuSnapshot, server_pids: list[int]) -> dict[str, float]:
+    """CPU seconds between two snapshots: the app server (``server_pids``), the PostgreSQL server's
+    processes, this load client, everything else, and the share of the machine that was busy.
+
+    Linux only; SQLite's work is done inside the app server's processes."""
+    split = {"app": 0.0, "database": 0.0, "client": 0.0, "other": 0.0}
+    servers, me = set(server_pids), os.getpid()
+    for pid, (ticks, command) in after.per_pid.items():
+        used = (ticks - before.per_pid.get(pid, (0, ""))[0]) / _CLOCK_TICKS
+        if used <= 0:
+            continue
+        if pid in servers:
+            split["app"] += used
+        elif command.startswith("postgres"):
+            split["database"] += used
+        elif pid == me:
+            split["client"] += used
+        else:
+            split["other"] += used
+    total = after.total - before.total
+    split["busy_share"] = (after.busy - before.busy) / total if total else float("nan")
+    return split

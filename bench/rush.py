@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import (HOST, Server, add_server_options, bench_database_name, engine_label, fresh_databases,
-                     percentile, product_env, raw_tokens, seed_signup_activity)
+from .common import (HOST, CpuSnapshot, Server, add_server_options, bench_database_name, cpu_split,
+                     engine_label, fresh_databases, percentile, product_env, raw_tokens, seed_signup_activity)
 
 TARGETS = {
     "errors": 0,
@@ -113,6 +113,7 @@ class LoadResult:
     wall_s: float
     sent: int
     samples: list[str]
+    cpu: dict[str, float] | None = None  # CPU seconds by process group during the load (cpu_split)
 
     @property
     def ok(self) -> int:
@@ -193,9 +194,24 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
 # --- Report ------------------------------------------------------------------------------------------
 
 def describe(name: str, result: LoadResult) -> str:
-    return (f"{name:9} {result.throughput:7.1f} sign-ups/s   p50 {result.percentile(50):6.1f} ms   "
+    line = (f"{name:9} {result.throughput:7.1f} sign-ups/s   p50 {result.percentile(50):6.1f} ms   "
             f"p95 {result.percentile(95):6.1f} ms   p99 {result.percentile(99):6.1f} ms   "
             f"errors {result.errors}/{result.sent}   wall {result.wall_s:5.2f} s   statuses {result.statuses}")
+    if result.cpu and result.ok:
+        per = {key: result.cpu[key] * 1000 / result.ok for key in ("app", "database", "client", "other")}
+        line += (f"\n{'':9} CPU per sign-up: app server {per['app']:.2f} ms, database server "
+                 f"{per['database']:.2f} ms, load client {per['client']:.2f} ms, other {per['other']:.2f} ms; "
+                 f"machine busy {100 * result.cpu['busy_share']:.0f} %")
+    return line
+
+
+def fire_measured(server: Server, path: str, tokens: list[str], concurrency: int,
+                  time_limit: float) -> LoadResult:
+    """``fire``, with the CPU each process group used meanwhile: where a sign-up's cost goes."""
+    before = CpuSnapshot.take()
+    result = fire(server.port, path, tokens, concurrency, time_limit)
+    result.cpu = cpu_split(before, CpuSnapshot.take(), server.pids())
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,13 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         if opts.only != "product":
             with Server("baseline", "bench.baseline_app:create_app()",
                         {"BASELINE_DATABASE_URL": baseline_url}, tmp / "baseline.log", opts) as server:
-                results["baseline"] = fire(server.port, "/signup/1", tokens, opts.concurrency, opts.time_limit)
+                results["baseline"] = fire_measured(server, "/signup/1", tokens, opts.concurrency,
+                                                    opts.time_limit)
             print(describe("baseline", results["baseline"]), flush=True)
         if opts.only != "baseline":
             env = product_env(product_url, secret_key)
             with Server("product", "unionevents:create_app()", env, tmp / "product.log", opts) as server:
-                results["product"] = fire(server.port, f"/api/v1/activities/{activity_id}/registrations",
-                                          tokens, opts.concurrency, opts.time_limit)
+                results["product"] = fire_measured(server, f"/api/v1/activities/{activity_id}/registrations",
+                                                   tokens, opts.concurrency, opts.time_limit)
             print(describe("product", results["product"]), flush=True)
 
         failures = []
@@ -276,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
             **{f"{name}_{key}": value for name, result in results.items() for key, value in {
                 "per_s": round(result.throughput, 1), "p50_ms": round(result.percentile(50), 1),
                 "p95_ms": round(result.percentile(95), 1), "p99_ms": round(result.percentile(99), 1),
-                "errors": result.errors}.items()},
+                "errors": result.errors,
+                **({f"cpu_{group}_ms_per_signup": round(result.cpu[group] * 1000 / max(result.ok, 1), 2)
+                    for group in ("app", "database", "client")} if result.cpu else {})}.items()},
         }, ensure_ascii=False))
         for failure in failures:
             print(f"MISSED: {failure}")
