@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from flask_babel.speaklater import LazyString
-from marshmallow import fields as ma_fields, validate as ma_validate
+from marshmallow import ValidationError, fields as ma_fields, validate as ma_validate
 
 from unionevents.accounts.models import Role
 from unionevents.activities.models import ActivityKind
@@ -20,6 +20,7 @@ from unionevents.core.api_fields import TranslatedErrors
 from unionevents.core.db import MAX_ID
 from unionevents.core.timeutil import now
 from unionevents.extensions import db
+from unionevents.registrations.api import SignupRequest
 
 from ..api_support import assert_error, bearer
 
@@ -139,6 +140,14 @@ def test_the_language_is_the_requests_each_time_not_the_first_ones(client, api):
     for lang, expected in [("en", "Unknown field."), ("zh_Hans", "未知字段。"), ("en", "Unknown field.")]:
         client.set_cookie("lang", lang)
         assert errors_of(api("signup", {"surprise": 1})) == {"surprise": [expected]}
+
+
+def test_a_failed_load_holds_plain_strings_outside_the_http_layer_too(app):
+    with app.test_request_context():
+        with pytest.raises(ValidationError) as failed:
+            SignupRequest().load({"slot_id": "abc", "surprise": 1})
+    assert failed.value.messages == {"slot_id": ["不是有效的整数。"], "surprise": ["未知字段。"]}
+    assert all(type(message) is str for messages in failed.value.messages.values() for message in messages)
 
 
 # --- every request schema keeps to the translated pieces ---------------------------------------------

@@ -1,4 +1,5 @@
-"""The JSON API v1 (flask-smorest): token authentication, error documentation and blueprint registration.
+"""The JSON API v1 (flask-smorest): token authentication, error documentation, the base of request
+schemas (``ApiSchema``: 422 messages in the request's language) and blueprint registration.
 
 Each domain keeps its endpoints in its own ``api.py``; this module wires them up.
 Every API view carries one access decorator: ``core.permissions.public`` or
