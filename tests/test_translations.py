@@ -8,7 +8,8 @@ workers.  These tests fail on:
   here, in-process, with the same method map, keywords and directory filter as
   ``make babel`` — so a new ``_("…")`` fails CI until ``make babel`` is run and
   the string translated);
-* a translation that drops, adds or changes a ``%(name)s`` placeholder or an
+* a translation that drops, adds or changes a ``%(name)s`` placeholder, a
+  ``{name}`` one (the API's validation messages, formatted by marshmallow) or an
   HTML tag.
 
 No app or database needed; the whole module runs in well under a second.
@@ -36,6 +37,8 @@ IGNORE_DIRS = (".*", "__pycache__")  # Makefile: --ignore-dirs ".* __pycache__"
 
 # %(name)s, %(n)d, %s, %% … (printf-style, as Babel's python-format check reads them)
 PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?[diouxXeEfFgGcrsa%]")
+# {min}, {choices}, {input!r} … (str.format fields, as marshmallow fills them in the API's messages)
+BRACE = re.compile(r"\{[A-Za-z_]\w*(?:![rsa])?(?::[^{}]*)?\}")
 TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 
 
@@ -118,7 +121,7 @@ def test_translations_keep_placeholders_and_tags():
         for string in _strings(message):
             if not string:
                 continue  # reported by the completeness test
-            for pattern, what in ((PLACEHOLDER, "placeholders"), (TAG, "HTML tags")):
+            for pattern, what in ((PLACEHOLDER, "placeholders"), (BRACE, "{placeholders}"), (TAG, "HTML tags")):
                 # Plural msgids may drop the count in the singular; compare with the plural form.
                 expected = Counter(pattern.findall(ids[-1]))
                 got = Counter(pattern.findall(string))

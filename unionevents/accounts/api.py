@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
-from ..core.api import NO_SECURITY, ApiUnauthorized, api_errors, require_api_user, token_required
+from ..core import api_fields as fields, api_validate as validate
+from ..core.api import NO_SECURITY, ApiSchema, ApiUnauthorized, api_errors, require_api_user, token_required
 from ..core.permissions import public
 from ..extensions import limiter
 from . import services
@@ -15,7 +16,7 @@ from .throttle import login_limit as _login_limit, mobile_key as _mobile_key
 blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
 
-class TokenRequest(Schema):
+class TokenRequest(ApiSchema):
     mobile = fields.String(required=True, validate=validate.Length(min=1, max=32))
     password = fields.String(required=True, validate=validate.Length(min=1, max=256))
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_babel import gettext as _
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validates_schema
 
+from ..core import api_fields as fields, api_validate as validate
 from ..core.api import (
-    OPTIONAL_TOKEN_SECURITY, PaginationSchema, UtcDateTime, api_errors, optional_api_user, require_api_user,
+    OPTIONAL_TOKEN_SECURITY, ApiSchema, PaginationSchema, UtcDateTime, api_errors, optional_api_user,
+    require_api_user,
 )
 from ..core.db import MAX_ID
 from ..core.permissions import public
@@ -97,7 +99,7 @@ class ActivityPageSchema(Schema):
     pagination = fields.Nested(PaginationSchema)
 
 
-class CatalogueArgs(Schema):
+class CatalogueArgs(ApiSchema):
     """The catalogue's filters, as on the HTML page."""
 
     kind = fields.String(validate=validate.OneOf([k.value for k in ActivityKind]))

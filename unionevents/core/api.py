@@ -1,4 +1,5 @@
-"""The JSON API v1 (flask-smorest): token authentication, error documentation and blueprint registration.
+"""The JSON API v1 (flask-smorest): token authentication, error documentation, the base of request
+schemas (``ApiSchema``: 422 messages in the request's language) and blueprint registration.
 
 Each domain keeps its endpoints in its own ``api.py``; this module wires them up.
 Every API view carries one access decorator: ``core.permissions.public`` or
@@ -12,9 +13,10 @@ from typing import Callable
 
 from flask import Flask, g, request
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, fields
+from marshmallow import Schema
 
 from ..extensions import api, csrf, login_manager
+from . import api_fields as fields
 from .errors import DomainError
 from .permissions import ACCESS_ATTR
 
@@ -112,6 +114,34 @@ def api_errors(blp, *statuses: int, **descriptions: str) -> Callable:
         return func
 
     return decorator
+
+
+# --- Request schemas ---------------------------------------------------------------------------------
+
+def _as_text(messages):
+    """Error messages with every lazy string turned into text (in the current request's language)."""
+    if isinstance(messages, dict):
+        return {key: _as_text(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_as_text(message) for message in messages]
+    return messages if isinstance(messages, (str, bytes)) else str(messages)
+
+
+class ApiSchema(Schema):
+    """The base of every request schema (``@blp.arguments``): a 422 speaks the request's language.
+
+    Its fields come from ``core.api_fields`` and its validators from ``core.api_validate``;
+    ``tests/core/test_api_errors.py`` checks that every request schema keeps to this.  The
+    schema-level messages (a field the schema does not know; a body that is not an object) are
+    translated here, with marshmallow's ``error_messages``.
+    """
+
+    error_messages = {"unknown": _l("Unknown field."), "type": _l("Invalid input type.")}
+
+    def handle_error(self, error, data, *, many, **kwargs):
+        # marshmallow stores the schema-level messages as they are (lazy): make them text now,
+        # while the request is read, so webargs and the error handler see plain strings.
+        error.messages = _as_text(error.messages)
 
 
 class UtcDateTime(fields.DateTime):

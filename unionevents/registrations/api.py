@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema
 
-from ..core.api import UtcDateTime, api_errors, current_api_user, token_required
+from ..core import api_fields as fields, api_validate as validate
+from ..core.api import ApiSchema, UtcDateTime, api_errors, current_api_user, token_required
 from ..core.db import MAX_ID
 from . import services
 
@@ -18,7 +19,7 @@ blp = Blueprint("api_registrations", __name__, url_prefix="/api/v1", description
 MAX_ANSWERS = 100
 
 
-class SignupRequest(Schema):
+class SignupRequest(ApiSchema):
     slot_id = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=1, max=MAX_ID),
                              metadata={"description": "Required for activities with time slots."})
     answers = fields.Dict(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validates_schema
 
 from ..accounts.models import Role
 from ..activities.models import Activity, ActivityKind, SignupMode, Visibility
 from ..activities import services as activity_services
-from ..core.api import UtcDateTime, api_errors, require_api_user, token_required
+from ..core import api_fields as fields, api_validate as validate
+from ..core.api import ApiSchema, UtcDateTime, api_errors, require_api_user, token_required
 from ..core.db import MAX_ID, write_transaction
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
 from ..core.permissions import has_role
@@ -33,7 +34,7 @@ def _organiser():
 
 # --------------------------------------------------------------------------- check-in
 
-class CheckInRequest(Schema):
+class CheckInRequest(ApiSchema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200),
                           metadata={"description": "The code in the ticket's QR code."})
     client_id = fields.UUID(load_default=None, metadata={
@@ -109,7 +110,7 @@ def _enum_field(enum_cls, **kwargs):
     return fields.Enum(enum_cls, by_value=True, **kwargs)
 
 
-class ActivityCreate(Schema):
+class ActivityCreate(ApiSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=120))
     kind = _enum_field(ActivityKind, required=True)
     node_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))

@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
 
 from ..accounts.models import Role
-from ..core.api import api_errors, require_api_user
+from ..core import api_fields as fields
+from ..core.api import ApiSchema, api_errors, require_api_user
 from ..core.errors import ValidationFailed
 from ..core.permissions import role_required
 from . import queries
@@ -15,7 +16,7 @@ from . import queries
 blp = Blueprint("api_reports", __name__, url_prefix="/api/v1", description="Officer reports")
 
 
-class ReportSummaryArgs(Schema):
+class ReportSummaryArgs(ApiSchema):
     node = fields.Integer(metadata={"description": "Union id (default: the top of your officer scope)"})
     from_ = fields.Date(data_key="from", metadata={"description": "First day, YYYY-MM-DD (default: quarter start)"})
     to = fields.Date(metadata={"description": "Last day, inclusive (default: quarter end)"})
