@@ -105,6 +105,36 @@ def test_logout_ends_old_session_and_remember_me_cookies(app, client, worker, fo
     assert not is_logged_in(_client_with(app, {"remember_token": stolen["remember_token"]}))
 
 
+def test_logout_tells_the_browser_to_clear_the_sites_stored_data(app, client, worker, form_login):
+    """The door page keeps names on the phone (localStorage, a service worker): logging out drops them.
+    Only the logout answer says so — any other answer would wipe an organiser's offline list mid-shift."""
+    login_response = form_login(client, worker.mobile)
+    assert "Clear-Site-Data" not in login_response.headers
+    for url in ("/", "/account/profile", "/account/login", "/activities/"):
+        assert "Clear-Site-Data" not in client.get(url).headers, url
+
+    response = client.post("/account/logout")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.headers["Clear-Site-Data"] == '"cache", "storage"'
+    assert not is_logged_in(client)
+    # Logged out already: the login page answers, nothing is cleared (and nothing was logged out).
+    again = client.post("/account/logout")
+    assert again.status_code == 302 and "Clear-Site-Data" not in again.headers
+
+
+def test_a_refused_logout_clears_nothing(app, client, worker, form_login):
+    """A logout without a valid CSRF token (refused by CSRFProtect before the view) logs nobody out, so it
+    must not clear the phone either."""
+    form_login(client, worker.mobile)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        response = client.post("/account/logout", data={"csrf_token": "forged"})
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert response.status_code == 400 and "Clear-Site-Data" not in response.headers
+    assert is_logged_in(client)
+
+
 def test_change_password_logs_out_other_devices_but_not_this_one(app, client, worker, form_login):
     form_login(client, worker.mobile)
     phone = app.test_client()

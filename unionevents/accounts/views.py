@@ -7,7 +7,7 @@ from flask_login import current_user, login_user, logout_user
 
 from ..core.errors import Conflict, ValidationFailed
 from ..core.permissions import login_required, public
-from ..core.security import is_safe_redirect
+from ..core.security import CLEAR_SITE_DATA, is_safe_redirect
 from ..core.timeutil import now, utc_to_local
 from ..extensions import limiter
 from ..unions.services import tree_choices
@@ -127,12 +127,17 @@ def login():
 @login_required
 def logout():
     form = EmptyForm()
+    response = redirect(url_for("main.home"))
     if form.validate_on_submit():
         services.end_all_sessions(current_user._get_current_object())
         logout_user()
         session.clear()
         flash(_("You are logged out."), "info")
-    return redirect(url_for("main.home"))
+        # Personal data must not stay on what may be a shared phone (the door page's offline roster and
+        # check-in list, its service worker and page cache).  Check-ins still waiting to be sent are
+        # protected before this request is made: static/js/logout-guard.js stops the logout for them.
+        response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
 
 
 @bp.route("/privacy")

@@ -15,6 +15,13 @@ CSP = (
     "worker-src 'self'"
 )
 
+# Sent with the answer to a logout: the browser drops this site's HTTP cache and everything stored in it
+# (localStorage — the door page's roster copies and check-in lists —, IndexedDB, Cache Storage, service
+# worker registrations); cookies are left alone (the session is already ended, the language stays).
+# Honoured only on secure contexts (HTTPS, or http://localhost / 127.0.0.1); static/js/logout-guard.js
+# clears the door keys itself for the other cases, after making sure no check-in is still waiting.
+CLEAR_SITE_DATA = '"cache", "storage"'
+
 
 def is_safe_redirect(target: str | None) -> bool:
     """True only for a path on this site ("/..."): no scheme, host, protocol-relative or backslash tricks.
