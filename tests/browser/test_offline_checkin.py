@@ -19,15 +19,14 @@ def states(activity_id):
     return {r.user.name: r.state for r in db.session.query(Registration).filter_by(activity_id=activity_id)}
 
 
-def test_check_in_offline_then_sync(make, new_context, browser_errors):
+def test_check_in_offline_then_sync(make, page, browser_errors):
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
     activity = make.activity("花卉养护课", capacity=10)
     names = ["王一", "李二", "张三", "刘四", "陈五"]
     regs = {name: services.register(make.user(name, union="玉泉营商场工会"), activity.id) for name in names}
 
-    context = new_context()
-    page = context.new_page()
+    context = page.context  # browser_errors listens to this page: CSP violations here fail the test
     log_in(page, organiser)
     page.goto(f"/manage/activities/{activity.id}/checkin")
     page.wait_for_selector("#offline-door[data-roster-ready=true]")
