@@ -273,8 +273,11 @@ def test_delete_page_asks_for_the_password_and_confirmation(scenario, canary, cl
     unticked = client.post("/account/delete", data={"password": PASSWORD})
     assert unticked.status_code == 422
     assert row_counts() == before
+    assert "Clear-Site-Data" not in wrong.headers and "Clear-Site-Data" not in unticked.headers
     done = client.post("/account/delete", data={"password": PASSWORD, "understood": "y"})
     assert done.status_code == 302 and done.location.endswith("/")
+    # Nothing of the account stays on the phone (door roster copies, offline pages), as at logout.
+    assert done.headers["Clear-Site-Data"] == '"storage"'
     assert db.session.get(User, canary.id, populate_existing=True).erased_at is not None
     assert client.get("/account/profile").status_code == 302
 

@@ -252,6 +252,9 @@ def delete_account():
             logout_user()
             session.clear()
             flash(_("Your account and your personal data have been deleted."), "success")
-            return redirect(url_for("main.home"))
+            response = redirect(url_for("main.home"))
+            # As at logout: nothing of the account stays on the phone (door roster copies, offline pages).
+            response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+            return response
     return render_template("accounts/delete.html", form=form), \
         (422 if form.is_submitted() and form.errors else 200)
