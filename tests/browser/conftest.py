@@ -6,7 +6,8 @@ per session; ``page`` is a fresh 360×740 phone context per test, in Chinese and
 ``browser_errors`` collects console errors and uncaught page errors (CSP violations show up there).
 ``screenshot(name)`` saves a full-page PNG under test-artifacts/screenshots/ (git-ignored).
 
-Never run ``playwright install``: the Debian browser is launched by path (see docs/toolchain.md).
+Never run ``playwright install``: the Debian browser is launched by path (``scripts/ensure-browser.sh``
+installs it; see the README).
 """
 from __future__ import annotations
 
