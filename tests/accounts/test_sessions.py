@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from unionevents.accounts import services
-from unionevents.accounts.models import User
+from unionevents.accounts.models import Role, User
 from unionevents.extensions import db
 
 
@@ -105,10 +105,12 @@ def test_logout_ends_old_session_and_remember_me_cookies(app, client, worker, fo
     assert not is_logged_in(_client_with(app, {"remember_token": stolen["remember_token"]}))
 
 
-def test_logout_tells_the_browser_to_clear_the_sites_stored_data(app, client, worker, form_login):
+def test_an_organisers_logout_tells_the_browser_to_clear_the_sites_stored_data(
+        app, client, make, tree, form_login):
     """The door page keeps names on the phone (localStorage, a service worker): logging out drops them.
     Only the logout answer says so — any other answer would wipe an organiser's offline list mid-shift."""
-    login_response = form_login(client, worker.mobile)
+    organiser = make.user("赵组织", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    login_response = form_login(client, organiser.mobile)
     assert "Clear-Site-Data" not in login_response.headers
     for url in ("/", "/account/profile", "/account/login", "/activities/"):
         assert "Clear-Site-Data" not in client.get(url).headers, url
@@ -120,6 +122,17 @@ def test_logout_tells_the_browser_to_clear_the_sites_stored_data(app, client, wo
     # Logged out already: the login page answers, nothing is cleared (and nothing was logged out).
     again = client.post("/account/logout")
     assert again.status_code == 302 and "Clear-Site-Data" not in again.headers
+
+
+def test_a_workers_logout_clears_nothing_and_their_pages_load_no_logout_script(client, worker, form_login):
+    """Workers never use the door page, so nothing of theirs is stored; and a worker logging out on a
+    phone where an organiser's expired session left check-ins waiting must not wipe them."""
+    form_login(client, worker.mobile)
+    page = client.get("/account/profile").get_data(as_text=True)
+    assert "logout-guard" not in page and "data-logout-guard" not in page
+    response = client.post("/account/logout")
+    assert response.status_code == 302 and "Clear-Site-Data" not in response.headers
+    assert not is_logged_in(client)
 
 
 def test_a_refused_logout_clears_nothing(app, client, worker, form_login):

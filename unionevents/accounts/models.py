@@ -147,6 +147,13 @@ class User(UserMixin, db.Model):
     def has_any_role(self, *roles: Role) -> bool:
         return any(grant.role in roles for grant in self.grants)
 
+    @property
+    def uses_door_page(self) -> bool:
+        """Organisers (and admins) check people in at the door: the one page that keeps personal data on
+        the phone (offline roster copies, check-ins waiting to be sent).  Their logout guards what
+        waits and clears the rest; workers' pages store nothing and load no script for it."""
+        return self.has_any_role(Role.ADMIN, Role.ORGANISER)
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.masked_mobile}>"
 

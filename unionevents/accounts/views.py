@@ -129,14 +129,18 @@ def logout():
     form = EmptyForm()
     response = redirect(url_for("main.home"))
     if form.validate_on_submit():
-        services.end_all_sessions(current_user._get_current_object())
+        user = current_user._get_current_object()
+        services.end_all_sessions(user)
         logout_user()
         session.clear()
         flash(_("You are logged out."), "info")
-        # Personal data must not stay on what may be a shared phone (the door page's offline roster and
-        # check-in list, its service worker and page cache).  Check-ins still waiting to be sent are
-        # protected before this request is made: static/js/logout-guard.js stops the logout for them.
-        response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+        if user.uses_door_page:
+            # Personal data must not stay on what may be a shared phone (the door page's offline roster
+            # and check-in list, its service worker and page cache).  Check-ins still waiting to be sent
+            # are protected before this request is made: static/js/logout-guard.js stops the logout for
+            # them.  Workers' pages store nothing, and a worker logging out on a phone an organiser's
+            # expired session left check-ins on must not wipe them.
+            response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
 
 
@@ -248,13 +252,14 @@ def delete_account():
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
+            clear_phone = user.uses_door_page  # asked first: erasing drops the account's roles
             personal_data.erase_account(user)
             logout_user()
             session.clear()
             flash(_("Your account and your personal data have been deleted."), "success")
             response = redirect(url_for("main.home"))
-            # As at logout: nothing of the account stays on the phone (door roster copies, offline pages).
-            response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
+            if clear_phone:  # as at logout: no roster copies or offline pages stay on the phone
+                response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA
             return response
     return render_template("accounts/delete.html", form=form), \
         (422 if form.is_submitted() and form.errors else 200)
