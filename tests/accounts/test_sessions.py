@@ -135,10 +135,11 @@ def test_a_workers_logout_clears_nothing_and_their_pages_load_no_logout_script(c
     assert not is_logged_in(client)
 
 
-def test_a_refused_logout_clears_nothing(app, client, worker, form_login):
+def test_a_refused_logout_clears_nothing(app, client, make, tree, form_login):
     """A logout without a valid CSRF token (refused by CSRFProtect before the view) logs nobody out, so it
-    must not clear the phone either."""
-    form_login(client, worker.mobile)
+    must not clear the phone either.  (An organiser: a worker's logout never clears anything.)"""
+    organiser = make.user("赵组织", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    form_login(client, organiser.mobile)
     app.config["WTF_CSRF_ENABLED"] = True
     try:
         response = client.post("/account/logout", data={"csrf_token": "forged"})
