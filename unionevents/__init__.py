@@ -91,8 +91,9 @@ def _load_config(app: Flask, config) -> None:
         for key in ("PROXY_FIX_HOPS", "OUTBOX_RETENTION_DAYS"):
             if os.environ.get(key, "").strip().isdigit():
                 app.config[key] = int(os.environ[key])
-        if os.environ.get("BACKUP_DIR"):
-            app.config["BACKUP_DIR"] = os.environ["BACKUP_DIR"]
+        for key in ("BACKUP_DIR", "UPLOAD_DIR"):
+            if os.environ.get(key):
+                app.config[key] = os.environ[key]
     app.config.update(overrides)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'unionevents.db'}"

@@ -10,7 +10,8 @@ from unionevents import create_app
 from unionevents.config import ProductionConfig
 from unionevents.core import db as core_db  # not `import testing_flag`: pytest would collect it
 
-ENV_KEYS = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "OUTBOX_SENDER", "UNIONEVENTS_ENV")
+ENV_KEYS = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "OUTBOX_SENDER", "UNIONEVENTS_ENV", "UPLOAD_DIR",
+            "BACKUP_DIR")
 
 
 @pytest.fixture
@@ -71,6 +72,15 @@ def test_instance_config_is_read_and_the_environment_wins(clean_env, tmp_path):
     app = create_app("development", instance_path=tmp_path)
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///from-env.db"
     assert app.config["SECRET_KEY"] == "from-env"
+
+
+def test_upload_and_backup_folders_come_from_the_environment(clean_env, tmp_path):
+    assert create_app("development", instance_path=tmp_path).config["UPLOAD_DIR"] is None  # instance/uploads
+    clean_env.setenv("UPLOAD_DIR", str(tmp_path / "photos"))
+    clean_env.setenv("BACKUP_DIR", str(tmp_path / "backups"))
+    app = create_app("development", instance_path=tmp_path)
+    assert app.config["UPLOAD_DIR"] == str(tmp_path / "photos")
+    assert app.config["BACKUP_DIR"] == str(tmp_path / "backups")
 
 
 def test_redis_url_switches_rate_limits_to_redis(clean_env, tmp_path):
