@@ -1,0 +1,42 @@
+"""R5's fixed-rate soak: the multipart body a browser would send, and the verdict on R5's bars."""
+from __future__ import annotations
+
+import io
+
+from werkzeug.formparser import parse_form_data
+
+from bench.soak import Stats, multipart, r5_verdict
+
+
+def test_the_multipart_body_parses_as_a_form_with_a_file():
+    body, content_type = multipart({"csrf_token": "abc", "title": "压测作品"}, [("photos", "p.jpg", b"\xff\xd8jpeg")])
+    environ = {"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": content_type,
+               "REQUEST_METHOD": "POST"}
+    _stream, form, files = parse_form_data(environ)
+    assert form["csrf_token"] == "abc" and form["title"] == "压测作品"
+    assert files["photos"].filename == "p.jpg" and files["photos"].read() == b"\xff\xd8jpeg"
+
+
+def stats_with(**latencies) -> Stats:
+    stats = Stats()
+    for kind, values in latencies.items():
+        for ms in values:
+            stats.record(kind, "200", ms)
+    stats.actions = sum(len(v) for v in latencies.values())
+    return stats
+
+
+def test_fast_answers_at_the_asked_rate_hold():
+    stats = stats_with(browse=[50.0] * 95, signup=[100.0] * 5)
+    figures, missed = r5_verdict(stats, wall=1.0, rate=100)
+    assert missed == [] and figures["actions_per_s"] == 100
+
+
+def test_slow_reads_slow_sign_ups_errors_and_a_lagging_rate_each_miss():
+    stats = stats_with(browse=[50.0] * 80 + [400.0] * 20, upload_form=[10.0], signup=[900.0] * 10)
+    stats.record("checkin", "500", 20.0)
+    stats.record("upload", "dropped", None)
+    _figures, missed = r5_verdict(stats, wall=1.0, rate=200)
+    text = " | ".join(missed)
+    assert "reads p95 400 ms" in text and "sign-up p95 900 ms" in text
+    assert "1 5xx" in text and "1 failed or dropped" in text and "< 95 % of 200" in text
