@@ -99,7 +99,7 @@ def session_cookie(app, user) -> str:
 
 
 def photo(seed: int, size: tuple[int, int] = (1600, 1200)) -> bytes:
-    """A phone-sized JPEG (~0.3 MB of noise-textured gradient), different for each seed."""
+    """A phone-sized JPEG (1600×1200, ~350 KB of tinted noise), different for each seed."""
     import io
 
     from PIL import Image, ImageFilter
