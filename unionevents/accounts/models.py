@@ -152,7 +152,9 @@ class User(UserMixin, db.Model):
         """Organisers (and admins) check people in at the door: the one page that keeps personal data on
         the phone (offline roster copies, check-ins waiting to be sent).  Their logout guards what
         waits and clears the rest; workers' pages store nothing and load no script for it."""
-        return self.has_any_role(Role.ADMIN, Role.ORGANISER)
+        from ..core.permissions import has_role  # the door page's own rule (role_required(ORGANISER))
+
+        return has_role(self, Role.ORGANISER)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.masked_mobile}>"
