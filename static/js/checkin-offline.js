@@ -14,6 +14,8 @@
   if (!box || !window.localStorage || !window.fetch || !window.JSON) { return; }
   var t = function (key) { return box.getAttribute("data-t-" + key) || ""; };
   var activityId = box.getAttribute("data-activity-id");
+  /* logout-guard.js reads these keys (and the queue items' "pending" status) to keep a logout from
+     discarding check-ins not yet sent: rename them there too. */
   var ROSTER_KEY = "door-roster-" + activityId;
   var QUEUE_KEY = "door-queue-" + activityId;
   var statusEl = box.querySelector("[data-offline-status]");
