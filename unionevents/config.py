@@ -52,6 +52,9 @@ class Config:
     # SQLite durability and waiting (see docs/reliability notes in core/db.py).
     SQLITE_BUSY_TIMEOUT_MS = 15000
     SQLITE_SYNCHRONOUS = "FULL"
+    # A write transaction holding SQLite's write lock this long is logged as a warning: every other
+    # writer waited for it.  (Each request's longest hold is in its log line as write_lock_ms.)
+    SQLITE_WRITE_LOCK_WARN_MS = 1000
 
     BABEL_DEFAULT_LOCALE = "zh_Hans"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

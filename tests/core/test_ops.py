@@ -4,13 +4,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 
 import pytest
+from flask import g
+from sqlalchemy import func, select
 
 from unionevents import create_app
+from unionevents.core.audit import AuditLog, log_action
+from unionevents.core.db import is_sqlite
 from unionevents.core.logging import make_handler
 from unionevents.core.permissions import public
 from unionevents.extensions import db
+
+from ..api_support import bearer
 
 
 def _access_records(caplog):
@@ -113,3 +120,69 @@ def test_healthz_answers_503_when_the_database_is_unreachable(engine, caplog):
     assert any(r.levelno == logging.ERROR and r.exc_info for r in caplog.records)
     with down.app_context():
         db.engine.dispose()
+
+
+# --- How long a request held SQLite's write lock (R5 reads it from these lines) -------------------
+
+def _signup(client, make, *, hold_seconds: float = 0.0, app=None) -> None:
+    make.tree()
+    worker = make.user("王师傅", union="玉泉营商场工会")
+    activity_id = make.activity(capacity=5).id
+    if hold_seconds:
+        app.config["TESTING_RACE_DELAY"] = hold_seconds  # a pause inside the sign-up's transaction
+    try:
+        response = client.post(f"/api/v1/activities/{activity_id}/registrations", json={},
+                               headers=bearer(worker))
+    finally:
+        app and app.config.update(TESTING_RACE_DELAY=0.0)
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def test_a_sign_up_logs_how_long_it_held_the_sqlite_write_lock(app, client, make, caplog):
+    caplog.set_level(logging.INFO, logger="unionevents")
+    _signup(client, make, hold_seconds=0.05, app=app)
+    client.get("/healthz")
+    signup, healthz = _access_records(caplog)
+    if not is_sqlite():
+        assert not hasattr(signup, "write_lock_ms")  # PostgreSQL has no database-wide write lock
+        return
+    # From BEGIN IMMEDIATE to the end of the COMMIT: the 50 ms pause inside it, and not the whole request.
+    assert 50 <= signup.write_lock_ms < signup.duration_ms
+    assert not hasattr(healthz, "write_lock_ms")  # a read takes no write lock
+
+
+def test_a_deferred_write_is_timed_from_its_first_write_to_its_commit(app):
+    if not is_sqlite():
+        pytest.skip("SQLite's write lock")
+    with app.test_request_context("/"):
+        db.session.scalar(select(func.count(AuditLog.id)))  # a read first: no lock yet
+        time.sleep(0.05)
+        log_action(None, "test.write")  # the lock is taken here ...
+        time.sleep(0.02)
+        db.session.commit()  # ... and released here
+        assert 20 <= g.write_lock_ms < 50
+
+
+def test_a_transaction_closed_without_commit_leaves_no_hold_to_the_next(app):
+    if not is_sqlite():
+        pytest.skip("SQLite's write lock")
+    with app.test_request_context("/"):
+        log_action(None, "test.abandoned")
+        db.session.close()  # rolled back by the pool, not through the session's events
+    time.sleep(0.05)
+    with app.test_request_context("/"):
+        db.session.scalar(select(func.count(AuditLog.id)))
+        db.session.commit()
+        assert "write_lock_ms" not in g  # the abandoned write's mark was not carried over
+
+
+def test_a_long_hold_is_logged_as_a_warning(app, client, make, caplog, monkeypatch):
+    monkeypatch.setitem(app.config, "SQLITE_WRITE_LOCK_WARN_MS", 30)
+    caplog.set_level(logging.INFO, logger="unionevents")
+    _signup(client, make, hold_seconds=0.04, app=app)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "write lock" in r.getMessage()]
+    if not is_sqlite():
+        assert warnings == []
+        return
+    (warning,) = warnings
+    assert warning.path.startswith("/api/v1/activities/")

@@ -11,18 +11,22 @@ locks in the services.
 """
 from __future__ import annotations
 
+import logging
 import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from flask import current_app
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 
 IMMEDIATE_OPTION = "unionevents_immediate"
+
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(engine: Engine | None = None) -> bool:
@@ -77,10 +81,56 @@ def configure_engine(engine: Engine, busy_timeout_ms: int, synchronous: str) -> 
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        # A mark a transaction that never ended through the session (closed unfinished) may have
+        # left behind belongs to nothing now.
+        connection.info.pop(WRITE_LOCK_SINCE, None)
         if connection.get_execution_options().get(IMMEDIATE_OPTION):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.info[WRITE_LOCK_SINCE] = time.perf_counter()
         else:
             connection.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _on_first_write(connection, _cursor, statement, _parameters, _context, _executemany):
+        # A deferred transaction takes the write lock at its first write (after any wait for it).
+        if WRITE_LOCK_SINCE not in connection.info and statement.lstrip()[:7].upper().startswith(WRITE_VERBS):
+            connection.info[WRITE_LOCK_SINCE] = time.perf_counter()
+
+
+# --- How long the SQLite write lock is held ------------------------------------------------------
+# Every other writer waits that long, so the longest hold is what a busy moment costs (R5 reports it
+# from the request log).  Measured from BEGIN IMMEDIATE (or a deferred transaction's first write)
+# to the end of its COMMIT or ROLLBACK: the ORM session's after_commit / after_rollback events come
+# after the driver's, so the commit's fsync is included.
+
+WRITE_LOCK_SINCE = "unionevents_write_lock_since"
+WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_CONNECTION_INFO = "unionevents_sqlite_connection_info"
+
+
+@event.listens_for(Session, "after_begin")
+def _remember_sqlite_connection(session, _transaction, connection):
+    if connection.dialect.name == "sqlite":
+        session.info[_CONNECTION_INFO] = connection.info
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _write_lock_released(session):
+    info = session.info.get(_CONNECTION_INFO)
+    since = info.pop(WRITE_LOCK_SINCE, None) if info is not None else None
+    if since is not None:
+        note_write_lock_hold(time.perf_counter() - since)
+
+
+def note_write_lock_hold(seconds: float) -> None:
+    """Keep the request's longest hold for its log line; warn about a long one wherever it happens."""
+    held_ms = round(seconds * 1000, 1)
+    if has_request_context():
+        g.write_lock_ms = max(g.get("write_lock_ms", 0.0), held_ms)
+    if has_app_context() and held_ms >= current_app.config.get("SQLITE_WRITE_LOCK_WARN_MS", 1000):
+        log.warning("SQLite write lock held for %.1f ms", held_ms,
+                    extra={"path": request.path if has_request_context() else None})
 
 
 @contextmanager

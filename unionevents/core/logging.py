@@ -21,7 +21,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("request_id", "method", "path", "status", "duration_ms", "user_id"):
+        for key in ("request_id", "method", "path", "status", "duration_ms", "write_lock_ms", "user_id"):
             if hasattr(record, key):
                 payload[key] = getattr(record, key)
         if record.exc_info:
@@ -71,6 +71,8 @@ def configure_request_logging(app: Flask) -> None:
             "request", extra={
                 "request_id": g.get("request_id"), "method": request.method, "path": request.path,
                 "status": response.status_code, "duration_ms": duration,
+                # SQLite only: the longest the request held the database's write lock.
+                **({"write_lock_ms": g.write_lock_ms} if "write_lock_ms" in g else {}),
             },
         )
         return response
