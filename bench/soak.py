@@ -31,6 +31,9 @@ Two ways to drive it:
 
 Targets: no 5xx, no failed connection, RSS growth < 10 %.
 
+On SQLite it also reports, from the server's request log (``write_lock_ms``, see ``core.db``), the
+longest time any request held the database's write lock, which every other writer waited out (R5).
+
     .venv/bin/python -m bench soak
     .venv/bin/python -m bench.soak --seconds 600          # the full R5 duration (closed loop)
     .venv/bin/python -m bench.soak --search               # R5: the highest fixed rate that holds
@@ -478,12 +481,40 @@ def r5_verdict(stats: Stats, wall: float, rate: float | None) -> tuple[dict, lis
     return figures, missed
 
 
-def search(port: int, fx: Fixture, opts) -> float | None:
+def write_lock_holds(log: Path, start: int = 0) -> list[tuple[float, str]]:
+    """(ms, path) of each request in the server log, from byte ``start`` on, that held SQLite's write
+    lock: the app logs each request's longest hold as ``write_lock_ms`` (SQLite only)."""
+    holds = []
+    with open(log, "rb") as handle:
+        handle.seek(start)
+        for line in handle:
+            if b'"write_lock_ms"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:  # a line cut by the log's end, or not the app's
+                continue
+            holds.append((float(record["write_lock_ms"]), record.get("path", "?")))
+    return holds
+
+
+def hold_line(holds: list[tuple[float, str]]) -> str:
+    """R5's "longest time any request held the SQLite write lock", with the spread beside it."""
+    if not holds:
+        return "SQLite write lock: no hold logged (PostgreSQL has none)"
+    longest, path = max(holds)
+    figures = [ms for ms, _ in holds]
+    return (f"SQLite write lock: longest hold {longest:.1f} ms ({path}); p50 {percentile(figures, 50):.1f} ms, "
+            f"p99 {percentile(figures, 99):.1f} ms over {len(holds)} writing requests")
+
+
+def search(port: int, fx: Fixture, opts, log: Path | None = None) -> float | None:
     """R5's search: ``opts.rate`` actions/s, then ``opts.rate_step`` more every step, until a step misses
     the bars; returns the highest rate that held them (None if the first did not)."""
     held = None
     rate = opts.rate
     while rate <= opts.max_rate:
+        log_start = log.stat().st_size if log else 0
         stats, wall = run_load(port, fx, opts.step_seconds, opts.concurrency, opts.seed, rate, R5_WEIGHTS)
         figures, missed = r5_verdict(stats, wall, rate)
         p95 = {kind: percentile(stats.latencies.get(kind, []), 95) for kind in ("checkin", "upload", "cancel")}
@@ -492,6 +523,8 @@ def search(port: int, fx: Fixture, opts) -> float | None:
               f"check-in {p95['checkin']:6.1f} ms, upload {p95['upload']:6.1f} ms; 5xx {figures['server_errors']}, "
               f"failed {figures['failed']} -> {'held' if not missed else 'MISSED ' + '; '.join(missed)}",
               flush=True)
+        if log:
+            print(f"           {hold_line(write_lock_holds(log, log_start))}", flush=True)
         if missed:
             break
         held = rate
@@ -578,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
                 sampler = RssSampler(server, opts.sample_every, 24 * 3600)
                 sampler.start()
                 searched = time.monotonic()
-                held = search(server.port, fx, opts)
+                held = search(server.port, fx, opts, server.log)
                 sampler.stop.set()
                 sampler.join(timeout=10)
                 rss = rss_figures(sampler.samples, time.monotonic() - searched)
@@ -593,11 +626,13 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             sampler = RssSampler(server, opts.sample_every, opts.seconds + 120)
             sampler.start()
+            log_start = server.log.stat().st_size
             stats, wall = run_load(server.port, fx, opts.seconds, opts.concurrency, opts.seed, opts.rate,
                                    R5_WEIGHTS if fixed_rate else None)
             sampler.stop.set()
             sampler.join(timeout=10)
             rss = rss_figures(sampler.samples, wall)
+        holds = write_lock_holds(server.log, log_start)
 
         total = stats.total()
         server_errors = stats.count(lambda s: s.isdigit() and s.startswith("5"))
@@ -618,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
               f"mean {rss['last_mib']:.1f} MiB; max {rss['max_mib']:.1f} MiB; "
               f"growth {rss['growth_pct']:+.1f} % "
               f"({rss['samples']} samples)")
+        print(hold_line(holds))
         if stats.samples:
             print(f"sample unexpected replies: {stats.samples}")
         print(json.dumps({
@@ -625,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
             "per_s": round(total / wall, 1), "server_errors": server_errors, "failed": failed,
             "rss_first_mib": round(rss["first_mib"], 1), "rss_last_mib": round(rss["last_mib"], 1),
             "rss_growth_pct": round(rss["growth_pct"], 1),
+            "write_lock_longest_ms": max((ms for ms, _ in holds), default=None),
             **{f"{kind}_p95_ms": round(percentile(lat, 95), 1) for kind, lat in stats.latencies.items()},
         }, ensure_ascii=False))
 

@@ -5,7 +5,7 @@ import io
 
 from werkzeug.formparser import parse_form_data
 
-from bench.soak import Stats, multipart, r5_verdict
+from bench.soak import Stats, hold_line, multipart, r5_verdict, write_lock_holds
 
 
 def test_the_multipart_body_parses_as_a_form_with_a_file():
@@ -40,3 +40,25 @@ def test_slow_reads_slow_sign_ups_errors_and_a_lagging_rate_each_miss():
     text = " | ".join(missed)
     assert "reads p95 400 ms" in text and "sign-up p95 900 ms" in text
     assert "1 5xx" in text and "1 failed or dropped" in text and "< 95 % of 200" in text
+
+
+def test_write_lock_holds_are_read_from_the_request_lines_after_the_offset(tmp_path):
+    log = tmp_path / "server.log"
+    earlier = '{"logger": "unionevents.request", "path": "/old", "write_lock_ms": 900.0}\n'
+    log.write_text(
+        earlier
+        + '[2026-11-27 14:00:00 +0000] [7] [WARNING] a gunicorn line\n'
+        + '{"logger": "unionevents.request", "path": "/api/v1/checkins", "status": 200, "write_lock_ms": 12.5}\n'
+        + '{"logger": "unionevents.request", "path": "/activities/", "status": 200}\n'
+        + '{"logger": "unionevents.request", "path": "/me/entries/3/edit", "write_lock_ms": 40.0}\n'
+        + '{"logger": "unionevents.request", "path": "/cut", "write_lock_ms": 7',  # the log's unfinished end
+        encoding="utf-8")
+    holds = write_lock_holds(log, start=len(earlier.encode()))
+    assert holds == [(12.5, "/api/v1/checkins"), (40.0, "/me/entries/3/edit")]
+    line = hold_line(holds)
+    assert line.startswith("SQLite write lock: longest hold 40.0 ms (/me/entries/3/edit)")
+    assert "over 2 writing requests" in line
+
+
+def test_no_hold_logged_says_so():
+    assert "no hold logged" in hold_line([])
