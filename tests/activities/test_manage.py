@@ -8,6 +8,7 @@ import pytest
 from flask import g
 from sqlalchemy import func, select
 
+from unionevents.accounts.models import Role
 from unionevents.activities import services
 from unionevents.activities.models import (
     Activity, ActivityKind, ActivityStatus, Question, QuestionKind, SignupMode, TimeSlot, UnitQuota,
@@ -221,6 +222,25 @@ def test_new_form_offers_only_unions_in_scope(client, login, organiser):
     assert 'type="datetime-local"' in page
     node_select = page.split('name="node_id"')[1].split("</select>")[0]
     assert YUQUANYING in node_select and "玉泉营商场工会" in node_select and AOYUNCUN not in node_select
+
+
+def test_new_form_preselects_the_only_union_in_scope(client, login, make, tree):
+    login(make.user("商场组织者", union="玉泉营商场工会", role=Role.ORGANISER, scope="玉泉营商场工会"))
+    page = client.get("/manage/activities/new").get_data(as_text=True)
+    node_select = page.split('name="node_id"')[1].split("</select>")[0]
+    assert f'<option selected value="{tree["玉泉营商场工会"].id}">' in node_select
+
+
+def test_edit_offers_the_activitys_own_union_even_outside_the_scope(client, login, organiser, make, tree,
+                                                                    monkeypatch):
+    """The organising union stays choosable (and chosen) when the scope list would not offer it."""
+    activity = make.activity()
+    monkeypatch.setattr(services, "nodes_in_scope", lambda user: [tree["玉泉营商场工会"]])
+    login(organiser)
+    page = client.get(f"/manage/activities/{activity.id}/edit").get_data(as_text=True)
+    options = page.split('name="node_id"')[1].split("</select>")[0].split("<option")[1:]
+    assert options[0].startswith(f' selected value="{tree[YUQUANYING].id}">{YUQUANYING}<')
+    assert f'value="{tree["玉泉营商场工会"].id}"' in options[1]
 
 
 def test_create_happy_path_converts_beijing_time_to_utc(client, login, organiser, tree):

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 
 from ..core.db import MAX_ID
 from ..core.errors import ValidationFailed
+from ..core.forms import select_choices
 from ..core.permissions import role_required, scope_nodes
 from ..extensions import db
 from ..unions.services import tree_choices
@@ -42,7 +43,7 @@ def users():
         log_read(current_user.id, "admin.user_search", None, results=total)
     people = db.session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     form = GrantRoleForm()
-    form.node_id.choices = [(str(i), label) for i, label in tree_choices()]
+    form.node_id.choices = select_choices(tree_choices())
     return render_template("accounts/admin/users.html", people=people, query=query, page=page,
                            total=total, page_size=PAGE_SIZE, form=form, revoke_form=EmptyForm())
 
@@ -51,7 +52,7 @@ def users():
 @role_required(Role.ADMIN)
 def grant():
     form = GrantRoleForm()
-    form.node_id.choices = [(str(i), label) for i, label in tree_choices()]
+    form.node_id.choices = select_choices(tree_choices())
     if not form.validate_on_submit():
         for messages in form.errors.values():
             flash(" ".join(str(m) for m in messages), "error")

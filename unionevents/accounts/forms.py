@@ -5,15 +5,16 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from ..core.db import MAX_ID
-from ..core.forms import REQUIRED_MESSAGE, MobileNumber, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, MobileNumber, enum_choices, strip_filter
 from .models import Occupation, Role
 
 
 def _occupation_choices():
-    return Occupation.choices()
+    return enum_choices(Occupation)
 
 
 def coerce_optional_int(value):
@@ -89,7 +90,7 @@ class ProfileForm(FlaskForm):
 class GrantRoleForm(FlaskForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()])
-    role = SelectField(_l("Role"), choices=lambda: [(r.value, r.title) for r in Role
+    role = SelectField(_l("Role"), choices=lambda: [SelectChoice(r.value, r.title) for r in Role
                                                      if r in (Role.ADMIN, Role.ORGANISER, Role.OFFICER)])
     node_id = SelectField(_l("Union"), coerce=coerce_optional_int, validate_choice=False)
     submit = SubmitField(_l("Grant role"))

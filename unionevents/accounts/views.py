@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
 
 from ..core.errors import Conflict, ValidationFailed
+from ..core.forms import select_choices
 from ..core.permissions import login_required, public
 from ..core.security import CLEAR_SITE_DATA, is_safe_redirect
 from ..core.timeutil import now, utc_to_local
@@ -27,7 +29,7 @@ _mobile_key = throttle.mobile_key
 
 
 def _union_choices():
-    return [("", _("Not a union member"))] + [(str(i), label) for i, label in tree_choices()]
+    return [SelectChoice("", _("Not a union member"))] + select_choices(tree_choices())
 
 
 def apply_service_errors(form, error: ValidationFailed | Conflict) -> None:

@@ -12,12 +12,13 @@ from wtforms import (
     BooleanField, DateField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
     StringField, SubmitField, TextAreaField, TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..accounts.models import Occupation
 from ..core.db import MAX_ID
-from ..core.forms import REQUIRED_MESSAGE, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, enum_choices, strip_filter
 from .models import ActivityKind, ActivityStatus, QuestionKind, SignupMode, Visibility
 from .services import (
     CANCEL_REASON_MAX, DESCRIPTION_MAX, MAX_CAPACITY, QUESTION_LABEL_MAX, TITLE_MAX, VENUE_MAX,
@@ -64,7 +65,7 @@ def coerce_int_or_none(value):
 class ActivityForm(FlaskForm):
     title = StringField(_l("Title"), filters=[strip_filter],
                         validators=[DataRequired(REQUIRED_MESSAGE), Length(max=TITLE_MAX)])
-    kind = SelectField(_l("Kind of activity"), choices=ActivityKind.choices,
+    kind = SelectField(_l("Kind of activity"), choices=lambda: enum_choices(ActivityKind),
                        default=ActivityKind.CLASS_.value)
     node_id = SelectField(_l("Organising union"), coerce=coerce_int_or_none,
                           validators=[DataRequired(REQUIRED_MESSAGE)],
@@ -83,10 +84,13 @@ class ActivityForm(FlaskForm):
     capacity = places(_l("Places"), required=False,
                       description=_l("With time slots, the places are the sum of the slots' places."))
     waitlist_enabled = BooleanField(_l("Keep a waiting list when full"), default=True)
-    mode = SelectField(_l("Sign-up mode"), choices=SignupMode.choices, default=SignupMode.FIRST_COME.value)
-    visibility = SelectField(_l("Who can see it"), choices=Visibility.choices, default=Visibility.PUBLIC.value)
+    mode = SelectField(_l("Sign-up mode"), choices=lambda: enum_choices(SignupMode),
+                       default=SignupMode.FIRST_COME.value)
+    visibility = SelectField(_l("Who can see it"), choices=lambda: enum_choices(Visibility),
+                             default=Visibility.PUBLIC.value)
     members_only = BooleanField(_l("Union members only"))
-    occupations = MultiCheckboxField(_l("Only these occupations (optional)"), choices=Occupation.choices,
+    occupations = MultiCheckboxField(_l("Only these occupations (optional)"),
+                                     choices=lambda: enum_choices(Occupation),
                                      description=_l("Tick none to let every occupation sign up."))
     eligible_node_ids = SelectMultipleField(
         _l("Only workers of these unions (optional)"), coerce=int,
@@ -139,7 +143,8 @@ class SlotGenerateForm(FlaskForm):
 class QuestionForm(FlaskForm):
     label = StringField(_l("Question"), filters=[strip_filter],
                         validators=[DataRequired(REQUIRED_MESSAGE), Length(max=QUESTION_LABEL_MAX)])
-    kind = SelectField(_l("Kind of answer"), choices=QuestionKind.choices, default=QuestionKind.TEXT.value)
+    kind = SelectField(_l("Kind of answer"), choices=lambda: enum_choices(QuestionKind),
+                       default=QuestionKind.TEXT.value)
     required = BooleanField(_l("An answer is required"))
     choices = TextAreaField(_l("Choices, one per line"), render_kw={"rows": 4},
                             description=_l("Only for single and multiple choice: at least two different "
@@ -166,8 +171,9 @@ class ActivityFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Status"), choices=lambda: [("", _l("All"))] + ActivityStatus.choices(),
+    status = SelectField(_l("Status"),
+                         choices=lambda: [SelectChoice("", _l("All"))] + enum_choices(ActivityStatus),
                          validate_choice=False)
-    kind = SelectField(_l("Kind"), choices=lambda: [("", _l("All"))] + ActivityKind.choices(),
+    kind = SelectField(_l("Kind"), choices=lambda: [SelectChoice("", _l("All"))] + enum_choices(ActivityKind),
                        validate_choice=False)
     node = SelectField(_l("Union (and below)"), coerce=coerce_int_or_none, validate_choice=False)

@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.forms import EmptyForm
 from ..accounts.models import Occupation, Role
 from ..core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from ..core.forms import select_choices
 from ..core.permissions import has_role, role_required
 from ..core.timeutil import local_to_utc, now, utc_to_local
 from ..extensions import db
@@ -82,10 +84,11 @@ def _check_action_form() -> None:
         abort(400)
 
 
-def _scope_choices() -> list[tuple[int, str]]:
+def _scope_choices() -> list[SelectChoice]:
+    """The organiser's unions as options, indented under the topmost; values are ids as strings."""
     nodes = services.nodes_in_scope(_actor())
     top = min((n.depth for n in nodes), default=0)
-    return [(n.id, "\u3000" * (n.depth - top) + n.name) for n in nodes]
+    return [SelectChoice(str(n.id), "\u3000" * (n.depth - top) + n.name) for n in nodes]
 
 
 def _local(value: datetime | None) -> datetime | None:
@@ -112,9 +115,9 @@ def _activity_form(activity: Activity | None = None) -> ActivityForm:
     else:
         form = ActivityForm()
     form.node_id.choices = _scope_choices()
-    if activity is not None and activity.node_id not in {i for i, _label in form.node_id.choices}:
-        form.node_id.choices.insert(0, (activity.node_id, activity.node.name))
-    form.eligible_node_ids.choices = tree_choices()
+    if activity is not None and str(activity.node_id) not in {c.value for c in form.node_id.choices}:
+        form.node_id.choices.insert(0, SelectChoice(str(activity.node_id), activity.node.name))
+    form.eligible_node_ids.choices = select_choices(tree_choices())
     return form
 
 
@@ -139,11 +142,11 @@ def _data_from(form: ActivityForm) -> services.ActivityData:
 def activities():
     scope = _scope_choices()
     form = ActivityFilterForm(request.args)
-    form.node.choices = [("", _("All"))] + scope
+    form.node.choices = [SelectChoice("", _("All"))] + scope
     status = _enum_or_none(ActivityStatus, form.status.data)
     kind = _enum_or_none(ActivityKind, form.kind.data)
     node = None
-    if form.node.data and form.node.data in {i for i, _label in scope}:
+    if form.node.data and str(form.node.data) in {c.value for c in scope}:
         node = db.session.get(UnionNode, form.node.data)
     page = services.managed_activities(_actor(), status=status, kind=kind, node=node,
                                        page=request.args.get("page", 1, type=int) or 1)
@@ -169,7 +172,7 @@ def new_activity():
     if request.method == "GET":
         scope = form.node_id.choices
         if len(scope) == 1:
-            form.node_id.data = scope[0][0]
+            form.node_id.data = form.node_id.coerce(scope[0].value)
         form.signup_opens_at.data = utc_to_local(now()).replace(minute=0, second=0, microsecond=0)
     if form.validate_on_submit():
         try:
@@ -456,7 +459,7 @@ def delete_question(activity_id: int, question_id: int):
 # -- unit quotas ---------------------------------------------------------------------------------------
 
 def _quota_page(activity: Activity, form: QuotaForm, status: int = 200):
-    form.node_id.choices = [("", _("Choose a union"))] + tree_choices()
+    form.node_id.choices = [SelectChoice("", _("Choose a union"))] + select_choices(tree_choices())
     used = sum(q.quota for q in activity.unit_quotas)
     return render_template("activities/manage/quotas.html", activity=activity, form=form, quota_total=used,
                            action_form=EmptyForm()), status
@@ -474,7 +477,7 @@ def quotas(activity_id: int):
 def save_quota(activity_id: int):
     activity = load_managed_activity(activity_id)
     form = QuotaForm()
-    form.node_id.choices = [("", _("Choose a union"))] + tree_choices()
+    form.node_id.choices = [SelectChoice("", _("Choose a union"))] + select_choices(tree_choices())
     if form.validate_on_submit():
         try:
             services.save_unit_quota(_actor(), activity.id, form.node_id.data, form.quota.data)

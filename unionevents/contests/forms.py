@@ -11,17 +11,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..core.forms import REQUIRED_MESSAGE, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, enum_choices, strip_filter
 from .models import ContestFormat, PerformanceCategory
 
 CONSENT_LABEL = _l("If my entry wins an award, my name and union may be published with the results.")
 CONSENT_HELP = _l("Optional and separate from your entry. Without it the results show “Anonymous”. "
                   "You can change this until the entry deadline.")
-
-
-def enum_choices(enum_cls) -> list[SelectChoice]:
-    """Choices made per request, so their titles are in the request's language."""
-    return [SelectChoice(member.value, member.title) for member in enum_cls]
 
 
 def apply_errors(form, errors: dict[str, list[str]], field_map: dict[str, str] | None = None) -> list[str]:

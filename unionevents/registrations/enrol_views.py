@@ -12,6 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SelectField, SubmitField
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.models import Role
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
@@ -51,11 +52,12 @@ def _load(activity_id: int, unit_id: int) -> enrolment.EnrolOption:
         abort(403)
 
 
-def _slot_choices(option: enrolment.EnrolOption):
+def _slot_choices(option: enrolment.EnrolOption) -> list[SelectChoice]:
     from flask_babel import format_datetime, gettext as _
 
-    return [("", _("Choose a time slot"))] + [
-        (str(slot.id), f"{format_datetime(slot.starts_at, 'short')} ({_('%(n)d left', n=slot.places_left)})")
+    return [SelectChoice("", _("Choose a time slot"))] + [
+        SelectChoice(str(slot.id),
+                     f"{format_datetime(slot.starts_at, 'short')} ({_('%(n)d left', n=slot.places_left)})")
         for slot in option.activity.slots]
 
 

@@ -12,6 +12,7 @@ from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_
                    stream_with_context, url_for)
 from flask_babel import gettext as _, ngettext
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from ..accounts.models import Occupation, Role
 from ..activities.models import Activity, QuestionKind
@@ -269,8 +270,9 @@ def check_in_ticket(activity_id: int):
 
 def _walk_in_form(activity: Activity) -> WalkInForm:
     form = WalkInForm()
-    form.slot_id.choices = [("", _("Choose a time slot"))] + [
-        (str(slot.id), f"{_format_datetime(slot.starts_at)} ({_('%(n)d left', n=slot.places_left)})")
+    form.slot_id.choices = [SelectChoice("", _("Choose a time slot"))] + [
+        SelectChoice(str(slot.id),
+                     f"{_format_datetime(slot.starts_at)} ({_('%(n)d left', n=slot.places_left)})")
         for slot in activity.slots]
     return form
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..core.forms import REQUIRED_MESSAGE, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, enum_choices, strip_filter
 from .models import RegistrationState
 from .services import NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX
 
@@ -38,17 +39,17 @@ class WalkInForm(FlaskForm):
 
 
 def state_choices():
+    """(value, title) pairs for the roster's plain state filter (not a WTForms field)."""
     return [("", _l("Any state"))] + [(s.value, s.title) for s in RegistrationState]
 
 
 class MessageForm(FlaskForm):
     audience = RadioField(_l("Send to"), choices=[
-        ("all", _l("Everyone registered (not cancelled or rejected)")),
-        ("state", _l("Everyone in one state")),
-        ("selected", _l("The registrations I ticked")),
+        SelectChoice("all", _l("Everyone registered (not cancelled or rejected)")),
+        SelectChoice("state", _l("Everyone in one state")),
+        SelectChoice("selected", _l("The registrations I ticked")),
     ], default="all", validators=[DataRequired(REQUIRED_MESSAGE)])
-    state = SelectField(_l("State"), choices=[(s.value, s.title) for s in RegistrationState],
-                        validate_choice=True)
+    state = SelectField(_l("State"), choices=lambda: enum_choices(RegistrationState), validate_choice=True)
     subject = StringField(_l("Subject"), filters=[strip_filter],
                           validators=[Optional(), Length(max=NOTICE_SUBJECT_MAX)],
                           description=_l("Optional; the activity's title when empty."))
@@ -60,7 +61,8 @@ class MessageForm(FlaskForm):
 
 
 class ExportForm(FlaskForm):
-    format = RadioField(_l("Format"), choices=[("xlsx", _l("Excel (XLSX)")), ("csv", _l("CSV"))],
+    format = RadioField(_l("Format"),
+                        choices=[SelectChoice("xlsx", _l("Excel (XLSX)")), SelectChoice("csv", _l("CSV"))],
                         default="xlsx", validators=[DataRequired(REQUIRED_MESSAGE)])
     full_mobile = BooleanField(_l("Full mobile numbers"),
                                description=_l("Only when you must call people; this download is recorded."))
