@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from unionevents.core.errors import DomainError
 from unionevents.extensions import db
 from unionevents.registrations import services as engine
 from unionevents.registrations.models import PLACE_STATES, Registration, RegistrationState as S
-from unionevents.reports import queries, services
+from unionevents.reports import queries, rules, services
 from unionevents.reports.models import ReportReach
 from unionevents.reports.queries import ReportFilter, Unique
 from unionevents.reports.services import local_day
@@ -205,10 +205,55 @@ def compare_every_kind_set(tree, ranges) -> int:
     return compared
 
 
+def boundary_days(ranges) -> list[date]:
+    """Every day at or just outside an end of a range, of its ragged day ranges and of its whole months."""
+    days = set()
+    for first, last in ranges:
+        split = rules.split_months(first, last)
+        months = [split.core_days] if split.core else []
+        for low, high in [(first, last), *split.add, *split.remove, *months]:
+            days |= {low - timedelta(days=1), low, high, high + timedelta(days=1)}
+    return sorted(days)
+
+
+def newcomers_on_boundary_days(make, frozen_time, tree, ranges) -> None:
+    """On each of ``boundary_days`` an activity (each kind in turn, health too, which ``random_world``
+    never picks, at each union in turn) and a newcomer reached on that day and the next boundary day
+    only (every other one attended on the first).  The random world's workers come back often, so a
+    day read one too many or too few at a range's end rarely changes its counts; a newcomer's does:
+    the two days straddle the boundary, so in the range they are reached on one day only (a
+    ragged day), and their other day decides whether a place on a ragged day was already counted in
+    the whole months (days added) or in the range (days taken away)."""
+    organiser = make.user("边界组织者", role=Role.ORGANISER, scope=tree["北京市总工会"])
+    nodes, kinds = list(tree.values()), list(ActivityKind)
+    occupations = [Occupation.RIDER, Occupation.OFFICE_WORKER, Occupation.COURIER]
+    newcomer = None
+    for i, day in enumerate(boundary_days(ranges)):
+        start = datetime.combine(day, T0.time())  # T0's time of day: the activity counts on ``day``
+        frozen_time(start - timedelta(days=3))
+        activity = make.activity(f"边界{day}", node=nodes[i % len(nodes)], kind=kinds[i % len(kinds)],
+                                 starts_in=timedelta(days=3))
+        slot_id = None
+        if activity.kind == ActivityKind.HEALTH:  # a health service is booked by time slot, with consent
+            slot_id = activity_services.add_slot(organiser, activity.id, start, start + timedelta(hours=1),
+                                                 capacity=5).id
+        if newcomer is not None:  # the previous day's newcomer, back on this one
+            engine.register(newcomer, activity.id, slot_id=slot_id, health_consent=slot_id is not None)
+        newcomer = make.user(f"边界职工{i}", union=tree["玉泉营商场工会"], occupation=occupations[i % 3])
+        registration = engine.register(newcomer, activity.id, slot_id=slot_id,
+                                       health_consent=slot_id is not None)
+        if i % 2:
+            frozen_time(start)
+            engine.check_in(registration.id, organiser)
+    frozen_time(T0)
+    db.session.expire_all()
+
+
 def test_every_kind_set_equals_a_count_from_the_registrations(make, frozen_time):
     """Every choice of two, three and four kinds, for every union and ragged range: after the hook and
     settling, and again after ``rebuild`` (the kind sets' MONTH rows built in SQL)."""
     tree = random_world(make, frozen_time, 3)
+    newcomers_on_boundary_days(make, frozen_time, tree, SET_RANGES)
     assert compare_every_kind_set(tree, SET_RANGES) > 200
     assert services.check() == []
     settled = services.snapshot()
