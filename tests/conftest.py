@@ -1,24 +1,33 @@
 """Shared fixtures: one database per xdist worker, emptied after every test.
 
 SQLite by default (a file, so threaded tests share it); PostgreSQL when
-TEST_DATABASE_URL is set, with a database per worker.  Tables are emptied
-rather than rolled back because concurrency tests commit from many threads.
+TEST_DATABASE_URL is set, with a database per worker, dropped when the session
+ends.  Tables are emptied rather than rolled back because concurrency tests
+commit from many threads.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from unionevents import create_app
 from unionevents.core import timeutil
 from unionevents.extensions import db
 
 from .factories import Factories
+
+
+#: The PostgreSQL databases this process created: name → (server URL, oid), dropped when the session ends.
+_created: dict[str, tuple[str, int]] = {}
+_OID = text("SELECT oid FROM pg_database WHERE datname = :name")
 
 
 def worker_database_url(worker_id: str, tmp_dir: Path, suffix: str = "") -> str:
@@ -34,8 +43,45 @@ def worker_database_url(worker_id: str, tmp_dir: Path, suffix: str = "") -> str:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        _created[name] = (base, conn.scalar(_OID, {"name": name}))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_created_databases() -> None:
+    """Drop the databases ``worker_database_url`` created in this process, so runs do not pile them up on
+    the server.  Only the very database created here (same oid: a later run of this checkout may have
+    made its own under the name since), WITH (FORCE) for any connection still open to it (an engine
+    not disposed, an interrupted run).  A database that cannot be dropped is left with a warning: the
+    next run of this checkout drops it before creating it anyway."""
+    for server in {server for server, _oid in _created.values()}:
+        names = {name: oid for name, (where, oid) in _created.items() if where == server}
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                for name, oid in names.items():
+                    try:
+                        if conn.scalar(_OID, {"name": name}) == oid:
+                            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                    except SQLAlchemyError as error:
+                        _warn(f"test database {name} was not dropped: {error}")
+                    del _created[name]
+        except SQLAlchemyError as error:
+            _warn(f"test databases {', '.join(names)} were not dropped: {error}")
+        finally:
+            admin.dispose()
+
+
+def _warn(message: str) -> None:
+    try:
+        warnings.warn(message, stacklevel=2)
+    except Warning:  # warnings made errors (-W error): still only a message, never a failed run
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def pytest_sessionfinish(session) -> None:
+    # After every fixture's teardown (the apps have disposed their engines); in each xdist worker.
+    drop_created_databases()
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,14 @@ the MONTH rows of their set, with the range's ragged days read from ``report_rea
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, and_, case, func, literal, select, union_all
+from sqlalchemy import Date, Integer, and_, bindparam, case, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -221,47 +222,55 @@ def _bits_or(column) -> Any:
                func.max(column.op("&")(ReachMeasure.PLACES.bit)))
 
 
-def _reached_bits(node_id, user_id, days: tuple[date, date] | None, kinds: list[ActivityKind]) -> Any:
-    """SQL: the reach bits a worker's rows of ``kinds`` at a union count on ``days`` (0: none)."""
+def _reached_bits(node_id, user_id, days: tuple[str, str] | None) -> Any:
+    """SQL: the reach bits a worker's rows of the wanted kinds (bound: ``kinds``) at a union count
+    on the days between the bound parameters named ``days`` (0: none)."""
     if days is None:
         return literal(0)
     r = aliased(ReportReach)
+    low, high = (bindparam(name, type_=Date) for name in days)
     return func.coalesce(select(_bits_or(r.counted)).where(
-        r.node_id == node_id, r.user_id == user_id, r.day.between(*days), r.kind.in_(kinds))
-        .scalar_subquery(), 0)
+        r.node_id == node_id, r.user_id == user_id, r.day.between(low, high),
+        r.kind.in_(bindparam("kinds", expanding=True))).scalar_subquery(), 0)
 
 
-def _unique_from_kind_set(f: ReportFilter, child_ids: list[int], kinds: int) -> tuple[dict[int, Unique], Unique]:
-    """The same for a choice of two to four kinds: their set's MONTH span rows give the whole months
-    of the range (one statement), and the worker's ``report_reach`` rows the ragged days
-    (``rules.split_months``; one statement over those days' rows, each checked against the worker's
-    rows in the months or the range)."""
-    split = rules.split_months(f.date_from, f.date_to)
-    everyone = [ReachMeasure.PLACES, ReachMeasure.ATTENDED]
-    own = [ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED]
-    sums: dict[tuple[int, ReachMeasure], list[int]] = {}
-    if split.core is not None:
-        s = ReportReachSpan
-        core_from, core_to = split.core
-        month_rows = [s.kinds == kinds, s.grain == SpanGrain.MONTH.value, s.prev_day >= core_from,
-                      s.day <= core_to]
-        node_rows = and_(s.node_id == f.node.id, s.measure.in_([m.value for m in everyone + own]))
-        child_rows = and_(s.node_id.in_(child_ids), s.measure.in_([m.value for m in everyone]))
-        for row in db.session.execute(
-                select(s.node_id, s.measure, func.sum(s.workers), func.sum(s.nef))
-                .where(*month_rows, node_rows | child_rows if child_ids else node_rows)
-                .group_by(s.node_id, s.measure)):
-            sums[(row[0], ReachMeasure(row[1]))] = [int(row[2] or 0), int(row[3] or 0)]
+EVERYONE = (ReachMeasure.PLACES, ReachMeasure.ATTENDED)
+OWN = (ReachMeasure.OWN_PLACES, ReachMeasure.OWN_ATTENDED)
+
+
+@functools.cache
+def _kind_set_months(children: bool):
+    """The whole months of a range for a kind set: the set's MONTH span rows summed per union and
+    measure.  Bound: ``kinds_code``, ``core_from``, ``core_to``, ``node_id``, ``child_ids``.  Built
+    once per shape, like the ragged days' statement below."""
+    s = ReportReachSpan
+    node_rows = and_(s.node_id == bindparam("node_id", type_=Integer),
+                     s.measure.in_([m.value for m in EVERYONE + OWN]))
+    child_rows = and_(s.node_id.in_(bindparam("child_ids", expanding=True)),
+                      s.measure.in_([m.value for m in EVERYONE]))
+    return (select(s.node_id, s.measure, func.sum(s.workers), func.sum(s.nef))
+            .where(s.kinds == bindparam("kinds_code", type_=Integer), s.grain == SpanGrain.MONTH.value,
+                   s.prev_day >= bindparam("core_from", type_=Date),
+                   s.day <= bindparam("core_to", type_=Date),
+                   node_rows | child_rows if children else node_rows)
+            .group_by(s.node_id, s.measure))
+
+
+@functools.cache
+def _kind_set_ragged(adding: tuple[bool, ...], months: bool):
+    """The ragged days' changes for a kind set, per combination of gained and lost measures (see
+    ``_unique_from_kind_set``): one SELECT per ragged day range in ``adding`` (True: days added, False:
+    days taken away), ``months``: the range has whole months.  Bound: ``node_ids``, ``kinds``,
+    ``low{i}``/``high{i}`` (the i-th day range), ``months_from``/``months_to`` (with ``months``),
+    ``range_from``/``range_to``.  Built once per shape and bound per call: building it cost several
+    times more than running it."""
     r = ReportReach
-    wanted = [kind for kind in ActivityKind if kind in f.kinds]
-    days = [(day_range, True) for day_range in split.add] + [(day_range, False) for day_range in split.remove]
-    if not days:  # whole months: nothing to correct
-        return _unique_result(f, child_ids, sums)
     candidates = union_all(*[
-        select(r.node_id, r.user_id, r.counted.label("counted"), literal(int(adding)).label("adding"))
-        .where(r.node_id.in_([f.node.id, *child_ids]), r.kind.in_(wanted), r.day.between(*day_range),
+        select(r.node_id, r.user_id, r.counted.label("counted"), literal(int(added)).label("adding"))
+        .where(r.node_id.in_(bindparam("node_ids", expanding=True)), r.kind.in_(bindparam("kinds", expanding=True)),
+               r.day.between(bindparam(f"low{i}", type_=Date), bindparam(f"high{i}", type_=Date)),
                r.counted.op("&")(rules.MEASURE_BITS) != 0)
-        for day_range, adding in days]).subquery("ragged")
+        for i, added in enumerate(adding)]).subquery("ragged")
     c = candidates.c
     # Per worker and union: what the ragged days they were reached on count, and (only when needed)
     # what their rows in the whole months (to add) or in the range (to take away) count.
@@ -272,8 +281,8 @@ def _unique_from_kind_set(f: ReportFilter, child_ids: list[int], kinds: int) -> 
         func.max(c.counted.op("&")(COUNTED_NEF)).label("nef"),
     ).group_by(c.node_id, c.user_id).subquery("per_worker")
     w = per_worker.c
-    in_months = _reached_bits(w.node_id, w.user_id, split.core_days, wanted)
-    in_range = _reached_bits(w.node_id, w.user_id, (f.date_from, f.date_to), wanted)
+    in_months = _reached_bits(w.node_id, w.user_id, ("months_from", "months_to") if months else None)
+    in_range = _reached_bits(w.node_id, w.user_id, ("range_from", "range_to"))
     # The measures a worker adds (reached on an added day, not in the months) and takes away (reached
     # on a day taken away, not in the range), counted per combination: each subquery is written once
     # (PostgreSQL would copy it into every sum below, and the plan's cost would call in its JIT).
@@ -281,8 +290,34 @@ def _unique_from_kind_set(f: ReportFilter, child_ids: list[int], kinds: int) -> 
     lost = w.removed - w.removed.op("&")(case((w.removed != 0, in_range), else_=0))
     changes = select(w.node_id, gained.label("gained"), lost.label("lost"), w.nef).subquery("changes")
     g = changes.c
+    return select(g.node_id, g.gained, g.lost, g.nef, func.count()).group_by(g.node_id, g.gained, g.lost, g.nef)
+
+
+def _unique_from_kind_set(f: ReportFilter, child_ids: list[int], kinds: int) -> tuple[dict[int, Unique], Unique]:
+    """The same for a choice of two to four kinds: their set's MONTH span rows give the whole months
+    of the range (one statement), and the worker's ``report_reach`` rows the ragged days
+    (``rules.split_months``; one statement over those days' rows, each checked against the worker's
+    rows in the months or the range)."""
+    split = rules.split_months(f.date_from, f.date_to)
+    sums: dict[tuple[int, ReachMeasure], list[int]] = {}
+    if split.core is not None:
+        core_from, core_to = split.core
+        for row in db.session.execute(_kind_set_months(bool(child_ids)), {
+                "kinds_code": kinds, "core_from": core_from, "core_to": core_to, "node_id": f.node.id,
+                "child_ids": child_ids}):
+            sums[(row[0], ReachMeasure(row[1]))] = [int(row[2] or 0), int(row[3] or 0)]
+    days = [(day_range, True) for day_range in split.add] + [(day_range, False) for day_range in split.remove]
+    if not days:  # whole months: nothing to correct
+        return _unique_result(f, child_ids, sums)
+    params: dict[str, Any] = {"node_ids": [f.node.id, *child_ids], "kinds": [kind for kind in ActivityKind
+                                                                             if kind in f.kinds],
+                              "range_from": f.date_from, "range_to": f.date_to}
+    for i, ((low, high), _adding) in enumerate(days):
+        params[f"low{i}"], params[f"high{i}"] = low, high
+    if split.core_days is not None:
+        params["months_from"], params["months_to"] = split.core_days
     for node_id, gained_bits, lost_bits, nef, workers in db.session.execute(
-            select(g.node_id, g.gained, g.lost, g.nef, func.count()).group_by(g.node_id, g.gained, g.lost, g.nef)):
+            _kind_set_ragged(tuple(adding for _day_range, adding in days), split.core_days is not None), params):
         for measure in ReachMeasure:
             change = workers * (bool(gained_bits & measure.bit) - bool(lost_bits & measure.bit))
             if change:
