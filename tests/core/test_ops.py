@@ -124,23 +124,18 @@ def test_healthz_answers_503_when_the_database_is_unreachable(engine, caplog):
 
 # --- How long a request held SQLite's write lock (R5 reads it from these lines) -------------------
 
-def _signup(client, make, *, hold_seconds: float = 0.0, app=None) -> None:
+def _signup_pausing_in_its_transaction(app, client, make, monkeypatch, seconds: float) -> None:
     make.tree()
     worker = make.user("王师傅", union="玉泉营商场工会")
     activity_id = make.activity(capacity=5).id
-    if hold_seconds:
-        app.config["TESTING_RACE_DELAY"] = hold_seconds  # a pause inside the sign-up's transaction
-    try:
-        response = client.post(f"/api/v1/activities/{activity_id}/registrations", json={},
-                               headers=bearer(worker))
-    finally:
-        app and app.config.update(TESTING_RACE_DELAY=0.0)
+    monkeypatch.setitem(app.config, "TESTING_RACE_DELAY", seconds)  # slept inside the sign-up's transaction
+    response = client.post(f"/api/v1/activities/{activity_id}/registrations", json={}, headers=bearer(worker))
     assert response.status_code == 201, response.get_data(as_text=True)
 
 
-def test_a_sign_up_logs_how_long_it_held_the_sqlite_write_lock(app, client, make, caplog):
+def test_a_sign_up_logs_how_long_it_held_the_sqlite_write_lock(app, client, make, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="unionevents")
-    _signup(client, make, hold_seconds=0.05, app=app)
+    _signup_pausing_in_its_transaction(app, client, make, monkeypatch, 0.05)
     client.get("/healthz")
     signup, healthz = _access_records(caplog)
     if not is_sqlite():
@@ -179,7 +174,7 @@ def test_a_transaction_closed_without_commit_leaves_no_hold_to_the_next(app):
 def test_a_long_hold_is_logged_as_a_warning(app, client, make, caplog, monkeypatch):
     monkeypatch.setitem(app.config, "SQLITE_WRITE_LOCK_WARN_MS", 30)
     caplog.set_level(logging.INFO, logger="unionevents")
-    _signup(client, make, hold_seconds=0.04, app=app)
+    _signup_pausing_in_its_transaction(app, client, make, monkeypatch, 0.04)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "write lock" in r.getMessage()]
     if not is_sqlite():
         assert warnings == []
