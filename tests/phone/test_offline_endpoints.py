@@ -123,6 +123,32 @@ def test_sync_needs_the_csrf_token(app, client, login, door):
     assert state_of(registrations[0].id) == S.CONFIRMED
 
 
+def test_an_ended_session_gets_the_login_page_on_both_door_urls(app, client, login, door):
+    """What checkin-offline.js recognises as "the session ended": a redirect to the login page (fetch
+    follows it); with the session cookie itself gone, the sync's CSRF check answers 400 first, and the
+    page then asks the roster URL, which redirects."""
+    from unionevents.accounts import services as accounts
+
+    organiser, _outsider, activity, registrations = door
+    base = f"/manage/activities/{activity.id}/checkin"
+    body = {"client_id": str(uuid.uuid4()), "registration_id": registrations[0].id}
+    login(organiser)
+    assert client.get(f"{base}/roster.json").status_code == 200
+    accounts.end_all_sessions(organiser)  # change of password, "log out everywhere"
+    for response in (client.get(f"{base}/roster.json", headers={"Accept": "application/json"}),
+                     client.post(f"{base}/sync", json=body, headers={"Accept": "application/json"})):
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/account/login?next=")
+    client.delete_cookie(app.config["SESSION_COOKIE_NAME"])  # expired after 12 h
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(f"{base}/sync", json=body, headers={"X-CSRFToken": "stale"}).status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert client.get(f"{base}/roster.json").status_code == 302
+    assert state_of(registrations[0].id) == S.CONFIRMED
+
+
 def test_service_worker_and_manifest_are_served(client):
     worker = client.get("/sw.js")
     assert worker.status_code == 200
