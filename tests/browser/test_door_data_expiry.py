@@ -12,8 +12,8 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from unionevents.accounts import services as accounts
-from unionevents.registrations.models import Registration, RegistrationState as S
 from unionevents.extensions import db
+from unionevents.registrations.models import Registration, RegistrationState as S
 
 from tests.browser.pages import log_in
 from tests.browser.test_logout_clears_phone import DOOR_KEYS, check_in_offline, door_world, open_door, queued
