@@ -7,7 +7,11 @@
    - When the network returns, waiting check-ins are sent one by one (JSON + CSRF header). The server
      treats the same UUID twice as one check-in, so a resend after a lost answer is harmless; a refusal
      (e.g. the registration was cancelled meanwhile) is shown in the list.
-   - Registers the service worker (scope /manage/) that keeps the page and its files for offline use. */
+   - Registers the service worker (scope /manage/) that keeps the page and its files for offline use.
+   - The roster is kept with the server's "keep_until"; logout-guard.js removes it after that. If the
+     roster fetch or a sync is answered by the login page (the session ended: 12 h, or ended from another
+     device), every saved roster is removed at once; check-ins waiting to be sent are kept for after the
+     next login, and the status line says so. */
 (function () {
   "use strict";
   var box = document.getElementById("offline-door");
@@ -26,6 +30,7 @@
   var syncing = false;
   var lastSearch = "";
   var sentSome = false;
+  var sessionEnded = false;
 
   function load(key, fallback) {
     try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
@@ -66,6 +71,7 @@
 
   function showStatus() {
     showCount();
+    if (sessionEnded) { statusEl.textContent = t("ended"); return; }
     var r = roster();
     var text = navigator.onLine ? t("online") : t("offline");
     if (r) { text += " " + t("saved").replace("{count}", String(r.rows.length)); }
@@ -88,15 +94,52 @@
     pendingBox.hidden = items.length === 0;
   }
 
+  /* The answer of a session that has ended: the server redirects to the login page (fetch follows it),
+     or says 401. */
+  function loginAnswer(response) {
+    if (response.status === 401) { return true; }
+    if (!response.redirected) { return false; }
+    try { return new URL(response.url).pathname === box.getAttribute("data-login-path"); }
+    catch (e) { return false; }
+  }
+
+  /* Logged out by the server: no names stay on the phone (every activity's roster, and the lists with
+     nothing waiting); check-ins waiting to be sent stay, to be sent after the next login. */
+  function endSession() {
+    sessionEnded = true;
+    var keys = [];
+    for (var i = 0; i < localStorage.length; i += 1) { keys.push(localStorage.key(i)); }
+    keys.forEach(function (key) {
+      if (!key) { return; }
+      if (key.indexOf("door-roster-") === 0) { localStorage.removeItem(key); return; }
+      if (key.indexOf("door-queue-") === 0) {
+        var items = load(key, []);
+        var waiting = Array.isArray(items) && items.some(function (item) { return item && item.status === "pending"; });
+        if (!waiting) { localStorage.removeItem(key); }
+      }
+    });
+    resultsEl.textContent = "";
+    box.removeAttribute("data-roster-ready");
+    box.setAttribute("data-session-ended", "true");
+    renderQueue();
+    showStatus();
+  }
+
   function fetchRoster() {
     return fetch(box.getAttribute("data-roster-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { if (!r.ok) { throw new Error("roster " + r.status); } return r.json(); })
+      .then(function (r) {
+        if (loginAnswer(r)) { endSession(); throw new Error("roster: the session ended"); }
+        if (!r.ok) { throw new Error("roster " + r.status); }
+        return r.json();
+      })
       .then(function (data) {
         if (!data || !data.rows) { throw new Error("roster: not a roster"); }
         /* keep what this phone checked in but has not sent yet */
         var waiting = {};
         queue().forEach(function (q) { if (q.status === "pending") { waiting[q.registration_id] = true; } });
         data.rows.forEach(function (row) { if (waiting[row.registration_id]) { row.state = "attended"; row.local = true; } });
+        sessionEnded = false;
+        box.removeAttribute("data-session-ended");
         save(ROSTER_KEY, data);
         box.setAttribute("data-roster-ready", "true");
         showStatus();
@@ -202,6 +245,9 @@
                  "X-CSRFToken": box.getAttribute("data-csrf") },
       body: JSON.stringify({ client_id: next.client_id, registration_id: next.registration_id })
     }).then(function (response) {
+      if (loginAnswer(response)) { endSession(); throw new Error("sync: the session ended"); }
+      /* 400: the CSRF token was refused, as when the session behind it is gone; the roster fetch tells */
+      if (response.status === 400) { fetchRoster().catch(function () {}); throw new Error("sync 400"); }
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (response.ok && data.status === "ok") {
           setItem(next.client_id, { status: "sent", message: "" },
@@ -209,7 +255,7 @@
         } else if (response.status > 400 && response.status < 500) {
           setItem(next.client_id, { status: "conflict", message: data.message || "" }, null);
         } else {
-          /* server trouble, or the session ended (a redirect to the login page): try again later */
+          /* server trouble: try again later */
           throw new Error("sync " + response.status);
         }
       });
@@ -217,7 +263,7 @@
       syncing = false;
       sync();
     }).catch(function () {
-      syncing = false; /* still offline (or the server is down): keep it waiting */
+      syncing = false; /* still offline, the server is down or the session ended: keep it waiting */
     });
   }
 

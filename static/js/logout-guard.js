@@ -4,14 +4,16 @@
    sent stops the logout with a warning (discarding is offered only online: logging out needs the
    server); offline with nothing waiting it is stopped too, so the door keeps working. Otherwise the door
    keys, caches and service worker are removed, then the form posts. The answer's Clear-Site-Data header
-   does the same where honoured; this covers the rest. Without JavaScript the form posts as usual. */
+   does the same where honoured; this covers the rest. Without JavaScript the form posts as usual.
+   A session can also just end (12 h, or ended from another device) with no logout on this phone: so on
+   every organiser page load, rosters past their "keep_until" (the activity's end plus a grace period,
+   sent by the server), or without one and fetched over 24 h ago, are removed too; a queue goes with its
+   roster only when none of its check-ins is still waiting to be sent. */
 (function () {
   "use strict";
-  var form = document.querySelector("form[data-logout-guard]");
-  if (!form) { return; }
   var ROSTER = "door-roster-";
   var QUEUE = "door-queue-";
-  var t = function (key) { return form.getAttribute("data-t-" + key) || ""; };
+  var DAY_MS = 24 * 60 * 60 * 1000;
 
   function store() {
     try { return window.localStorage || null; } catch (e) { return null; }  /* storage blocked */
@@ -24,15 +26,48 @@
     }
     return keys;
   }
+  function read(ls, key) {
+    try { return JSON.parse(ls.getItem(key)); } catch (e) { return null; }
+  }
+  function pendingCount(items) {
+    return Array.isArray(items) ? items.filter(function (item) { return item && item.status === "pending"; }).length : 0;
+  }
+  /* The server's UTC ISO time (microseconds cut to milliseconds, which every browser parses); NaN if none. */
+  function time(text) {
+    return typeof text === "string" ? Date.parse(text.replace(/(\.\d{3})\d+/, "$1")) : NaN;
+  }
+  function expired(roster, nowMs) {
+    if (!roster || typeof roster !== "object") { return true; }  /* unreadable: of no use to the door page */
+    var until = time(roster.keep_until);
+    if (!isNaN(until)) { return until <= nowMs; }
+    var fetched = time(roster.fetched_at);  /* a copy saved before rosters carried keep_until */
+    return isNaN(fetched) || nowMs - fetched > DAY_MS;
+  }
+  /* Remove expired rosters, and queues left with nothing waiting and no roster. Never a waiting check-in. */
+  function sweep(ls) {
+    var nowMs = Date.now();
+    doorKeys(ls).forEach(function (key) {
+      if (key.indexOf(ROSTER) === 0 && expired(read(ls, key), nowMs)) { ls.removeItem(key); }
+    });
+    doorKeys(ls).forEach(function (key) {
+      if (key.indexOf(QUEUE) === 0 && ls.getItem(ROSTER + key.slice(QUEUE.length)) === null &&
+          !pendingCount(read(ls, key))) { ls.removeItem(key); }
+    });
+  }
+  (function () {
+    var ls = store();
+    if (ls) { try { sweep(ls); } catch (e) { /* storage trouble: try again on the next page */ } }
+  })();
+
+  var form = document.querySelector("form[data-logout-guard]");
+  if (!form) { return; }
+  var t = function (key) { return form.getAttribute("data-t-" + key) || ""; };
   /* How many check-ins wait to be sent, and the first activity they belong to. */
   function waiting(ls) {
     var found = { count: 0, activityId: null };
     doorKeys(ls).forEach(function (key) {
       if (key.indexOf(QUEUE) !== 0) { return; }
-      var items = null;
-      try { items = JSON.parse(ls.getItem(key)); } catch (e) { /* unreadable: the door page ignores it too */ }
-      if (!Array.isArray(items)) { return; }
-      var n = items.filter(function (item) { return item && item.status === "pending"; }).length;
+      var n = pendingCount(read(ls, key));  /* unreadable: none (the door page ignores it too) */
       if (n && found.activityId === null) { found.activityId = key.slice(QUEUE.length); }
       found.count += n;
     });

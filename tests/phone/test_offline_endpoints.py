@@ -3,6 +3,7 @@ check-ins made offline (session + CSRF, the same idempotent service as POST /api
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -45,6 +46,24 @@ def test_roster_holds_digests_names_last_four_and_states_only(client, login, doo
     assert first["mobile_last4"] == registrations[0].user.mobile[-4:]
     assert registrations[0].ticket_secret not in response.get_data(as_text=True)
     assert registrations[0].user.mobile not in response.get_data(as_text=True)
+
+
+def test_roster_says_until_when_the_phone_may_keep_it(client, login, door):
+    """``keep_until``: the activity's end plus the grace period (12 h), in UTC like ``fetched_at``; the phone
+    drops the copy after it (static/js/logout-guard.js, tests/browser/test_door_data_expiry.py)."""
+    organiser, _outsider, activity, _registrations = door
+    login(organiser)
+    body = client.get(f"/manage/activities/{activity.id}/checkin/roster.json").get_json()
+    assert body["keep_until"] == (activity.ends_at + timedelta(hours=12)).isoformat() + "Z"
+    fetched_at = datetime.fromisoformat(body["fetched_at"].removesuffix("Z"))
+    assert datetime.fromisoformat(body["keep_until"].removesuffix("Z")) > fetched_at
+
+    # Computed from the end: an activity moved to end later is kept later.
+    activity.ends_at = datetime(2031, 3, 14, 9, 30)
+    activity.starts_at = datetime(2031, 3, 14, 7, 0)
+    db.session.commit()
+    body = client.get(f"/manage/activities/{activity.id}/checkin/roster.json").get_json()
+    assert body["keep_until"] == "2031-03-14T21:30:00Z"
 
 
 def test_roster_and_sync_are_for_organisers_in_scope(client, login, door, make):
@@ -101,6 +120,32 @@ def test_sync_needs_the_csrf_token(app, client, login, door):
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert response.status_code == 400
+    assert state_of(registrations[0].id) == S.CONFIRMED
+
+
+def test_an_ended_session_gets_the_login_page_on_both_door_urls(app, client, login, door):
+    """What checkin-offline.js recognises as "the session ended": a redirect to the login page (fetch
+    follows it); with the session cookie itself gone, the sync's CSRF check answers 400 first, and the
+    page then asks the roster URL, which redirects."""
+    from unionevents.accounts import services as accounts
+
+    organiser, _outsider, activity, registrations = door
+    base = f"/manage/activities/{activity.id}/checkin"
+    body = {"client_id": str(uuid.uuid4()), "registration_id": registrations[0].id}
+    login(organiser)
+    assert client.get(f"{base}/roster.json").status_code == 200
+    accounts.end_all_sessions(organiser)  # change of password, "log out everywhere"
+    for response in (client.get(f"{base}/roster.json", headers={"Accept": "application/json"}),
+                     client.post(f"{base}/sync", json=body, headers={"Accept": "application/json"})):
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/account/login?next=")
+    client.delete_cookie(app.config["SESSION_COOKIE_NAME"])  # expired after 12 h
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(f"{base}/sync", json=body, headers={"X-CSRFToken": "stale"}).status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert client.get(f"{base}/roster.json").status_code == 302
     assert state_of(registrations[0].id) == S.CONFIRMED
 
 

@@ -348,7 +348,8 @@ def _flash_walk_in(result: services.WalkInResult) -> None:
 @role_required(ORGANISER)
 def checkin_roster(activity_id: int):
     """The door page's offline copy of the roster (session + organiser scope; the same minimal fields as
-    ``GET /api/v1/activities/<id>/registrations``): ticket digests, names, last four digits, states."""
+    ``GET /api/v1/activities/<id>/registrations``): ticket digests, names, last four digits, states, and
+    ``keep_until``, when the phone must drop the copy (static/js/logout-guard.js)."""
     activity = load_managed_activity(activity_id)
     rows = [{
         "registration_id": row.id,
@@ -359,7 +360,9 @@ def checkin_roster(activity_id: int):
         "state_title": row.state.title,
         "checked_in_at": row.checked_in_at.isoformat() + "Z" if row.checked_in_at else None,
     } for row in queries.scanner_rows(activity.id)]
-    response = jsonify({"activity_id": activity.id, "fetched_at": now().isoformat() + "Z", "rows": rows})
+    keep_until = queries.door_copy_keep_until(activity.ends_at)
+    response = jsonify({"activity_id": activity.id, "fetched_at": now().isoformat() + "Z",
+                        "keep_until": keep_until.isoformat() + "Z", "rows": rows})
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -6,6 +6,7 @@ rows with the person, union and slot joined in, one count, one GROUP BY for the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Iterator
 
 from sqlalchemy import Select, func, or_, select
@@ -24,6 +25,10 @@ DOOR_RESULTS = 20
 SEARCH_MAX = 40
 #: Rows fetched at a time when streaming an export.
 EXPORT_BATCH = 500
+#: How long after an activity's end the door page's copy of its roster may stay on a phone: long enough for
+#: an evening event's late check-ins and for the waiting ones to be sent the next morning, then it goes
+#: (PIPL: names and mobile digits on a shared phone; docs/deploy.md, section 9).
+DOOR_COPY_GRACE = timedelta(hours=12)
 
 _Union = aliased(UnionNode, name="worker_union")
 
@@ -222,6 +227,12 @@ def scanner_rows(activity_id: int) -> list:
         .order_by(Registration.id)).all()
 
 
+def door_copy_keep_until(ends_at: datetime) -> datetime:
+    """Until when a phone may keep the door page's copy of an activity's roster (UTC): the activity's end
+    plus :data:`DOOR_COPY_GRACE`. static/js/logout-guard.js removes the copy after that."""
+    return ends_at + DOOR_COPY_GRACE
+
+
 def answer_text(value) -> str:
     """One answer as text (lists joined, yes/no words)."""
     from flask_babel import gettext as _
@@ -235,5 +246,5 @@ def answer_text(value) -> str:
     return str(value)
 
 
-__all__ = ["PAGE_SIZE", "RosterFilters", "answer_text", "door_search", "export_rows",
-           "parse_filters", "roster_figures", "roster_page", "roster_unions", "scanner_rows", "sign_in_sheet"]
+__all__ = ["DOOR_COPY_GRACE", "PAGE_SIZE", "RosterFilters", "answer_text", "door_copy_keep_until", "door_search",
+           "export_rows", "parse_filters", "roster_figures", "roster_page", "roster_unions", "scanner_rows", "sign_in_sheet"]
