@@ -12,12 +12,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SelectField, SubmitField
-from wtforms.fields.choices import SelectChoice
 
 from ..accounts.models import Role
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
 from ..core.permissions import role_required
 from . import enrolment
+from .manage_forms import slot_choices
 
 bp = Blueprint("enrol", __name__, url_prefix="/manage/enrol")
 
@@ -52,15 +52,6 @@ def _load(activity_id: int, unit_id: int) -> enrolment.EnrolOption:
         abort(403)
 
 
-def _slot_choices(option: enrolment.EnrolOption) -> list[SelectChoice]:
-    from flask_babel import format_datetime, gettext as _
-
-    return [SelectChoice("", _("Choose a time slot"))] + [
-        SelectChoice(str(slot.id),
-                     f"{format_datetime(slot.starts_at, 'short')} ({_('%(n)d left', n=slot.places_left)})")
-        for slot in option.activity.slots]
-
-
 def _page_number() -> int:
     raw = request.args.get("page", "1")
     return int(raw) if raw.isdigit() and len(raw) < 7 else 1
@@ -87,7 +78,7 @@ def enrol(activity_id: int, unit_id: int):
     option = _load(activity_id, unit_id)
     form = EnrolForm()
     upload_form = EnrolUploadForm(formdata=None)
-    form.slot_id.choices = upload_form.slot_id.choices = _slot_choices(option)
+    form.slot_id.choices = upload_form.slot_id.choices = slot_choices(option.activity.slots)
     if request.method == "GET" or not form.validate_on_submit():
         return _render_enrol(option, form, upload_form, 200 if request.method == "GET" else 422)
     try:
@@ -108,7 +99,7 @@ def upload(activity_id: int, unit_id: int):
     option = _load(activity_id, unit_id)
     form = EnrolForm(formdata=None)
     upload_form = EnrolUploadForm()
-    form.slot_id.choices = upload_form.slot_id.choices = _slot_choices(option)
+    form.slot_id.choices = upload_form.slot_id.choices = slot_choices(option.activity.slots)
     if not upload_form.validate_on_submit():
         return _render_enrol(option, form, upload_form, 422)
     data = upload_form.file.data

@@ -12,7 +12,6 @@ from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_
                    stream_with_context, url_for)
 from flask_babel import gettext as _, ngettext
 from flask_login import current_user
-from wtforms.fields.choices import SelectChoice
 
 from ..accounts.models import Occupation, Role
 from ..activities.models import Activity, QuestionKind
@@ -21,7 +20,8 @@ from ..core.permissions import has_role, role_required
 from ..core.timeutil import now
 from ..extensions import db
 from . import exports, queries, services
-from .manage_forms import EmptyForm, ExportForm, MessageForm, TicketForm, WalkInForm, state_choices
+from .manage_forms import (EmptyForm, ExportForm, MessageForm, TicketForm, WalkInForm, slot_choices,
+                           state_choices)
 from .models import RegistrationState as S
 
 bp = Blueprint("roster", __name__, url_prefix="/manage")
@@ -270,17 +270,8 @@ def check_in_ticket(activity_id: int):
 
 def _walk_in_form(activity: Activity) -> WalkInForm:
     form = WalkInForm()
-    form.slot_id.choices = [SelectChoice("", _("Choose a time slot"))] + [
-        SelectChoice(str(slot.id),
-                     f"{_format_datetime(slot.starts_at)} ({_('%(n)d left', n=slot.places_left)})")
-        for slot in activity.slots]
+    form.slot_id.choices = slot_choices(activity.slots)
     return form
-
-
-def _format_datetime(value) -> str:
-    from flask_babel import format_datetime
-
-    return format_datetime(value, "short")
 
 
 def _answers_from(form_data, activity: Activity) -> dict:

@@ -38,6 +38,19 @@ class WalkInForm(FlaskForm):
     submit = SubmitField(_l("Register walk-in"))
 
 
+def slot_choices(slots) -> list[SelectChoice]:
+    """An organiser's time-slot options (walk-in, enrolling members): "Choose" first, then each slot's
+    start and the places it has left."""
+    from flask_babel import format_datetime, gettext as _
+
+    def label(slot) -> str:
+        # Not inside the f-string: pybabel does not look for _() there, and the text went untranslated.
+        left = _("%(n)d left", n=slot.places_left)
+        return f"{format_datetime(slot.starts_at, 'short')} ({left})"
+
+    return [SelectChoice("", _("Choose a time slot"))] + [SelectChoice(str(slot.id), label(slot)) for slot in slots]
+
+
 def state_choices():
     """(value, title) pairs for the roster's plain state filter (not a WTForms field)."""
     return [("", _l("Any state"))] + [(s.value, s.title) for s in RegistrationState]
