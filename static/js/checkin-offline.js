@@ -20,8 +20,10 @@
   var activityId = box.getAttribute("data-activity-id");
   /* logout-guard.js reads these keys (and the queue items' "pending" status) to keep a logout from
      discarding check-ins not yet sent: rename them there too. */
-  var ROSTER_KEY = "door-roster-" + activityId;
-  var QUEUE_KEY = "door-queue-" + activityId;
+  var ROSTER_PREFIX = "door-roster-";
+  var QUEUE_PREFIX = "door-queue-";
+  var ROSTER_KEY = ROSTER_PREFIX + activityId;
+  var QUEUE_KEY = QUEUE_PREFIX + activityId;
   var statusEl = box.querySelector("[data-offline-status]");
   var resultsEl = document.querySelector("[data-offline-results]");
   var pendingBox = box.querySelector("[data-pending-box]");
@@ -56,6 +58,10 @@
 
   function roster() { return load(ROSTER_KEY, null); }
   function queue() { return load(QUEUE_KEY, []); }
+  /* The check-ins of a stored list still waiting to be sent (an unreadable list has none). */
+  function pendingItems(items) {
+    return Array.isArray(items) ? items.filter(function (item) { return item && item.status === "pending"; }) : [];
+  }
 
   function showCount() {
     var r = roster();
@@ -111,12 +117,8 @@
     for (var i = 0; i < localStorage.length; i += 1) { keys.push(localStorage.key(i)); }
     keys.forEach(function (key) {
       if (!key) { return; }
-      if (key.indexOf("door-roster-") === 0) { localStorage.removeItem(key); return; }
-      if (key.indexOf("door-queue-") === 0) {
-        var items = load(key, []);
-        var waiting = Array.isArray(items) && items.some(function (item) { return item && item.status === "pending"; });
-        if (!waiting) { localStorage.removeItem(key); }
-      }
+      if (key.indexOf(ROSTER_PREFIX) === 0) { localStorage.removeItem(key); return; }
+      if (key.indexOf(QUEUE_PREFIX) === 0 && !pendingItems(load(key, [])).length) { localStorage.removeItem(key); }
     });
     resultsEl.textContent = "";
     box.removeAttribute("data-roster-ready");
@@ -136,7 +138,7 @@
         if (!data || !data.rows) { throw new Error("roster: not a roster"); }
         /* keep what this phone checked in but has not sent yet */
         var waiting = {};
-        queue().forEach(function (q) { if (q.status === "pending") { waiting[q.registration_id] = true; } });
+        pendingItems(queue()).forEach(function (q) { waiting[q.registration_id] = true; });
         data.rows.forEach(function (row) { if (waiting[row.registration_id]) { row.state = "attended"; row.local = true; } });
         sessionEnded = false;
         box.removeAttribute("data-session-ended");
@@ -224,7 +226,7 @@
 
   function sync() {
     if (syncing) { return; }
-    var next = queue().filter(function (item) { return item.status === "pending"; })[0];
+    var next = pendingItems(queue())[0];
     if (!next) {
       if (sentSome && navigator.onLine) {
         /* everything is sent: take the server's roster again (states changed by others, refusals) */
