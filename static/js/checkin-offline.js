@@ -33,6 +33,7 @@
   var lastSearch = "";
   var sentSome = false;
   var sessionEnded = false;
+  var rosterFetched = false;
 
   function load(key, fallback) {
     try { var v = JSON.parse(localStorage.getItem(key)); return v === null ? fallback : v; }
@@ -67,6 +68,9 @@
     var r = roster();
     var counter = document.querySelector(".door-count");
     if (!r || !counter) { return; }
+    /* Online, the count the server drew is fresher than a copy saved before this page (a check-in just
+       made would show as not yet done) until this page has fetched the roster itself. */
+    if (navigator.onLine && !rosterFetched) { return; }
     var done = 0, total = 0;
     r.rows.forEach(function (row) {
       if (row.state === "attended") { done += 1; }
@@ -143,6 +147,7 @@
         sessionEnded = false;
         box.removeAttribute("data-session-ended");
         save(ROSTER_KEY, data);
+        rosterFetched = true;
         box.setAttribute("data-roster-ready", "true");
         showStatus();
       });

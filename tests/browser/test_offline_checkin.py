@@ -135,3 +135,21 @@ def test_checkin_page_without_javascript_is_the_plain_form(make, new_context):
     page.wait_for_url(re.compile(r"/checkin\?q="))
     db.session.rollback()
     assert db.session.get(Registration, reg.id).state == S.ATTENDED
+
+
+def test_online_the_door_count_is_the_servers_until_the_page_has_its_own_roster(make, page, browser_errors):
+    """A roster saved before a check-in must not turn the page's fresh "1 of 1" back into "0 of 1"."""
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    activity = make.activity("花卉养护课", capacity=10)
+    registration = services.register(make.user("王一", union="玉泉营商场工会"), activity.id)
+    log_in(page, organiser)
+    page.goto(f"/manage/activities/{activity.id}/checkin")
+    page.wait_for_selector("#offline-door[data-roster-ready=true]")  # saved: 王一 not yet checked in
+
+    services.check_in(registration.id, organiser)  # e.g. by the ticket form, or a second phone
+    page.context.route(re.compile(r"/checkin/roster\.json$"), lambda route: None)  # the new copy never comes
+    page.reload()
+    page.wait_for_selector("#offline-door:not([hidden])")  # the script has run and shown its status
+    assert re.findall(r"\d+", page.locator(".door-count").inner_text()) == ["1", "1"]
+    assert not browser_errors, browser_errors
