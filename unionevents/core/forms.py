@@ -64,7 +64,8 @@ def default_filters(field_class, kwargs: dict) -> tuple:
         return (text_filter,)
     if issubclass(field_class, IntegerField):
         return (int_range_filter,)
-    if issubclass(field_class, (SelectField, SelectMultipleField, RadioField)) and kwargs.get("coerce") is int:
+    choices = (SelectField, SelectMultipleField, RadioField)
+    if issubclass(field_class, choices) and kwargs.get("coerce") is int:
         return (int_range_filter,)
     return ()
 
@@ -84,8 +85,9 @@ class BaseForm(FlaskForm):
         valid = super().validate(extra_validators)
         for field in self:
             # InputRequired looks at what was sent: a value of only zero-width characters passed it.
-            if (isinstance(field, StringField) and not isinstance(field, PasswordField) and field.flags.required
-                    and isinstance(field.data, str) and not field.data.strip() and not field.errors):
+            is_text = isinstance(field, StringField) and not isinstance(field, PasswordField)
+            if (is_text and field.flags.required and isinstance(field.data, str) and not field.data.strip()
+                    and not field.errors):
                 field.errors = [*field.errors, REQUIRED_MESSAGE]
                 valid = False
         return valid

@@ -13,8 +13,10 @@ Text: 422 with a message per field; too deep: 400.  JSON for the API and for JSO
 API's error format), the error page otherwise.
 
 Then NUL characters (never meaningful, and PostgreSQL refuses them in text): dropped from HTML form
-fields, so each field's own validation answers; refused (422) in a query string or JSON body.  Cleaning free text (NFC, zero-width characters,
-direction controls) is the fields' job: ``core.forms.BaseForm`` and ``core.api_fields.String``.
+fields, so each field's own validation answers; refused (422) in a query string or JSON body.
+
+Cleaning free text (NFC, zero-width characters, direction controls) is the fields' job:
+``core.forms.BaseForm`` and ``core.api_fields.String``.
 """
 from __future__ import annotations
 
