@@ -30,6 +30,7 @@ def create_app(config: str | type | dict | None = None,
     _bound_url_integers(app)
     _trust_proxy(app)
     _fresh_request_globals(app)  # first: before any hook caches something in g
+    _guard_request_input(app)  # before CSRF and every hook that reads the body
     _configure_logging(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -142,6 +143,12 @@ def _fresh_request_globals(app: Flask) -> None:
     def _clear_g():
         for name in list(vars(g)):
             delattr(g, name)
+
+
+def _guard_request_input(app: Flask) -> None:
+    from .core.input import install_input_guard
+
+    install_input_guard(app)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from ..core.db import MAX_ID
 from ..core.errors import ValidationFailed
 from ..core.forms import select_choices
+from ..core.input import bounded_int
 from ..core.permissions import role_required, scope_nodes
 from ..extensions import db
 from ..unions.services import tree_choices
@@ -29,7 +30,7 @@ ERRORS_SHOWN = 500
 @role_required(Role.ADMIN)
 def users():
     query = (request.args.get("q") or "").strip()[:40]
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    page = min(max(request.args.get("page", 1, type=bounded_int) or 1, 1), MAX_PAGE)
     stmt = select(User).order_by(User.id)
     if query:
         stmt = stmt.where(or_(User.name.contains(query, autoescape=True),
@@ -140,7 +141,7 @@ def audit():
     action = (request.args.get("action") or "").strip()[:64]
     actor_text = (request.args.get("actor") or "").strip()[:20]
     day_from, day_to = _parse_day(request.args.get("from")), _parse_day(request.args.get("to"))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    page = min(max(request.args.get("page", 1, type=bounded_int) or 1, 1), MAX_PAGE)
     problems = []
 
     stmt = select(AuditLog)

@@ -18,7 +18,7 @@ blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1", description="Acc
 
 class TokenRequest(ApiSchema):
     mobile = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    password = fields.Password(required=True, validate=validate.Length(min=1, max=256))
 
 
 class TokenResponse(Schema):

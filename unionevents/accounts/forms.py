@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from ..core.db import MAX_ID
-from ..core.forms import REQUIRED_MESSAGE, MobileNumber, enum_choices, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, BaseForm, MobileNumber, enum_choices, strip_filter
 from .models import Occupation, Role
 
 
@@ -28,7 +27,7 @@ def coerce_optional_int(value):
     return number if -MAX_ID <= number <= MAX_ID else -1
 
 
-class SignupForm(FlaskForm):
+class SignupForm(BaseForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
                          render_kw={"inputmode": "tel", "autocomplete": "tel"})
@@ -52,7 +51,7 @@ class SignupForm(FlaskForm):
     submit = SubmitField(_l("Create account"))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE)],
                          render_kw={"inputmode": "tel", "autocomplete": "username"})
@@ -63,7 +62,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Log in"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED_MESSAGE)],
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED_MESSAGE)],
@@ -76,7 +75,7 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField(_l("Change password"))
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(BaseForm):
     name = StringField(_l("Name"), filters=[strip_filter],
                        validators=[DataRequired(REQUIRED_MESSAGE), Length(max=40)])
     union_id = SelectField(_l("Your union"), coerce=coerce_optional_int, validate_choice=False)
@@ -87,7 +86,7 @@ class ProfileForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class GrantRoleForm(FlaskForm):
+class GrantRoleForm(BaseForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()])
     role = SelectField(_l("Role"), choices=lambda: [SelectChoice(r.value, r.title) for r in Role
@@ -96,7 +95,7 @@ class GrantRoleForm(FlaskForm):
     submit = SubmitField(_l("Grant role"))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(BaseForm):
     file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[
         FileRequired(_l("Please choose a file.")),
         FileAllowed(["csv", "xlsx"], _l("Only CSV and XLSX files can be imported.")),
@@ -104,7 +103,7 @@ class ImportForm(FlaskForm):
     submit = SubmitField(_l("Import"))
 
 
-class ActivateForm(FlaskForm):
+class ActivateForm(BaseForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
                          render_kw={"inputmode": "tel", "autocomplete": "username"})
@@ -123,19 +122,19 @@ class ActivateForm(FlaskForm):
     submit = SubmitField(_l("Activate my account"))
 
 
-class TokenForm(FlaskForm):
+class TokenForm(BaseForm):
     label = StringField(_l("Name of the device or app"), filters=[strip_filter],
                         validators=[Optional(), Length(max=60)])
     submit = SubmitField(_l("Create token"))
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(BaseForm):
     """A form with nothing but the CSRF token, for one-button actions."""
 
     submit = SubmitField(_l("Confirm"))
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(BaseForm):
     password = PasswordField(_l("Your password"), validators=[DataRequired(REQUIRED_MESSAGE)],
                              description=_l("To make sure it is really you."),
                              render_kw={"autocomplete": "current-password"})

@@ -7,7 +7,6 @@ the matching field by the view.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField, DateField, DateTimeLocalField, IntegerField, SelectField, SelectMultipleField,
     StringField, SubmitField, TextAreaField, TimeField,
@@ -18,7 +17,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..accounts.models import Occupation
 from ..core.db import MAX_ID
-from ..core.forms import REQUIRED_MESSAGE, enum_choices, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import ActivityKind, ActivityStatus, QuestionKind, SignupMode, Visibility
 from .services import (
     CANCEL_REASON_MAX, DESCRIPTION_MAX, MAX_CAPACITY, QUESTION_LABEL_MAX, TITLE_MAX, VENUE_MAX,
@@ -62,7 +61,7 @@ def coerce_int_or_none(value):
     return number if -MAX_ID <= number <= MAX_ID else -1
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(BaseForm):
     title = StringField(_l("Title"), filters=[strip_filter],
                         validators=[DataRequired(REQUIRED_MESSAGE), Length(max=TITLE_MAX)])
     kind = SelectField(_l("Kind of activity"), choices=lambda: enum_choices(ActivityKind),
@@ -100,20 +99,20 @@ class ActivityForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class CancelActivityForm(FlaskForm):
+class CancelActivityForm(BaseForm):
     reason = TextAreaField(_l("Reason (sent to everyone who signed up)"), filters=[strip_filter],
                            validators=[Optional(), Length(max=CANCEL_REASON_MAX)], render_kw={"rows": 3})
     submit = SubmitField(_l("Yes, cancel the activity"))
 
 
-class CopyActivityForm(FlaskForm):
+class CopyActivityForm(BaseForm):
     starts_at = when(_l("The copy starts"),
                      description=_l("The sign-up window, the cancellation deadline and the time slots move "
                                     "by the same amount."))
     submit = SubmitField(_l("Make a copy"))
 
 
-class SlotForm(FlaskForm):
+class SlotForm(BaseForm):
     date = DateField(_l("Day"), validators=[InputRequired(REQUIRED_MESSAGE)],
                      invalid_value_message=_l("Please enter a date."))
     starts_at = TimeField(_l("From"), validators=[InputRequired(REQUIRED_MESSAGE)],
@@ -124,7 +123,7 @@ class SlotForm(FlaskForm):
     submit = SubmitField(_l("Add slot"))
 
 
-class SlotGenerateForm(FlaskForm):
+class SlotGenerateForm(BaseForm):
     date = DateField(_l("Day"), validators=[InputRequired(REQUIRED_MESSAGE)],
                      invalid_value_message=_l("Please enter a date."))
     first_start = TimeField(_l("First slot starts"), validators=[InputRequired(REQUIRED_MESSAGE)],
@@ -140,7 +139,7 @@ class SlotGenerateForm(FlaskForm):
     submit = SubmitField(_l("Generate slots"))
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(BaseForm):
     label = StringField(_l("Question"), filters=[strip_filter],
                         validators=[DataRequired(REQUIRED_MESSAGE), Length(max=QUESTION_LABEL_MAX)])
     kind = SelectField(_l("Kind of answer"), choices=lambda: enum_choices(QuestionKind),
@@ -152,7 +151,7 @@ class QuestionForm(FlaskForm):
     submit = SubmitField(_l("Save question"))
 
 
-class QuotaForm(FlaskForm):
+class QuotaForm(BaseForm):
     node_id = SelectField(_l("Unit"), coerce=coerce_int_or_none, validators=[DataRequired(REQUIRED_MESSAGE)],
                           description=_l("Any union may get a quota, also outside your scope (for example a "
                                          "guest delegation); usually it is a union below yours. Saving a "
@@ -165,7 +164,7 @@ class QuotaForm(FlaskForm):
     submit = SubmitField(_l("Save quota"))
 
 
-class ActivityFilterForm(FlaskForm):
+class ActivityFilterForm(BaseForm):
     """The list filters (GET, so no CSRF token)."""
 
     class Meta:

@@ -18,6 +18,7 @@ from ..accounts.forms import EmptyForm
 from ..accounts.models import Occupation, Role
 from ..core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..core.forms import select_choices
+from ..core.input import bounded_int
 from ..core.permissions import has_role, role_required
 from ..core.timeutil import local_to_utc, now, utc_to_local
 from ..extensions import db
@@ -149,7 +150,7 @@ def activities():
     if form.node.data and str(form.node.data) in {c.value for c in scope}:
         node = db.session.get(UnionNode, form.node.data)
     page = services.managed_activities(_actor(), status=status, kind=kind, node=node,
-                                       page=request.args.get("page", 1, type=int) or 1)
+                                       page=request.args.get("page", 1, type=bounded_int) or 1)
     filters = {"status": status.value if status else "", "kind": kind.value if kind else "",
                "node": node.id if node else ""}
     return render_template("activities/manage/list.html", page=page, form=form, filters=filters,

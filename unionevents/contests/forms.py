@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField, DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, SubmitField,
@@ -11,7 +10,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..core.forms import REQUIRED_MESSAGE, enum_choices, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import ContestFormat, PerformanceCategory
 
 CONSENT_LABEL = _l("If my entry wins an award, my name and union may be published with the results.")
@@ -31,7 +30,7 @@ def apply_errors(form, errors: dict[str, list[str]], field_map: dict[str, str] |
     return rest
 
 
-class PhotoEntryForm(FlaskForm):
+class PhotoEntryForm(BaseForm):
     title = StringField(_l("Title of the work"), filters=[strip_filter],
                         validators=[InputRequired(REQUIRED_MESSAGE), Length(max=120)])
     description = TextAreaField(_l("Description"), filters=[strip_filter], validators=[Length(max=2000)],
@@ -42,7 +41,7 @@ class PhotoEntryForm(FlaskForm):
     submit = SubmitField(_l("Submit the entry"))
 
 
-class PerformanceEntryForm(FlaskForm):
+class PerformanceEntryForm(BaseForm):
     category = RadioField(_l("Category"), choices=[],
                           validators=[InputRequired(_l("Please choose solo, small group or choir."))])
     title = StringField(_l("Song title"), filters=[strip_filter],
@@ -61,13 +60,13 @@ class PerformanceEntryForm(FlaskForm):
         self.category.choices = enum_choices(PerformanceCategory)
 
 
-class ScoreForm(FlaskForm):
+class ScoreForm(BaseForm):
     """One text box per criterion is added by the view (``c<criterion id>``); parsing is the service's."""
 
     submit = SubmitField(_l("Save scores"))
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(BaseForm):
     format = SelectField(_l("Kind of contest"), choices=[])
     entry_limit = IntegerField(_l("Entries per person"), validators=[InputRequired(REQUIRED_MESSAGE),
                                                                    NumberRange(1, 50)])
@@ -86,14 +85,14 @@ class SettingsForm(FlaskForm):
         self.format.choices = enum_choices(ContestFormat)
 
 
-class RoundForm(FlaskForm):
+class RoundForm(BaseForm):
     name = StringField(_l("Round name"), filters=[strip_filter],
                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=60)])
     scored = BooleanField(_l("Judges score this round"), default=True)
     submit = SubmitField(_l("Add round"))
 
 
-class CriterionForm(FlaskForm):
+class CriterionForm(BaseForm):
     name = StringField(_l("Criterion"), filters=[strip_filter],
                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=60)])
     weight = IntegerField(_l("Weight"), validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, 100)])
@@ -102,19 +101,19 @@ class CriterionForm(FlaskForm):
     submit = SubmitField(_l("Add criterion"))
 
 
-class JudgeForm(FlaskForm):
+class JudgeForm(BaseForm):
     mobile = StringField(_l("Judge's mobile number"), filters=[strip_filter],
                          validators=[InputRequired(REQUIRED_MESSAGE)], render_kw={"inputmode": "tel"})
     submit = SubmitField(_l("Add judge"))
 
 
-class AssignForm(FlaskForm):
+class AssignForm(BaseForm):
     codes = StringField(_l("Entry codes"), filters=[strip_filter],
                         description=_l("Separated by commas or spaces; leave empty for every entry."))
     submit = SubmitField(_l("Assign"))
 
 
-class AdvanceForm(FlaskForm):
+class AdvanceForm(BaseForm):
     rule = RadioField(_l("Who advances"), default="top",
                       choices=[SelectChoice("top", _l("The best N entries")),
                                SelectChoice("threshold", _l("All entries scoring at least"))])
@@ -123,7 +122,7 @@ class AdvanceForm(FlaskForm):
     submit = SubmitField(_l("Advance to the next round"))
 
 
-class TierForm(FlaskForm):
+class TierForm(BaseForm):
     name = StringField(_l("Award"), filters=[strip_filter], validators=[InputRequired(REQUIRED_MESSAGE),
                                                                        Length(max=40)])
     quota = IntegerField(_l("Number of awards"), validators=[InputRequired(REQUIRED_MESSAGE),
@@ -131,6 +130,6 @@ class TierForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class AwardForm(FlaskForm):
+class AwardForm(BaseForm):
     tier_id = SelectField(_l("Award"), coerce=str)
     submit = SubmitField(_l("Change"))

@@ -14,6 +14,7 @@ from ..accounts.forms import EmptyForm
 from ..accounts.models import Role
 from ..activities.manage import load_managed_activity
 from ..core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from ..core.input import bounded_int
 from ..core.permissions import role_required
 from ..core.timeutil import local_to_utc, utc_to_local
 from . import services
@@ -267,7 +268,7 @@ def round_results(activity_id: int, round_id: int):
             if top_n is None:
                 form.top_n.errors = [_("Please enter a whole number of at least 1.")]
         if not (form.threshold.errors or form.top_n.errors):
-            picks = [int(v) for v in request.form.getlist("pick") if v.isdigit()]
+            picks = [pick for pick in request.form.getlist("pick", type=bounded_int) if pick > 0]
             try:
                 chosen = services.advance(_actor(), contest.id, round_.id, top_n=top_n, threshold=threshold,
                                           picks=picks)
@@ -303,7 +304,7 @@ def awards(activity_id: int):
     form = TierForm(prefix="tier")
     status = 200
     if form.validate_on_submit():
-        tier_id = request.form.get("tier_id", type=int)
+        tier_id = request.form.get("tier_id", type=bounded_int)
         try:
             services.save_tier(_actor(), contest.id, tier_id, form.name.data, form.quota.data)
         except ValidationFailed as error:
@@ -323,7 +324,7 @@ def awards(activity_id: int):
     return render_template("contests/manage/awards.html", activity=activity, contest=contest, form=form,
                            ranking_round=round_, ranked=ranked, scores=scores, held=held, entries=entries,
                            tier_choices=[("", _("No award"))] + [(str(t.id), t.name) for t in contest.tiers],
-                           ties=request.args.getlist("tie", type=int)), status
+                           ties=request.args.getlist("tie", type=bounded_int)), status
 
 
 @bp.route("/awards/tiers/<int:tier_id>/delete", methods=["POST"])

@@ -22,6 +22,9 @@ from marshmallow import fields as _ma
 from marshmallow.exceptions import ValidationError
 from marshmallow.fields import *  # noqa: F401,F403 - the same names as marshmallow.fields
 
+from .db import MAX_ID
+from .text import BIDI_CONTROL, NOT_TEXT, NotText, check_text, clean_text
+
 # Messages keep marshmallow's English wording, so English replies read as they did before.
 REQUIRED = _l("Missing data for required field.")
 NULL = _l("Field may not be null.")
@@ -46,17 +49,52 @@ class Raw(TranslatedErrors, _ma.Raw):
 
 
 class String(TranslatedErrors, _ma.String):
+    """Free text, read by ``core.text.clean_text``: NFC, zero-width characters removed, direction
+    controls and invalid text (lone surrogates) refused.  A required value that cleaning leaves empty
+    is refused as missing.  ``Password`` reads a secret as it is."""
+
     default_error_messages = {
         "invalid": _l("Not a valid string."),
         "invalid_utf8": _l("Not a valid utf-8 string."),
+        "not_text": NOT_TEXT,
+        "bidi_control": BIDI_CONTROL,
     }
+
+    def _clean(self, text: str) -> str:
+        return clean_text(text)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            cleaned = self._clean(text)
+        except NotText as refused:
+            raise self.make_error("bidi_control" if refused.message is BIDI_CONTROL else "not_text") from None
+        if self.required and text.strip() and not cleaned.strip():
+            raise self.make_error("required")
+        return cleaned
+
+
+class Password(String):
+    """A secret (password, SMS code): refused when it is not valid text, otherwise kept exactly as sent."""
+
+    def _clean(self, text: str) -> str:
+        return check_text(text)
 
 
 class Integer(TranslatedErrors, _ma.Integer):
+    """An integer within the database's integer range (±2**31−1): beyond it is "Number too large.",
+    not a driver overflow.  A schema that needs a wider number must say so with its own field."""
+
     default_error_messages = {
         "invalid": _l("Not a valid integer."),
         "too_large": _l("Number too large."),
     }
+
+    def _validated(self, value) -> int:
+        number = super()._validated(value)
+        if number is not None and not -MAX_ID <= number <= MAX_ID:
+            raise self.make_error("too_large", input=value)
+        return number
 
 
 class Float(TranslatedErrors, _ma.Float):

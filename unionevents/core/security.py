@@ -4,8 +4,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, request
-from werkzeug.datastructures import ImmutableMultiDict
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 CSP = (
@@ -39,37 +37,7 @@ def is_safe_redirect(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def install_security_headers(app: Flask) -> None:
-    @app.before_request
-    def _refuse_nul_characters():
-        """A NUL character is never meaningful input, and PostgreSQL refuses it in text (a 500 deep in a
-        query).  Refuse it at the door: 422 with a message (JSON for the API, the error page otherwise)."""
-        if request.endpoint == "static":
-            return
-        if request.method != "GET" and request.mimetype in ("application/x-www-form-urlencoded",
-                                                            "multipart/form-data"):
-            # HTML forms: drop the NULs, so each field's own validation answers (e.g. "name required").
-            pairs = list(request.form.items(multi=True))
-            if any(_has_nul(k) or _has_nul(v) for k, v in pairs):
-                request.form = ImmutableMultiDict([(k.replace("\x00", ""), v.replace("\x00", ""))
-                                                   for k, v in pairs])
-        values = list(request.args.values())
-        if request.method != "GET" and request.is_json:
-            values.append(request.get_json(silent=True))
-        if any(_has_nul(v) for v in values):
-            from .errors import ValidationFailed
-            raise ValidationFailed(message=_l("The request contains a character that is not allowed."))
-
     @app.after_request
     def _headers(response):
         headers = response.headers

@@ -3,10 +3,10 @@ checks it, and the view puts each message back on its field."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ..core.forms import BaseForm
 from . import rules
 from .rules import SpineFinding
 
@@ -21,7 +21,7 @@ def _number(label, description=None, decimal=False):
                                   "maxlength": 8})
 
 
-class AssessmentForm(FlaskForm):
+class AssessmentForm(BaseForm):
     systolic = _number(_l("Systolic pressure (mmHg)"),
                        _l("%(min)d–%(max)d", min=rules.SYSTOLIC_RANGE[0], max=rules.SYSTOLIC_RANGE[1]))
     diastolic = _number(_l("Diastolic pressure (mmHg)"),
@@ -66,7 +66,7 @@ class AssessmentForm(FlaskForm):
         return cls(data=data)
 
 
-class SearchForm(FlaskForm):
+class SearchForm(BaseForm):
     class Meta:
         csrf = False
 

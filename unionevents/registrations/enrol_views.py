@@ -9,12 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SelectField, SubmitField
 
 from ..accounts.models import Role
 from ..core.errors import NotAllowed, NotFound, ValidationFailed
+from ..core.forms import BaseForm
 from ..core.permissions import role_required
 from . import enrolment
 from .manage_forms import slot_choices
@@ -22,12 +22,12 @@ from .manage_forms import slot_choices
 bp = Blueprint("enrol", __name__, url_prefix="/manage/enrol")
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(BaseForm):
     slot_id = SelectField(_l("Time slot"), choices=[], validate_choice=False)
     submit = SubmitField(_l("Enrol the ticked members"))
 
 
-class EnrolUploadForm(FlaskForm):
+class EnrolUploadForm(BaseForm):
     slot_id = SelectField(_l("Time slot"), choices=[], validate_choice=False)
     file = FileField(_l("Spreadsheet (CSV or XLSX)"), validators=[
         FileRequired(_l("Please choose a file.")),

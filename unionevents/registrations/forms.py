@@ -11,14 +11,13 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from flask_babel import format_date, format_time
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, RadioField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..activities.models import Activity, ActivityKind, Question, QuestionKind
-from ..core.forms import strip_filter
+from ..core.forms import BaseForm, strip_filter
 
 ANSWER_MAX_LENGTH = 500
 YES, NO = "yes", "no"
@@ -85,7 +84,7 @@ class KnownChoice:
             raise ValidationError(_l("Please choose from the options shown."))
 
 
-class SignupFormBase(FlaskForm):
+class SignupFormBase(BaseForm):
     submit = SubmitField(_l("Sign up for this activity"))
 
     #: (question, field name) pairs in display order; set by ``build_signup_form``.

@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from ..accounts.models import Occupation, Role
 from ..activities.models import Activity, QuestionKind
+from ..core.db import MAX_ID
 from ..core.errors import DomainError, ValidationFailed
 from ..core.permissions import has_role, role_required
 from ..core.timeutil import now
@@ -373,6 +374,8 @@ def checkin_sync(activity_id: int):
     except ValueError:
         return _json_error("client_id", _("The request id is missing or not valid."), 422)
     registration_id = body.get("registration_id")
+    if isinstance(registration_id, int) and not -MAX_ID <= registration_id <= MAX_ID:
+        registration_id = 0  # beyond the id range: no such registration (the driver would overflow)
     token = body.get("token")
     if not (isinstance(registration_id, int) and not isinstance(registration_id, bool)) \
             and not (isinstance(token, str) and token.strip()):

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..core.forms import REQUIRED_MESSAGE, enum_choices, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import RegistrationState
 from .services import NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(BaseForm):
     """A button that only needs the CSRF token."""
 
 
-class TicketForm(FlaskForm):
+class TicketForm(BaseForm):
     token = StringField(_l("Ticket code"), filters=[strip_filter],
                         validators=[DataRequired(REQUIRED_MESSAGE), Length(max=200)],
                         description=_l("Scan the QR code on the worker's ticket, or type the code under it."),
@@ -24,7 +23,7 @@ class TicketForm(FlaskForm):
     submit = SubmitField(_l("Check in by ticket"))
 
 
-class WalkInForm(FlaskForm):
+class WalkInForm(BaseForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE), Length(max=20)],
                          render_kw={"inputmode": "tel", "autocomplete": "off"})
@@ -56,7 +55,7 @@ def state_choices():
     return [("", _l("Any state"))] + [(s.value, s.title) for s in RegistrationState]
 
 
-class MessageForm(FlaskForm):
+class MessageForm(BaseForm):
     audience = RadioField(_l("Send to"), choices=[
         SelectChoice("all", _l("Everyone registered (not cancelled or rejected)")),
         SelectChoice("state", _l("Everyone in one state")),
@@ -73,7 +72,7 @@ class MessageForm(FlaskForm):
     submit = SubmitField(_l("Send message"))
 
 
-class ExportForm(FlaskForm):
+class ExportForm(BaseForm):
     format = RadioField(_l("Format"),
                         choices=[SelectChoice("xlsx", _l("Excel (XLSX)")), SelectChoice("csv", _l("CSV"))],
                         default="xlsx", validators=[DataRequired(REQUIRED_MESSAGE)])

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..accounts.models import NEW_EMPLOYMENT_FORM, Occupation
 from ..activities.models import ActivityKind, ActivityStatus, QuestionKind, SignupMode, Visibility
+from ..core.text import NotText, clean_text
 from ..core.timeutil import utc_to_local
 from .models import PLACE_STATES, RegistrationState as S
 
@@ -365,7 +366,10 @@ def _clean_one(question: QuestionSpec, value):
     if kind == QuestionKind.TEXT:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             return None, _l("Please enter text.")
-        text = _CONTROL_CHARS.sub("", str(value)).strip()
+        try:
+            text = _CONTROL_CHARS.sub("", clean_text(str(value))).strip()
+        except NotText as refused:
+            return None, refused.message
         if len(text) > TEXT_ANSWER_MAX:
             return None, _l("Please write at most %(n)d characters.", n=TEXT_ANSWER_MAX)
         return text, None

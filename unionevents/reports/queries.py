@@ -22,6 +22,7 @@ from sqlalchemy.sql.operators import custom_op
 
 from ..accounts.models import Occupation, User
 from ..activities.models import Activity, ActivityKind, ActivityStatus, Question, QuestionKind, TimeSlot
+from ..core.db import MAX_ID
 from ..core.timeutil import now, utc_to_local
 from ..extensions import db
 from ..registrations.models import Registration, RegistrationState as S
@@ -599,7 +600,7 @@ def parse_filter(args, user) -> tuple[ReportFilter, dict[str, list[str]]]:
     node = tops[0]
     raw_node = (args.get("node") or "").strip()
     if raw_node:
-        if not raw_node.isdigit():
+        if not (raw_node.isascii() and raw_node.isdigit()) or int(raw_node) > MAX_ID:
             raise NotFound(_l("This union does not exist."))
         found = db.session.get(UnionNode, int(raw_node))
         if found is None:

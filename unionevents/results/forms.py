@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ..core.forms import BaseForm
 from . import rules
 
 
@@ -14,7 +14,7 @@ def _stars():
             for n in range(rules.RATING_MAX, rules.RATING_MIN - 1, -1)]
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(BaseForm):
     rating = RadioField(_l("How was the class?"), choices=_stars, validate_choice=False)
     comment = TextAreaField(_l("Comment (optional)"), render_kw={"rows": 4, "maxlength": rules.COMMENT_MAX},
                             description=_l("At most %(max)d characters. The organiser sees it without "

@@ -5,10 +5,10 @@ every other rule are the services' (their messages land on the matching field)."
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ..core.forms import BaseForm
 from . import rules
 
 
@@ -30,14 +30,14 @@ def _numeric(label, description=None, signed=False):
                                   "maxlength": 9})
 
 
-class RuleForm(FlaskForm):
+class RuleForm(BaseForm):
     books_per_lot = _numeric(_l("Books"), _l("How many books earn one lot."))
     portions_per_lot = _numeric(_l("Portions per lot"), _l("How many portions one lot earns."))
     per_person_cap = _numeric(_l("Most portions per person"), _l("Leave empty for no limit."))
     submit = SubmitField(_l("Save the rule"))
 
 
-class StockForm(FlaskForm):
+class StockForm(BaseForm):
     mode = RadioField(_l("Stock change"), choices=[SelectChoice("delta", _l("Add or take away")),
                                                 SelectChoice("set", _l("Set the counted stock"))],
                       default="delta", validate_choice=False)
@@ -48,7 +48,7 @@ class StockForm(FlaskForm):
     submit = SubmitField(_l("Save the stock"))
 
 
-class DonationForm(FlaskForm):
+class DonationForm(BaseForm):
     books = _numeric(_l("Number of books"))
     titles = TextAreaField(_l("Titles or ISBNs (optional)"),
                            description=_l("One book per line: a title, an ISBN, or a title followed by "
@@ -57,7 +57,7 @@ class DonationForm(FlaskForm):
     submit = SubmitField(_l("Record and give the portions"))
 
 
-class DeskSearchForm(FlaskForm):
+class DeskSearchForm(BaseForm):
     class Meta:
         csrf = False
 
