@@ -177,7 +177,9 @@ def _init_extensions(app: Flask) -> None:
 
     with app.app_context():
         from .core.db import configure_engine, install_idle_ping
+        from .core.files import keep_sqlite_file_private
 
+        keep_sqlite_file_private(db.engine)  # first: before the pragmas create the -wal file
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_SYNCHRONOUS"])
         install_idle_ping(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
 
