@@ -23,7 +23,8 @@ def development_umask():
     os.umask(previous)
 
 
-def test_an_uploaded_photo_and_its_folders_are_owner_only(contest_world, worker, upload_dir, development_umask):
+def test_an_uploaded_photo_and_its_folders_are_owner_only(contest_world, worker, upload_dir,
+                                                           development_umask):
     world = contest_world()
     entry = services.submit_entry(worker(), world.activity.id, services.EntryData(title="春天的工地"),
                                   [upload(photo_bytes())])

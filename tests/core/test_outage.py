@@ -139,7 +139,7 @@ def _wrapped(cls, orig):
     (_wrapped(sa_exc.OperationalError, sqlite3.OperationalError("database is locked")), False),
     (_wrapped(sa_exc.OperationalError, sqlite3.OperationalError("no such table: user")), False),
     (_wrapped(sa_exc.InterfaceError, sqlite3.InterfaceError("Error binding parameter 1")), False),
-    (_wrapped(sa_exc.OperationalError, psycopg.OperationalError("connection failed: Connection refused")), True),
+    (_wrapped(sa_exc.OperationalError, psycopg.OperationalError("connection failed: refused")), True),
     (_wrapped(sa_exc.InterfaceError, psycopg.InterfaceError("the connection is closed")), True),
     (_wrapped(sa_exc.OperationalError, psycopg.errors.AdminShutdown("terminating connection")), True),
     (_wrapped(sa_exc.OperationalError, psycopg.errors.CannotConnectNow("the database system is starting up")),

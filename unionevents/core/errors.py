@@ -199,7 +199,8 @@ def note_database_outage(error: BaseException) -> None:
 
 def _first_line(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
-    return f"{type(original).__name__}: {str(original).strip().splitlines()[0] if str(original).strip() else ''}"
+    text = str(original).strip()
+    return f"{type(original).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def retry_after_seconds() -> int:
