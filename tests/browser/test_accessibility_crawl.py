@@ -299,3 +299,10 @@ def test_every_wide_table_scrolls_by_keyboard():
             if re.search(r'class="table-wrap"(?!\{\{ scroll_region\()', line):
                 bare.append(f"{template.relative_to(root)}:{number}")
     assert not bare, f"use <div class=\"table-wrap\"{{{{ scroll_region(_(label)) }}}}>: {bare}"
+
+
+def test_the_region_label_is_escaped():
+    from unionevents.core.templating import scroll_region
+
+    attributes = str(scroll_region('"><script>alert(1)</script>'))
+    assert "<script>" not in attributes and attributes.startswith(' tabindex="0" role="region" aria-label="')
