@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import g, has_app_context
 
 from tests.browser.conftest import DESKTOP_VIEWPORT, PHONE_VIEWPORT
 from tests.browser.pages import log_in
@@ -91,8 +92,9 @@ def build_crawl_world(make) -> CrawlWorld:
     worker = make.user("张小花", union=shop, occupation=Occupation.RIDER)
     neighbour = make.user("李师傅", union=shop, occupation=Occupation.COURIER)
 
-    # Activities that start within the hour, so their people can be checked in (and rate them).
-    soon = {"starts_in": timedelta(hours=1), "signup_closes_at": now() + timedelta(minutes=30)}
+    # Activities starting in a few minutes, so their people can be checked in (and rate them) even where
+    # check-in opens only shortly before the start (or the slot).
+    soon = {"starts_in": timedelta(minutes=10), "signup_closes_at": now() + timedelta(minutes=5)}
     # A class with a question: the worker has a place, attended and rated it.
     course = make.activity("花卉养护课", capacity=30, **soon, venue="职工之家",
                            description="绿萝、吊兰的养护与分株。")
@@ -222,9 +224,8 @@ def _status_matrix(app, world: CrawlWorld, urls) -> dict[str, dict[str, tuple[in
                 session["_fresh"] = True
         matrix[role] = {}
         for _endpoint, url in urls:
-            from flask import g
-
-            g.pop("_login_user", None)  # the test's app context caches the last request's user
+            if has_app_context():
+                g.pop("_login_user", None)  # a test's app context caches the last request's user
             response = client.get(url)
             matrix[role][url] = (response.status_code, response.mimetype)
             if response.status_code >= 500:
