@@ -99,6 +99,14 @@ def _load_config(app: Flask, config) -> None:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'unionevents.db'}"
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # An unreachable server (packets dropped, not refused) fails within seconds, so the user gets
+        # the outage page (core.errors) instead of a worker killed by its timeout.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("connect_timeout", app.config.get("DB_CONNECT_TIMEOUT", 5))
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
+
     # Several workers must share one count: rate limits live in Redis when REDIS_URL is set.
     # (Tests stay in memory unless they pass REDIS_URL themselves: they never read the environment.)
     if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_STORAGE_URI") == "memory://":
@@ -176,7 +184,9 @@ def _init_extensions(app: Flask) -> None:
 
     with app.app_context():
         from .core.db import configure_engine, install_idle_ping
+        from .core.files import keep_sqlite_file_private
 
+        keep_sqlite_file_private(db.engine)  # first: before the pragmas create the -wal file
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_SYNCHRONOUS"])
         install_idle_ping(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
 

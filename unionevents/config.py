@@ -47,6 +47,9 @@ class Config:
     # connection is pinged only after lying idle in the pool (core.db.install_idle_ping).
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     DB_PING_AFTER_IDLE_SECONDS = 10.0
+    # A database outage is answered 503 with this Retry-After (seconds); core.errors logs it once a minute.
+    DB_OUTAGE_RETRY_AFTER = 30
+    DB_CONNECT_TIMEOUT = 5  # seconds for a new PostgreSQL connection (libpq connect_timeout)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # SQLite durability and waiting (see docs/reliability notes in core/db.py).

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from unionevents import create_app
 from unionevents.core.audit import AuditLog, log_action
 from unionevents.core.db import is_sqlite
+from unionevents.core.errors import reset_outage_log
 from unionevents.core.logging import make_handler
 from unionevents.core.permissions import public
 from unionevents.extensions import db
@@ -113,6 +114,7 @@ UNREACHABLE = {
 @pytest.mark.parametrize("engine", sorted(UNREACHABLE))
 def test_healthz_answers_503_when_the_database_is_unreachable(engine, caplog):
     down = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": UNREACHABLE[engine]})
+    reset_outage_log()  # an outage is logged once a minute per process (tests/core/test_outage.py)
     caplog.set_level(logging.INFO, logger="unionevents")
     response = down.test_client().get("/healthz")
     assert response.status_code == 503

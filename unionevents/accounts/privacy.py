@@ -26,10 +26,12 @@ Erasure
        participation per union and per occupation (new-employment-form workers), and neither
        identifies a person on its own — and ``created_at``.  Audit rows hold ids only.
 
-``erasure_hooks``: another domain registers ``hook(user_id: int) -> None`` with
+``erasure_hooks``: another domain registers ``hook(user_id: int) -> None | Callable[[], None]`` with
 ``register_erasure_hook``; hooks run inside the erasure transaction (before the user row is
-wiped), must only change rows through the session, and must not commit.  Example (contests):
-published award rows keep the award but drop the winner's name.
+wiped), must only change rows through the session, and must not commit.  A hook may return a
+callable that runs once the transaction has committed, for work outside the database that must not
+happen if it rolls back (contests delete the photo files there).  Example (contests): entries keep
+their code and scores but lose their photos, title, text and names.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ _SECRET_NAME = re.compile(r"hash|digest|secret|password", re.IGNORECASE)
 
 DELETED_NAME = _l("Deleted account")
 
-ErasureHook = Callable[[int], None]
+ErasureHook = Callable[[int], "Callable[[], None] | None"]
 #: Functions run inside the erasure transaction with the user id; see the module docstring.
 erasure_hooks: list[ErasureHook] = []
 
@@ -239,10 +241,13 @@ def erase_account(user: User, actor: User | None = None) -> User:
 
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         placeholder = gettext("Deleted account")
+    after_commit: list[Callable[[], None]] = []
     with write_transaction():
         user = db.session.get(User, user_id, populate_existing=True)
         for hook in list(erasure_hooks):
-            hook(user_id)
+            then = hook(user_id)
+            if then is not None:
+                after_commit.append(then)
         for registration in db.session.scalars(select(Registration).where(Registration.user_id == user_id)):
             registration.answers = None
             registration.ticket_secret = secrets.token_urlsafe(32)
@@ -264,4 +269,6 @@ def erase_account(user: User, actor: User | None = None) -> User:
         user.session_version += 1
         user.erased_at = now()
         log_action(actor_id, "user.erase", user)
+    for then in after_commit:
+        then()
     return user

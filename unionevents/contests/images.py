@@ -18,6 +18,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..core.files import open_private, private_dir
+
 #: Pillow format name → (Content-Type, file extension).  Nothing else is ever stored or served.
 FORMATS = {
     "JPEG": ("image/jpeg", ".jpg"),
@@ -63,9 +65,7 @@ def max_pixels() -> int:
 def upload_dir() -> Path:
     configured = current_app.config.get("UPLOAD_DIR")
     base = Path(configured) if configured else Path(current_app.instance_path) / "uploads"
-    path = base / "contests"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(base / "contests")  # photos are personal data: folders 0700, files 0600
 
 
 def read_limited(stream, limit: int) -> bytes:
@@ -160,7 +160,7 @@ def store(clean: CleanImage) -> tuple[str, str]:
     thumb = secrets.token_hex(16) + ".jpg"
     for filename, payload in ((name, clean.data), (thumb, clean.thumb)):
         temporary = folder / (filename + ".part")
-        with open(temporary, "wb") as handle:
+        with open_private(temporary, exclusive=False) as handle:
             handle.write(payload)
             handle.flush()
             if current_app.config.get("UPLOAD_FSYNC", True):

@@ -1328,13 +1328,39 @@ def _safe(text: str | None) -> str:
 
 # --------------------------------------------------------------------------- erasure
 
-def _erase_entrant(user_id: int) -> None:
-    """Entries and published awards stay (the contest's results must still add up), but without the
-    person: no consent to show the name, no team names, no free-text description."""
+ERASED_TITLE = _l("Entry of a deleted account")
+
+
+def _erase_entrant(user_id: int):
+    """Entries and their scores stay (the round results, the award list and the statistics must still
+    add up), but without the person: the photos (originals and thumbnails) are deleted, the title is
+    replaced by a placeholder, and the free text, team names and consent to show the name go.
+
+    Runs inside the erasure transaction; returns the file deletion, which the caller runs after the
+    commit (a rolled-back erasure leaves every file in place)."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        placeholder = _("Entry of a deleted account")
+    entry_ids = select(Entry.id).where(Entry.user_id == user_id).scalar_subquery()
+    names = [n for stored, thumb in db.session.execute(
+        select(EntryImage.stored_name, EntryImage.thumb_name).where(EntryImage.entry_id.in_(entry_ids))).all()
+        for n in (stored, thumb)]
+    db.session.execute(delete(EntryImage).where(EntryImage.entry_id.in_(entry_ids)))
     db.session.execute(
         update(Entry).where(Entry.user_id == user_id)
-        .values(consent_publish_name=False, team_leader=None, members=None, description="")
+        .values(title=placeholder[:120], consent_publish_name=False, consent_at=None, team_leader=None,
+                members=None, description="")
     )
+
+    def delete_files() -> None:
+        try:
+            images.remove(*names)
+        except OSError:  # the account is gone already; a file left over is logged, not a failed request
+            log.exception("could not delete contest photos of an erased account")
+
+    return delete_files if names else None
 
 
 register_erasure_hook(_erase_entrant)

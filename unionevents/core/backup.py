@@ -23,6 +23,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.engine import URL, make_url
 
 from ..extensions import db
+from .files import private_dir
 from .timeutil import now, utc_to_local
 
 
@@ -43,7 +44,7 @@ def _sqlite_path(url: URL) -> str:
 def default_output(url: URL | None = None) -> Path:
     url = url or _url()
     folder = Path(current_app.config.get("BACKUP_DIR") or Path(current_app.instance_path) / "backups")
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)  # 0700: backups hold everyone's personal data
     suffix = "sqlite3" if url.get_backend_name() == "sqlite" else "dump"
     return folder / f"unionevents-{utc_to_local(now()):%Y%m%d-%H%M%S}.{suffix}"
 

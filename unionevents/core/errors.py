@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -117,11 +120,119 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
+        if is_database_outage(error):
+            return database_unavailable_response(error)
         log.exception("Unhandled error on %s %s", request.method, request.path)
         message = HTTP_MESSAGES[500]
         if wants_json():
             return json_error(500, message)
         return render_template("errors/error.html", status=500, message=message), 500
+
+
+# --------------------------------------------------------------------------- database outage
+# When the database cannot be reached every request fails the same way: the user gets a 503 with
+# Retry-After (a Chinese page, or the API's JSON error), and the log gets one line a minute saying how
+# many requests were turned away since the last one, not a traceback per request.
+
+OUTAGE_MESSAGE = _l("The service is temporarily unavailable. Please try again later.")
+OUTAGE_LOG_INTERVAL = 60.0  # seconds between two log lines about the same outage (per process)
+
+#: SQLite errors that mean the file cannot be used at all ("database is locked" is contention, not this).
+_SQLITE_OUTAGE = ("unable to open database file", "disk i/o error", "cannot operate on a closed database")
+#: PostgreSQL SQLSTATEs for a server that is going away or refuses new work (class 08 is "connection").
+_PG_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "53000"})
+
+_outage_lock = threading.Lock()
+_outage_logged_at: float | None = None
+_outage_suppressed = 0
+
+
+def _outage_clock() -> float:
+    return time.monotonic()
+
+
+def reset_outage_log() -> None:
+    """Forget the last outage line (tests)."""
+    global _outage_logged_at, _outage_suppressed
+    with _outage_lock:
+        _outage_logged_at, _outage_suppressed = None, 0
+
+
+def is_database_outage(error: BaseException) -> bool:
+    """True when ``error`` says the database cannot be reached, not that one statement failed.
+
+    Outage: no connection could be made or it was lost (PostgreSQL refused, reset, shut down, too
+    many clients; a SQLite file that cannot be opened or read), a connection the pool found dead,
+    or no connection free within the pool's timeout.  Not an outage: "database is locked"
+    (SQLite contention), deadlocks, lock and statement timeouts, constraint errors, missing tables.
+    """
+    if isinstance(error, (sa_exc.DisconnectionError, sa_exc.TimeoutError)):
+        return True
+    if not isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+        return False
+    if error.connection_invalidated:  # the dialect itself recognised a lost connection
+        return True
+    original = error.orig
+    if type(original).__module__.split(".")[0] == "sqlite3":
+        return isinstance(error, sa_exc.OperationalError) and any(
+            marker in str(original).lower() for marker in _SQLITE_OUTAGE)
+    state = getattr(original, "sqlstate", None)
+    if state is None:
+        # psycopg: an error with no server SQLSTATE came from the client side — the connection
+        # could not be made, or broke ("connection failed", "the connection is closed").
+        return type(original).__module__.split(".")[0] == "psycopg"
+    return state.startswith("08") or state in _PG_OUTAGE_STATES
+
+
+def note_database_outage(error: BaseException) -> None:
+    """Log the outage at most once per OUTAGE_LOG_INTERVAL seconds in this process."""
+    global _outage_logged_at, _outage_suppressed
+    with _outage_lock:
+        moment = _outage_clock()
+        if _outage_logged_at is not None and moment - _outage_logged_at < OUTAGE_LOG_INTERVAL:
+            _outage_suppressed += 1
+            return
+        suppressed, _outage_suppressed, _outage_logged_at = _outage_suppressed, 0, moment
+    log.error("Database unavailable, answering 503 (%d more requests since the last line): %s",
+              suppressed, _first_line(error), exc_info=error)
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip()
+    return f"{type(original).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def retry_after_seconds() -> int:
+    return int(current_app.config.get("DB_OUTAGE_RETRY_AFTER", 30))
+
+
+def database_unavailable_response(error: BaseException):
+    """503 + Retry-After: the API's JSON error, or a page that needs nothing from the database."""
+    note_database_outage(error)
+    _forget_request_user()
+    if wants_json():
+        response, status = json_error(503, OUTAGE_MESSAGE, code="database_unavailable")
+    else:
+        response = current_app.make_response(
+            (render_template("errors/unavailable.html", message=OUTAGE_MESSAGE), 503))
+        status = 503
+    response.headers["Retry-After"] = str(retry_after_seconds())
+    response.headers["Cache-Control"] = "no-store"
+    return response, status
+
+
+def _forget_request_user() -> None:
+    """The page is drawn for an anonymous visitor: loading the user again would hit the database."""
+    try:
+        from ..extensions import db
+
+        db.session.rollback()
+    except Exception:  # the session may not even have a connection; nothing to undo then
+        pass
+    manager = getattr(current_app, "login_manager", None)
+    if manager is not None:
+        g._login_user = manager.anonymous_user()
 
 
 def _local_referrer() -> str | None:

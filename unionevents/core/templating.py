@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, current_app, url_for
+from markupsafe import Markup
 from flask_babel import format_date, format_datetime, format_time, get_locale
 
 from .masking import mask_mobile
@@ -26,8 +27,17 @@ def static_url(filename: str) -> str:
     return url_for("static", filename=filename, v=version)
 
 
+def scroll_region(label) -> Markup:
+    """Attributes of a wide table's scroll wrapper: ``<div class="table-wrap"{{ scroll_region(_("…")) }}>``.
+
+    A region that scrolls sideways must be reachable by keyboard (axe ``scrollable-region-focusable``):
+    it is focusable (arrow keys then scroll it), a named region, so a screen reader says what it holds.
+    """
+    return Markup(' tabindex="0" role="region" aria-label="{}"').format(label)
+
+
 def install_template_helpers(app: Flask) -> None:
-    app.jinja_env.globals.update(static_url=static_url, get_locale=get_locale)
+    app.jinja_env.globals.update(static_url=static_url, get_locale=get_locale, scroll_region=scroll_region)
     app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["time"] = lambda v, fmt="short": format_time(v, fmt) if v else ""

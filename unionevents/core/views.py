@@ -43,7 +43,14 @@ def healthz():
     try:
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
-    except Exception:  # the database is down: say so without a traceback page
-        current_app.logger.exception("health check failed")
-        return jsonify(status="error", database="unavailable"), 503
+    except Exception as error:  # the database is down: say so without a traceback page
+        from .errors import is_database_outage, note_database_outage, retry_after_seconds
+
+        if is_database_outage(error):
+            note_database_outage(error)  # once a minute, however often the load balancer asks
+        else:
+            current_app.logger.exception("health check failed")
+        response = jsonify(status="error", database="unavailable")
+        response.headers["Retry-After"] = str(retry_after_seconds())
+        return response, 503
     return jsonify(status="ok", database="ok")

@@ -123,7 +123,8 @@ def csv_lines(sheets: Iterable[Sheet]) -> Iterator[str]:
 
 
 def csv_response(filename: str, sheets: Iterable[Sheet]) -> Response:
-    response = Response((line.encode("utf-8") for line in csv_lines(sheets)), mimetype="text/csv; charset=utf-8")
+    # mimetype without a charset: werkzeug appends "; charset=utf-8" itself (it was there twice).
+    response = Response((line.encode("utf-8") for line in csv_lines(sheets)), mimetype="text/csv")
     response.headers["Content-Disposition"] = _disposition(filename)
     return response
 
