@@ -154,10 +154,13 @@ def test_a_deferred_write_is_timed_from_its_first_write_to_its_commit(app):
     with app.test_request_context("/"):
         db.session.scalar(select(func.count(AuditLog.id)))  # a read first: no lock yet
         time.sleep(0.05)
+        started = time.monotonic()
         log_action(None, "test.write")  # the lock is taken here ...
         time.sleep(0.02)
         db.session.commit()  # ... and released here
-        assert 20 <= g.write_lock_ms < 50
+        held_at_most_ms = (time.monotonic() - started) * 1000
+        # Timed from the write, not from the read 50 ms before it (measured, so a slow machine passes).
+        assert 20 <= g.write_lock_ms <= held_at_most_ms + 1
 
 
 def test_a_transaction_closed_without_commit_leaves_no_hold_to_the_next(app):
@@ -181,5 +184,7 @@ def test_a_long_hold_is_logged_as_a_warning(app, client, make, caplog, monkeypat
     if not is_sqlite():
         assert warnings == []
         return
-    (warning,) = warnings
+    # Only the paused sign-up is sure to hold the lock that long; on a loaded machine the setup's own
+    # writes (made outside any request) may pass 30 ms too, so they are not counted here.
+    (warning,) = [w for w in warnings if getattr(w, "path", "").startswith("/api/v1/")]
     assert warning.path.startswith("/api/v1/activities/")
