@@ -14,6 +14,7 @@ from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.audit import log_action
+from ..core.db import write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.timeutil import now
 from ..extensions import db
@@ -115,12 +116,11 @@ def register_worker(*, mobile: str, name: str, password: str, union_id: int | No
         raise ValidationFailed({"accept_privacy": [str(_l("Please read and accept the privacy notice."))]})
     union = _chosen_union(union_id)
     try:
-        user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
-                           member_card_no=member_card_no, accept_privacy=True)
-        db.session.commit()
+        with write_transaction():
+            user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
+                               member_card_no=member_card_no, accept_privacy=True)
     except IntegrityError:
         # Two sign-ups with one number at the same moment: the unique index decides.
-        db.session.rollback()
         raise Conflict(MSG_MOBILE_TAKEN, field="mobile") from None
     return user
 
@@ -157,16 +157,17 @@ def change_password(user: User, current: str, new: str) -> None:
     errors = password_errors(new)
     if errors:
         raise ValidationFailed({"new_password": errors})
-    user.password_hash = hash_password(new)
-    user.session_version += 1  # every other session and remember-me cookie ends
-    log_action(user.id, "user.change_password", user)
-    db.session.commit()
+    new_hash = hash_password(new)
+    with write_transaction():
+        user.password_hash = new_hash
+        user.session_version += 1  # every other session and remember-me cookie ends
+        log_action(user.id, "user.change_password", user)
 
 
 def end_all_sessions(user: User) -> None:
     """Logout everywhere: old session cookies and remember-me tokens stop working."""
-    user.session_version += 1
-    db.session.commit()
+    with write_transaction():
+        user.session_version += 1
 
 
 def update_profile(user: User, *, name: str, union_id: int | None, occupation: Occupation,
@@ -176,18 +177,18 @@ def update_profile(user: User, *, name: str, union_id: int | None, occupation: O
         raise ValidationFailed({"name": [str(_l("Please enter your name (at most %(n)d characters).",
                                                   n=NAME_MAX_LENGTH))]})
     union = _chosen_union(union_id)
-    user.name = name
-    user.union = union
-    user.occupation = occupation
-    user.district = (district or "").strip() or (union.district if union else None)
-    user.member_card_no = (member_card_no or "").strip() or None
-    log_action(user.id, "user.update_profile", user)
-    db.session.commit()
+    with write_transaction():
+        user.name = name
+        user.union = union
+        user.occupation = occupation
+        user.district = (district or "").strip() or (union.district if union else None)
+        user.member_card_no = (member_card_no or "").strip() or None
+        log_action(user.id, "user.update_profile", user)
 
 
 def set_locale(user: User, locale: str) -> None:
-    user.locale = locale
-    db.session.commit()
+    with write_transaction():
+        user.locale = locale
 
 
 def grant_role(user: User, role: Role, *, node: UnionNode | None = None, activity_id: int | None = None,
@@ -227,9 +228,9 @@ def token_digest(raw: str) -> str:
 def issue_token(user: User, label: str = "") -> str:
     """Create an API token; the raw value is returned once and only its digest stored."""
     raw = "ue_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, digest=token_digest(raw), label=label[:60]))
-    log_action(user.id, "token.issue", user)
-    db.session.commit()
+    with write_transaction():
+        db.session.add(ApiToken(user_id=user.id, digest=token_digest(raw), label=label[:60]))
+        log_action(user.id, "token.issue", user)
     return raw
 
 
@@ -252,12 +253,12 @@ def _token_owner_statement():
 
 
 def revoke_token(user: User, token_id: int) -> None:
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != user.id:
-        raise NotFound(_l("This token does not exist."))
-    token.revoked_at = now()
-    log_action(user.id, "token.revoke", token)
-    db.session.commit()
+    with write_transaction():
+        token = db.session.get(ApiToken, token_id)
+        if token is None or token.user_id != user.id:
+            raise NotFound(_l("This token does not exist."))
+        token.revoked_at = now()
+        log_action(user.id, "token.revoke", token)
 
 
 def active_tokens(user: User) -> list[ApiToken]:
@@ -275,14 +276,14 @@ def admin_grant_role(actor: User, mobile: str, role: Role, node_id: int | None) 
     node = db.session.get(UnionNode, node_id) if node_id else None
     if node is None:
         raise ValidationFailed({"node_id": [str(_l("Please choose the union this role covers."))]})
-    grant = grant_role(user, role, node=node, granted_by=actor)
-    db.session.commit()
+    with write_transaction():
+        grant = grant_role(user, role, node=node, granted_by=actor)
     return grant
 
 
 def admin_revoke_grant(actor: User, grant_id: int) -> None:
-    grant = db.session.get(RoleGrant, grant_id)
-    if grant is None:
-        raise NotFound(_l("This role grant does not exist."))
-    revoke_grant(grant, revoked_by=actor)
-    db.session.commit()
+    with write_transaction():
+        grant = db.session.get(RoleGrant, grant_id)
+        if grant is None:
+            raise NotFound(_l("This role grant does not exist."))
+        revoke_grant(grant, revoked_by=actor)
