@@ -87,6 +87,12 @@ class Config:
     LOGIN_RATE_LIMIT = "10 per 5 minutes"
     SIGNUP_RATE_LIMIT = "20 per hour"
 
+    # API tokens stop working this many days after they were issued (a password change revokes them
+    # at once).  Their last use is recorded at most once per API_TOKEN_USE_RECORD_SECONDS, so a token in
+    # use does not write to the database on every request.
+    API_TOKEN_LIFETIME_DAYS = 90
+    API_TOKEN_USE_RECORD_SECONDS = 3600
+
     # Behind a reverse proxy (nginx): how many proxies to trust for X-Forwarded-For/-Proto/-Host.
     # 0 = not behind a proxy (the headers are ignored, so nobody can fake an address).
     PROXY_FIX_HOPS = 0

@@ -5,16 +5,17 @@ import functools
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.audit import log_action
-from ..core.db import write_transaction
+from ..core.db import MAX_ID, write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.timeutil import now
 from ..extensions import db
@@ -161,7 +162,8 @@ def change_password(user: User, current: str, new: str) -> None:
     with write_transaction():
         user.password_hash = new_hash
         user.session_version += 1  # every other session and remember-me cookie ends
-        log_action(user.id, "user.change_password", user)
+        revoked = revoke_all_tokens(user.id)  # and every API token: a stolen one must not outlive it
+        log_action(user.id, "user.change_password", user, tokens_revoked=revoked)
 
 
 def end_all_sessions(user: User) -> None:
@@ -226,33 +228,71 @@ def token_digest(raw: str) -> str:
 
 
 def issue_token(user: User, label: str = "") -> str:
-    """Create an API token; the raw value is returned once and only its digest stored."""
+    """Create an API token; the raw value is returned once and only its digest stored.
+
+    It expires after ``API_TOKEN_LIFETIME_DAYS``; being issued counts as its first use.
+    """
     raw = "ue_" + secrets.token_urlsafe(32)
+    user_id, at = user.id, now()
+    expires_at = at + timedelta(days=current_app.config["API_TOKEN_LIFETIME_DAYS"])
     with write_transaction():
-        db.session.add(ApiToken(user_id=user.id, digest=token_digest(raw), label=label[:60]))
-        log_action(user.id, "token.issue", user)
+        db.session.add(ApiToken(user_id=user_id, digest=token_digest(raw), label=label[:60], created_at=at,
+                                expires_at=expires_at, last_used_at=at))
+        log_action(user_id, "token.issue", user)
     return raw
 
 
 def user_for_token(raw: str) -> User | None:
-    """The active user holding this unrevoked token, in one query (role grants load only if asked)."""
+    """The active user holding this unrevoked, unexpired token, in one query (role grants load only if
+    asked).  Its last use is recorded at most once per ``API_TOKEN_USE_RECORD_SECONDS``."""
     if not raw or len(raw) > 200:
         return None
-    user = db.session.scalar(_token_owner_statement(), {"digest": token_digest(raw)})
-    if user is None or not user.is_active:
+    at = now()
+    row = db.session.execute(_token_owner_statement(), {"digest": token_digest(raw), "now": at}).first()
+    if row is None:
         return None
+    user, token_id, last_used_at = row
+    if not user.is_active:
+        return None
+    if last_used_at is None or at - last_used_at >= timedelta(
+            seconds=current_app.config["API_TOKEN_USE_RECORD_SECONDS"]):
+        _record_use(token_id, at)
     return user
 
 
 @functools.cache
 def _token_owner_statement():
-    """Built once, the digest bound per call: every API request runs it."""
-    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.digest == bindparam("digest"), ApiToken.revoked_at.is_(None))
+    """Built once, the digest and the time bound per call: every API request runs it."""
+    return (select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.digest == bindparam("digest"), ApiToken.revoked_at.is_(None),
+                   ApiToken.expires_at > bindparam("now"))
             .options(lazyload(User.grants)))
 
 
+def _record_use(token_id: int, at) -> None:
+    """Stamp the token's last use in a short write of its own, at the start of the request (before the
+    view's reads), keeping the loaded user: one UPDATE per token per hour at most."""
+    session = db.session()
+    keep, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        with write_transaction():
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at)
+                            .execution_options(synchronize_session=False))
+    finally:
+        session.expire_on_commit = keep
+
+
+def revoke_all_tokens(user_id: int) -> int:
+    """Revoke every live token of the user, in the caller's write transaction; how many were live."""
+    result = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now()).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def revoke_token(user: User, token_id: int) -> None:
+    if not 0 < token_id <= MAX_ID:
+        raise NotFound(_l("This token does not exist."))
     with write_transaction():
         token = db.session.get(ApiToken, token_id)
         if token is None or token.user_id != user.id:
@@ -262,9 +302,11 @@ def revoke_token(user: User, token_id: int) -> None:
 
 
 def active_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens that still work (not revoked, not expired), newest first."""
     return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.created_at.desc())
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                               ApiToken.expires_at > now())
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     ))
 
 
