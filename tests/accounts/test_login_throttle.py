@@ -177,3 +177,17 @@ def test_with_the_shared_storage_down_logins_still_work_and_are_guarded(database
         limiter.__dict__.update(saved)
         with application.app_context():
             db.engine.dispose()
+
+
+def test_guessing_the_current_password_while_logged_in_counts_too(limited, make):
+    """A stolen session must not become an unthrottled password oracle (password change, deletion)."""
+    owner = make.user("王骑手", mobile="13912345678")
+    thief = limited.test_client()
+    assert html_login(thief, owner.mobile, PASSWORD, ATTACKER).status_code == 302
+    statuses = [thief.post("/account/password", headers=ATTACKER, data={
+        "current_password": f"guess-{i}x", "new_password": "newpass456", "new_password_again": "newpass456"}
+    ).status_code for i in range(ACCOUNT_LIMIT + 1)]
+    assert statuses == [422] * ACCOUNT_LIMIT + [429]
+    refused = thief.post("/account/delete", headers=ATTACKER, data={"password": PASSWORD, "understood": "y"})
+    assert refused.status_code == 429 and "错误尝试次数过多" in refused.get_data(as_text=True)
+    assert html_login(limited.test_client(), owner.mobile, PASSWORD, OWNER_PHONE).status_code == 302

@@ -90,3 +90,33 @@ def test_no_commit_outside_core():
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+@pytest.mark.concurrency
+def test_concurrent_first_uses_of_old_tokens_never_answer_5xx(threaded_server, make, frozen_time):
+    """Each token's first use in an hour stamps last_used_at (a short write): a rush of them is no 500."""
+    from datetime import timedelta
+
+    from unionevents.accounts.services import issue_token
+    from unionevents.core.timeutil import now
+
+    start = now()
+    frozen_time(start - timedelta(days=2))
+    tokens = [issue_token(make.user(f"骑手{i}", mobile=f"1390000{i:04d}"), "app") for i in range(CONCURRENT_REQUESTS)]
+    frozen_time(None)
+    db.session.commit()
+    pending = iter(tokens)
+    lock = threading.Lock()
+
+    def use(session):
+        with lock:
+            token = next(pending)
+        return session.get(f"{threaded_server}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+    statuses = fire_together(CONCURRENT_REQUESTS, use)
+    assert Counter(statuses) == {200: CONCURRENT_REQUESTS}
+    db.session.expire_all()
+    from unionevents.accounts.models import ApiToken
+
+    stamps = db.session.scalars(db.select(ApiToken.last_used_at)).all()
+    assert len(stamps) == CONCURRENT_REQUESTS and all(stamp >= start for stamp in stamps)

@@ -3,7 +3,7 @@
 Two counts guard the password (docs/design-decisions.md, "Login throttling"):
 
 * **Per account, across every login endpoint** (the HTML login, ``POST /api/v1/tokens``, the
-  activation form): wrong guesses at one mobile number, whoever makes them.  Once the account has had
+  activation form, and the password asked again to change it or delete the account): wrong guesses at one mobile number, whoever makes them.  Once the account has had
   ``LOGIN_ACCOUNT_FAILURE_LIMIT`` of them in the window it is *guarded*: a client that has itself guessed
   wrong ``LOGIN_GUARDED_CLIENT_FAILURES`` times at it is refused (429) until the window ends, before its
   password is even checked.  A client that has not been guessing -- the owner's phone -- still gets in
@@ -25,7 +25,7 @@ import logging
 import math
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from flask import Response, current_app, request
 from flask_babel import lazy_gettext as _l
@@ -39,6 +39,7 @@ from .models import User
 from .services import authenticate, normalise_mobile
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ACCOUNT_SCOPE = "login-account"
 CLIENT_SCOPE = "login-client"
@@ -158,17 +159,23 @@ def guarded(mobile: str) -> Iterator[_Guard | None]:
     yield guard
 
 
+def counted(mobile: str, field: str, action: Callable[..., T], *args, **kwargs) -> T:
+    """Run ``action`` under the account's guard: a ValidationFailed on ``field`` (the secret the form
+    asked for) counts as a wrong guess; LoginThrottled when this client may not try now."""
+    with guarded(mobile) as guard:
+        try:
+            return action(*args, **kwargs)
+        except ValidationFailed as error:
+            if guard is not None and field in error.errors:
+                guard.failed()
+            raise
+
+
 def guarded_activation(mobile: str, code: str, password: str, *, accept_privacy: bool) -> User:
     """``activation.activate_account`` with its wrong codes counted as guesses at the account."""
     from .activation import activate_account
 
-    with guarded(mobile) as guard:
-        try:
-            return activate_account(mobile, code, password, accept_privacy=accept_privacy)
-        except ValidationFailed as error:
-            if guard is not None and "code" in error.errors:
-                guard.failed()
-            raise
+    return counted(mobile, "code", activate_account, mobile, code, password, accept_privacy=accept_privacy)
 
 
 def password_login(mobile: str, password: str) -> User | None:

@@ -194,8 +194,11 @@ def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            services.change_password(user, form.current_password.data, form.new_password.data)
+        try:  # a wrong current password is a guess at the account like a wrong login
+            throttle.counted(user.mobile, "current_password", services.change_password,
+                             user, form.current_password.data, form.new_password.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.current_password, error, "accounts/password.html")
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
@@ -261,7 +264,9 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            personal_data.check_password(user, form.password.data)
+            throttle.counted(user.mobile, "password", personal_data.check_password, user, form.password.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.password, error, "accounts/delete.html")
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
