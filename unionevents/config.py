@@ -87,8 +87,21 @@ class Config:
     # Redis down: keep limiting per process instead of failing every login with a 500.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_ENABLED = True
-    LOGIN_RATE_LIMIT = "10 per 5 minutes"
-    SIGNUP_RATE_LIMIT = "20 per hour"
+    # Login throttling (accounts/throttle.py, docs/design-decisions.md): wrong guesses per account over
+    # every login endpoint; once an account has had that many, a client (address + browser) that itself
+    # guessed wrong LOGIN_GUARDED_CLIENT_FAILURES times is refused until the window ends, while others
+    # still get in with the right password.  Per address only failed logins count.
+    LOGIN_ACCOUNT_FAILURE_LIMIT = "10 per 5 minutes"
+    LOGIN_GUARDED_CLIENT_FAILURES = 3
+    LOGIN_ADDRESS_FAILURE_LIMIT = "40 per 5 minutes"
+    # Account creation per address, every attempt: a venue's worth of new workers on one Wi-Fi.
+    SIGNUP_RATE_LIMIT = "300 per hour"
+
+    # API tokens stop working this many days after they were issued (a password change revokes them
+    # at once).  Their last use is recorded at most once per API_TOKEN_USE_RECORD_SECONDS, so a token in
+    # use does not write to the database on every request.
+    API_TOKEN_LIFETIME_DAYS = 90
+    API_TOKEN_USE_RECORD_SECONDS = 3600
 
     # Behind a reverse proxy (nginx): how many proxies to trust for X-Forwarded-For/-Proto/-Host.
     # 0 = not behind a proxy (the headers are ignored, so nobody can fake an address).

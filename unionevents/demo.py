@@ -15,6 +15,7 @@ from .accounts.models import NEW_EMPLOYMENT_FORM, Occupation, Role, User
 from .accounts.services import create_user, grant_role
 from .activities.models import Activity, ActivityKind, QuestionKind, SignupMode, Visibility
 from .activities.services import add_question, add_slots, create_activity, set_unit_quota
+from .core.db import write_transaction
 from .core.timeutil import local_to_utc, now, utc_to_local
 from .extensions import db
 from .unions.models import NodeLevel
@@ -87,6 +88,14 @@ def seed_demo() -> dict[str, int]:
     """Load the demo data once; a second run changes nothing. Returns what was created."""
     if db.session.scalar(select(Activity.id).limit(1)) is not None:
         return {"activities": 0, "users": 0, "nodes": 0}
+    with write_transaction():  # the whole seed is one transaction
+        photo, songs, organisers = _seed_unions_people_activities()
+    _seed_contests(photo, songs, organisers["13800000006"], organisers["13800000008"])
+    return {"activities": 7, "users": len(USERS), "nodes": len(NODES)}
+
+
+def _seed_unions_people_activities() -> tuple[Activity, Activity, dict[str, User]]:
+    """The union tree, the people and their roles, the activities (written by the caller's transaction)."""
     nodes = {}
     for name, level, parent, district in NODES:
         nodes[name] = get_or_create_node(name, level, nodes.get(parent), district)
@@ -195,9 +204,7 @@ def seed_demo() -> dict[str, int]:
     set_unit_quota(exchange, nodes["北京市总工会"], 6)
 
     grant_role(users["13700000002"], Role.MEDICAL, activity_id=health.id)
-    db.session.commit()
-    _seed_contests(photo, songs, organisers["13800000006"], organisers["13800000008"])
-    return {"activities": 7, "users": len(USERS), "nodes": len(NODES)}
+    return photo, songs, organisers
 
 
 def _seed_contests(photo: Activity, songs: Activity, photo_organiser: User, song_organiser: User) -> None:

@@ -15,9 +15,10 @@ from typing import Callable
 
 from flask import current_app, url_for
 from flask_babel import force_locale, gettext, lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..core.audit import log_action
+from ..core.db import write_transaction
 from ..core.errors import ValidationFailed
 from ..core.outbox import enqueue
 from ..core.timeutil import now
@@ -90,24 +91,39 @@ def activate_account(mobile: str, code: str, password: str, *, accept_privacy: b
     if user is None or user.activated or not user.activation_code_hash or not code:
         raise ValidationFailed({"code": [str(MSG_BAD_CODE)]})
     if not hmac.compare_digest(user.activation_code_hash, code_digest(mobile, code)):
-        user.activation_failures += 1
-        if user.activation_failures >= MAX_FAILURES:
-            user.activation_code_hash = None  # void: an organiser must issue a new code
-            log_action(None, "user.activation_voided", user)
-        db.session.commit()
+        _count_failure(user)
         raise ValidationFailed({"code": [str(MSG_BAD_CODE)]})
     errors = password_errors(password)
     if errors:
         raise ValidationFailed({"password": errors})
     if not accept_privacy:
         raise ValidationFailed({"accept_privacy": [str(_l("Please read and accept the privacy notice."))]})
-    user.password_hash = hash_password(password)
-    user.activated = True
-    user.activation_code_hash = None
-    user.activation_failures = 0
-    user.session_version += 1
-    user.privacy_version = current_app.config["PRIVACY_NOTICE_VERSION"]
-    user.privacy_accepted_at = now()
-    log_action(user.id, "user.activate", user)
-    db.session.commit()
+    password_hash = hash_password(password)
+    with write_transaction():
+        # Read again under the write lock: a second tab may have activated (or voided) meanwhile.
+        user = db.session.get(User, user.id, populate_existing=True)
+        if user.activated or not user.activation_code_hash \
+                or not hmac.compare_digest(user.activation_code_hash, code_digest(mobile, code)):
+            raise ValidationFailed({"code": [str(MSG_BAD_CODE)]})
+        user.password_hash = password_hash
+        user.activated = True
+        user.activation_code_hash = None
+        user.activation_failures = 0
+        user.session_version += 1
+        user.privacy_version = current_app.config["PRIVACY_NOTICE_VERSION"]
+        user.privacy_accepted_at = now()
+        log_action(user.id, "user.activate", user)
     return user
+
+
+def _count_failure(user: User) -> None:
+    """One more wrong code; the MAX_FAILURES-th voids it (counted in SQL: parallel tries all count)."""
+    user_id = user.id
+    with write_transaction():
+        db.session.execute(update(User).where(User.id == user_id)
+                           .values(activation_failures=User.activation_failures + 1)
+                           .execution_options(synchronize_session=False))
+        user = db.session.get(User, user_id, populate_existing=True)
+        if user.activation_failures >= MAX_FAILURES and user.activation_code_hash is not None:
+            user.activation_code_hash = None  # void: an organiser must issue a new code
+            log_action(None, "user.activation_voided", user)

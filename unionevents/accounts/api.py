@@ -8,10 +8,9 @@ from marshmallow import Schema
 
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import NO_SECURITY, ApiSchema, ApiUnauthorized, api_errors, require_api_user, token_required
+from ..core.errors import json_error
 from ..core.permissions import public
-from ..extensions import limiter
-from . import services
-from .throttle import login_limit as _login_limit, mobile_key as _mobile_key
+from . import services, throttle
 
 blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
@@ -40,7 +39,8 @@ class BadCredentials(ApiUnauthorized):
 
 @blp.route("/tokens")
 class Tokens(MethodView):
-    decorators = [public, limiter.limit(_login_limit), limiter.limit(_login_limit, key_func=_mobile_key)]
+    # Failed logins per address (one count with the HTML login); guesses per account in password_login.
+    decorators = [public, throttle.address_failures()]
 
     @blp.doc(security=NO_SECURITY)
     @blp.arguments(TokenRequest())
@@ -48,7 +48,13 @@ class Tokens(MethodView):
     @api_errors(blp, 401, 429, c401="Unknown mobile or wrong password (the same answer for both).")
     def post(self, body):
         """Log in with mobile number and password; returns a new API token."""
-        user = services.authenticate(body["mobile"], body["password"])
+        try:
+            user = throttle.password_login(body["mobile"], body["password"])
+        except throttle.LoginThrottled as error:
+            response, status = json_error(429, error.message, code=error.code, retry_after=error.retry_after)
+            response.status_code = status
+            response.headers["Retry-After"] = str(error.retry_after)
+            return response
         if user is None:
             raise BadCredentials()
         return {"token": services.issue_token(user, "api")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from ..core.db import write_transaction
 from ..core.errors import DomainError, ValidationFailed
 from ..extensions import db
 from ..unions.services import find_by_name
@@ -40,11 +41,10 @@ def create_user_command(mobile, name, password, union_name, occupation):
             click.echo(f"unknown union: {union_name}", err=True)
             raise SystemExit(1)
     try:
-        user = services.create_user(mobile, name, password, union=union, occupation=Occupation(occupation))
+        with write_transaction():
+            user = services.create_user(mobile, name, password, union=union, occupation=Occupation(occupation))
     except DomainError as error:
-        db.session.rollback()
         _fail(error)
-    db.session.commit()
     click.echo(f"created user {user.id} ({user.masked_mobile})")
 
 
@@ -67,11 +67,10 @@ def grant_command(mobile, role, node_name, activity_id):
             click.echo(f"unknown union node: {node_name}", err=True)
             raise SystemExit(1)
     try:
-        services.grant_role(user, role, node=node, activity_id=activity_id)
+        with write_transaction():
+            services.grant_role(user, role, node=node, activity_id=activity_id)
     except DomainError as error:
-        db.session.rollback()
         _fail(error)
-    db.session.commit()
     scope = node.name if node else f"activity {activity_id}"
     click.echo(f"granted {role.value} on {scope} to {user.masked_mobile}")
 

@@ -182,7 +182,12 @@ class RoleGrant(db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token for the JSON API. Only its SHA-256 digest is stored."""
+    """A bearer token for the JSON API. Only its SHA-256 digest is stored.
+
+    It works until ``expires_at`` (``API_TOKEN_LIFETIME_DAYS`` after issue) unless revoked first (by its
+    owner, a password change, or deleting the account).  ``last_used_at`` is kept to the hour
+    (``API_TOKEN_USE_RECORD_SECONDS``), so using a token does not write on every request.
+    """
 
     __tablename__ = "api_token"
     __table_args__ = (Index("ix_api_token_user_active", "user_id", "revoked_at"),)
@@ -192,6 +197,7 @@ class ApiToken(db.Model):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(60), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
 

@@ -5,15 +5,17 @@ import functools
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.audit import log_action
+from ..core.db import MAX_ID, write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.timeutil import now
 from ..extensions import db
@@ -115,12 +117,11 @@ def register_worker(*, mobile: str, name: str, password: str, union_id: int | No
         raise ValidationFailed({"accept_privacy": [str(_l("Please read and accept the privacy notice."))]})
     union = _chosen_union(union_id)
     try:
-        user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
-                           member_card_no=member_card_no, accept_privacy=True)
-        db.session.commit()
+        with write_transaction():
+            user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
+                               member_card_no=member_card_no, accept_privacy=True)
     except IntegrityError:
         # Two sign-ups with one number at the same moment: the unique index decides.
-        db.session.rollback()
         raise Conflict(MSG_MOBILE_TAKEN, field="mobile") from None
     return user
 
@@ -157,16 +158,18 @@ def change_password(user: User, current: str, new: str) -> None:
     errors = password_errors(new)
     if errors:
         raise ValidationFailed({"new_password": errors})
-    user.password_hash = hash_password(new)
-    user.session_version += 1  # every other session and remember-me cookie ends
-    log_action(user.id, "user.change_password", user)
-    db.session.commit()
+    new_hash = hash_password(new)
+    with write_transaction():
+        user.password_hash = new_hash
+        user.session_version += 1  # every other session and remember-me cookie ends
+        revoked = revoke_all_tokens(user.id)  # and every API token: a stolen one must not outlive it
+        log_action(user.id, "user.change_password", user, tokens_revoked=revoked)
 
 
 def end_all_sessions(user: User) -> None:
     """Logout everywhere: old session cookies and remember-me tokens stop working."""
-    user.session_version += 1
-    db.session.commit()
+    with write_transaction():
+        user.session_version += 1
 
 
 def update_profile(user: User, *, name: str, union_id: int | None, occupation: Occupation,
@@ -176,18 +179,18 @@ def update_profile(user: User, *, name: str, union_id: int | None, occupation: O
         raise ValidationFailed({"name": [str(_l("Please enter your name (at most %(n)d characters).",
                                                   n=NAME_MAX_LENGTH))]})
     union = _chosen_union(union_id)
-    user.name = name
-    user.union = union
-    user.occupation = occupation
-    user.district = (district or "").strip() or (union.district if union else None)
-    user.member_card_no = (member_card_no or "").strip() or None
-    log_action(user.id, "user.update_profile", user)
-    db.session.commit()
+    with write_transaction():
+        user.name = name
+        user.union = union
+        user.occupation = occupation
+        user.district = (district or "").strip() or (union.district if union else None)
+        user.member_card_no = (member_card_no or "").strip() or None
+        log_action(user.id, "user.update_profile", user)
 
 
 def set_locale(user: User, locale: str) -> None:
-    user.locale = locale
-    db.session.commit()
+    with write_transaction():
+        user.locale = locale
 
 
 def grant_role(user: User, role: Role, *, node: UnionNode | None = None, activity_id: int | None = None,
@@ -225,45 +228,85 @@ def token_digest(raw: str) -> str:
 
 
 def issue_token(user: User, label: str = "") -> str:
-    """Create an API token; the raw value is returned once and only its digest stored."""
+    """Create an API token; the raw value is returned once and only its digest stored.
+
+    It expires after ``API_TOKEN_LIFETIME_DAYS``; being issued counts as its first use.
+    """
     raw = "ue_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, digest=token_digest(raw), label=label[:60]))
-    log_action(user.id, "token.issue", user)
-    db.session.commit()
+    user_id, at = user.id, now()
+    expires_at = at + timedelta(days=current_app.config["API_TOKEN_LIFETIME_DAYS"])
+    with write_transaction():
+        db.session.add(ApiToken(user_id=user_id, digest=token_digest(raw), label=label[:60], created_at=at,
+                                expires_at=expires_at, last_used_at=at))
+        log_action(user_id, "token.issue", user)
     return raw
 
 
 def user_for_token(raw: str) -> User | None:
-    """The active user holding this unrevoked token, in one query (role grants load only if asked)."""
+    """The active user holding this unrevoked, unexpired token, in one query (role grants load only if
+    asked).  Its last use is recorded at most once per ``API_TOKEN_USE_RECORD_SECONDS``."""
     if not raw or len(raw) > 200:
         return None
-    user = db.session.scalar(_token_owner_statement(), {"digest": token_digest(raw)})
-    if user is None or not user.is_active:
+    at = now()
+    row = db.session.execute(_token_owner_statement(), {"digest": token_digest(raw), "now": at}).first()
+    if row is None:
         return None
+    user, token_id, last_used_at = row
+    if not user.is_active:
+        return None
+    if last_used_at is None or at - last_used_at >= timedelta(
+            seconds=current_app.config["API_TOKEN_USE_RECORD_SECONDS"]):
+        _record_use(token_id, at)
     return user
 
 
 @functools.cache
 def _token_owner_statement():
-    """Built once, the digest bound per call: every API request runs it."""
-    return (select(User).join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.digest == bindparam("digest"), ApiToken.revoked_at.is_(None))
+    """Built once, the digest and the time bound per call: every API request runs it."""
+    return (select(User, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.digest == bindparam("digest"), ApiToken.revoked_at.is_(None),
+                   ApiToken.expires_at > bindparam("now"))
             .options(lazyload(User.grants)))
 
 
+def _record_use(token_id: int, at) -> None:
+    """Stamp the token's last use in a short write of its own, at the start of the request (before the
+    view's reads), keeping the loaded user: one UPDATE per token per hour at most."""
+    session = db.session()
+    keep, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        with write_transaction():
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at)
+                            .execution_options(synchronize_session=False))
+    finally:
+        session.expire_on_commit = keep
+
+
+def revoke_all_tokens(user_id: int) -> int:
+    """Revoke every live token of the user, in the caller's write transaction; how many were live."""
+    result = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now()).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def revoke_token(user: User, token_id: int) -> None:
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != user.id:
+    if not 0 < token_id <= MAX_ID:
         raise NotFound(_l("This token does not exist."))
-    token.revoked_at = now()
-    log_action(user.id, "token.revoke", token)
-    db.session.commit()
+    with write_transaction():
+        token = db.session.get(ApiToken, token_id)
+        if token is None or token.user_id != user.id:
+            raise NotFound(_l("This token does not exist."))
+        token.revoked_at = now()
+        log_action(user.id, "token.revoke", token)
 
 
 def active_tokens(user: User) -> list[ApiToken]:
+    """The user's tokens that still work (not revoked, not expired), newest first."""
     return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.created_at.desc())
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                               ApiToken.expires_at > now())
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     ))
 
 
@@ -275,14 +318,14 @@ def admin_grant_role(actor: User, mobile: str, role: Role, node_id: int | None) 
     node = db.session.get(UnionNode, node_id) if node_id else None
     if node is None:
         raise ValidationFailed({"node_id": [str(_l("Please choose the union this role covers."))]})
-    grant = grant_role(user, role, node=node, granted_by=actor)
-    db.session.commit()
+    with write_transaction():
+        grant = grant_role(user, role, node=node, granted_by=actor)
     return grant
 
 
 def admin_revoke_grant(actor: User, grant_id: int) -> None:
-    grant = db.session.get(RoleGrant, grant_id)
-    if grant is None:
-        raise NotFound(_l("This role grant does not exist."))
-    revoke_grant(grant, revoked_by=actor)
-    db.session.commit()
+    with write_transaction():
+        grant = db.session.get(RoleGrant, grant_id)
+        if grant is None:
+            raise NotFound(_l("This role grant does not exist."))
+        revoke_grant(grant, revoked_by=actor)

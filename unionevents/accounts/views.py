@@ -13,7 +13,7 @@ from ..core.security import CLEAR_SITE_DATA, is_safe_redirect
 from ..core.timeutil import now, utc_to_local
 from ..extensions import limiter
 from ..unions.services import tree_choices
-from . import activation, services, throttle
+from . import services, throttle
 from . import privacy as personal_data  # not `privacy`: that name is the notice page's view
 from .forms import (ActivateForm, ChangePasswordForm, DeleteAccountForm, EmptyForm, LoginForm, ProfileForm,
                     SignupForm, TokenForm)
@@ -22,10 +22,9 @@ from .models import Occupation
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
 
-# Throttled per address and per mobile number (see throttle.py).
-_login_limit = throttle.login_limit
+# Failed logins are limited per address and guesses per account across the login endpoints; account
+# creation per address (see throttle.py).
 _signup_limit = throttle.signup_limit
-_mobile_key = throttle.mobile_key
 
 
 def _union_choices():
@@ -77,8 +76,7 @@ def signup():
 
 
 @bp.route("/activate", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_mobile_key)
+@throttle.address_failures()
 @public
 def activate():
     """First password for an account made by the union (import), with the code from the SMS."""
@@ -87,8 +85,11 @@ def activate():
         form.mobile.data = request.args["mobile"][:20]
     if form.validate_on_submit():
         try:
-            user = activation.activate_account(form.mobile.data, form.code.data, form.password.data,
-                                               accept_privacy=form.accept_privacy.data)
+            user = throttle.guarded_activation(form.mobile.data, form.code.data, form.password.data,
+                                                 accept_privacy=form.accept_privacy.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.code, error, "accounts/activate.html",
+                              privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"])
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
@@ -102,8 +103,7 @@ def activate():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_mobile_key)
+@throttle.address_failures()
 @public
 def login():
     form = LoginForm()
@@ -112,7 +112,10 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("main.home"))
     if form.validate_on_submit():
-        user = services.authenticate(form.mobile.data, form.password.data)
+        try:
+            user = throttle.password_login(form.mobile.data, form.password.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.password, error, "accounts/login.html")
         if user is None:
             form.password.errors = [str(services.MSG_BAD_LOGIN)]
         else:
@@ -123,6 +126,14 @@ def login():
             return redirect(target if is_safe_redirect(target) else url_for("main.home"))
     return render_template("accounts/login.html", form=form), \
         (422 if form.is_submitted() and form.errors else 200)
+
+
+def _throttled(form, field, error: throttle.LoginThrottled, template: str, **context):
+    """The form again, the refusal under ``field``, with 429 and Retry-After."""
+    field.errors = [str(error.message)]
+    response = current_app.make_response((render_template(template, form=form, **context), 429))
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -183,8 +194,11 @@ def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            services.change_password(user, form.current_password.data, form.new_password.data)
+        try:  # a wrong current password is a guess at the account like a wrong login
+            throttle.counted(user.mobile, "current_password", services.change_password,
+                             user, form.current_password.data, form.new_password.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.current_password, error, "accounts/password.html")
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:
@@ -250,7 +264,9 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:
-            personal_data.check_password(user, form.password.data)
+            throttle.counted(user.mobile, "password", personal_data.check_password, user, form.password.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.password, error, "accounts/delete.html")
         except ValidationFailed as error:
             apply_service_errors(form, error)
         else:

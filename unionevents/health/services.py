@@ -90,8 +90,8 @@ def _deny(actor: User | None, action: str, obj_type: str, obj_id: Any, **ids) ->
     """Record a refused attempt (committed on its own, so it survives the error) and answer 404."""
     db.session.rollback()
     ident = obj_id if isinstance(obj_id, int) and not isinstance(obj_id, bool) else None
-    log_action(getattr(actor, "id", None), action, _Ref(ident, obj_type), outcome=DENIED, **ids)
-    db.session.commit()
+    with write_transaction():
+        log_action(getattr(actor, "id", None), action, _Ref(ident, obj_type), outcome=DENIED, **ids)
     raise NotFound(MSG_NOT_FOUND)
 
 
@@ -151,8 +151,9 @@ def checked_in_attendees(actor: User, activity_id: int, query: str = "") -> list
                         assessment_id, bool(follow_up))
             for reg_id, name, mobile, start, end, checked, consent, assessment_id, follow_up
             in db.session.execute(stmt)]
-    log_action(actor.id, LIST, _Ref(activity_id, "activity"), shown=len(rows))
-    db.session.commit()
+    actor_id = actor.id
+    with write_transaction():
+        log_action(actor_id, LIST, _Ref(activity_id, "activity"), shown=len(rows))
     return rows
 
 
@@ -169,9 +170,10 @@ def registration_for_assessment(actor: User, activity_id: int, registration_id: 
         _deny(actor, READ, "registration", registration_id, activity_id=_as_id(activity_id))
     assessment = _assessment_of(registration.id)
     if assessment is not None:
-        log_action(actor.id, READ, assessment, registration_id=registration.id,
-                   activity_id=registration.activity_id)
-        db.session.commit()
+        actor_id, ref = actor.id, _Ref(assessment.id)
+        ids = {"registration_id": registration.id, "activity_id": registration.activity_id}
+        with write_transaction():
+            log_action(actor_id, READ, ref, **ids)
     return registration, assessment
 
 
@@ -250,10 +252,12 @@ def my_assessments(user: User) -> list[HealthAssessment]:
         .options(joinedload(HealthAssessment.activity), joinedload(HealthAssessment.registration)
                  .joinedload(Registration.slot))
         .order_by(HealthAssessment.recorded_at.desc(), HealthAssessment.id.desc())))
-    for assessment in items:
-        log_action(user.id, READ, assessment, activity_id=assessment.activity_id, via="mine")
     if items:
-        db.session.commit()
+        user_id = user.id
+        reads = [(_Ref(assessment.id), assessment.activity_id) for assessment in items]
+        with write_transaction():
+            for ref, activity_id in reads:
+                log_action(user_id, READ, ref, activity_id=activity_id, via="mine")
     return items
 
 
@@ -262,8 +266,9 @@ def get_own_assessment(user: User, assessment_id: int) -> HealthAssessment:
     assessment = db.session.get(HealthAssessment, assessment_id) if _as_id(assessment_id) else None
     if assessment is None or user is None or assessment.user_id != getattr(user, "id", None):
         _deny(user, READ, "health_assessment", assessment_id)
-    log_action(user.id, READ, assessment, activity_id=assessment.activity_id, via="mine")
-    db.session.commit()
+    user_id, ref, activity_id = user.id, _Ref(assessment.id), assessment.activity_id
+    with write_transaction():
+        log_action(user_id, READ, ref, activity_id=activity_id, via="mine")
     return assessment
 
 

@@ -280,7 +280,7 @@ def _record_naive(actor_id, activity_id, node_id, registration_id, books, entrie
     given = already_given(activity_id, registration.user_id)
     result = rules.exchange(books, rule.as_rule(), given, rule.stock)
     stock_read = rule.stock
-    db.session.commit()
+    db.session.rollback()  # end the read (nothing was written): the write below is another transaction
     _race_delay()
     with write_transaction():
         db.session.execute(update(SwapRule).where(SwapRule.activity_id == activity_id)
