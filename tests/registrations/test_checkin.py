@@ -192,3 +192,27 @@ def test_same_client_id_from_two_threads_is_one_check_in_and_one_receipt(app, ma
     assert audit_count("registration.check_in", reg.id) == 1
     assert db.session.scalar(select(func.count(CheckInReceipt.id))) == 1
     assert sorted(r.replay for r in results) in ([False, False], [False, True])
+
+
+def test_a_replayed_sync_is_authorised_like_a_new_request(make, organiser, act_as, frozen_time):
+    """Issue 14, defect 8, through the door page's sync: another organiser replaying a client id at
+    their own activity's door learns nothing about this activity's attendee."""
+    from unionevents.accounts.models import Role
+
+    activity = make.activity()
+    frozen_time(activity.starts_at)
+    (reg,) = add_people(activity, 1)
+    other = make.user("奥运村组织者", role=Role.ORGANISER, scope=AOYUNCUN_STREET)
+    theirs = make.activity("奥运村的课", node=AOYUNCUN_STREET)
+    client_id = "0b7c7a40-5b55-4a8e-9d0e-3f0a0d5b6c11"
+    client = act_as(organiser)
+    first = client.post(f"/manage/activities/{activity.id}/checkin/sync",
+                        json={"client_id": client_id, "registration_id": reg.id})
+    assert first.status_code == 200
+    client = act_as(other)
+    response = client.post(f"/manage/activities/{theirs.id}/checkin/sync",
+                           json={"client_id": client_id, "token": reg.ticket_secret})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 409, text
+    assert "工人0000" not in text and activity.title not in text and "registration_id" not in response.json
+

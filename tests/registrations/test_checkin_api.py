@@ -122,6 +122,32 @@ def test_check_in_access(client, make, other_organiser):
     assert state_of(reg.id) == S.CONFIRMED
 
 
+def test_a_replayed_client_id_is_authorised_like_a_new_request(client, make, organiser, org_headers,
+                                                               other_organiser, frozen_time):
+    """Issue 14, defect 8: resending another organiser's client id (with the ticket) must not return
+    that activity's attendee; a replay is refused exactly as the same request made afresh."""
+    activity = make.activity()
+    frozen_time(activity.starts_at)
+    (reg,) = add_people(activity, 1)
+    client_id = str(uuid.uuid4())
+    assert check_in(client, org_headers, token=reg.ticket_secret, client_id=client_id).status_code == 200
+    mobile = db.session.get(type(reg), reg.id).user.mobile
+    theirs = make.activity("奥运村的课", node=AOYUNCUN_STREET)
+    for headers, body, status in [
+        (bearer(other_organiser), {}, 403),
+        (bearer(other_organiser), {"activity_id": theirs.id}, 409),
+        (bearer(make.user("职工")), {}, 403),
+    ]:
+        response = check_in(client, headers, token=reg.ticket_secret, client_id=client_id, **body)
+        text = response.get_data(as_text=True)
+        assert response.status_code == status, text
+        assert "工人0000" not in text and mobile[-4:] not in text and activity.title not in text
+        assert "registration_id" not in response.json
+    # the organiser of the activity still gets the replay
+    replay = check_in(client, org_headers, token=reg.ticket_secret, client_id=client_id)
+    assert replay.status_code == 200 and replay.json["replay"] is True
+
+
 # --------------------------------------------------------------------------- scanner roster
 
 def test_scanner_roster_has_digests_names_last_four_and_states_only(client, make, organiser, org_headers):

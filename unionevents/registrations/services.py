@@ -1383,13 +1383,8 @@ def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None =
     first answer and changes nothing (even if the check-in was undone since).  Two devices checking
     the same ticket in at once make one check-in: ``check_in`` changes only a row still confirmed.
     """
-    if client_id is not None:
-        receipt = db.session.scalar(select(CheckInReceipt).where(CheckInReceipt.client_id == client_id))
-        if receipt is not None:
-            registration = db.session.get(Registration, receipt.registration_id)
-            if registration is None or registration.ticket_secret != (token or "").strip():
-                raise Conflict(_l("This request id was already used for another ticket."), field="client_id")
-            return CheckInResult(registration, already=True, replay=True)
+    # Authorise first, a replay exactly like a new request: a client id is no credential, so sending
+    # someone else's again must not return their attendee (issue 14, defect 8).
     registration = registration_for_ticket(token)
     if registration is None:
         raise UnknownTicket()
@@ -1401,6 +1396,12 @@ def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None =
         raise WrongActivity()
     if not organiser:
         raise NotAllowed(_l("You do not organise the activity this ticket is for."))
+    if client_id is not None:
+        receipt = db.session.scalar(select(CheckInReceipt).where(CheckInReceipt.client_id == client_id))
+        if receipt is not None:
+            if receipt.registration_id != registration.id:
+                raise Conflict(_l("This request id was already used for another ticket."), field="client_id")
+            return CheckInResult(registration, already=True, replay=True)
     result = _check_in_result(registration.id, actor)
     if client_id is not None:
         try:
