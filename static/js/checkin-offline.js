@@ -250,7 +250,8 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json",
                  "X-CSRFToken": box.getAttribute("data-csrf") },
-      body: JSON.stringify({ client_id: next.client_id, registration_id: next.registration_id })
+      /* recorded_at: the server judges the check-in window at the time it was made at the door */
+      body: JSON.stringify({ client_id: next.client_id, registration_id: next.registration_id, recorded_at: next.at })
     }).then(function (response) {
       if (loginAnswer(response)) { endSession(); throw new Error("sync: the session ended"); }
       /* 400: the CSRF token was refused, as when the session behind it is gone; the roster fetch tells */

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import threading
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -44,9 +45,10 @@ def test_search_by_name_and_by_the_last_four_digits(make, organiser, act_as):
     assert "Nobody matches" in page(client, door(activity, "赵"))
 
 
-def test_one_tap_check_in_then_again_then_undo(make, organiser, act_as):
+def test_one_tap_check_in_then_again_then_undo(make, organiser, act_as, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at - timedelta(minutes=30))  # at the door, check-in open
     client = act_as(organiser)
     url = f"/manage/activities/{activity.id}/checkin/{reg.id}"
     response = client.post(url, data={"q": "工人"})
@@ -93,9 +95,10 @@ def ticket(client, activity, token):
     return client.post(f"/manage/activities/{activity.id}/checkin/ticket", data={"token": token})
 
 
-def test_check_in_by_ticket(make, organiser, act_as):
+def test_check_in_by_ticket(make, organiser, act_as, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     client = act_as(organiser)
     assert ticket(client, activity, f"  {reg.ticket_secret} ").status_code == 302
     assert state_of(reg.id) == S.ATTENDED
@@ -133,9 +136,10 @@ def test_the_page_offers_the_scan_button_only_through_the_script(make, organiser
     assert "<script>" not in text and "onclick" not in text  # CSP: no inline script
 
 
-def test_double_check_in_from_two_threads_is_one_check_in(app, make, organiser):
+def test_double_check_in_from_two_threads_is_one_check_in(app, make, organiser, frozen_time):
     activity = make.activity()
     regs = add_people(activity, 5)
+    frozen_time(activity.starts_at)
     organiser_id, ids = organiser.id, [r.id for r in regs]
     errors = []
 
@@ -165,9 +169,10 @@ def test_double_check_in_from_two_threads_is_one_check_in(app, make, organiser):
     assert db.session.scalar(select(func.count(Registration.id)).where(Registration.state == S.ATTENDED)) == 5
 
 
-def test_same_client_id_from_two_threads_is_one_check_in_and_one_receipt(app, make, organiser):
+def test_same_client_id_from_two_threads_is_one_check_in_and_one_receipt(app, make, organiser, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     organiser_id, token = organiser.id, reg.ticket_secret
     barrier = threading.Barrier(2)
     results, errors = [], []

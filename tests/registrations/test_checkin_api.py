@@ -38,9 +38,10 @@ def check_in(client, headers, **body):
 
 # --------------------------------------------------------------------------- check-in
 
-def test_check_in_by_ticket_then_the_same_ticket_again(client, make, org_headers):
+def test_check_in_by_ticket_then_the_same_ticket_again(client, make, org_headers, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     first = check_in(client, org_headers, token=reg.ticket_secret)
     assert first.status_code == 200, first.json
     assert first.json["state"] == "attended" and first.json["already_checked_in"] is False
@@ -51,9 +52,11 @@ def test_check_in_by_ticket_then_the_same_ticket_again(client, make, org_headers
     assert audit_count("registration.check_in", reg.id) == 1
 
 
-def test_the_same_client_id_twice_is_one_check_in_even_after_an_undo(client, make, organiser, org_headers):
+def test_the_same_client_id_twice_is_one_check_in_even_after_an_undo(client, make, organiser, org_headers,
+                                                                     frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     client_id = str(uuid.uuid4())
     assert check_in(client, org_headers, token=reg.ticket_secret, client_id=client_id).json["replay"] is False
     services.undo_check_in(reg.id, organiser)  # the organiser fixed a mistake meanwhile
