@@ -147,6 +147,16 @@ def test_an_override_needs_a_reason_and_is_recorded(client, make, organiser, fro
     assert registration(reg.id).checkin_override_reason is None
 
 
+def test_account_erasure_removes_the_override_reason(client, make, organiser):
+    from unionevents.accounts.privacy import erase_account
+
+    activity = make.activity(starts_in=timedelta(days=1))
+    (reg,) = add_people(activity, 1)
+    services.check_in(reg.id, organiser, override_reason="工人0000 提前到场")
+    erase_account(registration(reg.id).user)
+    assert registration(reg.id).checkin_override_reason is None
+
+
 def test_a_reason_inside_the_window_is_not_an_override(client, make, organiser, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)

@@ -46,6 +46,7 @@ from sqlalchemy.orm import joinedload, lazyload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.models import Role, User
+from ..accounts.privacy import register_erasure_hook
 from ..activities.models import (
     Activity, ActivityKind, ActivityStatus, Question, SignupMode, TimeSlot, UnitQuota, Visibility,
 )
@@ -1265,6 +1266,16 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
 
     _in_write_transaction(tx)
     return db.session.get(Registration, registration_id)
+
+
+def _erase_checkin_override_reasons(user_id: int) -> None:
+    """Account erasure: an organiser's free-text reason for this person's check-in goes too."""
+    db.session.execute(update(Registration).where(Registration.user_id == user_id,
+                                                  Registration.checkin_override_reason.is_not(None))
+                       .values(checkin_override_reason=None).execution_options(synchronize_session=False))
+
+
+register_erasure_hook(_erase_checkin_override_reasons)
 
 
 def undo_check_in(registration_id: int, actor: User | None) -> Registration:
