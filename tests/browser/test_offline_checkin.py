@@ -189,3 +189,29 @@ def test_offline_check_ins_are_judged_by_the_time_they_were_made(make, page, fro
     assert db.session.get(Registration, on_time.id).state == S.ATTENDED
     assert db.session.get(Registration, on_time.id).checked_in_at < today.ends_at < now()
     assert db.session.get(Registration, too_early.id).state == S.CONFIRMED
+
+
+def test_check_in_anyway_offline_keeps_the_reason(make, page):
+    """Outside the check-in time the door page offers "check in anyway" with a reason; made offline, the
+    reason travels with the check-in when the network returns."""
+    from datetime import timedelta
+
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    tomorrow = make.activity("插花课", capacity=10, starts_in=timedelta(days=1))
+    reg = services.register(make.user("李二", union="玉泉营商场工会"), tomorrow.id)
+    log_in(page, organiser)
+    page.goto(f"/manage/activities/{tomorrow.id}/checkin?q=李二")
+    page.wait_for_selector("#offline-door[data-roster-ready=true]")
+    assert "签到尚未开始" in page.locator(".door-card", has_text="李二").inner_text()
+    page.context.set_offline(True)
+    page.wait_for_selector("#offline-door.is-offline")
+    page.fill(f"#override-{reg.id}", "提前布置会场")
+    page.locator(".door-card", has_text="李二").get_by_role("button").click()
+    page.wait_for_selector(".pending-item.pending-pending")
+    page.context.set_offline(False)
+    page.wait_for_selector("#offline-door[data-synced=true]")
+    assert page.locator(".pending-item.pending-sent").count() == 1
+    db.session.rollback()
+    checked_in = db.session.get(Registration, reg.id)
+    assert checked_in.state == S.ATTENDED and checked_in.checkin_override_reason == "提前布置会场"

@@ -261,3 +261,19 @@ def test_roster_bulk_attended_after_the_event_records_the_sign_in_sheet(make, or
     frozen_time(activity.ends_at + timedelta(days=1))
     assert services.bulk_apply(activity.id, [a.id, b.id], "attended", organiser).done == 2
     assert audit_count("registration.check_in", a.id) == 1
+
+
+def test_sync_carries_the_override_reason_of_the_check_in_anyway_form(make, organiser, act_as, frozen_time):
+    activity = make.activity()
+    a, b = add_people(activity, 2)
+    frozen_time(activity.ends_at + timedelta(hours=2))
+    client = act_as(organiser)
+    url = f"/manage/activities/{activity.id}/checkin/sync"
+    blank = client.post(url, json={"client_id": str(uuid.uuid4()), "registration_id": a.id,
+                                   "override_reason": " "})
+    assert blank.status_code == 422 and "reason" in blank.json["message"]
+    ok = client.post(url, json={"client_id": str(uuid.uuid4()), "registration_id": b.id,
+                                "override_reason": "补录"})
+    assert ok.status_code == 200, ok.json
+    assert registration(b.id).checkin_override_reason == "补录"
+    assert state_of(a.id) == S.CONFIRMED

@@ -375,7 +375,9 @@ def checkin_roster(activity_id: int):
 def checkin_sync(activity_id: int):
     """One check-in recorded offline by the door page (JSON, CSRF token in the X-CSRFToken header).
 
-    Body: ``{"client_id": "<uuid>", "registration_id": 12}`` (or ``"token"`` for a typed ticket code).
+    Body: ``{"client_id": "<uuid>", "registration_id": 12}`` (or ``"token"`` for a typed ticket code),
+    optionally ``"recorded_at"`` (when the phone recorded it: the check-in window is judged then) and
+    ``"override_reason"`` (the door page's "check in anyway" outside the window).
     Sending it again answers the same and changes nothing."""
     activity = load_managed_activity(activity_id)
     body = request.get_json(silent=True)
@@ -395,9 +397,12 @@ def checkin_sync(activity_id: int):
         if recorded_at is None:
             return _json_error("recorded_at", _("The recorded time is not a valid date and time."), 422)
     try:
+        override_reason = body.get("override_reason")
         result = services.check_in_offline(activity.id, _actor(), client_id=client_id,
                                            registration_id=registration_id if isinstance(registration_id, int)
-                                           else None, token=token, recorded_at=recorded_at)
+                                           else None, token=token, recorded_at=recorded_at,
+                                           override_reason=override_reason if isinstance(override_reason, str)
+                                           else None)
     except ValidationFailed as error:
         message = " ".join(str(m) for messages in error.errors.values() for m in messages) or str(error.message)
         return _json_error(error.code, message, error.http_status)

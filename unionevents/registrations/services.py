@@ -1754,7 +1754,8 @@ __all__ += [
 
 
 def check_in_offline(activity_id: int, actor: User, *, client_id: str, registration_id: int | None = None,
-                     token: str | None = None, recorded_at: datetime | None = None) -> CheckInResult:
+                     token: str | None = None, recorded_at: datetime | None = None,
+                     override_reason: str | None = None) -> CheckInResult:
     """A check-in the door page recorded while offline, sent when the network returned.
 
     The phone's cached roster holds no ticket codes (only their digests), so a person found by name is
@@ -1766,7 +1767,8 @@ def check_in_offline(activity_id: int, actor: User, *, client_id: str, registrat
     if registration_id is not None:
         registration = _registration_of_activity(activity_id, registration_id)
         token = registration.ticket_secret
-    return check_in_ticket(token, actor, activity_id=activity_id, client_id=client_id, recorded_at=recorded_at)
+    return check_in_ticket(token, actor, activity_id=activity_id, client_id=client_id, recorded_at=recorded_at,
+                           override_reason=override_reason)
 
 
 __all__ += ["check_in_offline"]
