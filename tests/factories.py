@@ -71,3 +71,21 @@ class Factories:
                                    publish=publish, **fields)
         db.session.commit()
         return activity
+
+
+def check_in_at_the_door(registration_id: int, actor: User | None):
+    """Check a registration in as the door does on the day: the clock is put at the start of the
+    activity (or of the ticket's time slot), inside the check-in window, for the check-in only; the
+    test's own clock (real or frozen) comes back afterwards."""
+    from unionevents.core import timeutil
+    from unionevents.registrations import services
+    from unionevents.registrations.models import Registration
+
+    registration = db.session.get(Registration, registration_id)
+    start = registration.slot.starts_at if registration.slot is not None else registration.activity.starts_at
+    saved = timeutil._frozen
+    timeutil.freeze(start)
+    try:
+        return services.check_in(registration_id, actor)
+    finally:
+        timeutil.freeze(saved)

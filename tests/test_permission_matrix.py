@@ -18,6 +18,7 @@ from flask import url_for
 from unionevents.accounts.models import Role
 from unionevents.accounts.services import issue_token
 from unionevents.core.permissions import ACCESS_ATTR
+from tests.factories import check_in_at_the_door
 
 EXEMPT_ENDPOINTS = {"static"}
 EXEMPT_PREFIXES = ("api-docs.",)  # flask-smorest's OpenAPI document
@@ -566,14 +567,13 @@ def _medic(world):
 
 def _build_assessment(world, variant, args):
     from unionevents.health.services import record_assessment
-    from unionevents.registrations.services import check_in
     owner = world.owner(variant)
     if owner is not world.user and _takes_part(owner, world.health.id):
         # One registration taking part per person and activity: someone else's second assessment
         # (a fresh object for a POST cell) belongs to another person.
         owner = world.worker(f"体检职工{next(_SECOND_OWNERS)}")
     registration_id = _register(owner, world.health.id)
-    check_in(registration_id, world.organiser)
+    check_in_at_the_door(registration_id, world.organiser)
     return record_assessment(world.scene("medic", _medic)["medic"], registration_id, ASSESSMENT).id
 
 

@@ -114,6 +114,16 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
 
+    # Door check-in window (registrations/rules.py): a ticket checks in from this long before the
+    # activity's start until its end plus the grace; a time-slot ticket from CHECKIN_SLOT_EARLY_MINUTES
+    # before its slot until the slot's end plus the grace.  Organisers may check in outside it with a
+    # recorded reason.  An offline check-in synced later is judged by the time the phone recorded,
+    # if it is no older than CHECKIN_RECORDED_MAX_AGE_HOURS.
+    CHECKIN_OPENS_BEFORE_MINUTES = 120
+    CHECKIN_SLOT_EARLY_MINUTES = 30
+    CHECKIN_GRACE_AFTER_END_MINUTES = 0
+    CHECKIN_RECORDED_MAX_AGE_HOURS = 24
+
     # Notifications: "log" writes messages to the log; other senders are configured by name.
     OUTBOX_SENDER = "log"  # log | file | webhook
     OUTBOX_FILE = None

@@ -187,10 +187,13 @@
     resultsEl.appendChild(ul);
   }
 
-  function recordLocal(row) {
+  function recordLocal(row, overrideReason) {
     var items = queue();
-    items.push({ client_id: uuid(), registration_id: row.registration_id, name: row.name,
-                 at: new Date().toISOString(), status: "pending" });
+    var item = { client_id: uuid(), registration_id: row.registration_id, name: row.name,
+                 at: new Date().toISOString(), status: "pending" };
+    /* the door page's "check in anyway" form (outside the check-in time) carries the organiser's reason */
+    if (overrideReason) { item.override_reason = overrideReason; }
+    items.push(item);
     save(QUEUE_KEY, items);
     box.removeAttribute("data-synced");
     var r = roster();
@@ -250,7 +253,9 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json",
                  "X-CSRFToken": box.getAttribute("data-csrf") },
-      body: JSON.stringify({ client_id: next.client_id, registration_id: next.registration_id })
+      /* recorded_at: the server judges the check-in window at the time it was made at the door */
+      body: JSON.stringify({ client_id: next.client_id, registration_id: next.registration_id, recorded_at: next.at,
+                             override_reason: next.override_reason || undefined })
     }).then(function (response) {
       if (loginAnswer(response)) { endSession(); throw new Error("sync: the session ended"); }
       /* 400: the CSRF token was refused, as when the session behind it is gone; the roster fetch tells */
@@ -289,7 +294,9 @@
     event.preventDefault();
     var id = parseInt(match[1], 10);
     var row = roster().rows.filter(function (x) { return x.registration_id === id; })[0];
-    if (row && (row.state === "confirmed" || row.state === "no_show")) { recordLocal(row); }
+    var reason = event.target.querySelector("[name=override_reason]");
+    if (reason && !reason.value.trim()) { return; } /* the server refuses a blank reason; keep the form */
+    if (row && (row.state === "confirmed" || row.state === "no_show")) { recordLocal(row, reason ? reason.value.trim() : ""); }
     event.target.hidden = true;
   });
 

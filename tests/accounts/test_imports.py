@@ -273,8 +273,39 @@ def test_organiser_may_not_take_over_accounts_of_other_unions(tree, organiser, m
     data = csv_bytes([["13700000121", "甲", FENGTAI_SHOP, "快递员"],
                       ["13700000122", "乙", FENGTAI_SHOP, "快递员"]])
     report = import_workers(data, "a.csv", organiser)
-    assert [(e.row, e.column) for e in report.errors] == [(2, "mobile")]
+    assert [(e.row, e.column) for e in report.errors] == [(2, "mobile"), (3, "mobile")]
     assert user("13700000121").union.name == AOYUNCUN_STATION
+    assert user("13700000122").union is None
+
+
+def test_organiser_may_not_take_over_a_worker_without_a_union(tree, organiser, make):
+    """A worker who belongs to no union is outside every organiser's scope: the row is refused,
+    the account keeps its name and stays without a union, and the report does not name them."""
+    make.user("无工会职工", mobile="13700000123")
+    data = csv_bytes([["13700000124", "甲", FENGTAI_SHOP, "快递员"],
+                      ["13700000123", "冒名", FENGTAI_SHOP, "快递员"]])
+    report = import_workers(data, "a.csv", organiser)
+    assert [(e.row, e.column) for e in report.errors] == [(3, "mobile")]
+    assert "outside the unions you organise" in str(report.errors[0])
+    assert "无工会职工" not in str(report.errors[0])
+    account = user("13700000123")
+    assert (account.name, account.union, account.occupation) == ("无工会职工", None, Occupation.OTHER)
+    assert user("13700000124") is None  # all or nothing
+
+
+def test_organiser_updates_a_worker_of_their_own_union(tree, organiser, make):
+    make.user("丰台职工", mobile="13700000125", union=FENGTAI_SHOP)
+    report = import_workers(csv_bytes([["13700000125", "丰台职工改名", FENGTAI_SHOP, "快递员"]]), "a.csv",
+                            organiser)
+    assert report.ok and report.updated == 1
+    assert user("13700000125").name == "丰台职工改名"
+
+
+def test_admin_may_place_a_worker_without_a_union(tree, admin, make):
+    make.user("无工会职工", mobile="13700000126")
+    report = import_workers(csv_bytes([["13700000126", "有工会了", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
+    assert report.ok and report.updated == 1
+    assert user("13700000126").union.name == FENGTAI_SHOP
 
 
 def test_worker_may_not_import(tree, make):
@@ -453,6 +484,23 @@ def test_upload_errors_show_a_table_and_write_nothing(client, login, organiser):
     page = response.get_data(as_text=True)
     assert "<td>3</td>" in page and AOYUNCUN_STATION in page
     assert user("13700000421") is None
+
+
+def test_upload_refuses_a_worker_outside_scope_in_chinese_without_naming_them(client, login, organiser,
+                                                                              make):
+    make.user("无工会职工", mobile="13700000431")
+    make.user("朝阳职工", mobile="13700000432", union=AOYUNCUN_STATION)
+    login(organiser)
+    client.delete_cookie("lang")  # the default language, Chinese
+    data = csv_bytes([["13700000431", "甲", FENGTAI_SHOP, "快递员"],
+                      ["13700000432", "乙", FENGTAI_SHOP, "快递员"]])
+    response = client.post("/admin/users/import", data={"file": (io.BytesIO(data), "a.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert page.count("该手机号已注册，该职工不在您管辖的工会范围内") == 2
+    assert "无工会职工" not in page and "朝阳职工" not in page and AOYUNCUN_STATION not in page
+    assert user("13700000431").name == "无工会职工" and user("13700000431").union is None
 
 
 def test_upload_without_a_file_or_of_the_wrong_type(client, login, admin):

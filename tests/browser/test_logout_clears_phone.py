@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 
 from unionevents.accounts.models import Role
+from unionevents.core.timeutil import now
 from unionevents.extensions import db
 from unionevents.registrations import services
 from unionevents.registrations.models import Registration, RegistrationState as S
 
 from tests.browser.conftest import SCREENSHOT_DIR
-from tests.browser.pages import AXE_JS, log_in
+from tests.browser.pages import AXE_JS, door_open_now, log_in
 
 LOGOUT = 'form[action="/account/logout"] button'
 DOOR_KEYS = "Object.keys(localStorage).filter(k => k.startsWith('door-')).sort()"
@@ -26,7 +27,7 @@ CACHES = "caches.keys()"
 def door_world(make, *names):
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
-    activity = make.activity("花卉养护课", capacity=10)
+    activity = make.activity("花卉养护课", capacity=10, **door_open_now())
     regs = {name: services.register(make.user(name, union="玉泉营商场工会"), activity.id) for name in names}
     return organiser, activity, regs
 
@@ -171,14 +172,15 @@ def test_a_waiting_check_in_on_another_page_also_stops_the_logout(make, new_cont
     page = new_context().new_page()
     log_in(page, organiser)
     page.goto("/account/profile")
+    at = now().isoformat(timespec="seconds") + "Z"  # made at the door a moment ago (check-in is open)
     page.evaluate("""([key, items]) => localStorage.setItem(key, JSON.stringify(items))""",
                   [f"door-queue-{activity.id}", [
                       {"client_id": "0f8e4a36-59f5-4c5e-9d43-2c1a3f0b7c11", "registration_id": regs["王一"].id,
-                       "name": "王一", "at": "2026-11-27T02:00:00Z", "status": "pending"},
+                       "name": "王一", "at": at, "status": "pending"},
                       {"client_id": "5b0d7a52-3d0e-4f0f-8b7e-6a1d9e2c4f22", "registration_id": regs["李二"].id,
-                       "name": "李二", "at": "2026-11-27T02:01:00Z", "status": "pending"},
+                       "name": "李二", "at": at, "status": "pending"},
                       {"client_id": "9c3e1f47-8a2b-4d6c-b5e0-7f4a2d1c3b33", "registration_id": regs["李二"].id,
-                       "name": "李二", "at": "2026-11-27T02:02:00Z", "status": "conflict"}]])
+                       "name": "李二", "at": at, "status": "conflict"}]])
     page.locator(LOGOUT).click()
     page.locator("#logout-guard [data-logout-discard]").wait_for()
     assert "2 条签到记录未同步" in page.locator("#logout-guard").inner_text()

@@ -11,7 +11,7 @@ from unionevents.registrations import services
 from unionevents.registrations.models import Registration, RegistrationState as S
 
 from tests.browser.conftest import SCREENSHOT_DIR
-from tests.browser.pages import AXE_JS, log_in
+from tests.browser.pages import AXE_JS, door_open_now, log_in
 
 
 def states(activity_id):
@@ -22,7 +22,7 @@ def states(activity_id):
 def test_check_in_offline_then_sync(make, page, browser_errors):
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
-    activity = make.activity("花卉养护课", capacity=10)
+    activity = make.activity("花卉养护课", capacity=10, **door_open_now())
     names = ["王一", "李二", "张三", "刘四", "陈五"]
     regs = {name: services.register(make.user(name, union="玉泉营商场工会"), activity.id) for name in names}
 
@@ -96,7 +96,7 @@ def test_check_in_offline_then_sync(make, page, browser_errors):
 def test_ticket_code_typed_offline_is_found_by_its_digest(make, new_context):
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
-    activity = make.activity("花卉养护课", capacity=10)
+    activity = make.activity("花卉养护课", capacity=10, **door_open_now())
     reg = services.register(make.user("王一", union="玉泉营商场工会"), activity.id)
     context = new_context(bypass_csp=True)
     page = context.new_page()
@@ -123,7 +123,7 @@ def test_ticket_code_typed_offline_is_found_by_its_digest(make, new_context):
 def test_checkin_page_without_javascript_is_the_plain_form(make, new_context):
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
-    activity = make.activity("花卉养护课", capacity=10)
+    activity = make.activity("花卉养护课", capacity=10, **door_open_now())
     reg = services.register(make.user("王一", union="玉泉营商场工会"), activity.id)
     page = new_context(java_script_enabled=False).new_page()
     log_in(page, organiser)
@@ -141,7 +141,7 @@ def test_online_the_door_count_is_the_servers_until_the_page_has_its_own_roster(
     """A roster saved before a check-in must not turn the page's fresh "1 of 1" back into "0 of 1"."""
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
-    activity = make.activity("花卉养护课", capacity=10)
+    activity = make.activity("花卉养护课", capacity=10, **door_open_now())
     registration = services.register(make.user("王一", union="玉泉营商场工会"), activity.id)
     log_in(page, organiser)
     page.goto(f"/manage/activities/{activity.id}/checkin")
@@ -153,3 +153,65 @@ def test_online_the_door_count_is_the_servers_until_the_page_has_its_own_roster(
     page.wait_for_selector("#offline-door:not([hidden])")  # the script has run and shown its status
     assert re.findall(r"\d+", page.locator(".door-count").inner_text()) == ["1", "1"]
     assert not browser_errors, browser_errors
+
+
+def test_offline_check_ins_are_judged_by_the_time_they_were_made(make, page, frozen_time):
+    """Issue 14, defect 9: a check-in made at the door inside the check-in window is accepted even if the
+    phone syncs it after the event has ended (the page sends the time it was made); one made before
+    check-in opens is refused and the queue shows the server's Chinese message."""
+    from datetime import timedelta
+
+    from unionevents.core.timeutil import now
+
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    today = make.activity("花卉养护课", capacity=10, **door_open_now())
+    tomorrow = make.activity("插花课", capacity=10, starts_in=timedelta(days=1))
+    on_time = services.register(make.user("王一", union="玉泉营商场工会"), today.id)
+    too_early = services.register(make.user("李二", union="玉泉营商场工会"), tomorrow.id)
+    log_in(page, organiser)
+    for activity, name in ((today, "王一"), (tomorrow, "李二")):
+        page.goto(f"/manage/activities/{activity.id}/checkin")
+        page.wait_for_selector("#offline-door[data-roster-ready=true]")
+        page.context.set_offline(True)
+        page.wait_for_selector("#offline-door.is-offline")
+        page.fill("#q", name)
+        page.locator("form[data-door-search] button[type=submit]").click()
+        page.locator("[data-offline-results] .door-card", has_text=name).get_by_role("button").click()
+        page.wait_for_selector(".pending-item.pending-pending")
+        if activity is today:
+            frozen_time(today.ends_at + timedelta(hours=1))  # the network comes back after the end
+        page.context.set_offline(False)
+        page.wait_for_selector("#offline-door[data-synced=true]")
+    conflict = page.locator(".pending-item.pending-conflict")
+    assert conflict.count() == 1 and "签到尚未开始" in conflict.inner_text()
+    db.session.rollback()
+    assert db.session.get(Registration, on_time.id).state == S.ATTENDED
+    assert db.session.get(Registration, on_time.id).checked_in_at < today.ends_at < now()
+    assert db.session.get(Registration, too_early.id).state == S.CONFIRMED
+
+
+def test_check_in_anyway_offline_keeps_the_reason(make, page):
+    """Outside the check-in time the door page offers "check in anyway" with a reason; made offline, the
+    reason travels with the check-in when the network returns."""
+    from datetime import timedelta
+
+    tree = make.tree()
+    organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
+    tomorrow = make.activity("插花课", capacity=10, starts_in=timedelta(days=1))
+    reg = services.register(make.user("李二", union="玉泉营商场工会"), tomorrow.id)
+    log_in(page, organiser)
+    page.goto(f"/manage/activities/{tomorrow.id}/checkin?q=李二")
+    page.wait_for_selector("#offline-door[data-roster-ready=true]")
+    assert "签到尚未开始" in page.locator(".door-card", has_text="李二").inner_text()
+    page.context.set_offline(True)
+    page.wait_for_selector("#offline-door.is-offline")
+    page.fill(f"#override-{reg.id}", "提前布置会场")
+    page.locator(".door-card", has_text="李二").get_by_role("button").click()
+    page.wait_for_selector(".pending-item.pending-pending")
+    page.context.set_offline(False)
+    page.wait_for_selector("#offline-door[data-synced=true]")
+    assert page.locator(".pending-item.pending-sent").count() == 1
+    db.session.rollback()
+    checked_in = db.session.get(Registration, reg.id)
+    assert checked_in.state == S.ATTENDED and checked_in.checkin_override_reason == "提前布置会场"

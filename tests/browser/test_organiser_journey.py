@@ -28,7 +28,7 @@ def local(value, fmt="%Y-%m-%dT%H:%M") -> str:
 
 
 def test_organiser_creates_class_with_slots_checks_in_and_exports(
-        app, make, page, new_context, screenshot, browser_errors):
+        app, make, page, new_context, screenshot, browser_errors, frozen_time):
     make.tree()
     organiser = make.user("街道组织者", role=Role.ORGANISER, scope="丰台区玉泉营街道总工会")
     worker = make.user("赵小梅", union="玉泉营商场工会")
@@ -84,8 +84,9 @@ def test_organiser_creates_class_with_slots_checks_in_and_exports(
     assert fresh(registration_id).state == S.CONFIRMED
     screenshot("organiser-04-worker-ticket", phone)
 
-    # 5. At the door (360×740): search the name, check in.
+    # 5. At the door (360×740), on the day, as the worker's slot begins: search the name, check in.
     assert page.viewport_size == {"width": 360, "height": 740}
+    frozen_time(fresh(registration_id).slot.starts_at)
     page.goto(f"/manage/activities/{activity_id}/checkin")
     page.fill("input[name=q]", "赵小梅")
     page.locator("form.search-form [type=submit]").click()

@@ -16,7 +16,7 @@ import re
 
 import segno
 
-from tests.browser.pages import log_in
+from tests.browser.pages import door_open_now, log_in
 from unionevents.accounts.models import Role
 from unionevents.extensions import db
 from unionevents.registrations import services
@@ -61,7 +61,7 @@ def ticket_png(registration) -> str:
 def door(make):
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
-    activity = make.activity("花卉养护课", capacity=10)
+    activity = make.activity("花卉养护课", capacity=10, **door_open_now())
     worker = make.user("王一", union="玉泉营商场工会")
     registration = services.register(worker, activity.id)
     return organiser, activity, registration

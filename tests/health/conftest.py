@@ -14,6 +14,7 @@ from unionevents.extensions import db
 from unionevents.registrations import services as engine
 
 from tests.request_fixtures import _request_context, login  # noqa: F401  (shared fixtures)
+from tests.factories import check_in_at_the_door
 
 STREET = "丰台区玉泉营街道总工会"
 WORKPLACE = "玉泉营商场工会"
@@ -75,7 +76,7 @@ def signed_up(make, tree, organiser):
         slot = activity.slots[0]
         registration = engine.register(worker, activity.id, slot_id=slot.id, health_consent=True)
         if check_in:
-            registration = engine.check_in(registration.id, organiser)
+            registration = check_in_at_the_door(registration.id, organiser)
         return registration
 
     return _signed_up

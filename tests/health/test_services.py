@@ -20,6 +20,7 @@ from unionevents.registrations import services as engine
 from unionevents.registrations.models import Registration
 
 from .conftest import GOOD
+from tests.factories import check_in_at_the_door
 
 
 def audit(action, outcome=None):
@@ -59,7 +60,7 @@ class TestRecording:
         course = make.activity("花卉养护课", kind=ActivityKind.CLASS_)
         nurse = make.user("王护士", role=Role.MEDICAL, activity=course)
         worker = make.user("学员")
-        registration = engine.check_in(engine.register(worker, course.id).id, organiser)
+        registration = check_in_at_the_door(engine.register(worker, course.id).id, organiser)
         with pytest.raises(services.NotHealthService):
             services.record_assessment(nurse, registration.id, GOOD)
 

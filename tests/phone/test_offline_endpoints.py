@@ -77,8 +77,9 @@ def test_roster_and_sync_are_for_organisers_in_scope(client, login, door, make):
     assert state_of(registrations[0].id) == S.CONFIRMED
 
 
-def test_sync_is_idempotent_by_client_id(client, login, door):
+def test_sync_is_idempotent_by_client_id(client, login, door, frozen_time):
     organiser, _outsider, activity, registrations = door
+    frozen_time(activity.starts_at)
     login(organiser)
     body = {"client_id": str(uuid.uuid4()), "registration_id": registrations[0].id}
     first = client.post(f"/manage/activities/{activity.id}/checkin/sync", json=body)

@@ -26,7 +26,7 @@ def last_row(action: str, registration_id: int) -> AuditLog:
                               .order_by(AuditLog.id.desc())).first()
 
 
-def test_every_roster_change_is_audited_with_before_and_after(make, tree):
+def test_every_roster_change_is_audited_with_before_and_after(make, tree, frozen_time):
     organiser = make.user("街道组织者", role=Role.ORGANISER, scope="丰台区总工会")
     mall_organiser = make.user("商场组织者", role=Role.ORGANISER, scope=MALL)
     w1, w2, w3, w4, w5, w6 = (make.user(f"审计职工{i}", mobile=f"1380000{i:04d}", union=MALL) for i in range(6))
@@ -58,6 +58,9 @@ def test_every_roster_change_is_audited_with_before_and_after(make, tree):
     db.session.commit()
     services.promote(r5.id, organiser)
     saw("registration.promote", r5, organiser, "waitlisted", "confirmed")
+    services.cancel(r5.id, w5)  # the worker's own cancellation
+    saw("registration.cancel", r5, w5, "confirmed", "cancelled")
+    frozen_time(first_come.starts_at)  # the day itself: check-in is open
     services.check_in_registration(first_come.id, r4.id, organiser)
     saw("registration.check_in", r4, organiser, "confirmed", "attended")
     services.undo_check_in_registration(first_come.id, r4.id, organiser)
@@ -66,8 +69,6 @@ def test_every_roster_change_is_audited_with_before_and_after(make, tree):
     saw("registration.no_show", r4, organiser, "confirmed", "no_show")
     services.check_in(r4.id, organiser)  # attended after all
     saw("registration.check_in", r4, organiser, "no_show", "attended")
-    services.cancel(r5.id, w5)  # the worker's own cancellation
-    saw("registration.cancel", r5, w5, "confirmed", "cancelled")
 
     walk = services.walk_in(first_come.id, mobile="13800009999", name="临时职工", actor=organiser,
                             check_in_now=True)

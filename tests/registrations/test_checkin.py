@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import threading
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -44,9 +45,10 @@ def test_search_by_name_and_by_the_last_four_digits(make, organiser, act_as):
     assert "Nobody matches" in page(client, door(activity, "赵"))
 
 
-def test_one_tap_check_in_then_again_then_undo(make, organiser, act_as):
+def test_one_tap_check_in_then_again_then_undo(make, organiser, act_as, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at - timedelta(minutes=30))  # at the door, check-in open
     client = act_as(organiser)
     url = f"/manage/activities/{activity.id}/checkin/{reg.id}"
     response = client.post(url, data={"q": "工人"})
@@ -93,9 +95,10 @@ def ticket(client, activity, token):
     return client.post(f"/manage/activities/{activity.id}/checkin/ticket", data={"token": token})
 
 
-def test_check_in_by_ticket(make, organiser, act_as):
+def test_check_in_by_ticket(make, organiser, act_as, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     client = act_as(organiser)
     assert ticket(client, activity, f"  {reg.ticket_secret} ").status_code == 302
     assert state_of(reg.id) == S.ATTENDED
@@ -133,9 +136,10 @@ def test_the_page_offers_the_scan_button_only_through_the_script(make, organiser
     assert "<script>" not in text and "onclick" not in text  # CSP: no inline script
 
 
-def test_double_check_in_from_two_threads_is_one_check_in(app, make, organiser):
+def test_double_check_in_from_two_threads_is_one_check_in(app, make, organiser, frozen_time):
     activity = make.activity()
     regs = add_people(activity, 5)
+    frozen_time(activity.starts_at)
     organiser_id, ids = organiser.id, [r.id for r in regs]
     errors = []
 
@@ -165,9 +169,10 @@ def test_double_check_in_from_two_threads_is_one_check_in(app, make, organiser):
     assert db.session.scalar(select(func.count(Registration.id)).where(Registration.state == S.ATTENDED)) == 5
 
 
-def test_same_client_id_from_two_threads_is_one_check_in_and_one_receipt(app, make, organiser):
+def test_same_client_id_from_two_threads_is_one_check_in_and_one_receipt(app, make, organiser, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     organiser_id, token = organiser.id, reg.ticket_secret
     barrier = threading.Barrier(2)
     results, errors = [], []
@@ -192,3 +197,27 @@ def test_same_client_id_from_two_threads_is_one_check_in_and_one_receipt(app, ma
     assert audit_count("registration.check_in", reg.id) == 1
     assert db.session.scalar(select(func.count(CheckInReceipt.id))) == 1
     assert sorted(r.replay for r in results) in ([False, False], [False, True])
+
+
+def test_a_replayed_sync_is_authorised_like_a_new_request(make, organiser, act_as, frozen_time):
+    """Issue 14, defect 8, through the door page's sync: another organiser replaying a client id at
+    their own activity's door learns nothing about this activity's attendee."""
+    from unionevents.accounts.models import Role
+
+    activity = make.activity()
+    frozen_time(activity.starts_at)
+    (reg,) = add_people(activity, 1)
+    other = make.user("奥运村组织者", role=Role.ORGANISER, scope=AOYUNCUN_STREET)
+    theirs = make.activity("奥运村的课", node=AOYUNCUN_STREET)
+    client_id = "0b7c7a40-5b55-4a8e-9d0e-3f0a0d5b6c11"
+    client = act_as(organiser)
+    first = client.post(f"/manage/activities/{activity.id}/checkin/sync",
+                        json={"client_id": client_id, "registration_id": reg.id})
+    assert first.status_code == 200
+    client = act_as(other)
+    response = client.post(f"/manage/activities/{theirs.id}/checkin/sync",
+                           json={"client_id": client_id, "token": reg.ticket_secret})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 409, text
+    assert "工人0000" not in text and activity.title not in text and "registration_id" not in response.json
+

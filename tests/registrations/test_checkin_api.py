@@ -38,9 +38,10 @@ def check_in(client, headers, **body):
 
 # --------------------------------------------------------------------------- check-in
 
-def test_check_in_by_ticket_then_the_same_ticket_again(client, make, org_headers):
+def test_check_in_by_ticket_then_the_same_ticket_again(client, make, org_headers, frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     first = check_in(client, org_headers, token=reg.ticket_secret)
     assert first.status_code == 200, first.json
     assert first.json["state"] == "attended" and first.json["already_checked_in"] is False
@@ -51,9 +52,11 @@ def test_check_in_by_ticket_then_the_same_ticket_again(client, make, org_headers
     assert audit_count("registration.check_in", reg.id) == 1
 
 
-def test_the_same_client_id_twice_is_one_check_in_even_after_an_undo(client, make, organiser, org_headers):
+def test_the_same_client_id_twice_is_one_check_in_even_after_an_undo(client, make, organiser, org_headers,
+                                                                     frozen_time):
     activity = make.activity()
     (reg,) = add_people(activity, 1)
+    frozen_time(activity.starts_at)
     client_id = str(uuid.uuid4())
     assert check_in(client, org_headers, token=reg.ticket_secret, client_id=client_id).json["replay"] is False
     services.undo_check_in(reg.id, organiser)  # the organiser fixed a mistake meanwhile
@@ -120,6 +123,32 @@ def test_check_in_access(client, make, other_organiser):
     assert check_in(client, bearer(worker), token=reg.ticket_secret).status_code == 403
     assert check_in(client, bearer(other_organiser), token=reg.ticket_secret).status_code == 403
     assert state_of(reg.id) == S.CONFIRMED
+
+
+def test_a_replayed_client_id_is_authorised_like_a_new_request(client, make, organiser, org_headers,
+                                                               other_organiser, frozen_time):
+    """Issue 14, defect 8: resending another organiser's client id (with the ticket) must not return
+    that activity's attendee; a replay is refused exactly as the same request made afresh."""
+    activity = make.activity()
+    frozen_time(activity.starts_at)
+    (reg,) = add_people(activity, 1)
+    client_id = str(uuid.uuid4())
+    assert check_in(client, org_headers, token=reg.ticket_secret, client_id=client_id).status_code == 200
+    mobile = db.session.get(type(reg), reg.id).user.mobile
+    theirs = make.activity("奥运村的课", node=AOYUNCUN_STREET)
+    for headers, body, status in [
+        (bearer(other_organiser), {}, 403),
+        (bearer(other_organiser), {"activity_id": theirs.id}, 409),
+        (bearer(make.user("职工")), {}, 403),
+    ]:
+        response = check_in(client, headers, token=reg.ticket_secret, client_id=client_id, **body)
+        text = response.get_data(as_text=True)
+        assert response.status_code == status, text
+        assert "工人0000" not in text and mobile[-4:] not in text and activity.title not in text
+        assert "registration_id" not in response.json
+    # the organiser of the activity still gets the replay
+    replay = check_in(client, org_headers, token=reg.ticket_secret, client_id=client_id)
+    assert replay.status_code == 200 and replay.json["replay"] is True
 
 
 # --------------------------------------------------------------------------- scanner roster

@@ -276,10 +276,11 @@ def test_negative_control_cancellations_and_naive_sign_ups_overbook(app, make, w
 
 # --------------------------------------------------------------------------- double check-in
 
-def test_parallel_check_ins_of_one_ticket_check_in_once(app, make, workers, organiser_id):
+def test_parallel_check_ins_of_one_ticket_check_in_once(app, make, workers, organiser_id, frozen_time):
     activity = make.activity("报告会", capacity=5)
     (person,) = workers(1)
     registration_id = services.register(person, activity.id).id
+    frozen_time(activity.starts_at)
 
     def scan():
         result = services.check_in(registration_id, db.session.get(User, organiser_id))

@@ -152,6 +152,10 @@ def test_bulk_attended_and_no_show(make, organiser, act_as, frozen_time):
     a, b = add_people(activity, 2)
     client = act_as(organiser)
     bulk(client, activity, "attended", [a.id])
+    assert state_of(a.id) == S.CONFIRMED  # not before check-in opens (2 h before the start)
+    assert "Check-in has not opened yet" in page_of(client.get(roster_url(activity)))
+    frozen_time(activity.starts_at - timedelta(hours=1))
+    bulk(client, activity, "attended", [a.id])
     assert state_of(a.id) == S.ATTENDED
     bulk(client, activity, "no_show", [b.id])
     assert state_of(b.id) == S.CONFIRMED  # not before the start
@@ -258,8 +262,10 @@ def walk_in(client, activity, **data):
     return client.post(f"/manage/activities/{activity.id}/walk-in", data=data)
 
 
-def test_walk_in_with_a_new_mobile_makes_an_unactivated_account_and_checks_in(make, organiser, act_as):
+def test_walk_in_with_a_new_mobile_makes_an_unactivated_account_and_checks_in(make, organiser, act_as,
+                                                                              frozen_time):
     activity = make.activity(capacity=5)
+    frozen_time(activity.starts_at)  # at the door
     response = walk_in(act_as(organiser), activity, mobile="138 0000 1111", name="李临时", check_in_now="y")
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.mobile == "13800001111"))
@@ -269,13 +275,14 @@ def test_walk_in_with_a_new_mobile_makes_an_unactivated_account_and_checks_in(ma
     assert registration.state == S.ATTENDED and registration.entered_by_id == organiser.id
 
 
-def test_walk_in_for_an_existing_worker_and_twice(make, organiser, act_as):
+def test_walk_in_for_an_existing_worker_and_twice(make, organiser, act_as, frozen_time):
     activity = make.activity(capacity=5)
     worker = make.user("张三", mobile="13900002222")
     client = act_as(organiser)
     walk_in(client, activity, mobile="13900002222", name="")
     registration = db.session.scalar(select(Registration).where(Registration.user_id == worker.id))
     assert registration.state == S.CONFIRMED
+    frozen_time(activity.starts_at)  # on the day, at the door
     walk_in(client, activity, mobile="13900002222", check_in_now="y")
     assert state_of(registration.id) == S.ATTENDED
     assert db.session.scalar(select(func.count(Registration.id))) == 1

@@ -649,10 +649,11 @@ class TestAnswersSlotsConsent:
 # --------------------------------------------------------------------------- check-in
 
 class TestCheckIn:
-    def test_check_in_is_idempotent_and_can_be_undone(self, make, workers, organiser):
+    def test_check_in_is_idempotent_and_can_be_undone(self, make, workers, organiser, frozen_time):
         activity = make.activity(capacity=2)
         (person,) = workers(1)
         reg = services.register(person, activity.id)
+        frozen_time(activity.starts_at)  # check-in is open
         assert services.check_in(reg.id, organiser).state == S.ATTENDED
         first_time = db.session.get(Registration, reg.id).checked_in_at
         assert first_time is not None
@@ -680,10 +681,11 @@ class TestCheckIn:
         # undoing a check-in that never happened changes nothing (the promoted one is confirmed)
         assert services.undo_check_in(queued.id, organiser).state == S.CONFIRMED
 
-    def test_no_show_frees_the_place_and_can_become_attended(self, make, workers, organiser):
+    def test_no_show_frees_the_place_and_can_become_attended(self, make, workers, organiser, frozen_time):
         activity = make.activity(capacity=1)
         (person,) = workers(1)
         reg = services.register(person, activity.id)
+        frozen_time(activity.starts_at + timedelta(minutes=20))
         assert services.mark_no_show(reg.id, organiser).state == S.NO_SHOW
         assert taken(activity.id) == 0
         assert services.check_in(reg.id, organiser).state == S.ATTENDED
@@ -748,13 +750,16 @@ def test_a_signup_racing_the_activity_cancellation_is_refused(organiser, make, m
 
 
 @pytest.mark.parametrize("after_check_in", ["attended", "no_show"])
-def test_a_worker_checked_in_or_marked_absent_cannot_sign_up_a_second_time(organiser, make, after_check_in):
+def test_a_worker_checked_in_or_marked_absent_cannot_sign_up_a_second_time(organiser, make, after_check_in,
+                                                                           frozen_time):
     """Found by bench/invariants.py: with only pending/confirmed/waitlisted counted as "one per worker",
     a worker checked in at the door could sign up again, hold two places, and undoing the check-in
     then failed on the unique index (a 500)."""
-    activity = make.activity(capacity=5)
+    # sign-up open until 30 min before the start, so a second sign-up could be tried inside check-in time
+    activity = make.activity(capacity=5, signup_closes_at=now() + timedelta(days=10, minutes=-30))
     worker = make.user("王骑手", union=MALL)
     first = services.register(worker, activity.id)
+    frozen_time(activity.signup_closes_at - timedelta(minutes=1))
     if after_check_in == "attended":
         services.check_in(first.id, organiser)
     else:

@@ -23,6 +23,7 @@ from unionevents.reports.services import local_day
 from unionevents.unions.models import UnionNode
 
 from .conftest import T0
+from tests.factories import check_in_at_the_door
 
 D = date
 Q2 = (D(2025, 4, 1), D(2025, 6, 30))
@@ -138,7 +139,7 @@ def random_world(make, frozen_time, seed: int, steps: int = 320):
             elif action < 0.66:
                 engine.approve(reg.id, organiser)
             elif action < 0.82:
-                engine.check_in(reg.id, organiser)
+                check_in_at_the_door(reg.id, organiser)
             elif action < 0.87:
                 engine.mark_no_show(reg.id, organiser)
             elif action < 0.92:
@@ -279,7 +280,7 @@ def test_the_dashboard_settles_what_the_hook_marked(scenario, make):
     totals = queries.dashboard(ReportFilter(fengtai, *Q2)).totals
     assert (totals.unique_participants, totals.unique_attendees, totals.unique_nef) == (2, 0, 1)
     assert pending() == 0
-    engine.check_in(registration.id, organiser)
+    check_in_at_the_door(registration.id, organiser)
     assert queries.dashboard(ReportFilter(fengtai, *Q2)).totals.unique_attendees == 1
     engine.undo_check_in(registration.id, organiser)
     engine.cancel(registration.id, organiser)
@@ -312,7 +313,7 @@ def pending() -> int:
 
 
 @pytest.mark.concurrency
-def test_settling_while_workers_sign_up_and_cancel(app, make):
+def test_settling_while_workers_sign_up_and_cancel(app, make, frozen_time):
     """Settles racing sign-ups, cancellations and check-ins: the span rows still equal a recount
     (PostgreSQL: rows being changed are skipped and left marked; SQLite: one writer at a time)."""
     from tests.registrations.test_concurrency import run_together
@@ -323,6 +324,7 @@ def test_settling_while_workers_sign_up_and_cancel(app, make):
     activities = [make.activity(f"活动{i}", node=node, capacity=20, starts_in=timedelta(days=3 + 5 * i))
                   for i, node in enumerate([tree["玉泉营商场工会"], tree["丰台区总工会"], tree["朝阳区总工会"]])]
     regs = [engine.register(worker, activities[0].id).id for worker in workers]
+    frozen_time(activities[0].starts_at - timedelta(hours=1))  # the first one's check-in is open
     # plain ids: the threads must not touch this session's objects
     worker_ids, organiser_id = [w.id for w in workers], organiser.id
     later_ids = [a.id for a in activities[1:]]

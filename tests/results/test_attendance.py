@@ -12,6 +12,7 @@ from unionevents.results import services
 from unionevents.unions.models import NodeLevel
 
 from .conftest import STREET
+from tests.factories import check_in_at_the_door
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_attendance_by_unit_against_quota(make, organiser, meeting, units):
     mall = _delegates(make, meeting, units["商场"], 3, "商场代表")
     logistics = _delegates(make, meeting, units["物流"], 1, "物流代表")
     for registration in mall[:2] + logistics:
-        engine.check_in(registration.id, organiser)
+        check_in_at_the_door(registration.id, organiser)
     engine.mark_no_show(mall[2].id, organiser)
     report = services.attendance_by_unit(meeting.id)
     rows = {u.name: (u.quota, u.registered, u.attended, u.no_show) for u in report.units}
@@ -54,7 +55,7 @@ def test_without_quotas_units_are_the_workers_unions(make, organiser, units):
     meeting = make.activity("职工大会", kind=ActivityKind.MEETING, capacity=10)
     for key in ("商场", "学校", "学校"):
         registration = engine.register(make.user("职工", union=units[key]), meeting.id)
-        engine.check_in(registration.id, organiser)
+        check_in_at_the_door(registration.id, organiser)
     engine.register(make.user("无单位职工"), meeting.id)
     report = services.attendance_by_unit(meeting.id)
     rows = {u.name: (u.quota, u.registered, u.attended) for u in report.units}
@@ -64,7 +65,7 @@ def test_without_quotas_units_are_the_workers_unions(make, organiser, units):
 
 def test_attendance_page(client, login, organiser, rival, make, meeting, units):
     for registration in _delegates(make, meeting, units["物流"], 2, "物流代表"):
-        engine.check_in(registration.id, organiser)
+        check_in_at_the_door(registration.id, organiser)
     login(organiser)
     response = client.get(f"/manage/activities/{meeting.id}/attendance")
     page = html.unescape(response.get_data(as_text=True))

@@ -16,6 +16,7 @@ from unionevents.results import rules, services
 from unionevents.results.models import Feedback
 
 from .conftest import WORKPLACE
+from tests.factories import check_in_at_the_door
 
 
 def text(response) -> str:
@@ -33,7 +34,7 @@ def attended(make, organiser, course):
 
     def _attended(name="花友"):
         worker = make.user(name, union=WORKPLACE)
-        return engine.check_in(engine.register(worker, course.id).id, organiser)
+        return check_in_at_the_door(engine.register(worker, course.id).id, organiser)
 
     return _attended
 
@@ -92,7 +93,7 @@ class TestServices:
     def test_only_for_classes(self, make, organiser, tree):
         meeting = make.activity("劳模报告会", kind=ActivityKind.MEETING)
         worker = make.user("听众", union=WORKPLACE)
-        registration = engine.check_in(engine.register(worker, meeting.id).id, organiser)
+        registration = check_in_at_the_door(engine.register(worker, meeting.id).id, organiser)
         with pytest.raises(services.FeedbackNotAsked):
             services.leave_feedback(worker, registration.id, 5, "")
 

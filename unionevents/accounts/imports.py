@@ -416,6 +416,10 @@ class _Scope:
             self._cache[node.id] = has_role(self.actor, Role.ORGANISER, node=node)
         return self._cache[node.id]
 
+    def everywhere(self) -> bool:
+        """May ``actor`` place accounts that belong to no union (admins and the command line)?"""
+        return self.actor is None or any(grant.role == Role.ADMIN for grant in self.actor.grants)
+
     def allows_node_ids(self, node_ids: set[int]) -> dict[int, bool]:
         unknown = [i for i in node_ids if i not in self._cache]
         for chunk in _chunks(unknown):
@@ -442,16 +446,27 @@ def _check_unions(rows: list[_Row], scope: _Scope, report: ImportReport) -> None
 
 def _check_existing(rows: list[_Row], existing: dict[str, _Existing], scope: _Scope,
                     report: ImportReport) -> None:
-    """Organisers may not take over accounts that belong to unions outside their scope."""
+    """Organisers may update only accounts already in their scope.
+
+    An account of a union outside the scope, or of no union at all (a worker who signed up on
+    their own), belongs to nobody the organiser answers for: the row is refused with one message
+    for both cases that names neither the worker nor their union.  Admins (whose scope is every
+    union) and the command line may place any account.
+    """
     if scope.actor is None:
         return
     current_unions = {e.union_id for e in existing.values() if e.union_id is not None}
     allowed = scope.allows_node_ids(current_unions)
+    everywhere = scope.everywhere()
     for row in rows:
         account = existing.get(row.mobile)
-        if account is not None and account.union_id is not None and not allowed[account.union_id]:
-            report.error(row.number, "mobile", _l("This mobile number belongs to a worker of a union you do "
-                                                  "not organise."))
+        if account is None:
+            continue
+        in_scope = allowed[account.union_id] if account.union_id is not None else everywhere
+        if not in_scope:
+            report.error(row.number, "mobile", _l("This mobile number is already registered to a worker "
+                                                  "outside the unions you organise. Ask an administrator "
+                                                  "to change that account."))
 
 
 # --------------------------------------------------------------------------- writing
@@ -578,8 +593,9 @@ def import_workers(data: bytes, filename: str, actor: User | None, *,
     try:
         with write_transaction():
             # Look again under the write lock: accounts may have appeared since the check.
+            # (An account's union may also have changed, so check every row again, not just new ones.)
             current = _load_existing(valid_mobiles)
-            if current.keys() != existing.keys():
+            if scope.actor is not None or current.keys() != existing.keys():
                 recheck = ImportReport()
                 _check_existing(rows, current, scope, recheck)
                 if recheck.errors:

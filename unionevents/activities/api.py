@@ -166,11 +166,13 @@ class ActivityDetail(MethodView):
 
     @blp.doc(security=OPTIONAL_TOKEN_SECURITY)
     @blp.response(200, ActivityDetailSchema)
-    @api_errors(blp, 401, 404)
+    @api_errors(blp, 401, 404, c401="A token was sent but is not valid, or the activity is by invitation "
+                                     "only and no token was sent",
+                c404="No such activity, or one by invitation only that the token's user may not see")
     def get(self, activity_id: int):
         """One published activity: places, waiting list, window and what the viewer may do."""
         from ..registrations.services import signup_state
 
         user = optional_api_user()
-        activity = services.get_visible_activity(activity_id)
+        activity = services.get_visible_activity(activity_id, user)  # invitation only: 401 / 404
         return ActivityDetailView(activity, signup_state(user, activity))

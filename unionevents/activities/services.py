@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from ..accounts.models import Occupation, Role, User
 from ..core.audit import log_action
 from ..core.db import write_transaction
-from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..core.outbox import enqueue
 from ..core.permissions import has_role, in_scope_clause
 from ..core.timeutil import now, utc_to_local
@@ -278,12 +278,57 @@ def set_unit_quota(activity: Activity, node: UnionNode, quota: int) -> UnitQuota
     return row
 
 
-def get_visible_activity(activity_id: int) -> Activity:
-    """An activity a worker may look at: published (drafts are only for organisers)."""
+class LoginNeeded(DomainError):
+    """An anonymous visitor asked for something only some logged-in people may see (HTML views send
+    them to the login page; the API answers 401)."""
+    http_status = 401
+    code = "login_required"
+    default_message = _l("Please log in first.")
+
+
+def get_visible_activity(activity_id: int, viewer: User | None) -> Activity:
+    """An activity ``viewer`` (None: anonymous) may look at: published or cancelled (drafts are only for
+    organisers), and for an invitation-only one, only someone ``may_see_invitation`` allows.
+
+    Raises NotFound — also when a logged-in person may not see it, so nobody learns it exists — or
+    LoginNeeded for an anonymous visitor asking for an invitation-only activity.
+    """
     activity = db.session.get(Activity, activity_id)
     if activity is None or activity.status == ActivityStatus.DRAFT:
         raise NotFound(_l("This activity does not exist."))
+    if activity.visibility == Visibility.INVITATION and not may_see_invitation(viewer, activity):
+        if viewer is None:
+            raise LoginNeeded()
+        raise NotFound(_l("This activity does not exist."))
     return activity
+
+
+def may_see_invitation(user: User | None, activity: Activity) -> bool:
+    """May ``user`` see invitation-only ``activity`` (docs/design-decisions.md, "Activities")?
+
+    Yes for: organisers and officers whose scope covers the activity's union (admins everywhere); anyone
+    holding a role for this activity (medical staff, judges); workers whose union is an invited unit or
+    lies inside one; organisers of an invited unit, of a union above one, or of a union inside one (they
+    enrol their members); and anyone registered for it.  Invited units are the unit quotas and the
+    eligible unions.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if has_role(user, Role.ORGANISER, node=activity.node) or has_role(user, Role.OFFICER, node=activity.node):
+        return True
+    if any(grant.activity_id == activity.id for grant in user.grants):
+        return True
+    invited = [quota.node.path for quota in activity.unit_quotas] + \
+              [eligible.node.path for eligible in activity.eligible_nodes]
+    union = user.union
+    if union is not None and any(union.path.startswith(path) for path in invited):
+        return True
+    for grant in user.grants:
+        if grant.role == Role.ORGANISER and grant.node is not None and any(
+                grant.node.path.startswith(path) or path.startswith(grant.node.path) for path in invited):
+            return True
+    return db.session.scalar(select(Registration.id).where(
+        Registration.activity_id == activity.id, Registration.user_id == user.id).limit(1)) is not None
 
 
 # ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from ..core.permissions import public
+from ..extensions import login_manager
 from ..unions.services import tree_choices
 from . import queries, services
 from .models import ActivityKind
@@ -31,6 +32,10 @@ def catalogue():
 def detail(activity_id: int):
     from ..registrations import services as registrations
 
-    activity = services.get_visible_activity(activity_id)
-    state = registrations.signup_state(_viewer(), activity)
+    viewer = _viewer()
+    try:
+        activity = services.get_visible_activity(activity_id, viewer)
+    except services.LoginNeeded:
+        return login_manager.unauthorized()  # invitation only: log in, then come back here
+    state = registrations.signup_state(viewer, activity)
     return render_template("activities/detail.html", activity=activity, state=state)

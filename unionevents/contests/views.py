@@ -11,10 +11,11 @@ from flask_login import current_user
 
 from ..accounts.forms import EmptyForm
 from ..accounts.models import Role
-from ..activities.services import get_visible_activity
+from ..activities.services import LoginNeeded, get_visible_activity
 from ..core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ..core.permissions import login_required, public, role_required
 from ..core.timeutil import now
+from ..extensions import login_manager
 from . import images, services
 from .forms import PerformanceEntryForm, PhotoEntryForm, ScoreForm, apply_errors
 
@@ -40,7 +41,10 @@ def _check_action_form() -> None:
 
 
 def _contest_or_404(activity_id: int):
-    activity = get_visible_activity(activity_id)
+    try:
+        activity = get_visible_activity(activity_id, _me())
+    except LoginNeeded:
+        abort(login_manager.unauthorized())  # invitation only: log in, then come back here
     contest = services.contest_for_activity(activity.id)
     if contest is None:
         raise NotFound(_("This contest is not open for entries yet."))

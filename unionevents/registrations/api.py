@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
+from ..activities.services import get_visible_activity
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import ApiSchema, UtcDateTime, api_errors, current_api_user, token_required
 from ..core.db import MAX_ID
@@ -97,10 +98,16 @@ class ActivityRegistrations(MethodView):
                      "(full and no waiting list).")
     def post(self, body, activity_id: int):
         """Sign the token's owner up: confirmed, waitlisted or pending, as the activity's rules decide."""
-        registration = services.register(
-            current_api_user(), activity_id, slot_id=body["slot_id"], answers=body["answers"],
-            health_consent=body["consent"],
-        )
+        user = current_api_user()
+        try:
+            registration = services.register(
+                user, activity_id, slot_id=body["slot_id"], answers=body["answers"],
+                health_consent=body["consent"],
+            )
+        except services.NotEligible:
+            # Invitation only: someone who may not see the activity gets the page's 404, not its refusal.
+            get_visible_activity(activity_id, user)
+            raise
         # The place in the queue as counted inside the sign-up's own transaction: not asked again.
         return RegistrationView(registration, registration.position_at_signup)
 

@@ -41,6 +41,14 @@ class CheckInRequest(ApiSchema):
         "description": "A UUID the device makes per check-in; sending it again changes nothing."})
     activity_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
         "description": "The activity checked in at this door; a ticket of another one is refused (409)."})
+    override_reason = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
+        "description": "Check in outside the check-in window (before it opens or after the end) for this "
+                       "reason, recorded on the registration. Blank is refused (422); inside the window it "
+                       "is ignored."})
+    recorded_at = UtcDateTime(load_default=None, metadata={
+        "description": "When an offline scanner recorded the check-in: the check-in window is judged at "
+                       "this time and it becomes checked_in_at. Not in the future (5 min clock skew), at "
+                       "most CHECKIN_RECORDED_MAX_AGE_HOURS (24) old; else 422."})
 
 
 class CheckInResponse(Schema):
@@ -63,14 +71,20 @@ class CheckIns(MethodView):
     @blp.response(200, CheckInResponse)
     @api_errors(blp, 401, 403, 404, 409, 422, c403="Not an organiser of the ticket's activity",
                 c404="Unknown ticket",
-                c409="Cannot be checked in (cancelled, waiting list ...), another activity's ticket, "
-                     "or the client id was used for another ticket")
+                c409="Cannot be checked in (cancelled, waiting list ...), outside the check-in window "
+                     "(code checkin_not_open or checkin_closed), another activity's ticket, or the client "
+                     "id was used for another ticket")
     def post(self, body):
-        """Check in by ticket. Idempotent: the same ticket or the same client_id twice is one check-in."""
+        """Check in by ticket. Idempotent: the same ticket or the same client_id twice is one check-in.
+
+        A replayed client_id is authorised like a new request. Check-in opens 2 h before the start (a
+        time-slot ticket: 30 min before its slot) and closes at the end; outside that an organiser may
+        send ``override_reason``."""
         user = _organiser()
         client_id = str(body["client_id"]) if body.get("client_id") else None
         return services.check_in_ticket(body["token"], user, activity_id=body.get("activity_id"),
-                                        client_id=client_id)
+                                        client_id=client_id, override_reason=body.get("override_reason"),
+                                        recorded_at=body.get("recorded_at"))
 
 
 # --------------------------------------------------------------------------- scanner roster

@@ -7,6 +7,7 @@ JavaScript (the camera scan is an extra).  Views parse input, load-and-authorise
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
                    stream_with_context, url_for)
@@ -20,7 +21,7 @@ from ..core.errors import DomainError, ValidationFailed
 from ..core.permissions import has_role, role_required
 from ..core.timeutil import now
 from ..extensions import db
-from . import exports, queries, services
+from . import exports, queries, rules, services
 from .manage_forms import (EmptyForm, ExportForm, MessageForm, TicketForm, WalkInForm, slot_choices,
                            state_choices)
 from .models import RegistrationState as S
@@ -199,9 +200,16 @@ def _checkin_url(activity_id: int, q: str | None = None) -> str:
 def checkin(activity_id: int):
     activity = load_managed_activity(activity_id)
     q = (request.args.get("q") or "").strip()[:queries.SEARCH_MAX]
+    # Outside the check-in window the page says so, and each check-in offers the override with a reason.
+    window_closed = None if activity.slots else rules.checkin_refusal(
+        services.checkin_window(activity.starts_at, activity.ends_at, False), now())
     return render_template("registrations/manage/checkin.html", activity=activity, q=q,
                            results=queries.door_search(activity.id, q), figures=queries.roster_figures(activity.id),
-                           ticket_form=TicketForm(), action_form=EmptyForm(), S=S)
+                           ticket_form=TicketForm(), action_form=EmptyForm(), S=S,
+                           window_closed=window_closed[1] if window_closed else None,
+                           offer_override=bool(activity.slots) or window_closed is not None,
+                           checkin_refusal=services.checkin_refusal,
+                           override_max=rules.OVERRIDE_REASON_MAX)
 
 
 @bp.route("/activities/<int:activity_id>/checkin/<int:registration_id>", methods=["POST"])
@@ -211,7 +219,9 @@ def check_in(activity_id: int, registration_id: int):
     q = request.form.get("q")
     if EmptyForm().validate_on_submit():
         try:
-            result = services.check_in_registration(activity.id, registration_id, _actor())
+            # Only the "check in anyway" form sends a reason (blank there is refused: an override says why).
+            result = services.check_in_registration(activity.id, registration_id, _actor(),
+                                                    override_reason=request.form.get("override_reason"))
         except DomainError as error:
             _flash_error(error)
         else:
@@ -259,7 +269,9 @@ def check_in_ticket(activity_id: int):
             flash(" ".join(str(m) for m in messages), "error")
         return redirect(_checkin_url(activity.id))
     try:
-        result = services.check_in_ticket(form.token.data, _actor(), activity_id=activity.id)
+        result = services.check_in_ticket(form.token.data, _actor(), activity_id=activity.id,
+                                          override_reason=(request.form.get("override_reason") or "").strip()
+                                          or None)
     except DomainError as error:
         _flash_error(error)
     else:
@@ -364,7 +376,9 @@ def checkin_roster(activity_id: int):
 def checkin_sync(activity_id: int):
     """One check-in recorded offline by the door page (JSON, CSRF token in the X-CSRFToken header).
 
-    Body: ``{"client_id": "<uuid>", "registration_id": 12}`` (or ``"token"`` for a typed ticket code).
+    Body: ``{"client_id": "<uuid>", "registration_id": 12}`` (or ``"token"`` for a typed ticket code),
+    optionally ``"recorded_at"`` (when the phone recorded it: the check-in window is judged then) and
+    ``"override_reason"`` (the door page's "check in anyway" outside the window).
     Sending it again answers the same and changes nothing."""
     activity = load_managed_activity(activity_id)
     body = request.get_json(silent=True)
@@ -380,10 +394,21 @@ def checkin_sync(activity_id: int):
     if not (isinstance(registration_id, int) and not isinstance(registration_id, bool)) \
             and not (isinstance(token, str) and token.strip()):
         return _json_error("registration", _("Say who is checked in: a registration or a ticket code."), 422)
+    recorded_at = body.get("recorded_at")
+    if recorded_at is not None:
+        recorded_at = _parse_recorded_at(recorded_at)
+        if recorded_at is None:
+            return _json_error("recorded_at", _("The recorded time is not a valid date and time."), 422)
     try:
+        override_reason = body.get("override_reason")
         result = services.check_in_offline(activity.id, _actor(), client_id=client_id,
                                            registration_id=registration_id if isinstance(registration_id, int)
-                                           else None, token=token)
+                                           else None, token=token, recorded_at=recorded_at,
+                                           override_reason=override_reason if isinstance(override_reason, str)
+                                           else None)
+    except ValidationFailed as error:
+        message = " ".join(str(m) for messages in error.errors.values() for m in messages) or str(error.message)
+        return _json_error(error.code, message, error.http_status)
     except DomainError as error:
         return _json_error(error.code, str(error.message), error.http_status)
     registration = result.registration
@@ -391,6 +416,23 @@ def checkin_sync(activity_id: int):
                     "state": registration.state.value, "state_title": registration.state.title,
                     "already_checked_in": result.already,
                     "replay": result.replay})
+
+
+def _parse_recorded_at(value):
+    """The phone's ISO 8601 time (``new Date().toISOString()``) as naive UTC; None if not one."""
+    from datetime import timezone
+
+    from ..core.timeutil import local_to_utc
+
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        if parsed.tzinfo is None:
+            return local_to_utc(parsed)  # as the API: a time without an offset is Beijing time
+        return parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _json_error(code: str, message: str, status: int):

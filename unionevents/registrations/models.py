@@ -78,6 +78,9 @@ class Registration(db.Model):
     ticket_secret: Mapped[str] = mapped_column(String(43), unique=True)
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     checked_in_at: Mapped[datetime | None] = mapped_column()
+    #: Why an organiser checked this person in outside the check-in window (None inside it).  Kept
+    #: here, not in the audit log, because it is free text that may name people (decisions.md).
+    checkin_override_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 

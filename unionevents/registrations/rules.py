@@ -10,7 +10,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 
@@ -435,3 +435,61 @@ def attendance_rate(attended: int, no_show: int) -> float | None:
     if decided <= 0:
         return None
     return attended / decided
+
+
+# --------------------------------------------------------------------------- check-in window
+
+#: Longest reason an organiser may give for checking someone in outside the window.
+OVERRIDE_REASON_MAX = 200
+
+
+@dataclass(frozen=True)
+class CheckInWindow:
+    """When a ticket may be checked in (naive UTC, both ends included)."""
+    opens_at: datetime
+    closes_at: datetime
+    starts_at: datetime   # the activity's (or the slot's) own start and end, for messages
+    ends_at: datetime
+    slot: bool            # the window is a time slot's
+
+
+def checkin_window(starts_at: datetime, ends_at: datetime, *, slot: bool, opens_before: timedelta,
+                   slot_early: timedelta, grace: timedelta) -> CheckInWindow:
+    """The check-in window of an activity (``slot=False``: from ``opens_before`` its start) or of a
+    slot ticket (``slot=True``: from ``slot_early`` before the slot's start); both close ``grace``
+    after their end."""
+    early = slot_early if slot else opens_before
+    return CheckInWindow(starts_at - early, ends_at + grace, starts_at, ends_at, slot)
+
+
+def checkin_timing(window: CheckInWindow, at: datetime) -> str:
+    """``"not_yet"``, ``"open"`` or ``"ended"``."""
+    if at < window.opens_at:
+        return "not_yet"
+    if at > window.closes_at:
+        return "ended"
+    return "open"
+
+
+def slot_text(starts_at: datetime, ends_at: datetime) -> str:
+    """A slot as "2026-12-20 09:00–10:00" (local time; the end's date when it differs)."""
+    end = local_time(ends_at)
+    same_day = utc_to_local(starts_at).date() == utc_to_local(ends_at).date()
+    return f"{local_time(starts_at)}–{end[-5:] if same_day else end}"
+
+
+def checkin_refusal(window: CheckInWindow, at: datetime) -> tuple[str, Any] | None:
+    """Why a check-in at ``at`` is refused — ``(code, message)`` — or None inside the window."""
+    timing = checkin_timing(window, at)
+    if timing == "open":
+        return None
+    if window.slot:
+        slot = slot_text(window.starts_at, window.ends_at)
+        if timing == "not_yet":
+            return "checkin_not_open", _l("This ticket is for the %(slot)s slot; check-in for it opens at "
+                                          "%(when)s.", slot=slot, when=local_time(window.opens_at))
+        return "checkin_closed", _l("This ticket is for the %(slot)s slot, which has ended.", slot=slot)
+    if timing == "not_yet":
+        return "checkin_not_open", _l("Check-in has not opened yet; it opens at %(when)s.",
+                                      when=local_time(window.opens_at))
+    return "checkin_closed", _l("The activity has ended; check-in is closed.")

@@ -35,7 +35,7 @@ import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import current_app, has_request_context
@@ -46,6 +46,7 @@ from sqlalchemy.orm import joinedload, lazyload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.models import Role, User
+from ..accounts.privacy import register_erasure_hook
 from ..activities.models import (
     Activity, ActivityKind, ActivityStatus, Question, SignupMode, TimeSlot, UnitQuota, Visibility,
 )
@@ -498,6 +499,7 @@ class _RegRow:
     cancel_cutoff_at: datetime | None
     locale: str | None
     node_id: int
+    ends_at: datetime  # the slot's end when there is one
 
     @property
     def quota_node_id(self) -> int | None:
@@ -509,7 +511,8 @@ def _reg_rows(*where, order_by=None, limit=None, lock=False) -> list[_RegRow]:
         select(Registration.id, Registration.user_id, Registration.activity_id, Registration.slot_id,
                Registration.unit_node_id, Registration.state, Activity.mode, Activity.title,
                func.coalesce(TimeSlot.starts_at, Activity.starts_at), Activity.starts_at,
-               Activity.cancel_cutoff_at, User.locale, Activity.node_id)
+               Activity.cancel_cutoff_at, User.locale, Activity.node_id,
+               func.coalesce(TimeSlot.ends_at, Activity.ends_at))
         .join(Activity, Activity.id == Registration.activity_id)
         .join(User, User.id == Registration.user_id)
         .outerjoin(TimeSlot, TimeSlot.id == Registration.slot_id)
@@ -558,7 +561,8 @@ def _load_row(registration_id: int, lock: bool = True) -> _RegRow:
     return rows[0]
 
 
-def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, **values) -> None:
+def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, audit: dict | None = None,
+                  **values) -> None:
     """The only way a registration's state changes: legal per ``rules.TRANSITIONS``, still in the
     state we read, and with its place claimed or freed in the same transaction.
 
@@ -590,7 +594,7 @@ def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, **
         set_committed_value(identity, "state", new)
     # Ids and states only (no personal data): who (actor), what, when (``at``), before and after.
     log_action(actor_id, action, _AuditRef(row.id), from_state=old.value, to_state=new.value,
-               activity_id=row.activity_id)
+               activity_id=row.activity_id, **(audit or {}))
 
 
 @dataclass
@@ -1149,9 +1153,90 @@ MSG_CHECKIN_STATES = {
 }
 
 
-def check_in(registration_id: int, actor: User | None) -> Registration:
-    """Mark a confirmed (or no-show) registration as attended.  Checking in twice changes nothing."""
+class CheckInClosed(Conflict):
+    """A check-in outside the check-in window (``code``: checkin_not_open or checkin_closed)."""
+    code = "checkin_closed"
+
+    def __init__(self, code: str, message, window: rules.CheckInWindow):
+        super().__init__(message)
+        self.code = code
+        self.window = window
+
+
+#: How far ahead of the server's clock a phone's recorded check-in time may be (clock skew).
+RECORDED_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def checkin_window(starts_at: datetime, ends_at: datetime, slot: bool) -> rules.CheckInWindow:
+    """The check-in window of an activity, or of a slot ticket, with the configured margins."""
+    config = current_app.config
+    return rules.checkin_window(
+        starts_at, ends_at, slot=slot,
+        opens_before=timedelta(minutes=config.get("CHECKIN_OPENS_BEFORE_MINUTES", 120)),
+        slot_early=timedelta(minutes=config.get("CHECKIN_SLOT_EARLY_MINUTES", 30)),
+        grace=timedelta(minutes=config.get("CHECKIN_GRACE_AFTER_END_MINUTES", 0)))
+
+
+def registration_checkin_window(registration: Registration) -> rules.CheckInWindow:
+    slot = registration.slot
+    if slot is not None:
+        return checkin_window(slot.starts_at, slot.ends_at, True)
+    return checkin_window(registration.activity.starts_at, registration.activity.ends_at, False)
+
+
+def checkin_refusal(registration: Registration, at: datetime | None = None):
+    """The message refusing a check-in of ``registration`` now (or at ``at``), or None (for pages)."""
+    refusal = rules.checkin_refusal(registration_checkin_window(registration), at or now())
+    return refusal[1] if refusal else None
+
+
+def clean_override_reason(reason: str | None) -> str | None:
+    """None: no override asked.  A blank reason is refused: an override must say why."""
+    if reason is None:
+        return None
+    reason = " ".join(str(reason).split())
+    if not reason:
+        raise ValidationFailed({"override_reason": [str(_l(
+            "Please give the reason for checking in outside the check-in time."))]})
+    if len(reason) > rules.OVERRIDE_REASON_MAX:
+        raise ValidationFailed({"override_reason": [str(_l(
+            "The reason may have at most %(n)d characters.", n=rules.OVERRIDE_REASON_MAX))]})
+    return reason
+
+
+def _checked_in_time(recorded_at: datetime | None) -> datetime:
+    """When the check-in happened: now, or the time an offline phone recorded (checked here)."""
+    current = now()
+    if recorded_at is None:
+        return current
+    if recorded_at.tzinfo is not None:
+        from datetime import timezone
+
+        recorded_at = recorded_at.astimezone(timezone.utc).replace(tzinfo=None)
+    if recorded_at > current + RECORDED_CLOCK_SKEW:
+        raise ValidationFailed({"recorded_at": [str(_l(
+            "The recorded time lies in the future. Please check the phone's clock."))]})
+    max_age = timedelta(hours=current_app.config.get("CHECKIN_RECORDED_MAX_AGE_HOURS", 24))
+    if recorded_at < current - max_age:
+        raise ValidationFailed({"recorded_at": [str(_l(
+            "This check-in was recorded more than %(n)d hours ago; please check the person in with a "
+            "reason instead.", n=int(max_age.total_seconds() // 3600)))]})
+    return min(recorded_at, current)
+
+
+def check_in(registration_id: int, actor: User | None, *, override_reason: str | None = None,
+             recorded_at: datetime | None = None, after_the_end: bool = False) -> Registration:
+    """Mark a confirmed (or no-show) registration as attended.  Checking in twice changes nothing.
+
+    Only inside the check-in window (``rules.checkin_window``; a slot ticket: its slot's), judged at
+    ``recorded_at`` when an offline phone recorded the check-in earlier, else now.  Outside it an
+    organiser may still check in with ``override_reason`` (stored on the registration; the audit row
+    says ``override``).  ``after_the_end``: the roster copying a paper sign-in sheet after the event,
+    so only the window's opening applies.  Raises CheckInClosed, IllegalTransition, ValidationFailed.
+    """
     actor_id = actor.id if actor is not None else None
+    reason = clean_override_reason(override_reason)
+    at = _checked_in_time(recorded_at)
 
     def tx():
         for _attempt in range(3):
@@ -1160,9 +1245,20 @@ def check_in(registration_id: int, actor: User | None) -> Registration:
                 return
             if row.state not in (S.CONFIRMED, S.NO_SHOW):
                 raise IllegalTransition(MSG_CHECKIN_STATES.get(row.state, rules.STATE_EXPLANATIONS[row.state]))
+            window = checkin_window(row.starts_at, row.ends_at, row.slot_id is not None)
+            refusal = rules.checkin_refusal(window, at)
+            if refusal is not None and after_the_end and refusal[0] == "checkin_closed":
+                refusal = None
+            if refusal is not None and reason is None:
+                raise CheckInClosed(refusal[0], refusal[1], window)
+            override = refusal is not None
+            audit = {"override": True} if override else {}
+            if recorded_at is not None:
+                audit["recorded_offline"] = True
             try:
                 _change_state(row, S.ATTENDED, actor_id=actor_id, action="registration.check_in",
-                              checked_in_at=now())
+                              checked_in_at=at, checkin_override_reason=reason if override else None,
+                              audit=audit)
                 return
             except _StaleState:
                 continue
@@ -1170,6 +1266,16 @@ def check_in(registration_id: int, actor: User | None) -> Registration:
 
     _in_write_transaction(tx)
     return db.session.get(Registration, registration_id)
+
+
+def _erase_checkin_override_reasons(user_id: int) -> None:
+    """Account erasure: an organiser's free-text reason for this person's check-in goes too."""
+    db.session.execute(update(Registration).where(Registration.user_id == user_id,
+                                                  Registration.checkin_override_reason.is_not(None))
+                       .values(checkin_override_reason=None).execution_options(synchronize_session=False))
+
+
+register_erasure_hook(_erase_checkin_override_reasons)
 
 
 def undo_check_in(registration_id: int, actor: User | None) -> Registration:
@@ -1184,7 +1290,7 @@ def undo_check_in(registration_id: int, actor: User | None) -> Registration:
             raise IllegalTransition(_l("Only a checked-in registration can have its check-in undone."))
         try:
             _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.undo_check_in",
-                          checked_in_at=None)
+                          checked_in_at=None, checkin_override_reason=None)
         except _StaleState:
             raise IllegalTransition(_l("This registration was changed by someone else just now.")) from None
 
@@ -1352,16 +1458,17 @@ def _registration_of_activity(activity_id: int, registration_id) -> Registration
     return registration
 
 
-def _check_in_result(registration_id: int, actor: User | None) -> CheckInResult:
+def _check_in_result(registration_id: int, actor: User | None, **how) -> CheckInResult:
     before = db.session.scalar(select(Registration.state).where(Registration.id == registration_id))
-    registration = check_in(registration_id, actor)
+    registration = check_in(registration_id, actor, **how)
     return CheckInResult(registration, already=before == S.ATTENDED)
 
 
-def check_in_registration(activity_id: int, registration_id: int, actor: User) -> CheckInResult:
+def check_in_registration(activity_id: int, registration_id: int, actor: User, *,
+                          override_reason: str | None = None) -> CheckInResult:
     """Door check-in of one registration found by search; it must belong to ``activity_id``."""
     registration = _registration_of_activity(activity_id, registration_id)
-    return _check_in_result(registration.id, actor)
+    return _check_in_result(registration.id, actor, override_reason=override_reason)
 
 
 def undo_check_in_registration(activity_id: int, registration_id: int, actor: User) -> Registration:
@@ -1375,21 +1482,18 @@ def ticket_digest(token: str) -> str:
 
 
 def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None = None,
-                    client_id: str | None = None) -> CheckInResult:
+                    client_id: str | None = None, override_reason: str | None = None,
+                    recorded_at: datetime | None = None) -> CheckInResult:
     """Check in the registration a scanned ticket names.
 
     ``activity_id``: the activity being checked in at the door (a ticket of another one is refused).
     ``client_id``: a UUID the scanning device made for this request; sending it again returns the
     first answer and changes nothing (even if the check-in was undone since).  Two devices checking
     the same ticket in at once make one check-in: ``check_in`` changes only a row still confirmed.
+    ``override_reason`` and ``recorded_at``: see ``check_in`` (the check-in window).
     """
-    if client_id is not None:
-        receipt = db.session.scalar(select(CheckInReceipt).where(CheckInReceipt.client_id == client_id))
-        if receipt is not None:
-            registration = db.session.get(Registration, receipt.registration_id)
-            if registration is None or registration.ticket_secret != (token or "").strip():
-                raise Conflict(_l("This request id was already used for another ticket."), field="client_id")
-            return CheckInResult(registration, already=True, replay=True)
+    # Authorise first, a replay exactly like a new request: a client id is no credential, so sending
+    # someone else's again must not return their attendee (issue 14, defect 8).
     registration = registration_for_ticket(token)
     if registration is None:
         raise UnknownTicket()
@@ -1401,7 +1505,13 @@ def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None =
         raise WrongActivity()
     if not organiser:
         raise NotAllowed(_l("You do not organise the activity this ticket is for."))
-    result = _check_in_result(registration.id, actor)
+    if client_id is not None:
+        receipt = db.session.scalar(select(CheckInReceipt).where(CheckInReceipt.client_id == client_id))
+        if receipt is not None:
+            if receipt.registration_id != registration.id:
+                raise Conflict(_l("This request id was already used for another ticket."), field="client_id")
+            return CheckInResult(registration, already=True, replay=True)
+    result = _check_in_result(registration.id, actor, override_reason=override_reason, recorded_at=recorded_at)
     if client_id is not None:
         try:
             with write_transaction():
@@ -1456,7 +1566,7 @@ BULK_ACTIONS: dict[str, Callable[[int, User], Registration]] = {
     "approve": approve,
     "reject": reject,
     "promote": promote,
-    "attended": check_in,
+    "attended": functools.partial(check_in, after_the_end=True),  # copying the paper sign-in sheet
     "no_show": _no_show_after_start,
 }
 
@@ -1576,7 +1686,7 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
         try:
             registration = check_in(registration.id, actor)
             checked_in = True
-        except IllegalTransition as error:  # e.g. put on the waiting list: registered, not checked in
+        except (IllegalTransition, CheckInClosed) as error:  # e.g. waiting list, or not yet the day
             refused = str(error.message)
     return WalkInResult(registration, created_account=created, existing_registration=existing,
                         checked_in=checked_in, check_in_refused=refused)
@@ -1637,25 +1747,28 @@ def record_full_mobile_export(activity_id: int, actor: User, export_format: str)
 
 
 __all__ += [
-    "BulkResult", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",
+    "BulkResult", "CheckInClosed", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
 ]
 
 
 def check_in_offline(activity_id: int, actor: User, *, client_id: str, registration_id: int | None = None,
-                     token: str | None = None) -> CheckInResult:
+                     token: str | None = None, recorded_at: datetime | None = None,
+                     override_reason: str | None = None) -> CheckInResult:
     """A check-in the door page recorded while offline, sent when the network returned.
 
     The phone's cached roster holds no ticket codes (only their digests), so a person found by name is
     sent as ``registration_id``; the ticket code is looked up here and the check-in goes through
     ``check_in_ticket`` — the same idempotent path as ``POST /api/v1/checkins``: the same ``client_id``
-    twice is one check-in.
+    twice is one check-in.  ``recorded_at``: when the phone recorded it; the check-in window is judged
+    at that time (an offline check-in made at the door is not refused for arriving after the end).
     """
     if registration_id is not None:
         registration = _registration_of_activity(activity_id, registration_id)
         token = registration.ticket_secret
-    return check_in_ticket(token, actor, activity_id=activity_id, client_id=client_id)
+    return check_in_ticket(token, actor, activity_id=activity_id, client_id=client_id, recorded_at=recorded_at,
+                           override_reason=override_reason)
 
 
 __all__ += ["check_in_offline"]

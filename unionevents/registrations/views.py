@@ -48,8 +48,8 @@ def confirmation_message(registration, position: int | None) -> str:
 @bp.route("/activities/<int:activity_id>/signup", methods=["GET", "POST"])
 @login_required
 def signup(activity_id: int):
-    activity = get_visible_activity(activity_id)
     user = _me()
+    activity = get_visible_activity(activity_id, user)
     state = services.signup_state(user, activity)
     if state.existing is not None:
         flash(_("You have already signed up for this activity."), "info")
