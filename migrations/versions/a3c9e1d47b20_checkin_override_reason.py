@@ -1,7 +1,7 @@
 """registration.checkin_override_reason: why an organiser checked someone in outside the window
 
 Revision ID: a3c9e1d47b20
-Revises: f6dea24e3d2e
+Revises: a7c4e2d91b30
 Create Date: 2026-12-06 22:50:00
 
 """
