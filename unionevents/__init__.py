@@ -88,6 +88,12 @@ def _load_config(app: Flask, config) -> None:
                 app.config[key] = os.environ[key]
         if os.environ.get("DATABASE_URL"):
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        # Rate-limit strings ("10 per 5 minutes"): a load test or the live test tier serving many
+        # logins from 127.0.0.1 raises them; the tier also takes a cheap password hash (hashing cost is
+        # not under test).  tests/live/conftest.py says why; never needed in production.
+        for key in ("LOGIN_RATE_LIMIT", "SIGNUP_RATE_LIMIT", "PASSWORD_HASH_METHOD"):
+            if os.environ.get(key):
+                app.config[key] = os.environ[key]
         for key in ("PROXY_FIX_HOPS", "OUTBOX_RETENTION_DAYS"):
             if os.environ.get(key, "").strip().isdigit():
                 app.config[key] = int(os.environ[key])
