@@ -47,6 +47,14 @@ LIVE_LOGIN_RATE_LIMIT = "100000 per 5 minutes"
 _SERVERS: list["LiveServer"] = []
 
 
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/live carries the ``live`` marker (``-m "not live"`` skips the tier)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.live)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -153,10 +161,15 @@ class LiveServer:
         except OSError:
             return "(no server log)"
 
-    def errors(self) -> list[str]:
-        """Log lines at ERROR (the JSON request log and tracebacks)."""
-        return [line for line in self.log.read_text(errors="replace").splitlines()
-                if '"level": "ERROR"' in line or line.startswith("Traceback")]
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def errors(self, since: int = 0) -> list[str]:
+        """Log lines at ERROR (the JSON request log and tracebacks), from byte ``since`` of the log on."""
+        with open(self.log, "rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode("utf-8", errors="replace")
+        return [line for line in text.splitlines() if '"level": "ERROR"' in line or line.startswith("Traceback")]
 
 
 def _serve(flavour: str, worker_id: str) -> LiveServer:
