@@ -299,6 +299,23 @@ def test_html_checkin(live):
     assert states(live, activity_id) == {"attended": N}
 
 
+def test_door_page_offline_sync(live):
+    """The door page's queued check-ins arriving together when the phone is back online (JSON, CSRF header);
+    each sent twice (a retry), as a flaky connection does."""
+    mobiles = crowd(live)
+    activity_id = soon_activity(live, capacity=N)
+    registrations = signed_up(live, activity_id, mobiles[:8])
+    door = browser(live, ORGANISER_YUQUANYING, 0)
+    form = door.form(f"/manage/activities/{activity_id}/walk-in", action="/walk-in")  # any form: the token
+    csrf = next(f.value for f in form.fields if f.name == "csrf_token")
+    bodies = [{"client_id": str(uuid.uuid4()), "registration_id": r} for r in registrations]
+    url = f"{live.url}/manage/activities/{activity_id}/checkin/sync"
+    fire(live, "POST /manage/activities/<id>/checkin/sync (8 check-ins, each twice)", [
+        (lambda b=b: door.http.post(url, json=b, headers={"X-CSRFToken": csrf}, timeout=60))
+        for b in bodies + bodies])
+    assert states(live, activity_id) == {"attended": 8}
+
+
 def test_walk_in(live):
     activity_id = soon_activity(live, capacity=100)
     doors = [browser(live, ORGANISER_YUQUANYING, device) for device in range(4)]
