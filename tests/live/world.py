@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, text
 
-from .client import Api, Browser, beijing_now, fresh_mobile
+from .client import Browser, beijing_now, fresh_mobile
 
 ADMIN = "13800000001"
 ORGANISER_AOYUNCUN = "13800000002"   # the health check
