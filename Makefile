@@ -37,8 +37,9 @@ browser-deps:
 	scripts/ensure-browser.sh
 
 # Every test, in parallel, on SQLite — or on the database in TEST_DATABASE_URL when it is set.
+# --dist loadgroup: the live tier (tests/live) starts each real server in one pytest worker only.
 test: $(VENV)/.dev translations browser-deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev translations
 	$(BIN)/python -m bench

@@ -176,3 +176,18 @@ def english(app, client):
     client.set_cookie("lang", "en")
     with app.test_request_context(headers={"Cookie": "lang=en"}):
         yield
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """``--dist loadgroup`` (the Makefile's) keeps each ``xdist_group`` in one worker, so the live tier
+    starts each real server once.  pytest-xdist 3.8 marks the group by appending ``@group`` to
+    ``item._nodeid``, which pytest 9 no longer reads (a node's id is ``item._id``): without this every
+    worker would start every server.  Does nothing once xdist's own suffix shows in the node id."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
+        if groups and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")

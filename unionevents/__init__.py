@@ -89,6 +89,11 @@ def _load_config(app: Flask, config) -> None:
                 app.config[key] = os.environ[key]
         if os.environ.get("DATABASE_URL"):
             app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+        # The account-creation limit ("300 per hour") and the password hash: the live test tier takes a
+        # cheap hash (hashing cost is not under test; tests/live/conftest.py says why).
+        for key in ("SIGNUP_RATE_LIMIT", "PASSWORD_HASH_METHOD"):
+            if os.environ.get(key):
+                app.config[key] = os.environ[key]
         for key in ("PROXY_FIX_HOPS", "OUTBOX_RETENTION_DAYS"):
             if os.environ.get(key, "").strip().isdigit():
                 app.config[key] = int(os.environ[key])

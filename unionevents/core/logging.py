@@ -64,15 +64,58 @@ def configure_request_logging(app: Flask) -> None:
     @app.after_request
     def _log_request(response):
         started = g.get("request_started")
-        duration = round((time.perf_counter() - started) * 1000, 1) if started else None
         response.headers["X-Request-ID"] = g.get("request_id", "")
         # Paths only, never query strings: they may hold search terms with personal data.
-        access_log.info(
-            "request", extra={
-                "request_id": g.get("request_id"), "method": request.method, "path": request.path,
-                "status": response.status_code, "duration_ms": duration,
-                # SQLite only: the longest the request held the database's write lock.
-                **({"write_lock_ms": g.write_lock_ms} if "write_lock_ms" in g else {}),
-            },
-        )
+        fields = {
+            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+            "status": response.status_code,
+            # SQLite only: the longest the request held the database's write lock.
+            **({"write_lock_ms": g.write_lock_ms} if "write_lock_ms" in g else {}),
+        }
+        if response.is_streamed:
+            # The body is produced after this hook (a CSV export, a file): log when it has been sent,
+            # so a body that fails after the headers is an error line, not a 200.
+            response.response = _LoggedBody(response.response, fields, started)
+        else:
+            access_log.info("request", extra={**fields, "duration_ms": _elapsed_ms(started)})
         return response
+
+
+def _elapsed_ms(started: float | None) -> float | None:
+    return round((time.perf_counter() - started) * 1000, 1) if started else None
+
+
+class _LoggedBody:
+    """``body`` passed through; the request's log line is written once it has ended: at INFO with the
+    status the client got, or at ERROR with status 500 and the traceback when the body failed half-way
+    (the client received the headers and a cut-off body).  A client that hung up early: 499."""
+
+    def __init__(self, body, fields: dict, started: float | None):
+        self.body, self.fields, self.started = body, fields, started
+        self.state = "not started"
+
+    def __iter__(self):
+        self.state = "sending"
+        try:
+            yield from self.body
+        except Exception:
+            self.state = "logged"
+            access_log.error("request failed after its headers were sent",
+                             extra={**self.fields, "status": 500, "duration_ms": _elapsed_ms(self.started)},
+                             exc_info=True)
+            raise
+        self._log(self.fields["status"])
+
+    def _log(self, status: int) -> None:
+        self.state = "logged"
+        access_log.info("request", extra={**self.fields, "status": status,
+                                          "duration_ms": _elapsed_ms(self.started)})
+
+    def close(self) -> None:
+        try:
+            if self.state != "logged":  # closed early (499), or never iterated (a HEAD request)
+                self._log(499 if self.state == "sending" else self.fields["status"])
+        finally:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()

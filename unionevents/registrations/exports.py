@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from flask_babel import gettext as _
@@ -36,30 +37,56 @@ def safe_cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def header(activity: Activity) -> list[str]:
+@dataclass(frozen=True)
+class RosterLayout:
+    """What the export needs of the activity, read before the body is streamed.
+
+    A streamed body is iterated after the view has returned, when the request's database session is
+    gone: an ``Activity`` loaded by the view is detached by then, so its slots and questions cannot be
+    lazy-loaded (that answered 500 for every CSV export).  The layout holds plain values only.
+    """
+
+    uses_slots: bool
+    questions: tuple[tuple[str, str], ...]  # (question id as the answers key, label)
+
+    @classmethod
+    def of(cls, activity: Activity) -> "RosterLayout":
+        return cls(uses_slots=activity.uses_slots,
+                   questions=tuple((str(q.id), q.label) for q in activity.questions))
+
+
+def _layout(activity: Activity | RosterLayout) -> RosterLayout:
+    return activity if isinstance(activity, RosterLayout) else RosterLayout.of(activity)
+
+
+def header(activity: Activity | RosterLayout) -> list[str]:
+    layout = _layout(activity)
     columns = [_("No."), _("Name"), _("Mobile number"), _("Union"), _("Occupation")]
-    if activity.uses_slots:
+    if layout.uses_slots:
         columns.append(_("Time slot"))
     columns += [_("State"), _("Registered at"), _("Checked in at")]
-    columns += [question.label for question in activity.questions]
+    columns += [label for _key, label in layout.questions]
     return [safe_cell(c) for c in columns]
 
 
-def row_values(activity: Activity, registration: Registration, full_mobile: bool) -> list[str]:
+def row_values(activity: Activity | RosterLayout, registration: Registration, full_mobile: bool) -> list[str]:
+    layout = _layout(activity)
     user = registration.user
     values = [registration.id, user.name, user.mobile if full_mobile else mask_mobile(user.mobile),
               user.union.name if user.union else "", user.occupation.title]
-    if activity.uses_slots:
+    if layout.uses_slots:
         slot = registration.slot
         values.append(f"{format_datetime_local(slot.starts_at)}" if slot else "")
     values += [registration.state.title, format_datetime_local(registration.created_at),
                format_datetime_local(registration.checked_in_at)]
     answers = registration.answers or {}
-    values += [answer_text(answers.get(str(question.id))) for question in activity.questions]
+    values += [answer_text(answers.get(key)) for key, _label in layout.questions]
     return [safe_cell(v) if not isinstance(v, int) else v for v in values]
 
 
-def csv_stream(activity: Activity, rows: Iterable[Registration], full_mobile: bool) -> Iterator[str]:
+def csv_stream(layout: RosterLayout, rows: Iterable[Registration], full_mobile: bool) -> Iterator[str]:
+    """The CSV text in chunks.  Takes a ``RosterLayout`` (not the activity): it runs after the view has
+    returned, and ``rows`` must be a query that runs then (inside ``stream_with_context``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -69,10 +96,10 @@ def csv_stream(activity: Activity, rows: Iterable[Registration], full_mobile: bo
         buffer.truncate()
         return text
 
-    writer.writerow(header(activity))
+    writer.writerow(header(layout))
     yield CSV_BOM + flush()
     for registration in rows:
-        writer.writerow(row_values(activity, registration, full_mobile))
+        writer.writerow(row_values(layout, registration, full_mobile))
         if buffer.tell() > CHUNK:
             yield flush()
     yield flush()
@@ -81,11 +108,12 @@ def csv_stream(activity: Activity, rows: Iterable[Registration], full_mobile: bo
 def xlsx_file(activity: Activity, rows: Iterable[Registration], full_mobile: bool):
     """The workbook written row by row (openpyxl write-only mode) into a spooled temporary file,
     rewound for reading."""
+    layout = RosterLayout.of(activity)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Roster"))
-    sheet.append(header(activity))
+    sheet.append(header(layout))
     for registration in rows:
-        sheet.append(row_values(activity, registration, full_mobile))
+        sheet.append(row_values(layout, registration, full_mobile))
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX)
     workbook.save(spool)
     spool.seek(0)

@@ -173,7 +173,9 @@ def export(activity_id: int):
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
     rows = queries.export_rows(activity.id, filters)
     if fmt == "csv":
-        body = stream_with_context(exports.csv_stream(activity, rows, full))
+        # Everything the body needs of the activity is read now: the view's session is gone by the time
+        # the body is iterated (``rows`` is a generator: its query runs in the streaming context).
+        body = stream_with_context(exports.csv_stream(exports.RosterLayout.of(activity), rows, full))
         return Response(body, mimetype="text/csv", content_type="text/csv; charset=utf-8", headers=headers)
     spool = exports.xlsx_file(activity, rows, full)
     return Response(exports.file_chunks(spool), headers=headers,
