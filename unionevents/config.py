@@ -93,6 +93,10 @@ class Config:
     # still get in with the right password.  Per address only failed logins count.
     LOGIN_ACCOUNT_FAILURE_LIMIT = "10 per 5 minutes"
     LOGIN_GUARDED_CLIENT_FAILURES = 3
+    # Wrong guesses at one account from unknown clients (no device cookie for it), however many
+    # addresses and browsers they rotate through: past this every unknown client is refused until the
+    # window ends; the owner's known devices still log in.
+    LOGIN_ACCOUNT_HARD_LIMIT = "30 per 5 minutes"
     LOGIN_ADDRESS_FAILURE_LIMIT = "40 per 5 minutes"
     # Account creation per address, every attempt: a venue's worth of new workers on one Wi-Fi.
     SIGNUP_RATE_LIMIT = "300 per hour"

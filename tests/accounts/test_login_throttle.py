@@ -191,3 +191,78 @@ def test_guessing_the_current_password_while_logged_in_counts_too(limited, make)
     refused = thief.post("/account/delete", headers=ATTACKER, data={"password": PASSWORD, "understood": "y"})
     assert refused.status_code == 429 and "错误尝试次数过多" in refused.get_data(as_text=True)
     assert html_login(limited.test_client(), owner.mobile, PASSWORD, OWNER_PHONE).status_code == 302
+
+
+HARD_LIMIT = 30  # LOGIN_ACCOUNT_HARD_LIMIT = "30 per 5 minutes"
+
+
+def test_rotating_addresses_and_browsers_does_not_buy_unlimited_guesses(limited, make):
+    """A guesser who changes address and User-Agent at every try (a botnet, a script) is still bounded
+    per account: past the hard limit every unknown client is refused, the right password included."""
+    owner = make.user("王骑手", mobile="13912345678")
+    statuses = []
+    for i in range(HARD_LIMIT + 5):
+        headers = {"X-Forwarded-For": f"203.0.{i // 200}.{i % 200 + 1}", "User-Agent": f"bot/{i}"}
+        login = html_login if i % 2 else api_login
+        statuses.append(login(limited.test_client(), owner.mobile, f"guess-{i}x", headers).status_code)
+    assert [s for s in statuses[:HARD_LIMIT] if s not in (401, 422)] == []
+    assert statuses[HARD_LIMIT:] == [429] * 5
+    fresh = api_login(limited.test_client(), owner.mobile, PASSWORD, {"X-Forwarded-For": "198.51.100.99",
+                                                                        "User-Agent": "new phone"})
+    assert fresh.status_code == 429 and "曾经登录过的设备" in fresh.json["message"]
+
+
+def test_the_owners_known_device_logs_in_whatever_the_attack(limited, make):
+    """The device cookie a successful login leaves makes the owner's phone immune to others' guesses."""
+    owner = make.user("王骑手", mobile="13912345678")
+    phone = limited.test_client()
+    assert html_login(phone, owner.mobile, PASSWORD, OWNER_PHONE).status_code == 302
+    assert phone.get_cookie(throttle.DEVICE_COOKIE) is not None
+    phone.post("/account/logout")
+    for i in range(HARD_LIMIT + 3):  # the whole hard limit used up by rotating guessers
+        headers = {"X-Forwarded-For": f"203.0.113.{i + 1}", "User-Agent": f"bot/{i}"}
+        html_login(limited.test_client(), owner.mobile, f"guess-{i}x", headers)
+    assert html_login(limited.test_client(), owner.mobile, PASSWORD, OWNER_PHONE).status_code == 429
+    assert html_login(phone, owner.mobile, PASSWORD, OWNER_PHONE).status_code == 302
+
+
+def test_a_forged_or_foreign_device_cookie_is_no_key(limited, make):
+    owner = make.user("王骑手", mobile="13912345678")
+    other = make.user("李骑手", mobile="13912345679")
+    attacker = limited.test_client()
+    # A real cookie, earned by logging in to the attacker's own account, is no key to someone else's.
+    assert html_login(attacker, other.mobile, PASSWORD, ATTACKER).status_code == 302
+    forged = limited.test_client()
+    forged.set_cookie(throttle.DEVICE_COOKIE, "eyJpZCI6ImFiYyIsIm51bWJlcnMiOltdfQ.forged")
+    for client in (attacker, forged):
+        for i in range(HARD_LIMIT + 1):
+            headers = {"X-Forwarded-For": f"203.0.113.{i + 1}", "User-Agent": f"bot/{i}"}
+            html_login(client, owner.mobile, f"guess-{i}x", headers)
+        assert html_login(client, owner.mobile, PASSWORD, {"X-Forwarded-For": "198.51.100.7"}).status_code == 429
+
+
+def test_a_known_device_is_not_refused_for_its_networks_failures(limited, make):
+    """A venue address that sprayed wrong passwords is refused for unknown clients, not for the phones of
+    workers who have logged in there before."""
+    worker = make.user("王骑手", mobile="13912345678")
+    phone = limited.test_client()
+    venue = {"X-Forwarded-For": VENUE, "User-Agent": OWNER_PHONE["User-Agent"]}
+    assert html_login(phone, worker.mobile, PASSWORD, venue).status_code == 302
+    phone.post("/account/logout")
+    sprayer = limited.test_client()
+    for i in range(ADDRESS_FAILURES):
+        html_login(sprayer, f"1390000{i:04d}", "spray-pass1", {"X-Forwarded-For": VENUE, "User-Agent": "x"})
+    assert html_login(limited.test_client(), worker.mobile, PASSWORD, venue).status_code == 429
+    assert html_login(phone, worker.mobile, PASSWORD, venue).status_code == 302
+
+
+def test_refused_attempts_and_right_passwords_are_not_counted_as_guesses(limited, make):
+    """Hammering after a 429 does not use up the account's hard limit (which would lock out the owner's
+    new phone), and an owner logging in correctly many times never counts at all."""
+    owner = make.user("王骑手", mobile="13912345678")
+    attacker = limited.test_client()
+    statuses = [html_login(attacker, owner.mobile, f"guess-{i}x", ATTACKER).status_code for i in range(200)]
+    assert statuses.count(422) == ACCOUNT_LIMIT and statuses.count(429) == 200 - ACCOUNT_LIMIT
+    for n in range(HARD_LIMIT + 5):
+        headers = {"X-Forwarded-For": "198.51.100.23", "User-Agent": f"fresh phone {n}"}
+        assert html_login(limited.test_client(), owner.mobile, PASSWORD, headers).status_code == 302

@@ -1,18 +1,25 @@
 """Login and account-creation throttling (Flask-Limiter and its storage: Redis when ``REDIS_URL`` is set).
 
-Two counts guard the password (docs/design-decisions.md, "Login throttling"):
+Guesses at a password are counted three ways (docs/design-decisions.md, "Login throttling"):
 
-* **Per account, across every login endpoint** (the HTML login, ``POST /api/v1/tokens``, the
-  activation form, and the password asked again to change it or delete the account): wrong guesses at one mobile number, whoever makes them.  Once the account has had
-  ``LOGIN_ACCOUNT_FAILURE_LIMIT`` of them in the window it is *guarded*: a client that has itself guessed
-  wrong ``LOGIN_GUARDED_CLIENT_FAILURES`` times at it is refused (429) until the window ends, before its
-  password is even checked.  A client that has not been guessing -- the owner's phone -- still gets in
-  with the right password: someone else's guesses never lock the owner out.  A client is the address
-  plus the browser's User-Agent, so the owner behind the attacker's NAT on another device is not
-  refused either.
+* **Known devices.**  A successful password login leaves a signed *device cookie* naming the mobile
+  numbers that logged in from this browser or app (OWASP's "device cookies").  A request that carries
+  one for the number it tries has a budget of its own (``LOGIN_ACCOUNT_FAILURE_LIMIT``): nobody else's
+  guesses ever refuse the owner's own phone, and the per-address limit does not apply to it.
+* **Unknown clients, per account, across every login endpoint** (the HTML login, ``POST /api/v1/tokens``,
+  the activation form, and the password asked again to change it or delete the account).  Up to
+  ``LOGIN_ACCOUNT_FAILURE_LIMIT`` wrong guesses in the window anyone may try.  Past that the account is
+  *guarded*: a client (address plus User-Agent) that itself guessed wrong
+  ``LOGIN_GUARDED_CLIENT_FAILURES`` times is refused, so the owner on a fresh phone still gets in; and
+  at ``LOGIN_ACCOUNT_HARD_LIMIT`` wrong guesses from unknown clients, however many addresses and
+  User-Agents they rotate through, every unknown client is refused until the window ends.  That bounds
+  the guesses at one account; the owner's known devices still log in.
 * **Per address, failures only** (``LOGIN_ADDRESS_FAILURE_LIMIT``, one count shared by the login
-  endpoints): a venue's Wi-Fi or a carrier NAT full of workers logging in correctly is never refused,
-  while one address spraying wrong passwords over many accounts is.
+  endpoints, known devices exempt): a venue's Wi-Fi full of workers logging in correctly is never
+  refused, while one address spraying wrong passwords over many accounts is.
+
+A guess is counted *before* the password is checked (an atomic increment, given back when the password
+was right or the attempt was refused), so parallel guesses cannot slip past the count.
 
 Account creation is limited per address at ``SIGNUP_RATE_LIMIT`` (every attempt, set high enough for a
 venue).  Activity sign-ups are never limited per address (a whole workplace may sign up from one
@@ -23,12 +30,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import secrets
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
-from flask import Response, current_app, request
+from flask import Response, after_this_request, current_app, request
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
@@ -44,6 +53,13 @@ T = TypeVar("T")
 ACCOUNT_SCOPE = "login-account"
 CLIENT_SCOPE = "login-client"
 ADDRESS_SCOPE = "login-address"
+DEVICE_SCOPE = "login-device"
+HARD_SCOPE = "login-account-hard"
+
+DEVICE_COOKIE = "ue_device"
+DEVICE_COOKIE_DAYS = 365
+#: Mobile numbers one device cookie remembers (a shared family phone, a door tablet).
+DEVICE_COOKIE_NUMBERS = 5
 
 # When the shared storage (Redis) is down, keep counting in this process rather than failing logins.
 _fallback: RateLimiter = FixedWindowRateLimiter(MemoryStorage())
@@ -56,11 +72,15 @@ class LoginThrottled(DomainError):
     http_status = 429
     code = "too_many_attempts"
 
-    def __init__(self, retry_after: int):
+    def __init__(self, retry_after: int, *, account_wide: bool = False):
         minutes = max(1, math.ceil(retry_after / 60))
-        super().__init__(_l("Too many wrong attempts at this account from this device. "
-                            "Please try again in %(minutes)d minutes.", minutes=minutes),
-                         retry_after=retry_after)
+        if account_wide:
+            message = _l("This account has had too many wrong attempts. Please try again in %(minutes)d "
+                         "minutes, or log in on a device you have used before.", minutes=minutes)
+        else:
+            message = _l("Too many wrong attempts at this account from this device. "
+                         "Please try again in %(minutes)d minutes.", minutes=minutes)
+        super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
 
 
@@ -80,9 +100,71 @@ def is_failed_guess(response: Response) -> bool:
 
 
 def address_failures():
-    """The per-address limit on failed logins, one count shared by every login endpoint."""
+    """The per-address limit on failed logins, one count shared by every login endpoint; a request from
+    a known device of the number it tries is exempt (its own budget guards it)."""
     return limiter.shared_limit(login_address_failure_limit, scope=ADDRESS_SCOPE, methods=["POST"],
-                                deduct_when=is_failed_guess)
+                                deduct_when=is_failed_guess, exempt_when=_from_a_known_device)
+
+
+# --------------------------------------------------------------------------- device cookies
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="login-device")
+
+
+def _number_digest(mobile: str) -> str:
+    """The cookie names numbers by a keyed digest, not in clear text."""
+    key = f"{current_app.secret_key}|{normalise_mobile(mobile)}".encode("utf-8", "replace")
+    return hashlib.sha256(key).hexdigest()[:20]
+
+
+def _device() -> dict | None:
+    """This request's device cookie ({"id": ..., "numbers": [digest, ...]}) when it is ours and intact."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 1024:
+        return None
+    try:
+        device = _device_serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(device, dict) or not isinstance(device.get("id"), str) \
+            or not isinstance(device.get("numbers"), list):
+        return None
+    return device
+
+
+def _known_device_id(mobile: str) -> str | None:
+    device = _device()
+    if device is None or not isinstance(mobile, str) or not mobile:
+        return None
+    return device["id"] if _number_digest(mobile) in device["numbers"] else None
+
+
+def _submitted_mobile() -> str:
+    mobile = request.form.get("mobile")
+    if mobile is None and request.is_json:
+        body = request.get_json(silent=True)
+        mobile = body.get("mobile") if isinstance(body, dict) else None
+    return mobile if isinstance(mobile, str) else ""
+
+
+def _from_a_known_device() -> bool:
+    return _known_device_id(_submitted_mobile()) is not None
+
+
+def remember_device(mobile: str) -> None:
+    """After a successful password login: the response carries a device cookie that knows this number."""
+    device = _device() or {"id": secrets.token_hex(12), "numbers": []}
+    digest = _number_digest(mobile)
+    numbers = [n for n in device["numbers"] if n != digest][-(DEVICE_COOKIE_NUMBERS - 1):] + [digest]
+    value = _device_serializer().dumps({"id": device["id"], "numbers": numbers})
+    config = current_app.config
+
+    @after_this_request
+    def _set_cookie(response: Response) -> Response:
+        response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_COOKIE_DAYS * 24 * 3600, httponly=True,
+                            secure=bool(config.get("SESSION_COOKIE_SECURE")), samesite="Lax")
+        return response
 
 
 # --------------------------------------------------------------------------- the per-account guard
@@ -102,16 +184,24 @@ def _prefix() -> str:
 
 
 class _Guard:
-    """The counts for one mobile number and one client, in the limiter's storage."""
+    """The counts for one mobile number and this client, in the limiter's storage."""
 
     def __init__(self, mobile: str):
         config = current_app.config
+        mobile = mobile if isinstance(mobile, str) else ""
         self.account_limit = parse(config["LOGIN_ACCOUNT_FAILURE_LIMIT"])
         window = self.account_limit.get_expiry()
         self.client_limit = parse(f"{int(config['LOGIN_GUARDED_CLIENT_FAILURES'])} per {window} seconds")
-        mobile = normalise_mobile(mobile if isinstance(mobile, str) else "")[:20] or "-"
-        self.account_ids = (_prefix(), ACCOUNT_SCOPE, mobile)
-        self.client_ids = (_prefix(), CLIENT_SCOPE, mobile, client_key())
+        self.hard_limit = parse(config["LOGIN_ACCOUNT_HARD_LIMIT"])
+        number = normalise_mobile(mobile)[:20] or "-"
+        device_id = _known_device_id(mobile)
+        if device_id is not None:  # the owner's known device: a budget nobody else's guesses touch
+            self.buckets = [(self.account_limit, (_prefix(), DEVICE_SCOPE, number, device_id))]
+        else:
+            self.buckets = [(self.hard_limit, (_prefix(), HARD_SCOPE, number)),
+                            (self.account_limit, (_prefix(), ACCOUNT_SCOPE, number)),
+                            (self.client_limit, (_prefix(), CLIENT_SCOPE, number, client_key()))]
+        self.reserved = False
 
     def _run(self, action):
         global _last_storage_warning
@@ -124,51 +214,79 @@ class _Guard:
                             exc_info=True)
             return action(_fallback)
 
-    def check(self) -> None:
-        """Raise LoginThrottled when the account is guarded and this client has guessed wrong too often."""
-        def refused(strategy: RateLimiter) -> int | None:
-            if strategy.test(self.account_limit, *self.account_ids):
-                return None  # not guarded
-            if strategy.test(self.client_limit, *self.client_ids):
-                return None  # this client has not been guessing
-            reset_at = strategy.get_window_stats(self.client_limit, *self.client_ids).reset_time
-            return max(1, int(math.ceil(reset_at - time.time())))
+    def reserve(self) -> None:
+        """Count this attempt as a guess before the secret is checked (so parallel guesses cannot pass
+        the count), or raise LoginThrottled -- and count nothing -- when it may not be made now."""
+        def take(strategy: RateLimiter) -> LoginThrottled | None:
+            within = [strategy.hit(limit, *ids) for limit, ids in self.buckets]
+            if len(within) == 1:
+                exhausted = [] if within[0] else [0]
+            elif not within[0]:  # unknown clients have used up the account's hard limit
+                exhausted = [0]
+            elif not within[1] and not within[2]:  # guarded account, and this client has been guessing
+                exhausted = [2]
+            else:
+                exhausted = []
+            if not exhausted:
+                return None
+            for limit, ids in self.buckets:  # a refused attempt is no guess
+                strategy.hit(limit, *ids, cost=-1)
+            limit, ids = self.buckets[exhausted[0]]
+            reset_at = strategy.get_window_stats(limit, *ids).reset_time
+            retry_after = max(1, int(math.ceil(reset_at - time.time())))
+            return LoginThrottled(retry_after, account_wide=len(self.buckets) > 1 and exhausted[0] == 0)
 
-        retry_after = self._run(refused)
-        if retry_after is not None:
-            raise LoginThrottled(retry_after)
+        refusal = self._run(take)
+        if refusal is not None:
+            raise refusal
+        self.reserved = True
 
-    def failed(self) -> None:
-        """Count one wrong guess against the account and against this client."""
-        def hit(strategy: RateLimiter) -> None:
-            strategy.hit(self.account_limit, *self.account_ids)
-            strategy.hit(self.client_limit, *self.client_ids)
+    def give_back(self) -> None:
+        """The attempt was no wrong guess (the secret was right, or something else failed)."""
+        if not self.reserved:
+            return
+        self.reserved = False
 
-        self._run(hit)
+        def refund(strategy: RateLimiter) -> None:
+            for limit, ids in self.buckets:
+                strategy.hit(limit, *ids, cost=-1)
+
+        self._run(refund)
 
 
 @contextmanager
 def guarded(mobile: str) -> Iterator[_Guard | None]:
-    """Refuse a throttled client at once (LoginThrottled); the block reports a wrong guess with
-    ``guard.failed()`` (when rate limits are off the guard is None)."""
+    """Count an attempt at ``mobile``'s secret: LoginThrottled at once when this client may not try now.
+    The attempt counts as a wrong guess unless the block calls ``guard.give_back()`` or raises anything
+    but ValidationFailed (when rate limits are off the guard is None)."""
     if not _enabled():
         yield None
         return
     guard = _Guard(mobile)
-    guard.check()
-    yield guard
+    guard.reserve()
+    try:
+        yield guard
+    except ValidationFailed:
+        raise
+    except BaseException:
+        guard.give_back()
+        raise
 
 
 def counted(mobile: str, field: str, action: Callable[..., T], *args, **kwargs) -> T:
     """Run ``action`` under the account's guard: a ValidationFailed on ``field`` (the secret the form
-    asked for) counts as a wrong guess; LoginThrottled when this client may not try now."""
+    asked for) counts as a wrong guess, anything else does not; LoginThrottled when this client may not
+    try now."""
     with guarded(mobile) as guard:
         try:
-            return action(*args, **kwargs)
+            result = action(*args, **kwargs)
         except ValidationFailed as error:
-            if guard is not None and field in error.errors:
-                guard.failed()
+            if guard is not None and field not in error.errors:
+                guard.give_back()
             raise
+        if guard is not None:
+            guard.give_back()
+        return result
 
 
 def guarded_activation(mobile: str, code: str, password: str, *, accept_privacy: bool) -> User:
@@ -183,6 +301,8 @@ def password_login(mobile: str, password: str) -> User | None:
     may not try this account now.  Used by the HTML login and ``POST /api/v1/tokens`` alike."""
     with guarded(mobile) as guard:
         user = authenticate(mobile, password)
-        if user is None and guard is not None:
-            guard.failed()
+        if user is not None:
+            if guard is not None:
+                guard.give_back()
+            remember_device(mobile)
         return user
