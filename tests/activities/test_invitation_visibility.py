@@ -8,6 +8,8 @@ Public lists never show it.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask import g
 
@@ -128,3 +130,15 @@ def test_signing_up_through_the_api_uninvited_is_404_too(client, make, exchange)
     invited = make.user("受邀快递员", union=INVITED_UNIT)
     assert client.post(f"/api/v1/activities/{exchange.id}/registrations", json={},
                        headers=bearer(invited)).status_code == 201
+
+
+def test_an_api_sign_up_refused_for_another_reason_still_answers_404_to_the_uninvited(client, make, exchange):
+    """Closed, cancelled or full: any refusal would tell an outsider that the activity exists."""
+    from unionevents.core.timeutil import now
+
+    _, outsiders = people(make)
+    exchange.signup_closes_at = now() - timedelta(hours=1)
+    db.session.commit()
+    for person in outsiders.values():
+        response = client.post(f"/api/v1/activities/{exchange.id}/registrations", json={}, headers=bearer(person))
+        assert response.status_code == 404, person.name

@@ -92,6 +92,29 @@ def test_unpublished_photos_are_private(app, make, contest_world, entrant, judge
     assert as_user(app, entrant).get(url).status_code == 200
 
 
+def test_photos_of_an_invitation_only_contest_stay_hidden_from_the_uninvited(app, make, contest_world,
+                                                                              entrant):
+    """The contest's pages answer 404 to a worker who is not invited: so do its photos, during the public
+    vote (logged-in voters) and after the results (award winners are public only for public contests)."""
+    from unionevents.activities.models import Visibility
+
+    world = contest_world()
+    entry = submit_photo(entrant, world)
+    image_id = entry.images[0].id
+    contest = world.refresh()
+    contest.activity.visibility = Visibility.INVITATION
+    contest.public_vote = True
+    contest.vote_opens_at = now() - timedelta(hours=1)
+    contest.vote_closes_at = now() + timedelta(hours=1)
+    db.session.commit()
+    stranger = make.user("路人甲", union="奥运村快递驿站联合工会")
+    for url in (f"/contests/images/{image_id}", f"/contests/images/{image_id}/thumb"):
+        assert as_user(app, stranger).get(url).status_code == 404
+        assert app.test_client().get(url).status_code == 404
+        assert as_user(app, entrant).get(url).status_code == 200  # registered: invited
+        assert as_user(app, world.organiser).get(url).status_code == 200
+
+
 def _judged(world, judge, entries, marks):
     contest = world.refresh()
     first = contest.rounds[0]

@@ -26,7 +26,8 @@ from sqlalchemy.orm import selectinload
 from ..accounts.models import Role, User
 from ..accounts.privacy import register_erasure_hook
 from ..accounts.services import find_by_mobile, grant_role
-from ..activities.models import Activity, ActivityKind, ActivityStatus
+from ..activities.models import Activity, ActivityKind, ActivityStatus, Visibility
+from ..activities.services import may_see_invitation
 from ..core.audit import log_action
 from ..core.db import write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
@@ -554,9 +555,13 @@ def withdraw_entry(user: User, entry_id: int) -> int:
 
 def can_view_image(user: User | None, image: EntryImage) -> bool:
     """Entrant, organisers in scope, the contest's judges, logged-in voters while the vote is open,
-    and everybody once the entry has a published award."""
+    and everybody once the entry has a published award -- but never someone who may not see an
+    invitation-only contest's pages."""
     entry = image.entry
     contest = entry.contest
+    activity = contest.activity
+    if activity.visibility == Visibility.INVITATION and not may_see_invitation(user, activity):
+        return False  # the contest's pages are hidden from them: so are its photos
     if contest.results_published and entry.award is not None:
         return True
     if user is None or not getattr(user, "is_authenticated", False):

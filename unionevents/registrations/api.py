@@ -13,6 +13,7 @@ from ..activities.services import get_visible_activity
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import ApiSchema, UtcDateTime, api_errors, current_api_user, token_required
 from ..core.db import MAX_ID
+from ..core.errors import DomainError
 from . import services
 
 blp = Blueprint("api_registrations", __name__, url_prefix="/api/v1", description="Registrations")
@@ -104,8 +105,9 @@ class ActivityRegistrations(MethodView):
                 user, activity_id, slot_id=body["slot_id"], answers=body["answers"],
                 health_consent=body["consent"],
             )
-        except services.NotEligible:
-            # Invitation only: someone who may not see the activity gets the page's 404, not its refusal.
+        except DomainError:
+            # Invitation only: someone who may not see the activity gets the page's 404, whatever the
+            # refusal (closed, cancelled, full, bad answers would each tell them it exists).
             get_visible_activity(activity_id, user)
             raise
         # The place in the queue as counted inside the sign-up's own transaction: not asked again.
