@@ -103,6 +103,30 @@ def test_last_use_is_recorded_at_most_once_an_hour(api, worker, frozen_time):
     assert the_token(worker).last_used_at == start + timedelta(hours=3)
 
 
+def test_a_busy_database_does_not_fail_a_request_over_the_last_use_stamp(api, worker, frozen_time,
+                                                                           monkeypatch):
+    """The stamp is bookkeeping: 'database is locked' while writing it leaves the request answered."""
+    from contextlib import contextmanager
+
+    from sqlalchemy.exc import OperationalError
+
+    start = now().replace(microsecond=0)
+    frozen_time(start)
+    raw = api_token(api, worker.mobile)
+
+    @contextmanager
+    def locked():
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(services, "write_transaction", locked)
+    frozen_time(start + timedelta(hours=3))
+    response = api.get("/api/v1/me", headers=bearer(raw))
+    assert response.status_code == 200 and response.json["name"] == worker.name
+    monkeypatch.undo()
+    assert the_token(worker).last_used_at == start  # not stamped this time; the next use tries again
+
+
 def test_the_account_page_lists_each_token_and_revokes_one(client, api, worker, login, frozen_time):
     start = now().replace(microsecond=0)
     frozen_time(start)

@@ -18,6 +18,7 @@ from unionevents.accounts.services import issue_token
 from unionevents.activities.models import ActivityKind
 from unionevents.activities.services import add_slots
 from unionevents.core.audit import AuditLog
+from unionevents.core.errors import ValidationFailed
 from unionevents.core.timeutil import now
 from unionevents.extensions import db
 from unionevents.registrations import rules, services
@@ -145,6 +146,18 @@ def test_an_override_needs_a_reason_and_is_recorded(client, make, organiser, fro
     assert "志愿者" not in str(audit.data)  # the reason lives on the registration, not in the log
     services.undo_check_in(reg.id, organiser)
     assert registration(reg.id).checkin_override_reason is None
+
+
+def test_an_override_reason_follows_the_text_rule_on_every_path(make, organiser):
+    """The door page and its offline sync hand the reason over raw: the service cleans it itself."""
+    activity = make.activity(starts_in=timedelta(days=1))
+    first, second = add_people(activity, 2)
+    with pytest.raises(ValidationFailed) as refused:
+        services.check_in(first.id, organiser, override_reason="志愿者\u202e")
+    assert "override_reason" in refused.value.errors
+    assert state_of(first.id) == S.CONFIRMED
+    services.check_in(second.id, organiser, override_reason="\u200b提前到场的\u200d志愿者")
+    assert registration(second.id).checkin_override_reason == "提前到场的志愿者"
 
 
 def test_account_erasure_removes_the_override_reason(client, make, organiser):

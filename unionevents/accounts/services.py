@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import re
 import secrets
 from datetime import timedelta
@@ -10,7 +11,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,6 +22,8 @@ from ..core.timeutil import now
 from ..extensions import db
 from ..unions.models import UnionNode
 from .models import ACTIVITY_SCOPED_ROLES, ApiToken, Occupation, Role, RoleGrant, User
+
+log = logging.getLogger(__name__)
 
 MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits only: \d also matches ١٢٣ and １２３
 PASSWORD_MIN_LENGTH = 8
@@ -278,6 +281,10 @@ def _record_use(token_id: int, at) -> None:
         with write_transaction():
             session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at)
                             .execution_options(synchronize_session=False))
+    except OperationalError:
+        # Best effort: a busy database ("database is locked" on SQLite in a rush) must not turn the
+        # request itself into a 500 for a bookkeeping stamp; the next use an hour on tries again.
+        log.info("token %s: last use not recorded (database busy)", token_id, exc_info=True)
     finally:
         session.expire_on_commit = keep
 

@@ -56,6 +56,7 @@ from ..core.errors import Conflict, DomainError, NotAllowed, NotFound, Validatio
 from ..core.outbox import enqueue
 from ..core.permissions import has_role
 from ..core.timeutil import now
+from ..core.text import NotText, clean_text
 from ..extensions import db
 from ..reports.services import record_transition
 from . import rules
@@ -1194,7 +1195,11 @@ def clean_override_reason(reason: str | None) -> str | None:
     """None: no override asked.  A blank reason is refused: an override must say why."""
     if reason is None:
         return None
-    reason = " ".join(str(reason).split())
+    try:  # the text rule every form and API field follows (the door page's sync sends raw JSON)
+        reason = clean_text(str(reason))
+    except NotText as error:
+        raise ValidationFailed({"override_reason": [str(error.message)]}) from None
+    reason = " ".join(reason.split())
     if not reason:
         raise ValidationFailed({"override_reason": [str(_l(
             "Please give the reason for checking in outside the check-in time."))]})
