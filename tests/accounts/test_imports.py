@@ -102,6 +102,24 @@ def test_csv_with_bom_chinese_headers_and_occupation_names(tree, admin):
     assert code not in zhang.activation_code_hash
 
 
+def test_imported_names_follow_the_text_rule_of_every_form(tree, admin):
+    """A spoofed name (a direction control) is a row error; zero-width characters are dropped, and an
+    NFD name is stored as NFC, exactly as the sign-up form does."""
+    data = csv_bytes([["13700000001", "张三\u202egnaW", FENGTAI_SHOP, "快递员"],
+                      ["13700000002", "李\u200b四", FENGTAI_SHOP, "快递员"],
+                      ["13700000003", "Jose\u0301", FENGTAI_SHOP, "快递员"],
+                      ["13700000004", "\u200b\u200d", FENGTAI_SHOP, "快递员"]])
+    report = import_workers(data, "名单.csv", admin)
+    assert sorted((e.row, e.column) for e in report.errors) == [(2, "name"), (5, "name")]
+    assert "direction" in str([str(e.message) for e in report.errors if e.row == 2])  # no request: English
+    assert user("13700000001") is None  # a file with errors writes nothing
+    fixed = csv_bytes([["13700000002", "李\u200b四", FENGTAI_SHOP, "快递员"],
+                       ["13700000003", "Jose\u0301", FENGTAI_SHOP, "快递员"]])
+    assert import_workers(fixed, "名单.csv", admin).ok
+    assert user("13700000002").name == "李四"
+    assert user("13700000003").name == "Jos\u00e9"
+
+
 def test_import_is_audited_once_with_counts_only(tree, admin):
     import_workers(csv_bytes([["13700000001", "张三", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
     rows = db.session.scalars(select(AuditLog).where(AuditLog.action == "user.import")).all()

@@ -35,6 +35,7 @@ from ..core.db import write_transaction
 from ..core.errors import Conflict, NotAllowed
 from ..core.outbox import Channel, OutboxMessage
 from ..core.permissions import has_role
+from ..core.text import NotText, clean_text
 from ..core.timeutil import now
 from ..extensions import db
 from ..unions.models import UnionNode
@@ -332,10 +333,15 @@ def _check_row(number: int, cells: list[str], columns: dict[str, int], seen_mobi
         seen_mobiles[mobile] = number
 
     name = cell("name")
-    if not name:
-        report.error(number, "name", _l("The name is missing."))
-    elif len(name) > NAME_MAX_LENGTH:
-        report.error(number, "name", _l("The name may have at most %(n)d characters.", n=NAME_MAX_LENGTH))
+    try:  # the text rule of every form: NFC, no zero-width characters, no direction controls
+        name = clean_text(name).strip()
+    except NotText as error:
+        report.error(number, "name", error.message)
+    else:
+        if not name:
+            report.error(number, "name", _l("The name is missing."))
+        elif len(name) > NAME_MAX_LENGTH:
+            report.error(number, "name", _l("The name may have at most %(n)d characters.", n=NAME_MAX_LENGTH))
 
     union_name = cell("union")
     if not union_name:
