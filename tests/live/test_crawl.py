@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import warnings
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -363,6 +363,7 @@ def test_every_download_is_fetched_or_listed(url_map):
 
 def test_every_form_found_submits_without_a_server_error(crawl, gunicorn_server, url_map, world):
     submitted, skipped, failures = Counter(), Counter(), []
+    statuses: dict[str, list[int]] = defaultdict(list)
     created = world.ids["created"]
     for result in crawl:
         browser = result["browser"]
@@ -378,6 +379,7 @@ def test_every_form_found_submits_without_a_server_error(crawl, gunicorn_server,
             # changed the state behind it, which a person's stale page does too.
             response = browser.submit(form)
             submitted[endpoint] += 1
+            statuses[endpoint].append(response.status_code)
             if response.status_code >= 500:
                 failures.append(f"POST {path} as {result['role']}: {response.status_code}")
     total = sum(submitted.values())
@@ -388,6 +390,13 @@ def test_every_form_found_submits_without_a_server_error(crawl, gunicorn_server,
     main = {"registrations.signup", "accounts.profile", "manage.edit_activity", "roster.check_in", "roster.walk_in",
             "swaps.donation", "contests.enter", "contests.judge_entry", "contests.vote", "registrations.cancel"}
     assert main <= set(submitted), f"main forms never submitted: {sorted(main - set(submitted))}"
+    # Each main form did its work at least once (2xx/3xx); a form that always answers 4xx is broken even
+    # without a 500.  Other answers may be refusals the state earned (a stale page, a full activity).
+    # Entering and judging are done, and checked, through these very forms when the world is built
+    # (tests/live/world.py); in the crawl they meet the entry limit and a judged entry, and are refused.
+    done_by_the_world = {"contests.enter", "contests.judge_entry"}
+    never_accepted = {e: statuses[e] for e in main - done_by_the_world if not any(code < 400 for code in statuses[e])}
+    assert not never_accepted, f"main forms never accepted: {never_accepted}"
 
 
 def test_the_server_logged_no_error(gunicorn_server, crawl):
