@@ -33,6 +33,7 @@ def create_app(config: str | type | dict | None = None,
     _guard_request_input(app)  # before CSRF and every hook that reads the body
     _configure_logging(app)
     _init_extensions(app)
+    _hand_domains_to_core(app)
     _register_blueprints(app)
 
     from .core.errors import register_error_handlers
@@ -194,6 +195,13 @@ def _init_extensions(app: Flask) -> None:
         keep_sqlite_file_private(db.engine)  # first: before the pragmas create the -wal file
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_SYNCHRONOUS"])
         install_idle_ping(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
+
+
+def _hand_domains_to_core(app: Flask) -> None:
+    """``core`` imports no domain: the domains hand it what it asks for (the tree that scopes roles)."""
+    from . import unions
+
+    unions.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
