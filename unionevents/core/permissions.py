@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import wraps
 from typing import Any, Callable, Protocol
 
-from flask import abort, request
+from flask import abort
 from flask_login import current_user
 from sqlalchemy import Select, false, or_, select
 
@@ -177,7 +177,3 @@ def get_or_404(model, ident):
     if obj is None:
         abort(404)
     return obj
-
-
-def is_api_request() -> bool:
-    return request.path.startswith("/api/")
