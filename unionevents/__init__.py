@@ -198,10 +198,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _hand_domains_to_core(app: Flask) -> None:
-    """``core`` imports no domain: the domains hand it what it asks for (the tree that scopes roles)."""
-    from . import unions
+    """``core`` imports no domain: the domains hand it what it asks for (the tree that scopes roles,
+    the user of an API token, a message's address)."""
+    from . import accounts, unions
 
     unions.init_app(app)
+    accounts.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -34,6 +34,16 @@ class ApiUnauthorized(DomainError):
     default_message = _l("A valid API token is required (Authorization: Bearer <token>).")
 
 
+#: ``token -> user or None`` (unknown, revoked, expired or inactive): the accounts domain sets it.
+_token_user_loader: Callable[[str], object] | None = None
+
+
+def set_token_user_loader(loader: Callable[[str], object]) -> None:
+    """Start-up: how a bearer token becomes its user."""
+    global _token_user_loader
+    _token_user_loader = loader
+
+
 def _authorization_header() -> str | None:
     return request.headers.get("Authorization")
 
@@ -41,10 +51,10 @@ def _authorization_header() -> str | None:
 def current_api_user():
     """The user of the request's bearer token, or None (no header, unknown, revoked or inactive)."""
     if "api_user" not in g:
-        from ..accounts.services import user_for_token
-
+        if _token_user_loader is None:
+            raise RuntimeError("core.api: no token user loader set (create_app sets the accounts one)")
         header = _authorization_header() or ""
-        g.api_user = user_for_token(header[len(BEARER):].strip()) if header.startswith(BEARER) else None
+        g.api_user = _token_user_loader(header[len(BEARER):].strip()) if header.startswith(BEARER) else None
     return g.api_user
 
 
