@@ -48,9 +48,7 @@ def create_app(config: str | type | dict | None = None,
 
     install_compression(app)  # after_request hooks run last-registered first: bodies are final here
 
-    from .core.cli import register_cli
-
-    register_cli(app)
+    _register_cli(app)
     return app
 
 
@@ -207,6 +205,7 @@ def _hand_domains_to_core(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    """Every domain's pages and API endpoints (``core`` registers none of them)."""
     from .accounts.views import bp as accounts_bp
     from .activities.views import bp as activities_bp
     from .activities.manage import bp as manage_bp
@@ -243,6 +242,26 @@ def _register_blueprints(app: Flask) -> None:
     from .core.pwa import bp as phone_bp
     app.register_blueprint(phone_bp)
 
-    from .core.api import init_api
+    from .accounts.api import blp as accounts_api
+    from .activities.api import blp as activities_api
+    from .core.api import init_api, register_api_blueprints
+    from .registrations.api import blp as registrations_api
+    from .registrations.checkin_api import blp as checkin_api
+    from .reports.api import blp as reports_api
 
     init_api(app)
+    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api)
+
+
+def _register_cli(app: Flask) -> None:
+    """Core's commands (outbox, backup, restore), then every domain's group."""
+    from .accounts.cli import privacy_cli, users_cli
+    from .activities.cli import activities_cli
+    from .core.cli import register_cli
+    from .demo import seed_demo_command
+    from .health.cli import health_cli
+    from .reports.cli import reports_cli
+
+    register_cli(app)
+    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli):
+        app.cli.add_command(command)

@@ -1,7 +1,9 @@
 """The JSON API v1 (flask-smorest): token authentication, error documentation, the base of request
-schemas (``ApiSchema``: 422 messages in the request's language) and blueprint registration.
+schemas (``ApiSchema``: 422 messages in the request's language) and the blueprint registration helper.
 
-Each domain keeps its endpoints in its own ``api.py``; this module wires them up.
+Each domain keeps its endpoints in its own ``api.py``; the app factory registers them with
+``register_api_blueprints``, and the accounts domain hands over the token lookup with
+``set_token_user_loader`` at start-up (core imports no domain).
 Every API view carries one access decorator: ``core.permissions.public`` or
 ``token_required`` below (bearer token of an active account).
 """
@@ -206,14 +208,11 @@ def init_api(app: Flask) -> None:
     # Validation (422) and the default error response are documented with our error body.
     api.ERROR_SCHEMA = ApiErrorSchema
     api.init_app(app)
-
     # No per-request reset of g.api_user is needed here: create_app's first hook empties ``g``.
-    from ..accounts.api import blp as accounts_blp
-    from ..activities.api import blp as activities_blp
-    from ..registrations.api import blp as registrations_blp
-    from ..registrations.checkin_api import blp as checkin_blp
-    from ..reports.api import blp as reports_blp
 
-    for blp in (accounts_blp, activities_blp, registrations_blp, checkin_blp, reports_blp):
+
+def register_api_blueprints(*blueprints) -> None:
+    """Add the domains' API blueprints (after ``init_api``): under /api/, exempt from CSRF."""
+    for blp in blueprints:
         csrf.exempt(blp)  # bearer tokens only; no cookies are read by the API
         api.register_blueprint(blp)
