@@ -209,7 +209,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.views import bp as accounts_bp
     from .activities.views import bp as activities_bp
     from .activities.manage import bp as manage_bp
-    from .core.views import bp as main_bp
+    from .main import bp as main_bp
     from .registrations.views import bp as registrations_bp
     from .registrations.manage import bp as roster_bp
     from .accounts.admin import bp as admin_bp
