@@ -33,6 +33,7 @@ def create_app(config: str | type | dict | None = None,
     _guard_request_input(app)  # before CSRF and every hook that reads the body
     _configure_logging(app)
     _init_extensions(app)
+    _hand_domains_to_core(app)
     _register_blueprints(app)
 
     from .core.errors import register_error_handlers
@@ -47,9 +48,7 @@ def create_app(config: str | type | dict | None = None,
 
     install_compression(app)  # after_request hooks run last-registered first: bodies are final here
 
-    from .core.cli import register_cli
-
-    register_cli(app)
+    _register_cli(app)
     return app
 
 
@@ -196,11 +195,21 @@ def _init_extensions(app: Flask) -> None:
         install_idle_ping(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
 
 
+def _hand_domains_to_core(app: Flask) -> None:
+    """``core`` imports no domain: the domains hand it what it asks for (the tree that scopes roles,
+    the user of an API token, a message's address)."""
+    from . import accounts, unions
+
+    unions.init_app(app)
+    accounts.init_app(app)
+
+
 def _register_blueprints(app: Flask) -> None:
+    """Every domain's pages and API endpoints (``core`` registers none of them)."""
     from .accounts.views import bp as accounts_bp
     from .activities.views import bp as activities_bp
     from .activities.manage import bp as manage_bp
-    from .core.views import bp as main_bp
+    from .main import bp as main_bp
     from .registrations.views import bp as registrations_bp
     from .registrations.manage import bp as roster_bp
     from .accounts.admin import bp as admin_bp
@@ -233,6 +242,26 @@ def _register_blueprints(app: Flask) -> None:
     from .core.pwa import bp as phone_bp
     app.register_blueprint(phone_bp)
 
-    from .core.api import init_api
+    from .accounts.api import blp as accounts_api
+    from .activities.api import blp as activities_api
+    from .core.api import init_api, register_api_blueprints
+    from .registrations.api import blp as registrations_api
+    from .registrations.checkin_api import blp as checkin_api
+    from .reports.api import blp as reports_api
 
     init_api(app)
+    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api)
+
+
+def _register_cli(app: Flask) -> None:
+    """Core's commands (outbox, backup, restore), then every domain's group."""
+    from .accounts.cli import privacy_cli, users_cli
+    from .activities.cli import activities_cli
+    from .core.cli import register_cli
+    from .demo import seed_demo_command
+    from .health.cli import health_cli
+    from .reports.cli import reports_cli
+
+    register_cli(app)
+    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli):
+        app.cli.add_command(command)

@@ -4,12 +4,24 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from ..core.db import MAX_ID
-from ..core.forms import REQUIRED_MESSAGE, BaseForm, MobileNumber, enum_choices, strip_filter
+from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import Occupation, Role
+from .services import mobile_error, normalise_mobile
+
+
+class MobileNumber:
+    """Validator: a mainland mobile number (spaces, dashes and +86 are tolerated and removed)."""
+
+    def __call__(self, form, field):
+        field.data = normalise_mobile(field.data)
+        error = mobile_error(field.data)
+        if error:
+            raise ValidationError(error)
 
 
 def _occupation_choices():

@@ -73,6 +73,17 @@ class Role(LabelledEnum):
         "medical": _l("Medical staff"),
     }
 
+    # The two flags core.permissions asks of a role (its ``ScopeRole`` interface).
+    @property
+    def covers_all_nodes(self) -> bool:
+        """An administrator's grant holds every node-scoped role everywhere."""
+        return self is Role.ADMIN
+
+    @property
+    def activity_scoped(self) -> bool:
+        """Granted on one activity (judges, medical staff); an administrator does not hold it."""
+        return self in ACTIVITY_SCOPED_ROLES
+
 
 #: Roles granted on one activity rather than on a union node.
 ACTIVITY_SCOPED_ROLES = frozenset({Role.JUDGE, Role.MEDICAL})

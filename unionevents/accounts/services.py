@@ -263,6 +263,11 @@ def user_for_token(raw: str) -> User | None:
     return user
 
 
+def mobiles_by_user_id(user_ids: list[int]) -> dict[int, str]:
+    """The mobile number of each of these users (the outbox's recipients); gone users are left out."""
+    return dict(db.session.execute(select(User.id, User.mobile).where(User.id.in_(user_ids))).all())
+
+
 @functools.cache
 def _token_owner_statement():
     """Built once, the digest and the time bound per call: every API request runs it."""

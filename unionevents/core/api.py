@@ -1,7 +1,9 @@
 """The JSON API v1 (flask-smorest): token authentication, error documentation, the base of request
-schemas (``ApiSchema``: 422 messages in the request's language) and blueprint registration.
+schemas (``ApiSchema``: 422 messages in the request's language) and the blueprint registration helper.
 
-Each domain keeps its endpoints in its own ``api.py``; this module wires them up.
+Each domain keeps its endpoints in its own ``api.py``; the app factory registers them with
+``register_api_blueprints``, and the accounts domain hands over the token lookup with
+``set_token_user_loader`` at start-up (core imports no domain).
 Every API view carries one access decorator: ``core.permissions.public`` or
 ``token_required`` below (bearer token of an active account).
 """
@@ -34,6 +36,16 @@ class ApiUnauthorized(DomainError):
     default_message = _l("A valid API token is required (Authorization: Bearer <token>).")
 
 
+#: ``token -> user or None`` (unknown, revoked, expired or inactive): the accounts domain sets it.
+_token_user_loader: Callable[[str], object] | None = None
+
+
+def set_token_user_loader(loader: Callable[[str], object]) -> None:
+    """Start-up: how a bearer token becomes its user."""
+    global _token_user_loader
+    _token_user_loader = loader
+
+
 def _authorization_header() -> str | None:
     return request.headers.get("Authorization")
 
@@ -41,10 +53,10 @@ def _authorization_header() -> str | None:
 def current_api_user():
     """The user of the request's bearer token, or None (no header, unknown, revoked or inactive)."""
     if "api_user" not in g:
-        from ..accounts.services import user_for_token
-
+        if _token_user_loader is None:
+            raise RuntimeError("core.api: no token user loader set (create_app sets the accounts one)")
         header = _authorization_header() or ""
-        g.api_user = user_for_token(header[len(BEARER):].strip()) if header.startswith(BEARER) else None
+        g.api_user = _token_user_loader(header[len(BEARER):].strip()) if header.startswith(BEARER) else None
     return g.api_user
 
 
@@ -196,14 +208,11 @@ def init_api(app: Flask) -> None:
     # Validation (422) and the default error response are documented with our error body.
     api.ERROR_SCHEMA = ApiErrorSchema
     api.init_app(app)
-
     # No per-request reset of g.api_user is needed here: create_app's first hook empties ``g``.
-    from ..accounts.api import blp as accounts_blp
-    from ..activities.api import blp as activities_blp
-    from ..registrations.api import blp as registrations_blp
-    from ..registrations.checkin_api import blp as checkin_blp
-    from ..reports.api import blp as reports_blp
 
-    for blp in (accounts_blp, activities_blp, registrations_blp, checkin_blp, reports_blp):
+
+def register_api_blueprints(*blueprints) -> None:
+    """Add the domains' API blueprints (after ``init_api``): under /api/, exempt from CSRF."""
+    for blp in blueprints:
         csrf.exempt(blp)  # bearer tokens only; no cookies are read by the API
         api.register_blueprint(blp)

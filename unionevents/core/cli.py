@@ -1,4 +1,7 @@
-"""Command-line entry points: `flask seed-demo`, `flask users ...`, `flask outbox send`."""
+"""Core's command-line entry points: `flask outbox send`, `flask backup`, `flask restore`.
+
+The domains' groups (`flask users ...`, `flask seed-demo` ...) are added by the app factory.
+"""
 from __future__ import annotations
 
 import click
@@ -6,25 +9,11 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from ..accounts.cli import users_cli
-    from ..activities.cli import activities_cli
-    from ..demo import seed_demo_command
-
-    app.cli.add_command(users_cli)
-    app.cli.add_command(activities_cli)
-    app.cli.add_command(seed_demo_command)
-    app.cli.add_command(outbox_cli)
-    from ..accounts.cli import privacy_cli
     from .backup import backup_command, restore_command
 
-    app.cli.add_command(privacy_cli)
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
-
-    from ..health.cli import health_cli
-    app.cli.add_command(health_cli)
-    from ..reports.cli import reports_cli
-    app.cli.add_command(reports_cli)
 
 
 @click.group("outbox", help="Notification outbox.")

@@ -18,10 +18,8 @@ from collections.abc import Iterable
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField
-from wtforms import ValidationError
 from wtforms.fields.choices import SelectChoice
 
-from ..accounts.services import mobile_error, normalise_mobile
 from .db import MAX_ID
 from .text import NotText, check_text, clean_text
 
@@ -91,16 +89,6 @@ class BaseForm(FlaskForm):
                 field.errors = [*field.errors, REQUIRED_MESSAGE]
                 valid = False
         return valid
-
-
-class MobileNumber:
-    """Validator: a mainland mobile number (spaces, dashes and +86 are tolerated and removed)."""
-
-    def __call__(self, form, field):
-        field.data = normalise_mobile(field.data)
-        error = mobile_error(field.data)
-        if error:
-            raise ValidationError(error)
 
 
 def strip_filter(value):

@@ -1,7 +1,8 @@
 """The outbox: messages the services write in the same transaction as the change they announce.
 
 A sender delivers them later (``flask outbox send``); the development sender
-writes them to the log.
+writes them to the log.  Whose address a message goes to is the accounts domain's business: it hands
+over the lookup with ``set_recipient_lookup`` at start-up (core imports no domain).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import logging
 import os
 import urllib.request
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from flask import current_app
@@ -46,6 +48,23 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the unsent queue and the purge
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+#: ``user ids -> {user id: address}`` (the mobile number): set by the accounts domain at start-up.
+_recipient_lookup: Callable[[list[int]], Mapping[int, str]] | None = None
+
+
+def set_recipient_lookup(lookup: Callable[[list[int]], Mapping[int, str]]) -> None:
+    global _recipient_lookup
+    _recipient_lookup = lookup
+
+
+def _recipients(user_ids: list[int]) -> Mapping[int, str]:
+    if not user_ids:
+        return {}
+    if _recipient_lookup is None:
+        raise RuntimeError("core.outbox: no recipient lookup set (create_app sets the accounts one)")
+    return _recipient_lookup(user_ids)
 
 
 def enqueue(user_id: int | None, kind: str, body: str, subject: str = "",
@@ -117,18 +136,16 @@ SENDERS = {"log": LogSender, "file": FileSender, "webhook": WebhookSender}
 
 def deliver_pending(limit: int = 500) -> int:
     """Send unsent messages with the configured sender; returns how many were sent."""
-    from ..accounts.models import User
-
     sender = SENDERS[current_app.config["OUTBOX_SENDER"]](current_app.config)
-    rows = db.session.execute(
-        select(OutboxMessage, User.mobile).outerjoin(User, User.id == OutboxMessage.user_id)
-        .where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
-    ).all()
+    messages = list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+    ))
+    addresses = _recipients(sorted({m.user_id for m in messages if m.user_id is not None}))
     sent = 0
-    for message, mobile in rows:
+    for message in messages:
         message.attempts += 1
         try:
-            sender.send(message, mobile or "")
+            sender.send(message, addresses.get(message.user_id, "") if message.user_id is not None else "")
         except Exception as error:  # a failed delivery is retried on the next run
             message.last_error = str(error)[:200]
             continue

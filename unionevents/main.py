@@ -1,14 +1,20 @@
-"""Site-wide pages: home, language switch, health check."""
+"""Site-wide pages: home, language switch, health check (the ``main`` blueprint).
+
+Outside ``core`` because the home page lists activities and the language switch saves it on the
+profile: both ask a domain.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
-from ..extensions import db
-from .i18n import LANG_COOKIE, normalise_locale
-from .permissions import public
-from .security import is_safe_redirect
+from .accounts.services import set_locale
+from .activities.services import upcoming_activities
+from .core.i18n import LANG_COOKIE, normalise_locale
+from .core.permissions import public
+from .core.security import is_safe_redirect
+from .extensions import db
 
 bp = Blueprint("main", __name__)
 
@@ -16,8 +22,6 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @public
 def home():
-    from ..activities.services import upcoming_activities
-
     return render_template("main/home.html", activities=upcoming_activities(limit=12))
 
 
@@ -25,8 +29,6 @@ def home():
 @public
 def set_language():
     """Switch the interface language; remembered in a cookie and, when logged in, on the profile."""
-    from ..accounts.services import set_locale
-
     locale = normalise_locale(request.form.get("locale")) or current_app.config["BABEL_DEFAULT_LOCALE"]
     target = request.form.get("next") or ""
     response = make_response(redirect(target if is_safe_redirect(target) else url_for("main.home")))
@@ -44,7 +46,7 @@ def healthz():
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
     except Exception as error:  # the database is down: say so without a traceback page
-        from .errors import is_database_outage, note_database_outage, retry_after_seconds
+        from .core.errors import is_database_outage, note_database_outage, retry_after_seconds
 
         if is_database_outage(error):
             note_database_outage(error)  # once a minute, however often the load balancer asks
