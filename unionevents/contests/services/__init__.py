@@ -44,3 +44,6 @@ from .awards import (
     save_tier, set_award, unpublish_results,
 )
 from .export import export_scores
+
+# The type of ContestSettings.format, for callers that build settings (e.g. tests/test_permission_matrix.py).
+from ..models import ContestFormat
