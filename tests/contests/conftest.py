@@ -12,6 +12,7 @@ from unionevents.accounts.models import Role, User
 from unionevents.activities.models import Activity, ActivityKind
 from unionevents.contests import services
 from unionevents.contests.models import Contest, ContestFormat
+from unionevents.core.timeutil import now
 from unionevents.extensions import db
 
 ORGANISER_NODE = "朝阳区总工会"
@@ -73,7 +74,7 @@ def contest_world(make):
         organiser = make.user("组织者", role=Role.ORGANISER, scope=tree[ORGANISER_NODE])
         activity = make.activity("职工摄影大赛", node=tree[ORGANISER_NODE], kind=ActivityKind.CONTEST,
                                  capacity=capacity, starts_in=closes_in + timedelta(days=2),
-                                 signup_closes_at=services.now() + closes_in, waitlist_enabled=False)
+                                 signup_closes_at=now() + closes_in, waitlist_enabled=False)
         contest = services.setup_contest(organiser, activity.id, services.ContestSettings(
             format=format, entry_limit=entry_limit, **settings))
         return ContestWorld(activity=activity, contest=contest, organiser=organiser)

@@ -20,7 +20,7 @@ def activity(**changes) -> rules.ActivityFacts:
     values = dict(id=1, title="花卉养护课", kind=ActivityKind.CLASS_, mode=SignupMode.FIRST_COME,
                   status=ActivityStatus.PUBLISHED, visibility=Visibility.PUBLIC,
                   starts_at=NOW + timedelta(days=5), signup_opens_at=NOW - timedelta(days=1),
-                  signup_closes_at=NOW + timedelta(days=4), capacity=10)
+                  signup_closes_at=NOW + timedelta(days=4))
     values.update(changes)
     return rules.ActivityFacts(**values)
 

@@ -12,6 +12,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import ContestFormat, PerformanceCategory
+from .rules import DEFAULT_JURY_WEIGHT
+from .services.awards import MAX_QUOTA, TIER_NAME_MAX
+from .services.contest import MAX_ENTRY_LIMIT
+from .services.entries import DESCRIPTION_MAX, MEMBERS_MAX, NAME_MAX, TITLE_MAX
+from .services.judging import CRITERION_NAME_MAX, MAX_CRITERION_SCORE, ROUND_NAME_MAX
 
 CONSENT_LABEL = _l("If my entry wins an award, my name and union may be published with the results.")
 CONSENT_HELP = _l("Optional and separate from your entry. Without it the results show “Anonymous”. "
@@ -32,8 +37,9 @@ def apply_errors(form, errors: dict[str, list[str]], field_map: dict[str, str] |
 
 class PhotoEntryForm(BaseForm):
     title = StringField(_l("Title of the work"), filters=[strip_filter],
-                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=120)])
-    description = TextAreaField(_l("Description"), filters=[strip_filter], validators=[Length(max=2000)],
+                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=TITLE_MAX)])
+    description = TextAreaField(_l("Description"), filters=[strip_filter],
+                                validators=[Length(max=DESCRIPTION_MAX)],
                                 description=_l("Where and when it was taken, and what it shows."))
     photos = MultipleFileField(_l("Photos"), render_kw={"accept": "image/jpeg,image/png,image/webp"},
                                description=_l("JPEG, PNG or WebP. Location and camera data are removed."))
@@ -45,13 +51,13 @@ class PerformanceEntryForm(BaseForm):
     category = RadioField(_l("Category"), choices=[],
                           validators=[InputRequired(_l("Please choose solo, small group or choir."))])
     title = StringField(_l("Song title"), filters=[strip_filter],
-                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=120)])
+                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=TITLE_MAX)])
     team_leader = StringField(_l("Team leader (or soloist)"), filters=[strip_filter],
-                              validators=[InputRequired(REQUIRED_MESSAGE), Length(max=40)])
-    members = TextAreaField(_l("Members"), filters=[strip_filter], validators=[Length(max=2000)],
+                              validators=[InputRequired(REQUIRED_MESSAGE), Length(max=NAME_MAX)])
+    members = TextAreaField(_l("Members"), filters=[strip_filter], validators=[Length(max=MEMBERS_MAX)],
                             description=_l("One name per line (for small groups and choirs)."))
     description = TextAreaField(_l("Notes for the organiser"), filters=[strip_filter],
-                                validators=[Length(max=2000)])
+                                validators=[Length(max=DESCRIPTION_MAX)])
     consent_publish_name = BooleanField(CONSENT_LABEL, description=CONSENT_HELP)
     submit = SubmitField(_l("Submit the entry"))
 
@@ -69,11 +75,11 @@ class ScoreForm(BaseForm):
 class SettingsForm(BaseForm):
     format = SelectField(_l("Kind of contest"), choices=[])
     entry_limit = IntegerField(_l("Entries per person"), validators=[InputRequired(REQUIRED_MESSAGE),
-                                                                   NumberRange(1, 50)])
+                                                                   NumberRange(1, MAX_ENTRY_LIMIT)])
     public_vote = BooleanField(_l("Public vote by logged-in workers"))
     vote_opens_at = DateTimeLocalField(_l("Voting opens"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     vote_closes_at = DateTimeLocalField(_l("Voting closes"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    jury_weight = IntegerField(_l("Jury weight (percent)"), default=60,
+    jury_weight = IntegerField(_l("Jury weight (percent)"), default=DEFAULT_JURY_WEIGHT,
                                description=_l("The public vote counts for the rest."),
                                validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(0, 100)])
     normalise_judges = BooleanField(
@@ -87,17 +93,17 @@ class SettingsForm(BaseForm):
 
 class RoundForm(BaseForm):
     name = StringField(_l("Round name"), filters=[strip_filter],
-                       validators=[InputRequired(REQUIRED_MESSAGE), Length(max=60)])
+                       validators=[InputRequired(REQUIRED_MESSAGE), Length(max=ROUND_NAME_MAX)])
     scored = BooleanField(_l("Judges score this round"), default=True)
     submit = SubmitField(_l("Add round"))
 
 
 class CriterionForm(BaseForm):
     name = StringField(_l("Criterion"), filters=[strip_filter],
-                       validators=[InputRequired(REQUIRED_MESSAGE), Length(max=60)])
+                       validators=[InputRequired(REQUIRED_MESSAGE), Length(max=CRITERION_NAME_MAX)])
     weight = IntegerField(_l("Weight"), validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, 100)])
     max_score = IntegerField(_l("Top score"), default=10, description=_l("For example 10 or 100."),
-                             validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, 1000)])
+                             validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, MAX_CRITERION_SCORE)])
     submit = SubmitField(_l("Add criterion"))
 
 
@@ -124,9 +130,9 @@ class AdvanceForm(BaseForm):
 
 class TierForm(BaseForm):
     name = StringField(_l("Award"), filters=[strip_filter], validators=[InputRequired(REQUIRED_MESSAGE),
-                                                                       Length(max=40)])
+                                                                       Length(max=TIER_NAME_MAX)])
     quota = IntegerField(_l("Number of awards"), validators=[InputRequired(REQUIRED_MESSAGE),
-                                                             NumberRange(0, 10_000)])
+                                                             NumberRange(0, MAX_QUOTA)])
     submit = SubmitField(_l("Save"))
 
 

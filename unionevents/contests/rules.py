@@ -281,10 +281,6 @@ def allocate_awards(ranked_entries: Sequence[Ranked], tiers: Sequence[TierSpec])
     return Allocation(awards=awards, ties=ties)
 
 
-def quota_allows(awarded: int, quota: int, adding: int = 1) -> bool:
-    return awarded + adding <= quota
-
-
 # --------------------------------------------------------------------------- time
 
 def vote_day(at_utc: datetime) -> date:

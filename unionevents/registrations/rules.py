@@ -146,8 +146,6 @@ class ActivityFacts:
     occupations: frozenset[Occupation] = frozenset()
     eligible_nodes: tuple[NodeRef, ...] = ()
     quota_nodes: tuple[NodeRef, ...] = ()  # only loaded for quota / invitation activities
-    capacity: int = 0
-    taken: int = 0
     waitlist_enabled: bool = True
 
 

@@ -369,7 +369,7 @@ def _activity_facts(activity: Activity) -> rules.ActivityFacts:
         occupations=frozenset(activity.occupation_codes),
         eligible_nodes=tuple(rules.NodeRef(e.node.id, e.node.path, e.node.name)
                              for e in activity.eligible_nodes),
-        quota_nodes=quota_nodes, capacity=activity.capacity, taken=activity.taken,
+        quota_nodes=quota_nodes,
         waitlist_enabled=activity.waitlist_enabled,
     )
 

@@ -1,0 +1,99 @@
+"""Cancelling a whole activity: every live registration is cancelled and each registrant is told."""
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import force_locale, format_datetime, gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ...accounts.models import User
+from ...core.audit import log_action
+from ...core.db import write_transaction
+from ...core.errors import Conflict, ValidationFailed
+from ...core.outbox import enqueue
+from ...core.timeutil import now
+from ...extensions import db
+from ...registrations.models import Registration, RegistrationState
+from ...reports.services import record_transition, sync_activity
+from ..models import Activity, ActivityStatus
+from .lifecycle import _lock_activity
+
+
+CANCEL_REASON_MAX = 200
+
+
+def cancel_activity(actor: User, activity_id: int, reason: str = "") -> int:
+    """Cancel the activity and every live registration; each registrant gets a message.
+
+    Returns how many registrations were cancelled.
+    """
+    reason = (reason or "").strip()
+    if len(reason) > CANCEL_REASON_MAX:
+        raise ValidationFailed({"reason": [str(_l("The reason may have at most %(n)d characters.",
+                                                  n=CANCEL_REASON_MAX))]})
+    with write_transaction():
+        activity = _lock_activity(activity_id)
+        if activity.status == ActivityStatus.CANCELLED:
+            raise Conflict(_l("This activity is already cancelled."))
+        if activity.ends_at <= now():
+            raise Conflict(_l("This activity has already ended, so it cannot be cancelled."))
+        cancelled = cancel_live_registrations(actor, activity)
+        activity.status = ActivityStatus.CANCELLED
+        sync_activity(activity)
+        log_action(actor.id, "activity.cancel", activity, registrations=len(cancelled))
+        for registration in cancelled:
+            _notify_activity_cancelled(registration, activity, reason)
+    return len(cancelled)
+
+
+def cancel_live_registrations(actor: User, activity: Activity) -> list[Registration]:
+    """Cancel every live registration of ``activity`` and recount its places (inside the caller's transaction).
+
+    Used when the whole activity is cancelled, which no single-registration rule
+    (cut-off, own registration) applies to; waiting lists are not promoted.
+    """
+    registrations = list(db.session.scalars(
+        select(Registration).where(Registration.activity_id == activity.id, Registration.is_live)
+        .order_by(Registration.id).with_for_update(of=Registration)
+    ))
+    for registration in registrations:
+        record_transition(activity.id, registration.state, RegistrationState.CANCELLED, registration.user_id)
+        registration.state = RegistrationState.CANCELLED
+        log_action(actor.id, "registration.cancel", registration, activity_id=activity.id,
+                   user_id=registration.user_id, cause="activity_cancelled")
+    db.session.flush()
+    _recount_places(activity)
+    return registrations
+
+
+def _recount_places(activity: Activity) -> None:
+    """Set the activity's, its slots' and its unit quotas' counters from the registrations holding places."""
+    holding = select(Registration).where(Registration.activity_id == activity.id, Registration.holds_place)
+    activity.taken = db.session.scalar(select(func.count()).select_from(holding.subquery())) or 0
+    per_slot = dict(db.session.execute(
+        select(Registration.slot_id, func.count(Registration.id))
+        .where(Registration.activity_id == activity.id, Registration.holds_place).group_by(Registration.slot_id)
+    ).all())
+    for slot in activity.slots:
+        slot.taken = per_slot.get(slot.id, 0)
+    per_unit = dict(db.session.execute(
+        select(Registration.unit_node_id, func.count(Registration.id))
+        .where(Registration.activity_id == activity.id, Registration.holds_place)
+        .group_by(Registration.unit_node_id)
+    ).all())
+    for quota in activity.unit_quotas:
+        quota.used = per_unit.get(quota.node_id, 0)
+
+
+def _notify_activity_cancelled(registration: Registration, activity: Activity, reason: str) -> None:
+    user = db.session.get(User, registration.user_id)
+    locale = (user.locale if user else None) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
+        subject = gettext("Cancelled: %(title)s", title=activity.title)
+        body = gettext("The activity “%(title)s” on %(when)s has been cancelled by %(organiser)s. "
+                       "Your registration is cancelled; you do not need to do anything.",
+                       title=activity.title, when=format_datetime(activity.starts_at, "short"),
+                       organiser=activity.node.name)
+        if reason:
+            body += " " + gettext("Reason: %(reason)s", reason=reason)
+    enqueue(registration.user_id, "activity_cancelled", body, subject=subject)
