@@ -690,7 +690,7 @@ def _activity_body(world, args):
 # API POSTs whose authorization depends on the body: a valid body about an in-scope object.
 SAMPLE_BODIES: dict[str, Callable] = {
     "api_checkin.CheckIns": _checkin_body,
-    "api_checkin.ActivityCreateView": _activity_body,
+    "api_activities.ActivityCreateView": _activity_body,
     "api_registrations.ActivityRegistrations": lambda world, args: {},
     "api_accounts.Tokens": lambda world, args: {"mobile": world.other_worker.mobile, "password": "secret123"},
 }
@@ -701,7 +701,7 @@ SAMPLE_FORMS: dict[str, Callable] = {
 # Token routes that also need an organiser, and whether the scope that counts is the URL's activity
 # (True) or the in-scope union named in the body (False).
 ORGANISER_API_ENDPOINTS = {"api_checkin.ScannerRoster": True, "api_checkin.CheckIns": False,
-                           "api_checkin.ActivityCreateView": False}
+                           "api_activities.ActivityCreateView": False}
 
 
 # --------------------------------------------------------------------------- object-level expectations

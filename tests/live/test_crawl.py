@@ -119,7 +119,7 @@ POST_ONLY = {
     "accounts.create_token": "profile page form", "accounts.revoke_token": "profile page form",
     "admin.grant": "admin users page form",
     "admin.revoke": "not submitted: would take the demo roles the other live tests use",
-    "api_checkin.ActivityCreateView": "test_concurrency (API)",
+    "api_activities.ActivityCreateView": "test_concurrency (API)",
     "api_registrations.ActivityRegistrations": "test_concurrency (API sign-up)",
     "api_registrations.CancelRegistration": "test_concurrency (API cancel)",
     "api_checkin.CheckIns": "test_concurrency (API check-in)",

@@ -169,6 +169,22 @@ class TestViews:
         assert page.status_code == 200 and 'name="rating"' not in text(page)
         assert client.post(f"/me/feedback/{registration.id}", data={"rating": "5"}).status_code == 409
 
+    def test_the_registration_page_offers_feedback_when_the_service_allows_it(self, client, login, make,
+                                                                               organiser, attended, course):
+        rate = "评价课程"
+        registration = attended()
+        login(registration.user)
+        page = f"/me/registrations/{registration.id}"
+        assert rate in text(client.get(page))
+        services.leave_feedback(registration.user, registration.id, 5, "")
+        assert rate in text(client.get(page))  # given feedback can still be looked at
+        signed_up = make.user("只报名", union=WORKPLACE)
+        login(signed_up)
+        assert rate not in text(client.get(f"/me/registrations/{engine.register(signed_up, course.id).id}"))
+        talk = make.activity("讲座", kind=ActivityKind.MEETING)
+        there = check_in_at_the_door(engine.register(signed_up, talk.id).id, organiser)
+        assert rate not in text(client.get(f"/me/registrations/{there.id}"))
+
     def test_organiser_page_and_scope(self, client, login, organiser, rival, attended, course):
         registration = attended()
         services.leave_feedback(registration.user, registration.id, 5, "<script>alert(1)</script>")

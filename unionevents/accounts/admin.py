@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
+from ..access import current_actor
 from ..core.db import MAX_ID
 from ..core.errors import ValidationFailed
 from ..core.forms import select_choices
@@ -59,7 +60,7 @@ def grant():
             flash(" ".join(str(m) for m in messages), "error")
         return redirect(url_for("admin.users"))
     try:
-        grant_row = services.admin_grant_role(current_user._get_current_object(), form.mobile.data,
+        grant_row = services.admin_grant_role(current_actor(), form.mobile.data,
                                               Role(form.role.data), form.node_id.data)
     except ValidationFailed as error:
         flash(" ".join(m for msgs in error.errors.values() for m in msgs), "error")
@@ -72,7 +73,7 @@ def grant():
 @role_required(Role.ADMIN)
 def revoke(grant_id: int):
     if EmptyForm().validate_on_submit():
-        services.admin_revoke_grant(current_user._get_current_object(), grant_id)
+        services.admin_revoke_grant(current_actor(), grant_id)
         flash(_("Role revoked."), "success")
     return redirect(url_for("admin.users"))
 
@@ -95,7 +96,7 @@ def import_users():
     if form.validate_on_submit():
         upload = form.file.data
         report = imports.import_workers(upload.read(), upload.filename or "",
-                                        current_user._get_current_object(),
+                                        current_actor(),
                                         max_passwords=imports.WEB_MAX_PASSWORDS)
         return render_template("accounts/admin/import_result.html", report=report,
                                errors=report.errors[:ERRORS_SHOWN]), (200 if report.ok else 422)
@@ -106,7 +107,7 @@ def import_users():
 @bp.route("/users/import/example.csv")
 @role_required(Role.ADMIN, Role.ORGANISER)
 def import_example():
-    user = current_user._get_current_object()
+    user = current_actor()
     union_name = "北京建工资源公司工会"
     if not any(grant.role == Role.ADMIN for grant in user.grants):
         tops = scope_nodes(user, Role.ORGANISER)

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from ..access import current_actor
 from ..core.errors import Conflict, ValidationFailed
 from ..core.forms import select_choices
 from ..core.permissions import login_required, public
@@ -142,7 +143,7 @@ def logout():
     form = EmptyForm()
     response = redirect(url_for("main.home"))
     if form.validate_on_submit():
-        user = current_user._get_current_object()
+        user = current_actor()
         services.end_all_sessions(user)
         logout_user()
         session.clear()
@@ -166,7 +167,7 @@ def privacy():
 @bp.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
-    user = current_user._get_current_object()
+    user = current_actor()
     form = ProfileForm(obj=user)
     form.union_id.choices = _union_choices()
     if request.method == "GET":
@@ -191,7 +192,7 @@ def profile():
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def change_password():
-    user = current_user._get_current_object()
+    user = current_actor()
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:  # a wrong current password is a guess at the account like a wrong login
@@ -216,7 +217,7 @@ def create_token():
     if not form.validate_on_submit():
         flash(_("The name of the device may have at most 60 characters."), "error")
         return redirect(url_for("accounts.profile"))
-    user = current_user._get_current_object()
+    user = current_actor()
     raw = services.issue_token(user, form.label.data or "")
     return render_template("accounts/token_created.html", token=raw)
 
@@ -226,7 +227,7 @@ def create_token():
 def revoke_token(token_id: int):
     form = EmptyForm()
     if form.validate_on_submit():
-        services.revoke_token(current_user._get_current_object(), token_id)
+        services.revoke_token(current_actor(), token_id)
         flash(_("The token is revoked."), "success")
     return redirect(url_for("accounts.profile"))
 
@@ -245,7 +246,7 @@ def _download(body: bytes, mimetype: str, extension: str) -> Response:
 @login_required
 def export_json():
     """Everything stored about me, as JSON."""
-    return _download(personal_data.export_json(current_user._get_current_object()),
+    return _download(personal_data.export_json(current_actor()),
                      "application/json", "json")
 
 
@@ -253,14 +254,14 @@ def export_json():
 @login_required
 def export_xlsx():
     """Everything stored about me, as an Excel workbook (one sheet per table)."""
-    return _download(personal_data.export_xlsx(current_user._get_current_object()),
+    return _download(personal_data.export_xlsx(current_actor()),
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")
 
 
 @bp.route("/delete", methods=["GET", "POST"])
 @login_required
 def delete_account():
-    user = current_user._get_current_object()
+    user = current_actor()
     form = DeleteAccountForm()
     if form.validate_on_submit():
         try:

@@ -1,4 +1,4 @@
-"""Activities API: the catalogue and one activity, for phone apps.
+"""Activities API: the catalogue and one activity, for phone apps; creating one, for organisers' tools.
 
 The handlers only parse input and call the same services as the HTML pages:
 ``queries.catalogue`` for the list and ``registrations.services.signup_state``
@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from marshmallow import Schema, ValidationError, validates_schema
 
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import (
     OPTIONAL_TOKEN_SECURITY, ApiSchema, PaginationSchema, UtcDateTime, api_errors, optional_api_user,
-    require_api_user,
+    require_api_user, token_required,
 )
+from ..access import holds, load_visible_activity, require_any_role
+from ..accounts.models import Role
 from ..core.db import MAX_ID
+from ..core.errors import NotAllowed
 from ..core.permissions import public
+from ..extensions import db
+from ..unions.models import UnionNode
 from . import services
-from .models import ActivityKind
+from .models import ActivityKind, SignupMode, Visibility
+from .services import DESCRIPTION_MAX, MAX_CAPACITY, TITLE_MAX, VENUE_MAX
 
 blp = Blueprint("api_activities", __name__, url_prefix="/api/v1", description="Activities")
 
@@ -174,5 +180,67 @@ class ActivityDetail(MethodView):
         from ..registrations.services import signup_state
 
         user = optional_api_user()
-        activity = services.get_visible_activity(activity_id, user)  # invitation only: 401 / 404
+        activity = load_visible_activity(activity_id, user=user)  # invitation only: 401 / 404
         return ActivityDetailView(activity, signup_state(user, activity))
+
+
+# --------------------------------------------------------------------------- create an activity
+
+def _enum_field(enum_cls, **kwargs):
+    return fields.Enum(enum_cls, by_value=True, **kwargs)
+
+
+class ActivityCreate(ApiSchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=TITLE_MAX))
+    kind = _enum_field(ActivityKind, required=True)
+    node_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
+    description = fields.String(load_default="", validate=validate.Length(max=DESCRIPTION_MAX))
+    venue = fields.String(load_default="", validate=validate.Length(max=VENUE_MAX))
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
+    signup_opens_at = UtcDateTime(required=True)
+    signup_closes_at = UtcDateTime(required=True)
+    cancel_cutoff_at = UtcDateTime(load_default=None, allow_none=True)
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_CAPACITY))
+    mode = _enum_field(SignupMode, load_default=SignupMode.FIRST_COME)
+    visibility = _enum_field(Visibility, load_default=Visibility.PUBLIC)
+    waitlist_enabled = fields.Boolean(load_default=True)
+    members_only = fields.Boolean(load_default=False)
+    publish = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _times(self, data, **kwargs):
+        if "starts_at" in data and "ends_at" in data and data["ends_at"] < data["starts_at"]:
+            raise ValidationError(str(_l("The activity must end after it starts.")), field_name="ends_at")
+
+
+class ActivityCreated(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    kind = fields.Function(lambda a: a.kind.value)
+    node_id = fields.Integer()
+    status = fields.Function(lambda a: a.status.value)
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    capacity = fields.Integer()
+
+
+@blp.route("/activities")
+class ActivityCreateView(MethodView):
+    decorators = [token_required]
+
+    @blp.arguments(ActivityCreate())
+    @blp.response(201, ActivityCreated)
+    @api_errors(blp, 401, 403, 422, c403="Not an organiser of that union")
+    def post(self, body):
+        """Create an activity (a draft unless ``publish``) for a union the organiser's scope covers."""
+        user = require_any_role(Role.ORGANISER, user=require_api_user())
+        node = db.session.get(UnionNode, body["node_id"])  # a missing union: the service's 422
+        if node is not None and not holds(user, [Role.ORGANISER], node=node):
+            raise NotAllowed(_l("You do not organise activities for this union."))
+        publish_now = body.pop("publish")
+        # The same service as the organiser's web form: scope, field rules and audit in one place.
+        activity = services.create_managed_activity(user, services.ActivityData(**body))
+        if publish_now:
+            activity = services.publish(user, activity.id)
+        return activity

@@ -1,7 +1,7 @@
 """Organiser pages (/manage): the activities of the unions in the organiser's scope.
 
 Every view is ``@role_required(Role.ORGANISER)`` (admins pass too) and loads
-its activity through ``load_managed_activity``: 404 when it does not exist,
+its activity through ``access.load_activity(id, Role.ORGANISER)``: 404 when it does not exist,
 403 unless the organiser's scope covers the activity's union. Views parse the
 input, call one service and render; the services hold the rules and commit.
 """
@@ -11,15 +11,15 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from ..access import apply_errors, check_action_form, current_actor, flash_error, load_activity
 from ..accounts.forms import EmptyForm
 from ..accounts.models import Occupation, Role
 from ..core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ..core.forms import select_choices
 from ..core.input import bounded_int
-from ..core.permissions import has_role, role_required
+from ..core.permissions import role_required
 from ..core.timeutil import local_to_utc, now, utc_to_local
 from ..extensions import db
 from ..unions.models import UnionNode
@@ -34,60 +34,15 @@ from .models import Activity, ActivityKind, ActivityStatus, QuestionKind, Signup
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
 
-# -- loading and authorising -------------------------------------------------------------------------
-
-def load_managed_activity(activity_id: int) -> Activity:
-    """The activity, if the current user organises its union: 404 if missing, 403 if out of scope."""
-    activity = db.session.get(Activity, activity_id)
-    if activity is None:
-        abort(404)
-    if not has_role(current_user, Role.ORGANISER, node=activity.node):
-        abort(403)
-    return activity
-
-
-def _actor():
-    return current_user._get_current_object()
-
-
 # -- helpers -------------------------------------------------------------------------------------------
-
-def apply_errors(form, error: DomainError, field_map: dict[str, str] | None = None) -> None:
-    """Put a service's messages on the matching form fields; the rest become form-level errors."""
-    if isinstance(error, ValidationFailed) and error.errors:
-        items = error.errors.items()
-    else:
-        items = [(error.field or "", [str(error.message)])]
-    for key, messages in items:
-        name = (field_map or {}).get(key, key)
-        if name in form._fields:
-            form[name].errors = list(form[name].errors) + [str(m) for m in messages]
-        else:
-            form.form_errors.extend(str(m) for m in messages)
-
 
 def _status(form) -> int:
     return 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
 
 
-def _flash_error(error: DomainError) -> None:
-    if isinstance(error, ValidationFailed) and error.errors:
-        for messages in error.errors.values():
-            for message in messages:
-                flash(str(message), "error")
-    else:
-        flash(str(error.message), "error")
-
-
-def _check_action_form() -> None:
-    """One-button actions still need a valid CSRF token."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-
-
 def _scope_choices() -> list[SelectChoice]:
     """The organiser's unions as options, indented under the topmost; values are ids as strings."""
-    nodes = services.nodes_in_scope(_actor())
+    nodes = services.nodes_in_scope(current_actor())
     top = min((n.depth for n in nodes), default=0)
     return [SelectChoice(str(n.id), "\u3000" * (n.depth - top) + n.name) for n in nodes]
 
@@ -149,7 +104,7 @@ def activities():
     node = None
     if form.node.data and str(form.node.data) in {c.value for c in scope}:
         node = db.session.get(UnionNode, form.node.data)
-    page = services.managed_activities(_actor(), status=status, kind=kind, node=node,
+    page = services.managed_activities(current_actor(), status=status, kind=kind, node=node,
                                        page=request.args.get("page", 1, type=bounded_int) or 1)
     filters = {"status": status.value if status else "", "kind": kind.value if kind else "",
                "node": node.id if node else ""}
@@ -177,7 +132,7 @@ def new_activity():
         form.signup_opens_at.data = utc_to_local(now()).replace(minute=0, second=0, microsecond=0)
     if form.validate_on_submit():
         try:
-            activity = services.create_managed_activity(_actor(), _data_from(form))
+            activity = services.create_managed_activity(current_actor(), _data_from(form))
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -189,7 +144,7 @@ def new_activity():
 @bp.route("/activities/<int:activity_id>")
 @role_required(Role.ORGANISER)
 def activity(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     return render_template("activities/manage/activity.html", activity=activity,
                            counts=services.registration_counts(activity.id),
                            problems=services.publish_problems(activity), action_form=EmptyForm())
@@ -198,7 +153,7 @@ def activity(activity_id: int):
 @bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def edit_activity(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     if activity.status == ActivityStatus.CANCELLED:
         flash(_("This activity has been cancelled and can no longer be changed. Copy it to run it again."),
               "error")
@@ -206,7 +161,7 @@ def edit_activity(activity_id: int):
     form = _activity_form(activity)
     if form.validate_on_submit():
         try:
-            services.update_activity(_actor(), activity.id, _data_from(form))
+            services.update_activity(current_actor(), activity.id, _data_from(form))
         except (ValidationFailed, Conflict) as error:
             apply_errors(form, error)
         else:
@@ -220,12 +175,12 @@ def edit_activity(activity_id: int):
 @bp.route("/activities/<int:activity_id>/publish", methods=["POST"])
 @role_required(Role.ORGANISER)
 def publish(activity_id: int):
-    activity = load_managed_activity(activity_id)
-    _check_action_form()
+    activity = load_activity(activity_id, Role.ORGANISER)
+    check_action_form()
     try:
-        services.publish(_actor(), activity.id)
+        services.publish(current_actor(), activity.id)
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(_("Published: workers can now see the activity."), "success")
     return redirect(url_for("manage.activity", activity_id=activity.id), 303)
@@ -234,12 +189,12 @@ def publish(activity_id: int):
 @bp.route("/activities/<int:activity_id>/unpublish", methods=["POST"])
 @role_required(Role.ORGANISER)
 def unpublish(activity_id: int):
-    activity = load_managed_activity(activity_id)
-    _check_action_form()
+    activity = load_activity(activity_id, Role.ORGANISER)
+    check_action_form()
     try:
-        services.unpublish(_actor(), activity.id)
+        services.unpublish(current_actor(), activity.id)
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(_("The activity is a draft again and hidden from workers."), "success")
     return redirect(url_for("manage.activity", activity_id=activity.id), 303)
@@ -248,11 +203,11 @@ def unpublish(activity_id: int):
 @bp.route("/activities/<int:activity_id>/cancel", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def cancel_activity(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     form = CancelActivityForm()
     if form.validate_on_submit():
         try:
-            cancelled = services.cancel_activity(_actor(), activity.id, form.reason.data or "")
+            cancelled = services.cancel_activity(current_actor(), activity.id, form.reason.data or "")
         except (ValidationFailed, Conflict) as error:
             apply_errors(form, error)
         else:
@@ -268,13 +223,13 @@ def cancel_activity(activity_id: int):
 @bp.route("/activities/<int:activity_id>/copy", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def copy_activity(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     form = CopyActivityForm()
     if request.method == "GET":
         form.starts_at.data = _local(activity.starts_at + timedelta(days=7))
     if form.validate_on_submit():
         try:
-            copy = services.copy_activity(_actor(), activity.id, _utc(form.starts_at.data))
+            copy = services.copy_activity(current_actor(), activity.id, _utc(form.starts_at.data))
         except (ValidationFailed, Conflict) as error:
             apply_errors(form, error)
         else:
@@ -311,18 +266,18 @@ def _at(day, time) -> datetime:
 @bp.route("/activities/<int:activity_id>/slots")
 @role_required(Role.ORGANISER)
 def slots(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     return _slot_page(activity, SlotForm(prefix="one"), SlotGenerateForm(prefix="bulk"))
 
 
 @bp.route("/activities/<int:activity_id>/slots", methods=["POST"])
 @role_required(Role.ORGANISER)
 def add_slot(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     one, bulk = SlotForm(prefix="one"), SlotGenerateForm(prefix="bulk", formdata=None)
     if one.validate_on_submit():
         try:
-            services.add_slot(_actor(), activity.id, _at(one.date.data, one.starts_at.data),
+            services.add_slot(current_actor(), activity.id, _at(one.date.data, one.starts_at.data),
                               _at(one.date.data, one.ends_at.data), one.capacity.data)
         except (ValidationFailed, Conflict) as error:
             apply_errors(one, error, SLOT_FIELDS)
@@ -335,11 +290,11 @@ def add_slot(activity_id: int):
 @bp.route("/activities/<int:activity_id>/slots/generate", methods=["POST"])
 @role_required(Role.ORGANISER)
 def generate_slots(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     one, bulk = SlotForm(prefix="one", formdata=None), SlotGenerateForm(prefix="bulk")
     if bulk.validate_on_submit():
         try:
-            made = services.generate_slots(_actor(), activity.id, _at(bulk.date.data, bulk.first_start.data),
+            made = services.generate_slots(current_actor(), activity.id, _at(bulk.date.data, bulk.first_start.data),
                                            _at(bulk.date.data, bulk.last_end.data), bulk.minutes.data,
                                            bulk.capacity_each.data)
         except (ValidationFailed, Conflict) as error:
@@ -353,14 +308,14 @@ def generate_slots(activity_id: int):
 @bp.route("/activities/<int:activity_id>/slots/<int:slot_id>/delete", methods=["POST"])
 @role_required(Role.ORGANISER)
 def delete_slot(activity_id: int, slot_id: int):
-    activity = load_managed_activity(activity_id)
-    _check_action_form()
+    activity = load_activity(activity_id, Role.ORGANISER)
+    check_action_form()
     try:
-        services.delete_slot(_actor(), activity.id, slot_id)
+        services.delete_slot(current_actor(), activity.id, slot_id)
     except NotFound:
         abort(404)
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(_("Slot deleted."), "success")
     return redirect(url_for("manage.slots", activity_id=activity.id), 303)
@@ -384,18 +339,18 @@ def _question_of(activity: Activity, question_id: int):
 @bp.route("/activities/<int:activity_id>/questions")
 @role_required(Role.ORGANISER)
 def questions(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     return _question_page(activity, QuestionForm())
 
 
 @bp.route("/activities/<int:activity_id>/questions", methods=["POST"])
 @role_required(Role.ORGANISER)
 def add_question(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     form = QuestionForm()
     if form.validate_on_submit():
         try:
-            services.create_question(_actor(), activity.id, form.label.data, QuestionKind(form.kind.data),
+            services.create_question(current_actor(), activity.id, form.label.data, QuestionKind(form.kind.data),
                                      form.required.data, form.choices.data)
         except (ValidationFailed, Conflict) as error:
             apply_errors(form, error)
@@ -408,7 +363,7 @@ def add_question(activity_id: int):
 @bp.route("/activities/<int:activity_id>/questions/<int:question_id>/edit", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def edit_question(activity_id: int, question_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     question = _question_of(activity, question_id)
     if request.method == "GET":
         form = QuestionForm(data={"label": question.label, "kind": question.kind.value,
@@ -417,7 +372,7 @@ def edit_question(activity_id: int, question_id: int):
         form = QuestionForm()
     if form.validate_on_submit():
         try:
-            services.update_question(_actor(), activity.id, question.id, form.label.data,
+            services.update_question(current_actor(), activity.id, question.id, form.label.data,
                                      QuestionKind(form.kind.data), form.required.data, form.choices.data)
         except (ValidationFailed, Conflict) as error:
             apply_errors(form, error)
@@ -432,26 +387,26 @@ def edit_question(activity_id: int, question_id: int):
 @bp.route("/activities/<int:activity_id>/questions/<int:question_id>/move", methods=["POST"])
 @role_required(Role.ORGANISER)
 def move_question(activity_id: int, question_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     question = _question_of(activity, question_id)
-    _check_action_form()
+    check_action_form()
     try:
-        services.move_question(_actor(), activity.id, question.id, request.form.get("direction", ""))
+        services.move_question(current_actor(), activity.id, question.id, request.form.get("direction", ""))
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     return redirect(url_for("manage.questions", activity_id=activity.id) + f"#question-{question.id}", 303)
 
 
 @bp.route("/activities/<int:activity_id>/questions/<int:question_id>/delete", methods=["POST"])
 @role_required(Role.ORGANISER)
 def delete_question(activity_id: int, question_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     question = _question_of(activity, question_id)
-    _check_action_form()
+    check_action_form()
     try:
-        services.delete_question(_actor(), activity.id, question.id)
+        services.delete_question(current_actor(), activity.id, question.id)
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(_("Question deleted."), "success")
     return redirect(url_for("manage.questions", activity_id=activity.id), 303)
@@ -469,19 +424,19 @@ def _quota_page(activity: Activity, form: QuotaForm, status: int = 200):
 @bp.route("/activities/<int:activity_id>/quotas")
 @role_required(Role.ORGANISER)
 def quotas(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     return _quota_page(activity, QuotaForm())
 
 
 @bp.route("/activities/<int:activity_id>/quotas", methods=["POST"])
 @role_required(Role.ORGANISER)
 def save_quota(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     form = QuotaForm()
     form.node_id.choices = [SelectChoice("", _("Choose a union"))] + select_choices(tree_choices())
     if form.validate_on_submit():
         try:
-            services.save_unit_quota(_actor(), activity.id, form.node_id.data, form.quota.data)
+            services.save_unit_quota(current_actor(), activity.id, form.node_id.data, form.quota.data)
         except (ValidationFailed, Conflict) as error:
             apply_errors(form, error)
         else:
@@ -493,14 +448,14 @@ def save_quota(activity_id: int):
 @bp.route("/activities/<int:activity_id>/quotas/<int:quota_id>/delete", methods=["POST"])
 @role_required(Role.ORGANISER)
 def delete_quota(activity_id: int, quota_id: int):
-    activity = load_managed_activity(activity_id)
-    _check_action_form()
+    activity = load_activity(activity_id, Role.ORGANISER)
+    check_action_form()
     try:
-        services.remove_unit_quota(_actor(), activity.id, quota_id)
+        services.remove_unit_quota(current_actor(), activity.id, quota_id)
     except NotFound:
         abort(404)
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(_("Quota removed."), "success")
     return redirect(url_for("manage.quotas", activity_id=activity.id), 303)

@@ -1,19 +1,17 @@
 """Organiser pages of a contest: /manage/activities/<id>/contest/...
 
 Every view is ``@role_required(Role.ORGANISER)`` and loads the activity with
-``activities.manage.load_managed_activity`` (404 missing, 403 out of scope), then calls one service.
+``access.load_activity`` / ``access.load_managed_contest`` (404 missing, 403 out of scope), then calls one service.
 """
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from ..accounts.forms import EmptyForm
+from ..access import check_action_form, current_actor, flash_error, load_activity, load_managed_contest
 from ..accounts.models import Role
-from ..activities.manage import load_managed_activity
-from ..core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.input import bounded_int
 from ..core.permissions import role_required
 from ..core.timeutil import local_to_utc, utc_to_local
@@ -27,33 +25,6 @@ from .models import ContestFormat
 bp = Blueprint("contest_manage", __name__, url_prefix="/manage/activities/<int:activity_id>/contest")
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
-def _check_action_form() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-
-
-def _load(activity_id: int):
-    """The managed activity and its contest (404 until the contest is set up)."""
-    activity = load_managed_activity(activity_id)
-    contest = services.contest_for_activity(activity.id)
-    if contest is None:
-        abort(404)
-    return activity, contest
-
-
-def _flash_error(error: DomainError) -> None:
-    if isinstance(error, ValidationFailed) and error.errors:
-        for messages in error.errors.values():
-            for message in messages:
-                flash(str(message), "error")
-    else:
-        flash(str(error.message), "error")
-
-
 def _back(endpoint: str, activity_id: int, **values):
     return redirect(url_for(endpoint, activity_id=activity_id, **values))
 
@@ -63,7 +34,7 @@ def _back(endpoint: str, activity_id: int, **values):
 @bp.route("", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def overview(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     contest = services.contest_for_activity(activity.id)
     if contest is not None and request.method == "GET":
         form = SettingsForm(data={
@@ -87,7 +58,7 @@ def overview(activity_id: int):
             vote_closes_at=local_to_utc(form.vote_closes_at.data) if form.vote_closes_at.data else None,
             jury_weight=form.jury_weight.data, normalise_judges=form.normalise_judges.data)
         try:
-            services.setup_contest(_actor(), activity.id, settings)
+            services.setup_contest(current_actor(), activity.id, settings)
         except ValidationFailed as error:
             problems = apply_errors(form, error.errors)
             status = 422
@@ -107,7 +78,7 @@ def overview(activity_id: int):
 @bp.route("/export.xlsx")
 @role_required(Role.ORGANISER)
 def export(activity_id: int):
-    activity, contest = _load(activity_id)
+    activity, contest = load_managed_contest(activity_id)
     response = make_response(services.export_scores(contest))
     response.headers["Content-Type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response.headers["Content-Disposition"] = f"attachment; filename=contest-{activity.id}-scores.xlsx"
@@ -120,13 +91,13 @@ def export(activity_id: int):
 @bp.route("/rounds", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def rounds(activity_id: int):
-    activity, contest = _load(activity_id)
+    activity, contest = load_managed_contest(activity_id)
     round_form = RoundForm(prefix="round")
     criterion_form = CriterionForm(prefix="criterion")
     status = 200
     if round_form.submit.data and round_form.validate_on_submit():
         try:
-            services.add_round(_actor(), contest.id, round_form.name.data, round_form.scored.data)
+            services.add_round(current_actor(), contest.id, round_form.name.data, round_form.scored.data)
         except ValidationFailed as error:
             apply_errors(round_form, error.errors)
             status = 422
@@ -135,7 +106,7 @@ def rounds(activity_id: int):
             return _back(".rounds", activity.id)
     elif criterion_form.submit.data and criterion_form.validate_on_submit():
         try:
-            services.add_criterion(_actor(), contest.id, criterion_form.name.data, criterion_form.weight.data,
+            services.add_criterion(current_actor(), contest.id, criterion_form.name.data, criterion_form.weight.data,
                                    criterion_form.max_score.data)
         except ValidationFailed as error:
             apply_errors(criterion_form, error.errors)
@@ -152,12 +123,12 @@ def rounds(activity_id: int):
 def _contest_action(activity_id: int, back: str, done: str, service, *ids, refusals=(Conflict,)):
     """A POST button on a contest page: ``service(actor, contest_id, *ids)``; a refusal is flashed,
     success says ``done``; back to the ``back`` page either way."""
-    activity, contest = _load(activity_id)
-    _check_action_form()
+    activity, contest = load_managed_contest(activity_id)
+    check_action_form()
     try:
-        service(_actor(), contest.id, *ids)
+        service(current_actor(), contest.id, *ids)
     except refusals as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(done, "success")
     return _back(back, activity.id)
@@ -197,12 +168,12 @@ def delete_criterion(activity_id: int, criterion_id: int):
 @bp.route("/judges", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def judges(activity_id: int):
-    activity, contest = _load(activity_id)
+    activity, contest = load_managed_contest(activity_id)
     form = JudgeForm()
     status = 200
     if form.validate_on_submit():
         try:
-            services.add_judge(_actor(), contest.id, form.mobile.data)
+            services.add_judge(current_actor(), contest.id, form.mobile.data)
         except ValidationFailed as error:
             apply_errors(form, error.errors)
             status = 422
@@ -220,15 +191,15 @@ def judges(activity_id: int):
 @bp.route("/judges/<int:judge_id>/assign", methods=["POST"])
 @role_required(Role.ORGANISER)
 def assign(activity_id: int, judge_id: int):
-    activity, contest = _load(activity_id)
+    activity, contest = load_managed_contest(activity_id)
     form = AssignForm()
     if not form.validate_on_submit():
         abort(400)
     codes = (form.codes.data or "").replace(",", " ").replace("，", " ").split()
     try:
-        count = services.assign_entries(_actor(), contest.id, judge_id, codes)
+        count = services.assign_entries(current_actor(), contest.id, judge_id, codes)
     except ValidationFailed as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(_("The judge scores %(n)d chosen entries.", n=count) if count else
               _("The judge scores every entry."), "success")
@@ -238,9 +209,9 @@ def assign(activity_id: int, judge_id: int):
 @bp.route("/judges/<int:judge_id>/remove", methods=["POST"])
 @role_required(Role.ORGANISER)
 def remove_judge(activity_id: int, judge_id: int):
-    activity, contest = _load(activity_id)
-    _check_action_form()
-    services.remove_judge(_actor(), contest.id, judge_id)
+    activity, contest = load_managed_contest(activity_id)
+    check_action_form()
+    services.remove_judge(current_actor(), contest.id, judge_id)
     flash(_("The judge is off the panel."), "success")
     return _back(".judges", activity.id)
 
@@ -250,7 +221,7 @@ def remove_judge(activity_id: int, judge_id: int):
 @bp.route("/rounds/<int:round_id>/results", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def round_results(activity_id: int, round_id: int):
-    activity, contest = _load(activity_id)
+    activity, contest = load_managed_contest(activity_id)
     round_ = services.get_round(contest, round_id)
     form = AdvanceForm()
     tie = None
@@ -270,7 +241,7 @@ def round_results(activity_id: int, round_id: int):
         if not (form.threshold.errors or form.top_n.errors):
             picks = [pick for pick in request.form.getlist("pick", type=bounded_int) if pick > 0]
             try:
-                chosen = services.advance(_actor(), contest.id, round_.id, top_n=top_n, threshold=threshold,
+                chosen = services.advance(current_actor(), contest.id, round_.id, top_n=top_n, threshold=threshold,
                                           picks=picks)
             except services.TieAtCut as error:
                 tie = error.cut
@@ -300,18 +271,18 @@ def round_results(activity_id: int, round_id: int):
 @bp.route("/awards", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def awards(activity_id: int):
-    activity, contest = _load(activity_id)
+    activity, contest = load_managed_contest(activity_id)
     form = TierForm(prefix="tier")
     status = 200
     if form.validate_on_submit():
         tier_id = request.form.get("tier_id", type=bounded_int)
         try:
-            services.save_tier(_actor(), contest.id, tier_id, form.name.data, form.quota.data)
+            services.save_tier(current_actor(), contest.id, tier_id, form.name.data, form.quota.data)
         except ValidationFailed as error:
             apply_errors(form, error.errors)
             status = 422
         except (Conflict, NotFound) as error:
-            _flash_error(error)
+            flash_error(error)
             return _back(".awards", activity.id)
         else:
             flash(_("The award is saved."), "success")
@@ -336,12 +307,12 @@ def delete_tier(activity_id: int, tier_id: int):
 @bp.route("/awards/allocate", methods=["POST"])
 @role_required(Role.ORGANISER)
 def allocate(activity_id: int):
-    activity, contest = _load(activity_id)
-    _check_action_form()
+    activity, contest = load_managed_contest(activity_id)
+    check_action_form()
     try:
-        allocation = services.allocate(_actor(), contest.id)
+        allocation = services.allocate(current_actor(), contest.id)
     except Conflict as error:
-        _flash_error(error)
+        flash_error(error)
         return _back(".awards", activity.id)
     flash(_("%(n)d awards are assigned by rank.", n=len(allocation.awards)), "success")
     tied = [entry_id for tie in allocation.ties for entry_id in tie.entry_ids]
@@ -354,16 +325,16 @@ def allocate(activity_id: int):
 @bp.route("/awards/entries/<int:entry_id>", methods=["POST"])
 @role_required(Role.ORGANISER)
 def set_award(activity_id: int, entry_id: int):
-    activity, contest = _load(activity_id)
+    activity, contest = load_managed_contest(activity_id)
     form = AwardForm()
     form.tier_id.choices = [SelectChoice("", "")] + [SelectChoice(str(t.id), t.name) for t in contest.tiers]
     if not form.validate_on_submit():
         abort(400)
     try:
         tier_id = int(form.tier_id.data) if form.tier_id.data else None
-        services.set_award(_actor(), contest.id, entry_id, tier_id)
+        services.set_award(current_actor(), contest.id, entry_id, tier_id)
     except (Conflict, NotFound) as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         flash(_("The award is changed."), "success")
     return _back(".awards", activity.id)
@@ -378,8 +349,8 @@ def publish(activity_id: int):
 @bp.route("/results/unpublish", methods=["POST"])
 @role_required(Role.ORGANISER)
 def unpublish(activity_id: int):
-    activity, contest = _load(activity_id)
-    _check_action_form()
-    services.unpublish_results(_actor(), contest.id)
+    activity, contest = load_managed_contest(activity_id)
+    check_action_form()
+    services.unpublish_results(current_actor(), contest.id)
     flash(_("The results are no longer public."), "success")
     return _back(".awards", activity.id)

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from ..access import check_action_form, current_actor, load_visible_contest
 from ..accounts.forms import EmptyForm
 from ..accounts.models import Role
-from ..activities.services import LoginNeeded, get_visible_activity
-from ..core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from ..core.errors import Conflict, NotAllowed, ValidationFailed
 from ..core.permissions import login_required, public, role_required
 from ..core.timeutil import now
-from ..extensions import login_manager
 from . import images, services
 from .forms import PerformanceEntryForm, PhotoEntryForm, ScoreForm, apply_errors
 
@@ -29,26 +27,6 @@ def _pixel_guard(state):
 
     limit = state.app.config.get("CONTEST_MAX_IMAGE_PIXELS") or images.DEFAULT_MAX_PIXELS
     Image.MAX_IMAGE_PIXELS = int(limit)
-
-
-def _me():
-    return current_user._get_current_object() if current_user.is_authenticated else None
-
-
-def _check_action_form() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400)
-
-
-def _contest_or_404(activity_id: int):
-    try:
-        activity = get_visible_activity(activity_id, _me())
-    except LoginNeeded:
-        abort(login_manager.unauthorized())  # invitation only: log in, then come back here
-    contest = services.contest_for_activity(activity.id)
-    if contest is None:
-        raise NotFound(_("This contest is not open for entries yet."))
-    return activity, contest
 
 
 def _entry_form(contest, entry=None):
@@ -82,8 +60,8 @@ def _uploads() -> list[services.Upload]:
 @bp.route("/contests/<int:activity_id>")
 @public
 def contest(activity_id: int):
-    activity, found = _contest_or_404(activity_id)
-    user = _me()
+    activity, found = load_visible_contest(activity_id)
+    user = current_actor()
     mine = services.my_entries(user, found) if user else []
     return render_template("contests/contest.html", activity=activity, contest=found, entries=mine,
                            locked=services.entries_locked(found), vote_open=found.vote_is_open(now()))
@@ -92,7 +70,7 @@ def contest(activity_id: int):
 @bp.route("/contests/<int:activity_id>/results")
 @public
 def results(activity_id: int):
-    activity, found = _contest_or_404(activity_id)
+    activity, found = load_visible_contest(activity_id)
     groups: dict[str, list] = {}
     for winner in services.published_awards(found):
         groups.setdefault(winner.tier_name, []).append(winner)
@@ -112,7 +90,7 @@ def thumbnail(image_id: int):
 
 
 def _send_image(image_id: int, thumb: bool):
-    found = services.image_for(_me(), image_id)
+    found = services.image_for(current_actor(), image_id)
     name = found.thumb_name if thumb else found.stored_name
     content_type = "image/jpeg" if thumb else found.content_type
     if content_type not in images.CONTENT_TYPES:
@@ -136,13 +114,13 @@ def _send_image(image_id: int, thumb: bool):
 @bp.route("/contests/<int:activity_id>/enter", methods=["GET", "POST"])
 @login_required
 def enter(activity_id: int):
-    activity, found = _contest_or_404(activity_id)
+    activity, found = load_visible_contest(activity_id)
     form = _entry_form(found)
     problems: list[str] = []
     status = 200
     if form.validate_on_submit():
         try:
-            entry = services.submit_entry(_me(), activity.id, _entry_data(form), _uploads())
+            entry = services.submit_entry(current_actor(), activity.id, _entry_data(form), _uploads())
         except ValidationFailed as error:
             problems = apply_errors(form, error.errors)
             status = 422
@@ -163,13 +141,13 @@ def enter(activity_id: int):
 @bp.route("/me/entries")
 @login_required
 def my_entries():
-    return render_template("contests/mine.html", entries=services.all_my_entries(_me()))
+    return render_template("contests/mine.html", entries=services.all_my_entries(current_actor()))
 
 
 @bp.route("/me/entries/<int:entry_id>")
 @login_required
 def entry(entry_id: int):
-    found = services.get_own_entry(_me(), entry_id)
+    found = services.get_own_entry(current_actor(), entry_id)
     return render_template("contests/entry.html", entry=found, contest=found.contest,
                            activity=found.contest.activity, outcome=services.entry_outcome(found),
                            locked=services.entries_locked(found.contest), action_form=EmptyForm())
@@ -178,13 +156,13 @@ def entry(entry_id: int):
 @bp.route("/me/entries/<int:entry_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_entry(entry_id: int):
-    found = services.get_own_entry(_me(), entry_id)
+    found = services.get_own_entry(current_actor(), entry_id)
     form = _entry_form(found.contest, found)
     problems: list[str] = []
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_entry(_me(), found.id, _entry_data(form), _uploads())
+            services.update_entry(current_actor(), found.id, _entry_data(form), _uploads())
         except ValidationFailed as error:
             problems = apply_errors(form, error.errors)
             status = 422
@@ -204,9 +182,9 @@ def edit_entry(entry_id: int):
 @bp.route("/me/entries/<int:entry_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw(entry_id: int):
-    _check_action_form()
+    check_action_form()
     try:
-        activity_id = services.withdraw_entry(_me(), entry_id)
+        activity_id = services.withdraw_entry(current_actor(), entry_id)
     except Conflict as error:
         flash(str(error.message), "error")
         return redirect(url_for(".entry", entry_id=entry_id))
@@ -217,7 +195,7 @@ def withdraw(entry_id: int):
 @bp.route("/me/entries/<int:entry_id>/certificate")
 @login_required
 def certificate(entry_id: int):
-    found = services.certificate_for(_me(), entry_id)
+    found = services.certificate_for(current_actor(), entry_id)
     return render_template("contests/certificate.html", entry=found, contest=found.contest,
                            activity=found.contest.activity, name=found.user.name)
 
@@ -227,21 +205,21 @@ def certificate(entry_id: int):
 @bp.route("/contests/<int:activity_id>/vote")
 @login_required
 def gallery(activity_id: int):
-    activity, found = _contest_or_404(activity_id)
+    activity, found = load_visible_contest(activity_id)
     if not found.public_vote:
         abort(404)
     return render_template("contests/vote.html", activity=activity, contest=found,
                            entries=services.vote_entries(found) if found.vote_is_open(now()) else [],
-                           vote_open=found.vote_is_open(now()), voted=services.my_vote_today(_me(), found),
+                           vote_open=found.vote_is_open(now()), voted=services.my_vote_today(current_actor(), found),
                            action_form=EmptyForm())
 
 
 @bp.route("/contests/<int:activity_id>/vote/<int:entry_id>", methods=["POST"])
 @login_required
 def vote(activity_id: int, entry_id: int):
-    _check_action_form()
+    check_action_form()
     try:
-        services.cast_vote(_me(), activity_id, entry_id)
+        services.cast_vote(current_actor(), activity_id, entry_id)
     except (services.AlreadyVoted, services.VoteClosed) as error:
         flash(str(error.message), "error")
     else:
@@ -254,14 +232,14 @@ def vote(activity_id: int, entry_id: int):
 @bp.route("/judge")
 @role_required(Role.JUDGE)
 def judge_home():
-    return render_template("contests/judge_home.html", rounds=services.judge_rounds(_me()))
+    return render_template("contests/judge_home.html", rounds=services.judge_rounds(current_actor()))
 
 
 @bp.route("/judge/rounds/<int:round_id>")
 @role_required(Role.JUDGE)
 def judge_round(round_id: int):
-    round_ = services.judge_round_for(_me(), round_id)
-    entries, scored, total = services.blind_entries(_me(), round_)
+    round_ = services.judge_round_for(current_actor(), round_id)
+    entries, scored, total = services.blind_entries(current_actor(), round_)
     return render_template("contests/judge_round.html", round=round_, entries=entries, scored=scored,
                            total=total)
 
@@ -269,7 +247,7 @@ def judge_round(round_id: int):
 @bp.route("/judge/rounds/<int:round_id>/entries/<int:entry_id>", methods=["GET", "POST"])
 @role_required(Role.JUDGE)
 def judge_entry(round_id: int, entry_id: int):
-    judge = _me()
+    judge = current_actor()
     round_ = services.judge_round_for(judge, round_id)
     blind, values = services.score_sheet(judge, round_, entry_id)
     criteria = round_.contest.criteria

@@ -1,7 +1,8 @@
 """One small permission mechanism: a role held on a union node covers that node and everything below.
 
 Every view declares who may reach it with one of the decorators below; the
-permission-matrix test fails on any route that declares nothing.
+permission-matrix test fails on any route that declares nothing.  Scope over one object (this
+activity, this union) is checked when the view loads it, in ``unionevents.access``.
 
 Core knows no domain: the user comes in through the ``Principal`` interface below (the accounts
 domain's ``User`` provides it), and the tree that scopes roles (the unions domain's ``UnionNode``)
@@ -164,16 +165,3 @@ def role_required(*roles: ScopeRole) -> Callable:
         return wrapped
 
     return decorator
-
-
-def require_scope(role: ScopeRole, node: ScopeNode | None = None, activity_id: int | None = None) -> None:
-    """Abort with 403 unless the current user holds ``role`` over ``node`` / the activity."""
-    if not has_role(current_user, role, node=node, activity_id=activity_id):
-        abort(403)
-
-
-def get_or_404(model, ident):
-    obj = db.session.get(model, ident)
-    if obj is None:
-        abort(404)
-    return obj

@@ -4,34 +4,17 @@ Nobody else has a page here: organisers, officers and admins see counts in repor
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from ..access import apply_errors, current_actor, load_activity
 from ..accounts.models import Role
-from ..activities.manage import apply_errors
-from ..activities.models import Activity
 from ..core.errors import Conflict, ValidationFailed
 from ..core.permissions import login_required, role_required
-from ..extensions import db
 from . import services
 from .forms import AssessmentForm, SearchForm
 
 bp = Blueprint("health", __name__)
-
-
-def _me():
-    return current_user._get_current_object()
-
-
-def load_medical_activity(activity_id: int) -> Activity:
-    """The activity, if the current user is its medical staff: 404 if missing, 403 otherwise."""
-    activity = db.session.get(Activity, activity_id)
-    if activity is None:
-        abort(404)
-    if not services.is_medical_for(current_user, activity.id):
-        abort(403)
-    return activity
 
 
 # -- the worker ------------------------------------------------------------------------------------------
@@ -39,13 +22,13 @@ def load_medical_activity(activity_id: int) -> Activity:
 @bp.route("/me/health")
 @login_required
 def mine():
-    return render_template("health/mine.html", assessments=services.my_assessments(_me()))
+    return render_template("health/mine.html", assessments=services.my_assessments(current_actor()))
 
 
 @bp.route("/me/health/<int:assessment_id>")
 @login_required
 def my_assessment(assessment_id: int):
-    assessment = services.get_own_assessment(_me(), assessment_id)
+    assessment = services.get_own_assessment(current_actor(), assessment_id)
     return render_template("health/my_assessment.html", assessment=assessment)
 
 
@@ -54,15 +37,15 @@ def my_assessment(assessment_id: int):
 @bp.route("/medical")
 @role_required(Role.MEDICAL)
 def medical_home():
-    return render_template("health/medical_home.html", activities=services.medical_activities(_me()))
+    return render_template("health/medical_home.html", activities=services.medical_activities(current_actor()))
 
 
 @bp.route("/medical/activities/<int:activity_id>")
 @role_required(Role.MEDICAL)
 def attendees(activity_id: int):
-    activity = load_medical_activity(activity_id)
+    activity = load_activity(activity_id, Role.MEDICAL)
     search = SearchForm(request.args)
-    rows = services.checked_in_attendees(_me(), activity.id, search.q.data or "")
+    rows = services.checked_in_attendees(current_actor(), activity.id, search.q.data or "")
     return render_template("health/attendees.html", activity=activity, rows=rows, search=search)
 
 
@@ -70,8 +53,8 @@ def attendees(activity_id: int):
           methods=["GET", "POST"])
 @role_required(Role.MEDICAL)
 def assess(activity_id: int, registration_id: int):
-    activity = load_medical_activity(activity_id)
-    registration, assessment = services.registration_for_assessment(_me(), activity.id, registration_id)
+    activity = load_activity(activity_id, Role.MEDICAL)
+    registration, assessment = services.registration_for_assessment(current_actor(), activity.id, registration_id)
     if request.method == "GET" and assessment is not None:
         form = AssessmentForm.for_assessment(assessment)
     else:
@@ -79,7 +62,7 @@ def assess(activity_id: int, registration_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            services.record_assessment(_me(), registration.id, form.raw(), form.expected_version())
+            services.record_assessment(current_actor(), registration.id, form.raw(), form.expected_version())
         except ValidationFailed as error:
             apply_errors(form, error)
             status = 422

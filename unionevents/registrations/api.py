@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
-from ..activities.services import get_visible_activity
+from ..access import load_visible_activity
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import ApiSchema, UtcDateTime, api_errors, current_api_user, token_required
 from ..core.db import MAX_ID
@@ -108,7 +108,7 @@ class ActivityRegistrations(MethodView):
         except DomainError:
             # Invitation only: someone who may not see the activity gets the page's 404, whatever the
             # refusal (closed, cancelled, full, bad answers would each tell them it exists).
-            get_visible_activity(activity_id, user)
+            load_visible_activity(activity_id, user=user)
             raise
         # The place in the queue as counted inside the sign-up's own transaction: not asked again.
         return RegistrationView(registration, registration.position_at_signup)

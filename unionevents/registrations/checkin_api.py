@@ -1,35 +1,26 @@
-"""Organiser API for a scanner app: check-in by ticket (idempotent, offline-replay safe), the scanner's
-roster cache, and creating an activity.  Bearer tokens only (CSRF-exempt in ``core.api``)."""
+"""Organiser API for a scanner app: check-in by ticket (idempotent, offline-replay safe) and the
+scanner's roster cache (creating an activity is in ``activities.api``).  Bearer tokens only (CSRF-exempt
+in ``core.api``)."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, validates_schema
+from marshmallow import Schema
 
+from ..access import load_activity, require_any_role
 from ..accounts.models import Role
-from ..activities.models import Activity, ActivityKind, SignupMode, Visibility
-from ..activities import services as activity_services
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import ApiSchema, UtcDateTime, api_errors, require_api_user, token_required
-from ..core.db import MAX_ID, write_transaction
-from ..core.errors import NotAllowed, NotFound, ValidationFailed
-from ..core.permissions import has_role
-from ..extensions import db
-from ..unions.models import UnionNode
+from ..core.db import MAX_ID
 from . import queries, services
 
 blp = Blueprint("api_checkin", __name__, url_prefix="/api/v1", description="Check-in and organiser tools")
 
-MSG_NOT_ORGANISER = _l("Only organisers can do this.")
-MSG_OUT_OF_SCOPE = _l("You do not organise this activity.")
-
 
 def _organiser():
-    user = require_api_user()
-    if not has_role(user, Role.ORGANISER):
-        raise NotAllowed(MSG_NOT_ORGANISER)
-    return user
+    """The token's user, if an organiser somewhere (403 otherwise); the route's scope is then checked by
+    the ``access`` loader or the service."""
+    return require_any_role(Role.ORGANISER, user=require_api_user())
 
 
 # --------------------------------------------------------------------------- check-in
@@ -109,72 +100,5 @@ class ScannerRoster(MethodView):
     def get(self, activity_id: int):
         """Every registration of the activity, for a scanner to cache: token digests, names, the last four
         mobile digits and states only."""
-        user = _organiser()
-        activity = db.session.get(Activity, activity_id)
-        if activity is None:
-            raise NotFound(_l("This activity does not exist."))
-        if not has_role(user, Role.ORGANISER, node=activity.node):
-            raise NotAllowed(MSG_OUT_OF_SCOPE)
+        activity = load_activity(activity_id, Role.ORGANISER, user=_organiser())
         return queries.scanner_rows(activity.id)
-
-
-# --------------------------------------------------------------------------- create an activity
-
-def _enum_field(enum_cls, **kwargs):
-    return fields.Enum(enum_cls, by_value=True, **kwargs)
-
-
-class ActivityCreate(ApiSchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    kind = _enum_field(ActivityKind, required=True)
-    node_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
-    venue = fields.String(load_default="", validate=validate.Length(max=200))
-    starts_at = UtcDateTime(required=True)
-    ends_at = UtcDateTime(required=True)
-    signup_opens_at = UtcDateTime(required=True)
-    signup_closes_at = UtcDateTime(required=True)
-    cancel_cutoff_at = UtcDateTime(load_default=None, allow_none=True)
-    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100000))
-    mode = _enum_field(SignupMode, load_default=SignupMode.FIRST_COME)
-    visibility = _enum_field(Visibility, load_default=Visibility.PUBLIC)
-    waitlist_enabled = fields.Boolean(load_default=True)
-    members_only = fields.Boolean(load_default=False)
-    publish = fields.Boolean(load_default=False)
-
-    @validates_schema
-    def _times(self, data, **kwargs):
-        if "starts_at" in data and "ends_at" in data and data["ends_at"] < data["starts_at"]:
-            raise ValidationError(str(_l("The activity must end after it starts.")), field_name="ends_at")
-
-
-class ActivityCreated(Schema):
-    id = fields.Integer()
-    title = fields.String()
-    kind = fields.Function(lambda a: a.kind.value)
-    node_id = fields.Integer()
-    status = fields.Function(lambda a: a.status.value)
-    starts_at = UtcDateTime()
-    ends_at = UtcDateTime()
-    capacity = fields.Integer()
-
-
-@blp.route("/activities")
-class ActivityCreateView(MethodView):
-    decorators = [token_required]
-
-    @blp.arguments(ActivityCreate())
-    @blp.response(201, ActivityCreated)
-    @api_errors(blp, 401, 403, 422, c403="Not an organiser of that union")
-    def post(self, body):
-        """Create an activity (a draft unless ``publish``) for a union the organiser's scope covers."""
-        user = _organiser()
-        node = db.session.get(UnionNode, body["node_id"])
-        if node is not None and not has_role(user, Role.ORGANISER, node=node):
-            raise NotAllowed(_l("You do not organise activities for this union."))
-        publish_now = body.pop("publish")
-        # The same service as the organiser's web form: scope, field rules and audit in one place.
-        activity = activity_services.create_managed_activity(user, activity_services.ActivityData(**body))
-        if publish_now:
-            activity = activity_services.publish(user, activity.id)
-        return activity

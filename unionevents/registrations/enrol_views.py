@@ -6,14 +6,14 @@ the enrolment service and show its per-person report.  Works without JavaScript.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SelectField, SubmitField
 
+from ..access import current_actor, load_enrol_option
 from ..accounts.models import Role
-from ..core.errors import NotAllowed, NotFound, ValidationFailed
+from ..core.errors import ValidationFailed
 from ..core.forms import BaseForm
 from ..core.permissions import role_required
 from . import enrolment
@@ -37,21 +37,6 @@ class EnrolUploadForm(BaseForm):
     submit = SubmitField(_l("Enrol from the sheet"))
 
 
-def _actor():
-    return current_user._get_current_object()
-
-
-def _load(activity_id: int, unit_id: int) -> enrolment.EnrolOption:
-    try:
-        return enrolment.load_option(_actor(), activity_id, unit_id)
-    except NotFound:
-        abort(404)
-    except NotAllowed as error:
-        if isinstance(error, enrolment.NotEnrollable):
-            raise
-        abort(403)
-
-
 def _page_number() -> int:
     raw = request.args.get("page", "1")
     return int(raw) if raw.isdigit() and len(raw) < 7 else 1
@@ -69,20 +54,20 @@ def _render_enrol(option, form, upload_form, status=200, ids_error=None):
 @role_required(Role.ORGANISER)
 def index():
     return render_template("registrations/enrol/index.html",
-                           options=enrolment.enrollable_activities(_actor()))
+                           options=enrolment.enrollable_activities(current_actor()))
 
 
 @bp.route("/<int:activity_id>/<int:unit_id>", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def enrol(activity_id: int, unit_id: int):
-    option = _load(activity_id, unit_id)
+    option = load_enrol_option(activity_id, unit_id)
     form = EnrolForm()
     upload_form = EnrolUploadForm(formdata=None)
     form.slot_id.choices = upload_form.slot_id.choices = slot_choices(option.activity.slots)
     if request.method == "GET" or not form.validate_on_submit():
         return _render_enrol(option, form, upload_form, 200 if request.method == "GET" else 422)
     try:
-        result = enrolment.enrol_members(_actor(), option.activity.id, option.unit.id,
+        result = enrolment.enrol_members(current_actor(), option.activity.id, option.unit.id,
                                          request.form.getlist("ids"), slot_id=form.slot_id.data or None)
     except ValidationFailed as error:
         ids_error = " ".join(str(m) for m in error.errors.get("ids", []))
@@ -96,7 +81,7 @@ def enrol(activity_id: int, unit_id: int):
 @bp.route("/<int:activity_id>/<int:unit_id>/upload", methods=["POST"])
 @role_required(Role.ORGANISER)
 def upload(activity_id: int, unit_id: int):
-    option = _load(activity_id, unit_id)
+    option = load_enrol_option(activity_id, unit_id)
     form = EnrolForm(formdata=None)
     upload_form = EnrolUploadForm()
     form.slot_id.choices = upload_form.slot_id.choices = slot_choices(option.activity.slots)
@@ -104,7 +89,7 @@ def upload(activity_id: int, unit_id: int):
         return _render_enrol(option, form, upload_form, 422)
     data = upload_form.file.data
     try:
-        result = enrolment.enrol_spreadsheet(_actor(), option.activity.id, option.unit.id, data.read(),
+        result = enrolment.enrol_spreadsheet(current_actor(), option.activity.id, option.unit.id, data.read(),
                                              data.filename or "", slot_id=upload_form.slot_id.data or None)
     except ValidationFailed as error:
         for key, messages in error.errors.items():

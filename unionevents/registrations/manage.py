@@ -2,23 +2,23 @@
 
 Made for two volunteers with phones at a 200-person event: every page works at 360 px without
 JavaScript (the camera scan is an extra).  Views parse input, load-and-authorise the activity with
-``load_managed_activity``, call one service and show its answer.
+``access.load_activity``, call one service and show its answer.
 """
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
+from flask import (Blueprint, Response, flash, jsonify, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_babel import gettext as _, ngettext
-from flask_login import current_user
 
+from ..access import current_actor, flash_error, load_activity
 from ..accounts.models import Occupation, Role
 from ..activities.models import Activity, QuestionKind
 from ..core.db import MAX_ID
 from ..core.errors import DomainError, ValidationFailed
-from ..core.permissions import has_role, role_required
+from ..core.permissions import role_required
 from ..core.timeutil import now
 from ..extensions import db
 from . import exports, queries, rules, services
@@ -31,37 +31,12 @@ bp = Blueprint("roster", __name__, url_prefix="/manage")
 ORGANISER = Role.ORGANISER
 
 
-def load_managed_activity(activity_id: int) -> Activity:
-    """The activity, if the current user organises its union: 404 if missing, 403 if out of scope.
-
-    (The same contract as ``activities.manage.load_managed_activity``; the two are to be merged.)
-    """
-    activity = db.session.get(Activity, activity_id)
-    if activity is None:
-        abort(404)
-    if not has_role(current_user, ORGANISER, node=activity.node):
-        abort(403)
-    return activity
-
-
-def _actor():
-    return current_user._get_current_object()
-
-
-def _flash_error(error: DomainError) -> None:
-    if isinstance(error, ValidationFailed) and error.errors:
-        for messages in error.errors.values():
-            flash(" ".join(str(m) for m in messages), "error")
-    else:
-        flash(str(error.message), "error")
-
-
 # --------------------------------------------------------------------------- roster
 
 @bp.route("/activities/<int:activity_id>/roster")
 @role_required(ORGANISER)
 def roster(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     filters = queries.parse_filters(request.args)
     page = queries.roster_page(activity.id, filters)
     figures = queries.roster_figures(activity.id)
@@ -83,7 +58,7 @@ def _sort_choices():
 @bp.route("/activities/<int:activity_id>/roster/bulk", methods=["POST"])
 @role_required(ORGANISER)
 def bulk(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     action = request.form.get("action", "")
     ids = request.form.getlist("ids")
     if action == "message":
@@ -91,9 +66,9 @@ def bulk(activity_id: int):
         chosen = services.clean_ids(ids) if len(ids) <= services.BULK_LIMIT else []
         return render_template("registrations/manage/message.html", activity=activity, form=form, ids=chosen)
     try:
-        result = services.bulk_apply(activity.id, ids, action, _actor())
+        result = services.bulk_apply(activity.id, ids, action, current_actor())
     except ValidationFailed as error:
-        _flash_error(error)
+        flash_error(error)
         return redirect(request.form.get("back") if _is_roster_url(request.form.get("back"), activity.id)
                         else url_for(".roster", activity_id=activity.id))
     if result.done:
@@ -113,12 +88,12 @@ def _is_roster_url(url: str | None, activity_id: int) -> bool:
 @bp.route("/activities/<int:activity_id>/roster/no-shows", methods=["POST"])
 @role_required(ORGANISER)
 def mark_no_shows(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     if EmptyForm().validate_on_submit():
         try:
-            marked = services.mark_rest_no_show(activity.id, _actor())
+            marked = services.mark_rest_no_show(activity.id, current_actor())
         except DomainError as error:
-            _flash_error(error)
+            flash_error(error)
         else:
             flash(ngettext("%(num)d registration marked as no-show.",
                            "%(num)d registrations marked as no-show.", marked), "success")
@@ -130,7 +105,7 @@ def mark_no_shows(activity_id: int):
 @bp.route("/activities/<int:activity_id>/roster/message", methods=["GET", "POST"])
 @role_required(ORGANISER)
 def message(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     form = MessageForm()
     ids = services.clean_ids(request.form.getlist("ids")[:services.BULK_LIMIT]) if request.method == "POST" else []
     status = 200
@@ -138,7 +113,7 @@ def message(activity_id: int):
         selected = ids if form.audience.data == "selected" else None
         state = S(form.state.data) if form.audience.data == "state" else None
         try:
-            queued = services.send_notice(activity.id, _actor(), subject=form.subject.data,
+            queued = services.send_notice(activity.id, current_actor(), subject=form.subject.data,
                                           body=form.body.data, registration_ids=selected, state=state)
         except ValidationFailed as error:
             for key, messages in error.errors.items():
@@ -157,7 +132,7 @@ def message(activity_id: int):
 @bp.route("/activities/<int:activity_id>/roster/export", methods=["POST"])
 @role_required(ORGANISER)
 def export(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     form = ExportForm()
     if not form.validate_on_submit():
         for messages in form.errors.values():
@@ -167,7 +142,7 @@ def export(activity_id: int):
     full = bool(form.full_mobile.data)
     fmt = form.format.data
     if full:
-        services.record_full_mobile_export(activity.id, _actor(), fmt)
+        services.record_full_mobile_export(activity.id, current_actor(), fmt)
     stamp = now().strftime("%Y%m%d")
     filename = f"roster-{activity.id}-{stamp}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
@@ -185,7 +160,7 @@ def export(activity_id: int):
 @bp.route("/activities/<int:activity_id>/sign-in-sheet")
 @role_required(ORGANISER)
 def sign_in_sheet(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     return render_template("registrations/manage/sign_in_sheet.html", activity=activity,
                            rows=queries.sign_in_sheet(activity.id))
 
@@ -200,7 +175,7 @@ def _checkin_url(activity_id: int, q: str | None = None) -> str:
 @bp.route("/activities/<int:activity_id>/checkin")
 @role_required(ORGANISER)
 def checkin(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     q = (request.args.get("q") or "").strip()[:queries.SEARCH_MAX]
     # Outside the check-in window the page says so, and each check-in offers the override with a reason.
     window_closed = None if activity.slots else rules.checkin_refusal(
@@ -217,15 +192,15 @@ def checkin(activity_id: int):
 @bp.route("/activities/<int:activity_id>/checkin/<int:registration_id>", methods=["POST"])
 @role_required(ORGANISER)
 def check_in(activity_id: int, registration_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     q = request.form.get("q")
     if EmptyForm().validate_on_submit():
         try:
             # Only the "check in anyway" form sends a reason (blank there is refused: an override says why).
-            result = services.check_in_registration(activity.id, registration_id, _actor(),
+            result = services.check_in_registration(activity.id, registration_id, current_actor(),
                                                     override_reason=request.form.get("override_reason"))
         except DomainError as error:
-            _flash_error(error)
+            flash_error(error)
         else:
             _flash_checked_in(result)
     return redirect(_checkin_url(activity.id, q))
@@ -249,13 +224,13 @@ def _format_time(value) -> str:
 @bp.route("/activities/<int:activity_id>/checkin/<int:registration_id>/undo", methods=["POST"])
 @role_required(ORGANISER)
 def undo_check_in(activity_id: int, registration_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     q = request.form.get("q")
     if EmptyForm().validate_on_submit():
         try:
-            registration = services.undo_check_in_registration(activity.id, registration_id, _actor())
+            registration = services.undo_check_in_registration(activity.id, registration_id, current_actor())
         except DomainError as error:
-            _flash_error(error)
+            flash_error(error)
         else:
             flash(_("Check-in undone: %(name)s.", name=registration.user.name), "success")
     return redirect(_checkin_url(activity.id, q))
@@ -264,18 +239,18 @@ def undo_check_in(activity_id: int, registration_id: int):
 @bp.route("/activities/<int:activity_id>/checkin/ticket", methods=["POST"])
 @role_required(ORGANISER)
 def check_in_ticket(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     form = TicketForm()
     if not form.validate_on_submit():
         for messages in form.errors.values():
             flash(" ".join(str(m) for m in messages), "error")
         return redirect(_checkin_url(activity.id))
     try:
-        result = services.check_in_ticket(form.token.data, _actor(), activity_id=activity.id,
+        result = services.check_in_ticket(form.token.data, current_actor(), activity_id=activity.id,
                                           override_reason=(request.form.get("override_reason") or "").strip()
                                           or None)
     except DomainError as error:
-        _flash_error(error)
+        flash_error(error)
     else:
         _flash_checked_in(result)
     return redirect(_checkin_url(activity.id))
@@ -303,7 +278,7 @@ def _answers_from(form_data, activity: Activity) -> dict:
 @bp.route("/activities/<int:activity_id>/walk-in", methods=["GET", "POST"])
 @role_required(ORGANISER)
 def walk_in(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     form = _walk_in_form(activity)
     if request.method == "GET" and request.args.get("return_to") == "roster":
         form.return_to.data = "roster"
@@ -311,7 +286,7 @@ def walk_in(activity_id: int):
     answers = _answers_from(request.form, activity) if request.method == "POST" else {}
     if form.validate_on_submit():
         try:
-            result = services.walk_in(activity.id, mobile=form.mobile.data, name=form.name.data, actor=_actor(),
+            result = services.walk_in(activity.id, mobile=form.mobile.data, name=form.name.data, actor=current_actor(),
                                       slot_id=form.slot_id.data or None, answers=answers,
                                       check_in_now=bool(form.check_in_now.data))
         except ValidationFailed as error:
@@ -356,7 +331,7 @@ def checkin_roster(activity_id: int):
     """The door page's offline copy of the roster (session + organiser scope; the same minimal fields as
     ``GET /api/v1/activities/<id>/registrations``): ticket digests, names, last four digits, states, and
     ``keep_until``, when the phone must drop the copy (static/js/logout-guard.js)."""
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     rows = [{
         "registration_id": row.id,
         "token_digest": services.ticket_digest(row.ticket_secret),
@@ -382,7 +357,7 @@ def checkin_sync(activity_id: int):
     optionally ``"recorded_at"`` (when the phone recorded it: the check-in window is judged then) and
     ``"override_reason"`` (the door page's "check in anyway" outside the window).
     Sending it again answers the same and changes nothing."""
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, ORGANISER)
     body = request.get_json(silent=True)
     body = body if isinstance(body, dict) else {}
     try:
@@ -403,7 +378,7 @@ def checkin_sync(activity_id: int):
             return _json_error("recorded_at", _("The recorded time is not a valid date and time."), 422)
     try:
         override_reason = body.get("override_reason")
-        result = services.check_in_offline(activity.id, _actor(), client_id=client_id,
+        result = services.check_in_offline(activity.id, current_actor(), client_id=client_id,
                                            registration_id=registration_id if isinstance(registration_id, int)
                                            else None, token=token, recorded_at=recorded_at,
                                            override_reason=override_reason if isinstance(override_reason, str)

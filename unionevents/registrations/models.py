@@ -47,7 +47,8 @@ PLACE_STATES = (RegistrationState.CONFIRMED, RegistrationState.ATTENDED)
 #: cannot sign up a second time, and undoing a check-in never meets a second registration.
 TAKING_PART_STATES = LIVE_STATES + (RegistrationState.ATTENDED, RegistrationState.NO_SHOW)
 
-_TAKING_PART_SQL = "state IN ('pending', 'confirmed', 'waitlisted', 'attended', 'no_show')"
+#: The same set as SQL, for the partial unique index below (derived, so the two cannot drift apart).
+_TAKING_PART_SQL = "state IN ({})".format(", ".join(f"'{state.value}'" for state in TAKING_PART_STATES))
 
 
 class Registration(db.Model):

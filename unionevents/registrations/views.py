@@ -8,11 +8,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 
+from ..access import current_actor, load_visible_activity
 from ..accounts.forms import EmptyForm
 from ..activities.models import SignupMode
-from ..activities.services import get_visible_activity
 from ..core.errors import Conflict, NotAllowed, ValidationFailed
 from ..core.permissions import login_required
 from ..core.timeutil import now
@@ -22,10 +21,6 @@ from .models import RegistrationState
 from .presenting import answer_rows, calendar_bytes, qr_svg
 
 bp = Blueprint("registrations", __name__)
-
-
-def _me():
-    return current_user._get_current_object()
 
 
 def confirmation_message(registration, position: int | None) -> str:
@@ -48,8 +43,8 @@ def confirmation_message(registration, position: int | None) -> str:
 @bp.route("/activities/<int:activity_id>/signup", methods=["GET", "POST"])
 @login_required
 def signup(activity_id: int):
-    user = _me()
-    activity = get_visible_activity(activity_id, user)
+    user = current_actor()
+    activity = load_visible_activity(activity_id, user=user)
     state = services.signup_state(user, activity)
     if state.existing is not None:
         flash(_("You have already signed up for this activity."), "info")
@@ -87,7 +82,7 @@ def signup(activity_id: int):
 @bp.route("/me/registrations")
 @login_required
 def my_registrations():
-    registrations = services.my_registrations(_me())
+    registrations = services.my_registrations(current_actor())
     current = now()
     upcoming = [r for r in registrations if r.activity.ends_at >= current]
     past = [r for r in registrations if r.activity.ends_at < current]
@@ -99,21 +94,24 @@ def my_registrations():
 @bp.route("/me/registrations/<int:registration_id>")
 @login_required
 def detail(registration_id: int):
-    registration = services.get_own_registration(_me(), registration_id)
+    registration = services.get_own_registration(current_actor(), registration_id)
     ticket = None
     if registration.holds_place:
         ticket = qr_svg(services.ticket_token(registration), _("Ticket QR code"))
     position = (services.waitlist_position(registration)
                 if registration.state == RegistrationState.WAITLISTED else None)
+    from ..results.services import feedback_refusal  # results builds on registrations: asked, not imported
+
     return render_template("registrations/detail.html", registration=registration,
                            activity=registration.activity, ticket=ticket, position=position,
-                           answers=answer_rows(registration), form=EmptyForm())
+                           answers=answer_rows(registration), form=EmptyForm(),
+                           feedback_refusal=feedback_refusal(registration))
 
 
 @bp.route("/me/registrations/<int:registration_id>/calendar.ics")
 @login_required
 def calendar(registration_id: int):
-    registration = services.get_own_registration(_me(), registration_id)
+    registration = services.get_own_registration(current_actor(), registration_id)
     if not (registration.is_live or registration.holds_place):
         raise Conflict(_l("This registration is no longer active, so there is no calendar entry."))
     url = url_for(".detail", registration_id=registration.id, _external=True)
@@ -127,7 +125,7 @@ def calendar(registration_id: int):
 @bp.route("/me/registrations/<int:registration_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(registration_id: int):
-    user = _me()
+    user = current_actor()
     registration = services.get_own_registration(user, registration_id)
     form = EmptyForm()
     if request.method == "POST":

@@ -591,6 +591,8 @@ def parse_filter(args, user) -> tuple[ReportFilter, dict[str, list[str]]]:
     quarter, all kinds).  Raises NotFound for an unknown union and NotAllowed for one outside
     the user's officer scope.
     """
+    from ..access import holds
+    from ..accounts.models import Role
     from ..core.errors import NotAllowed, NotFound
 
     errors: dict[str, list[str]] = {}
@@ -605,7 +607,7 @@ def parse_filter(args, user) -> tuple[ReportFilter, dict[str, list[str]]]:
         found = db.session.get(UnionNode, int(raw_node))
         if found is None:
             raise NotFound(_l("This union does not exist."))
-        if not any(found.path.startswith(top.path) for top in tops):
+        if not holds(user, [Role.OFFICER], node=found):
             raise NotAllowed(_l("This union is outside the unions you report on."))
         node = found
     default_from, default_to = quarter_of(today())

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from ..access import current_actor, holds, load_activity
 from ..accounts.models import Role
-from ..activities.models import Activity, ActivityKind
-from ..core.errors import NotAllowed, NotFound
-from ..core.permissions import has_role, role_required
+from ..activities.models import ActivityKind
+from ..core.permissions import role_required
 from ..core.timeutil import utc_to_local
-from ..extensions import db
 from . import charts, exports, figures, queries  # noqa: F401 - figures registers providers
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -24,12 +22,8 @@ EXPORT_FORMATS = ("csv", "xlsx")
 
 
 def _filter():
-    try:
-        return queries.parse_filter(request.args, current_user)
-    except NotFound:
-        abort(404)
-    except NotAllowed:
-        abort(403)
+    """The report filter; an unknown union is 404, one outside the officer's scope 403 (``access.holds``)."""
+    return queries.parse_filter(request.args, current_actor())
 
 
 def _query_args(f: queries.ReportFilter, **changes) -> dict:
@@ -78,7 +72,7 @@ def _dashboard_charts(dash) -> dict:
 @role_required(Role.OFFICER)
 def dashboard():
     f, errors = _filter()
-    tops = queries.scope_tops(current_user)
+    tops = queries.scope_tops(current_actor())
     dash = queries.dashboard(f)
     return render_template("reports/dashboard.html", dash=dash, f=f, errors=errors, tops=tops,
                            trail=queries.breadcrumbs(f.node, tops), charts=_dashboard_charts(dash),
@@ -102,17 +96,6 @@ def export(fmt: str):
     return exports.xlsx_response(_filename(f, "xlsx"), sheets)
 
 
-def load_report_activity(activity_id: int) -> Activity:
-    """The activity, if the user reports on or organises its union: 404 if missing, 403 if not."""
-    activity = db.session.get(Activity, activity_id)
-    if activity is None:
-        abort(404)
-    if not (has_role(current_user, Role.OFFICER, node=activity.node)
-            or has_role(current_user, Role.ORGANISER, node=activity.node)):
-        abort(403)
-    return activity
-
-
 def slot_label(slot) -> str:
     start, end = utc_to_local(slot.starts_at), utc_to_local(slot.ends_at)
     return f"{start:%Y-%m-%d %H:%M}–{end:%H:%M}"
@@ -121,7 +104,7 @@ def slot_label(slot) -> str:
 @bp.get("/activities/<int:activity_id>")
 @role_required(Role.OFFICER, Role.ORGANISER)
 def activity(activity_id: int):
-    activity = load_report_activity(activity_id)
+    activity = load_activity(activity_id, Role.OFFICER, Role.ORGANISER)
     stats = queries.activity_stats(activity)
     states = [(s.title, n) for s, n in stats.by_state]
     state_chart = charts.bar_chart(
@@ -129,7 +112,7 @@ def activity(activity_id: int):
         _("Bar chart of this activity's registrations in each state: %(list)s.",
           list=", ".join(f"{label} {n}" for label, n in states)),
         [label for label, _n in states], [n for _label, n in states])
-    officer = has_role(current_user, Role.OFFICER, node=activity.node)
+    officer = holds(current_actor(), [Role.OFFICER], activity=activity)
     return render_template("reports/activity.html", activity=activity, stats=stats, state_chart=state_chart,
                            slot_label=slot_label, officer=officer)
 
@@ -139,7 +122,7 @@ def activity(activity_id: int):
 def activity_export(activity_id: int, fmt: str):
     if fmt not in EXPORT_FORMATS:
         abort(404)
-    activity = load_report_activity(activity_id)
+    activity = load_activity(activity_id, Role.OFFICER, Role.ORGANISER)
     sheets = exports.activity_sheets(queries.activity_stats(activity), slot_label)
     name = f"activity-{activity.id}-statistics.{fmt}"
     if fmt == "csv":

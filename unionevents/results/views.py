@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from ..access import apply_errors, current_actor, load_activity
 from ..accounts.models import Role
-from ..activities.manage import apply_errors, load_managed_activity
 from ..core.errors import Conflict, ValidationFailed
 from ..core.permissions import login_required, role_required
 from . import services
@@ -16,26 +15,22 @@ from .forms import FeedbackForm
 bp = Blueprint("results", __name__)
 
 
-def _me():
-    return current_user._get_current_object()
-
-
 @bp.route("/me/feedback")
 @login_required
 def my_feedback():
-    return render_template("results/mine.html", items=services.my_feedback(_me()))
+    return render_template("results/mine.html", items=services.my_feedback(current_actor()))
 
 
 @bp.route("/me/feedback/<int:registration_id>", methods=["GET", "POST"])
 @login_required
 def give_feedback(registration_id: int):
-    registration, feedback = services.registration_for_feedback(_me(), registration_id)
+    registration, feedback = services.registration_for_feedback(current_actor(), registration_id)
     refusal = services.feedback_refusal(registration)
     form = FeedbackForm()
     status = 200
     if refusal is None and form.validate_on_submit():
         try:
-            services.leave_feedback(_me(), registration.id, form.rating.data, form.comment.data)
+            services.leave_feedback(current_actor(), registration.id, form.rating.data, form.comment.data)
         except ValidationFailed as error:
             apply_errors(form, error)
             status = 422
@@ -56,7 +51,7 @@ def give_feedback(registration_id: int):
 @bp.route("/manage/activities/<int:activity_id>/feedback")
 @role_required(Role.ORGANISER)
 def feedback(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     return render_template("results/feedback.html", activity=activity,
                            summary=services.feedback_summary(activity.id))
 
@@ -64,6 +59,6 @@ def feedback(activity_id: int):
 @bp.route("/manage/activities/<int:activity_id>/attendance")
 @role_required(Role.ORGANISER)
 def attendance(activity_id: int):
-    activity = load_managed_activity(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER)
     return render_template("results/attendance.html", activity=activity,
                            report=services.attendance_by_unit(activity.id))

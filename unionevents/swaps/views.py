@@ -1,38 +1,24 @@
 """Organiser pages of a swap (/manage/activities/<id>/swap...) and the union libraries (/manage/library).
 
-Every view is ``@role_required(Role.ORGANISER)`` and loads its activity through the manage loader
+Every view is ``@role_required(Role.ORGANISER)`` and loads its activity through ``access.load_activity``
 (404 missing, 403 out of scope); each parses its input, calls one service and renders.
 """
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from ..access import apply_errors, current_actor, load_activity, load_node
 from ..accounts.models import Role
-from ..activities.manage import apply_errors, load_managed_activity
 from ..activities.models import Activity, ActivityKind
 from ..core.errors import Conflict, NotFound, ValidationFailed
-from ..core.permissions import has_role, role_required
+from ..core.permissions import role_required
 from ..core.timeutil import now, utc_to_local
-from ..extensions import db
-from ..unions.models import UnionNode
 from . import services
 from .forms import DeskSearchForm, DonationForm, RuleForm, StockForm, whole_number
 from .rules import Limit
 
 bp = Blueprint("swaps", __name__, url_prefix="/manage")
-
-
-def _me():
-    return current_user._get_current_object()
-
-
-def load_swap(activity_id: int) -> Activity:
-    activity = load_managed_activity(activity_id)
-    if activity.kind != ActivityKind.SWAP:
-        abort(404)
-    return activity
 
 
 def _desk(activity: Activity, rule_form=None, stock_form=None, status: int = 200):
@@ -56,17 +42,17 @@ def _desk(activity: Activity, rule_form=None, stock_form=None, status: int = 200
 @bp.route("/activities/<int:activity_id>/swap")
 @role_required(Role.ORGANISER)
 def desk(activity_id: int):
-    return _desk(load_swap(activity_id))
+    return _desk(load_activity(activity_id, Role.ORGANISER, kind=ActivityKind.SWAP))
 
 
 @bp.route("/activities/<int:activity_id>/swap/rule", methods=["POST"])
 @role_required(Role.ORGANISER)
 def save_rule(activity_id: int):
-    activity = load_swap(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER, kind=ActivityKind.SWAP)
     form = RuleForm()
     if form.validate_on_submit():
         try:
-            services.set_rule(_me(), activity.id, whole_number(form.books_per_lot.data),
+            services.set_rule(current_actor(), activity.id, whole_number(form.books_per_lot.data),
                               whole_number(form.portions_per_lot.data),
                               whole_number(form.per_person_cap.data))
         except ValidationFailed as error:
@@ -80,14 +66,14 @@ def save_rule(activity_id: int):
 @bp.route("/activities/<int:activity_id>/swap/stock", methods=["POST"])
 @role_required(Role.ORGANISER)
 def save_stock(activity_id: int):
-    activity = load_swap(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER, kind=ActivityKind.SWAP)
     form = StockForm()
     status = 400
     if form.validate_on_submit():
         amount = whole_number(form.amount.data)
         kwargs = {"set_to": amount} if form.mode.data == "set" else {"delta": amount}
         try:
-            adjustment = services.change_stock(_me(), activity.id, reason=form.reason.data or "", **kwargs)
+            adjustment = services.change_stock(current_actor(), activity.id, reason=form.reason.data or "", **kwargs)
         except ValidationFailed as error:
             apply_errors(form, error, {"delta": "amount", "set_to": "amount"})
             status = 422
@@ -103,7 +89,7 @@ def save_stock(activity_id: int):
 @bp.route("/activities/<int:activity_id>/swap/registrations/<int:registration_id>", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def donation(activity_id: int, registration_id: int):
-    activity = load_swap(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER, kind=ActivityKind.SWAP)
     try:
         registration = services.registration_at_desk(activity.id, registration_id)
     except NotFound:
@@ -112,7 +98,7 @@ def donation(activity_id: int, registration_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            result = services.record_donation(_me(), activity.id, registration.id,
+            result = services.record_donation(current_actor(), activity.id, registration.id,
                                               whole_number(form.books.data), form.titles.data or "")
         except ValidationFailed as error:
             apply_errors(form, error)
@@ -149,14 +135,14 @@ def _donation_message(name: str, result: services.DonationResult) -> str:
 @bp.route("/activities/<int:activity_id>/swap/ledger")
 @role_required(Role.ORGANISER)
 def ledger(activity_id: int):
-    activity = load_swap(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER, kind=ActivityKind.SWAP)
     return render_template("swaps/ledger.html", activity=activity, ledger=services.ledger(activity.id))
 
 
 @bp.route("/activities/<int:activity_id>/swap/ledger.xlsx")
 @role_required(Role.ORGANISER)
 def ledger_export(activity_id: int):
-    activity = load_swap(activity_id)
+    activity = load_activity(activity_id, Role.ORGANISER, kind=ActivityKind.SWAP)
     stamp = utc_to_local(now()).strftime("%Y%m%d-%H%M")
     return _xlsx_response(services.ledger_xlsx(activity), f"swap-{activity.id}-ledger-{stamp}.xlsx")
 
@@ -174,16 +160,12 @@ def _xlsx_response(body: bytes, filename: str):
 @bp.route("/library")
 @role_required(Role.ORGANISER)
 def library():
-    return render_template("swaps/library.html", rows=services.library_inventory(_me()))
+    return render_template("swaps/library.html", rows=services.library_inventory(current_actor()))
 
 
 @bp.route("/library/<int:node_id>")
 @role_required(Role.ORGANISER)
 def library_node(node_id: int):
-    node = db.session.get(UnionNode, node_id)
-    if node is None:
-        abort(404)
-    if not has_role(current_user, Role.ORGANISER, node=node):
-        abort(403)
+    node = load_node(node_id, Role.ORGANISER)
     stock, books = services.library_books(node.id)
     return render_template("swaps/library_node.html", node=node, stock=stock, books=books)
