@@ -32,7 +32,7 @@ Where each part lives (``from unionevents.registrations import services`` reache
 * ``counters``     place counters (activity, time slot, unit quota): claim and release;
 * ``signup``       sign-up and places, eligibility facts, ``signup_state``;
 * ``waitlist``     waiting-list order and position, promotion (automatic and by the organiser);
-* ``decisions``    cancel, approve, reject;
+* ``decisions``    cancel, approve, reject; cancelling the registrations of a cancelled activity;
 * ``checkin``      the check-in window, check-in (door, ticket, offline), undo, no-show;
 * ``walkin``       registering someone at the door by mobile number;
 * ``lottery``      the seeded draw;
@@ -62,7 +62,7 @@ from .checkin import (
     undo_check_in_registration,
 )
 from .counters import _Counter
-from .decisions import approve, cancel, reject
+from .decisions import approve, cancel, cancel_for_activity, reject
 from .errors import (
     FULL_MESSAGES, MSG_ACTIVITY_FULL, MSG_QUOTA_FULL, MSG_SLOT_FULL, ActivityFull, AlreadyRegistered, Busy,
     CancellationClosed, DrawRefused, IllegalTransition, NotEligible, SignupClosed,
@@ -90,5 +90,5 @@ __all__ = [
     "BulkResult", "CheckInClosed", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
-    "check_in_offline", "fill_free_places",
+    "check_in_offline", "cancel_for_activity", "fill_free_places",
 ]

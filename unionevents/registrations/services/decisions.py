@@ -1,8 +1,9 @@
-"""Cancel, approve, reject: the worker's and the organiser's decisions on a registration."""
+"""Cancel, approve, reject: the worker's and the organiser's decisions on a registration,
+and cancelling every live registration of a cancelled activity."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from ...accounts.models import Role, User
 from ...activities.models import Activity, SignupMode
@@ -11,10 +12,10 @@ from ...core.permissions import has_role
 from ...core.timeutil import now
 from ...extensions import db
 from .. import rules
-from ..models import PLACE_STATES, Registration, RegistrationState as S
+from ..models import LIVE_STATES, PLACE_STATES, Registration, RegistrationState as S
 from .errors import ActivityFull, CancellationClosed, IllegalTransition, _StaleState
 from .notices import _send
-from .state import _change_state, _load_row
+from .state import _change_state, _load_row, _lock_activity_row, _reg_rows, _RegRow
 from .transactions import _in_write_transaction
 from .waitlist import _position, _promote
 
@@ -109,3 +110,28 @@ def approve(registration_id: int, actor: User) -> Registration:
 def reject(registration_id: int, actor: User) -> Registration:
     return _organiser_decision(registration_id, actor, False)
 
+
+def cancel_for_activity(activity_id: int, actor_id: int | None) -> list[_RegRow]:
+    """The activity itself is being cancelled: cancel every live registration (pending, confirmed,
+    waiting list), each through ``_change_state`` — the same audit row, place counters and report
+    counts as any other cancellation.  No single-registration rule (cut-off, own registration)
+    applies and nobody is promoted; the caller tells each person (its own message, with the reason).
+
+    Call inside the caller's write transaction, after locking the activity.  Returns the cancelled
+    rows (``id``, ``user_id``, ...), in id order.
+    """
+    _lock_activity_row(activity_id=activity_id)
+    rows = _reg_rows(Registration.activity_id == activity_id, Registration.state.in_(LIVE_STATES),
+                     order_by=(Registration.id,), lock=True)
+    for row in rows:
+        _change_state(row, S.CANCELLED, actor_id=actor_id, action="registration.cancel")
+    # The counters moved in SQL: the loaded activity, slots and quotas read them afresh when next asked.
+    activity = db.session.identity_map.get(db.session.identity_key(Activity, activity_id))
+    if activity is not None:
+        db.session.expire(activity, ["taken"])
+        unloaded = inspect(activity).unloaded
+        for slot in activity.slots if "slots" not in unloaded else ():
+            db.session.expire(slot, ["taken"])
+        for quota in activity.unit_quotas if "unit_quotas" not in unloaded else ():
+            db.session.expire(quota, ["used"])
+    return rows
