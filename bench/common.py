@@ -115,7 +115,8 @@ def seed_signup_activity(url: str, tokens: list[str], capacity: int, migrate: bo
         ])
         ids = list(db.session.scalars(db.select(User.id).where(User.union_id == unit.id).order_by(User.id)))
         db.session.execute(insert(ApiToken), [
-            {"user_id": user_id, "digest": token_digest(raw), "label": "bench", "created_at": created}
+            {"user_id": user_id, "digest": token_digest(raw), "label": "bench", "created_at": created,
+             "expires_at": created + timedelta(days=30)}
             for user_id, raw in zip(ids, tokens)
         ])
         db.session.commit()

@@ -36,6 +36,10 @@ def create_app(config: str | type | dict | None = None,
     _hand_domains_to_core(app)
     _register_blueprints(app)
 
+    from .reports import init_app as init_reports
+
+    init_reports(app)  # the report counters listen to the registration engine (core.events)
+
     from .core.errors import register_error_handlers
     from .core.security import install_security_headers
     from .core.templating import install_template_helpers

@@ -96,3 +96,28 @@ def test_every_roster_change_is_audited_with_before_and_after(make, tree, frozen
     # ids and states only: no names or mobile numbers anywhere in the audit data
     dump = json.dumps([row.data for row in db.session.scalars(select(AuditLog))], ensure_ascii=False)
     assert "审计职工" not in dump and "临时职工" not in dump and "1380000" not in dump
+
+
+def test_cancelling_the_activity_cancels_each_registration_like_any_cancellation(make, tree):
+    """Issue 15, part 4: one writer.  Cancelling an activity cancels its registrations through the
+    engine's state changer: the same audit row as any other cancellation (states before and after,
+    nothing else), the place counters released, the report summaries still equal to a recount."""
+    from unionevents.activities.services import cancel_activity
+    from unionevents.reports.services import check
+
+    organiser = make.user("街道组织者", role=Role.ORGANISER, scope="丰台区总工会")
+    w1, w2, w3 = (make.user(f"取消职工{i}", mobile=f"1380001{i:04d}", union=MALL) for i in range(3))
+    activity = make.activity("整场取消", node="丰台区总工会", capacity=1)
+    confirmed = services.register(w1, activity.id)
+    waitlisted = services.register(w2, activity.id)
+    gone = services.register(w3, activity.id)
+    services.cancel(gone.id, w3)
+    assert (confirmed.state, waitlisted.state) == (S.CONFIRMED, S.WAITLISTED)
+
+    assert cancel_activity(organiser, activity.id, "场地维修") == 2
+    for registration, before in ((confirmed, "confirmed"), (waitlisted, "waitlisted")):
+        row = last_row("registration.cancel", registration.id)
+        assert row.actor_id == organiser.id
+        assert row.data == {"from_state": before, "to_state": "cancelled", "activity_id": activity.id}
+    assert db.session.scalar(select(Activity.taken).where(Activity.id == activity.id)) == 0
+    assert check() == []

@@ -109,7 +109,7 @@ class TestFirstCome:
             set_committed_value(loaded, "taken", loaded.capacity)  # what an earlier moment showed
             return loaded
 
-        monkeypatch.setattr(services, "_activity_for_signup", stale_read)
+        monkeypatch.setattr(services.signup, "_activity_for_signup", stale_read)  # where register looks
         rows_read = []
         real_read = services._Counter.activity_status_and_room
         monkeypatch.setattr(services._Counter, "activity_status_and_room",
@@ -183,7 +183,7 @@ class TestFirstCome:
                 raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
             return "done"
 
-        monkeypatch.setattr(services, "RETRY_BACKOFF", 0.001)
+        monkeypatch.setattr(services.transactions, "RETRY_BACKOFF", 0.001)
         assert services._in_write_transaction(flaky) == "done" and len(calls) == 3
 
         def always_locked():
@@ -736,11 +736,11 @@ def test_a_signup_racing_the_activity_cancellation_is_refused(organiser, make, m
     write = services._in_write_transaction
 
     def cancel_then_write(fn, *args, **kwargs):
-        monkeypatch.setattr(services, "_in_write_transaction", write)
+        monkeypatch.setattr(services.signup, "_in_write_transaction", write)
         cancel_activity(organiser, activity.id, "场地维修")
         return write(fn, *args, **kwargs)
 
-    monkeypatch.setattr(services, "_in_write_transaction", cancel_then_write)
+    monkeypatch.setattr(services.signup, "_in_write_transaction", cancel_then_write)  # the sign-up's
     with pytest.raises(SignupClosed) as refused:
         services.register(late, activity.id)
     assert str(refused.value.message) == "This activity has been cancelled."  # 本活动已取消。 in zh

@@ -11,13 +11,14 @@ Export
     ``*secret*``, ``*password*``, or marked ``info={"secret": True}``.
 
 Erasure
-    1. Live registrations are cancelled through ``registrations.services.cancel`` so places are
-       freed and waiting lists promoted.  A registration past its cancellation cut-off keeps its
-       state (the place stays taken, like a no-show) but is anonymised with the rest.
-    2. In one write transaction: every function in ``erasure_hooks`` runs (other domains wipe
-       their own personal fields there), registrations keep their state, activity, slot and
-       unit (the reports count them) but lose their answers and get a fresh ticket secret,
-       the worker's outbox messages, API tokens and role grants are deleted, and the user row is
+    1. Every function in ``pre_erasure_hooks`` runs with the user, before the erasure transaction,
+       for changes that need their own transactions: registrations cancels live registrations
+       through its engine there, so places are freed and waiting lists promoted (a registration
+       past its cancellation cut-off keeps its state: the place stays taken, like a no-show).
+    2. In one write transaction: every function in ``erasure_hooks`` runs (each domain wipes its
+       own personal fields there: registrations keep their state, activity, slot and unit — the
+       reports count them — but lose their answers and get a fresh ticket secret), the worker's
+       outbox messages, API tokens and role grants are deleted, and the user row is
        anonymised: name → "Deleted account" (in the site language; ``User.display_name``
        translates it for each viewer), mobile → ``x`` + the id padded to 10 digits (unique,
        never a phone number), no password, no member card, district, locale or consent record;
@@ -31,14 +32,15 @@ Erasure
 wiped), must only change rows through the session, and must not commit.  A hook may return a
 callable that runs once the transaction has committed, for work outside the database that must not
 happen if it rolls back (contests delete the photo files there).  Example (contests): entries keep
-their code and scores but lose their photos, title, text and names.
+their code and scores but lose their photos, title, text and names.  ``register_pre_erasure_hook``
+adds a ``hook(user: User) -> None`` run before that transaction (it may open its own).  This module
+imports no domain: each registers its hooks when imported (the app factory imports them all).
 """
 from __future__ import annotations
 
 import io
 import json
 import re
-import secrets
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -73,6 +75,18 @@ def register_erasure_hook(hook: ErasureHook) -> ErasureHook:
     """Add ``hook`` to ``erasure_hooks`` (usable as a decorator); adding it twice is harmless."""
     if hook not in erasure_hooks:
         erasure_hooks.append(hook)
+    return hook
+
+
+PreErasureHook = Callable[[User], None]
+#: Functions run with the user before the erasure transaction (they may open their own).
+pre_erasure_hooks: list[PreErasureHook] = []
+
+
+def register_pre_erasure_hook(hook: PreErasureHook) -> PreErasureHook:
+    """Add ``hook`` to ``pre_erasure_hooks`` (usable as a decorator); adding it twice is harmless."""
+    if hook not in pre_erasure_hooks:
+        pre_erasure_hooks.append(hook)
     return hook
 
 
@@ -207,25 +221,6 @@ def check_password(user: User, password: str | None) -> None:
         raise ValidationFailed({"password": [str(_l("The password is not correct."))]})
 
 
-def _cancel_live_registrations(user: User) -> int:
-    from ..registrations import services as registrations
-    from ..registrations.models import Registration
-
-    live = db.session.scalars(
-        select(Registration.id).where(Registration.user_id == user.id, Registration.is_live)
-        .order_by(Registration.id)
-    ).all()
-    db.session.rollback()  # end the read: cancel() takes the write lock itself
-    cancelled = 0
-    for registration_id in live:
-        try:
-            registrations.cancel(registration_id, user)
-        except (registrations.CancellationClosed, registrations.IllegalTransition):
-            continue  # past the cut-off: the place stays taken, the row is anonymised below
-        cancelled += 1
-    return cancelled
-
-
 def erase_account(user: User, actor: User | None = None) -> User:
     """Delete ``user``'s personal data and end their access; the anonymised row keeps the counts right.
 
@@ -235,9 +230,8 @@ def erase_account(user: User, actor: User | None = None) -> User:
         raise AlreadyErased()
     user_id = user.id
     actor_id = actor.id if actor is not None else user_id
-    _cancel_live_registrations(user)
-
-    from ..registrations.models import Registration
+    for hook in list(pre_erasure_hooks):
+        hook(user)
 
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         placeholder = gettext("Deleted account")
@@ -248,9 +242,6 @@ def erase_account(user: User, actor: User | None = None) -> User:
             then = hook(user_id)
             if then is not None:
                 after_commit.append(then)
-        for registration in db.session.scalars(select(Registration).where(Registration.user_id == user_id)):
-            registration.answers = None
-            registration.ticket_secret = secrets.token_urlsafe(32)
         db.session.execute(delete(OutboxMessage).where(OutboxMessage.user_id == user_id))
         db.session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
         db.session.execute(delete(RoleGrant).where(RoleGrant.user_id == user_id))

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import force_locale, format_datetime, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 
 from ...accounts.models import User
 from ...core.audit import log_action
@@ -13,8 +12,8 @@ from ...core.errors import Conflict, ValidationFailed
 from ...core.outbox import enqueue
 from ...core.timeutil import now
 from ...extensions import db
-from ...registrations.models import Registration, RegistrationState
-from ...reports.services import record_transition, sync_activity
+from ...registrations.models import Registration
+from ...reports.services import sync_activity
 from ..models import Activity, ActivityStatus
 from .lifecycle import _lock_activity
 
@@ -46,43 +45,12 @@ def cancel_activity(actor: User, activity_id: int, reason: str = "") -> int:
     return len(cancelled)
 
 
-def cancel_live_registrations(actor: User, activity: Activity) -> list[Registration]:
-    """Cancel every live registration of ``activity`` and recount its places (inside the caller's transaction).
+def cancel_live_registrations(actor: User, activity: Activity) -> list:
+    """Cancel every live registration of ``activity`` through the registration engine, inside the
+    caller's transaction: the same audit row, place counters and report counts as any cancellation."""
+    from ...registrations.services import cancel_for_activity
 
-    Used when the whole activity is cancelled, which no single-registration rule
-    (cut-off, own registration) applies to; waiting lists are not promoted.
-    """
-    registrations = list(db.session.scalars(
-        select(Registration).where(Registration.activity_id == activity.id, Registration.is_live)
-        .order_by(Registration.id).with_for_update(of=Registration)
-    ))
-    for registration in registrations:
-        record_transition(activity.id, registration.state, RegistrationState.CANCELLED, registration.user_id)
-        registration.state = RegistrationState.CANCELLED
-        log_action(actor.id, "registration.cancel", registration, activity_id=activity.id,
-                   user_id=registration.user_id, cause="activity_cancelled")
-    db.session.flush()
-    _recount_places(activity)
-    return registrations
-
-
-def _recount_places(activity: Activity) -> None:
-    """Set the activity's, its slots' and its unit quotas' counters from the registrations holding places."""
-    holding = select(Registration).where(Registration.activity_id == activity.id, Registration.holds_place)
-    activity.taken = db.session.scalar(select(func.count()).select_from(holding.subquery())) or 0
-    per_slot = dict(db.session.execute(
-        select(Registration.slot_id, func.count(Registration.id))
-        .where(Registration.activity_id == activity.id, Registration.holds_place).group_by(Registration.slot_id)
-    ).all())
-    for slot in activity.slots:
-        slot.taken = per_slot.get(slot.id, 0)
-    per_unit = dict(db.session.execute(
-        select(Registration.unit_node_id, func.count(Registration.id))
-        .where(Registration.activity_id == activity.id, Registration.holds_place)
-        .group_by(Registration.unit_node_id)
-    ).all())
-    for quota in activity.unit_quotas:
-        quota.used = per_unit.get(quota.node_id, 0)
+    return cancel_for_activity(activity.id, actor.id)
 
 
 def _notify_activity_cancelled(registration: Registration, activity: Activity, reason: str) -> None:

@@ -1,0 +1,85 @@
+"""Walk-ins: registering someone at the door by mobile number (an account made when needed)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+
+from ...accounts.models import User
+from ...activities.models import ActivityKind, SignupMode
+from ...core.db import write_transaction
+from ...core.errors import ValidationFailed
+from ...extensions import db
+from ..models import Registration, RegistrationState as S
+from .checkin import CheckInClosed, check_in
+from .decisions import approve
+from .errors import AlreadyRegistered, IllegalTransition, NotEligible
+from .signup import _activity_for_signup, _validate_signup, register
+
+
+@dataclass
+class WalkInResult:
+    registration: Registration
+    created_account: bool
+    existing_registration: bool
+    checked_in: bool
+    check_in_refused: str | None = None  # why the asked-for check-in did not happen
+
+
+def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slot_id=None,
+            answers: dict | None = None, check_in_now: bool = False) -> WalkInResult:
+    """Register someone at the door by mobile number, making an unactivated account (with the name the
+    organiser gives) when the number has none; optionally check them in at once.
+
+    Every sign-up rule holds except the window (``register(entered_by=...)``).  An application to an
+    approval activity is approved on the spot.  Someone already registered is not registered again:
+    their registration is used (and checked in when asked).
+    """
+    from ...accounts.activation import issue_code
+    from ...accounts.services import create_user, find_by_mobile, mobile_error, normalise_mobile
+
+    mobile = normalise_mobile(mobile)
+    error = mobile_error(mobile)
+    if error:
+        raise ValidationFailed({"mobile": [error]})
+    user = find_by_mobile(mobile)
+    created = False
+    if user is None:
+        if not (name or "").strip():
+            raise ValidationFailed({"name": [str(_l(
+                "No account has this mobile number yet. Please enter the worker's name to make one."))]})
+        # Refuse what register() would refuse anyway before making the account: a refused walk-in
+        # must leave nothing behind.
+        activity = _activity_for_signup(activity_id)
+        if activity.kind == ActivityKind.HEALTH:
+            raise NotEligible(_l("A health service needs the worker's own consent, so nobody can be signed up "
+                                 "for one by someone else."))
+        _validate_signup(activity, slot_id=slot_id or None, answers=answers, health_consent=False)
+        try:
+            with write_transaction():
+                user = create_user(mobile, name, None, created_by=actor, activated=False)
+                issue_code(user)  # the worker activates the account with the code from the outbox
+            created = True
+        except IntegrityError:
+            db.session.rollback()  # another volunteer made it a moment ago
+            user = find_by_mobile(mobile)
+            if user is None:
+                raise
+    existing = False
+    try:
+        registration = register(user, activity_id, slot_id=slot_id or None, answers=answers, entered_by=actor)
+    except AlreadyRegistered as already:
+        registration = db.session.get(Registration, already.registration_id)
+        existing = True
+    if registration.state == S.PENDING and registration.activity.mode == SignupMode.APPROVAL:
+        registration = approve(registration.id, actor)
+    checked_in, refused = False, None
+    if check_in_now:
+        try:
+            registration = check_in(registration.id, actor)
+            checked_in = True
+        except (IllegalTransition, CheckInClosed) as error:  # e.g. waiting list, or not yet the day
+            refused = str(error.message)
+    return WalkInResult(registration, created_account=created, existing_registration=existing,
+                        checked_in=checked_in, check_in_refused=refused)
