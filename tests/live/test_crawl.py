@@ -20,7 +20,7 @@ import pytest
 
 from .client import Browser, parse_page
 from .world import (ADMIN, ORGANISER_AOYUNCUN, ORGANISER_INDUSTRY, ORGANISER_JIANGONG, ORGANISER_YUQUANYING, RIDER,
-                    ROLES, TECHNICIAN)
+                    ROLES, TEACHER, TECHNICIAN)
 
 pytestmark = pytest.mark.xdist_group("live-gunicorn")
 
@@ -66,7 +66,7 @@ ROUTES = {
     "contests.my_entries": None,
     "contests.entry": _each("entry_id", ("photo_entry", "song_entry")),
     "contests.edit_entry": _each("entry_id", ("photo_entry", "song_entry")),
-    "contests.certificate": _each("entry_id", ("photo_entry",)),
+    "contests.certificate": _each("entry_id", ("photo_entry", "song_entry")),
     "manage.activities": None, "manage.new_activity": None,
     "manage.activity": _each("activity_id", ALL_ACTIVITIES),
     "manage.edit_activity": _each("activity_id", DOOR),
@@ -172,12 +172,11 @@ DOWNLOADS = [
     ("roster.sign_in_sheet", ORGANISER_YUQUANYING, ("activity_id", "class"), "text/html"),
     ("roster.checkin_roster", ORGANISER_YUQUANYING, ("activity_id", "class"), "application/json"),
     ("api-docs.openapi_json", None, None, "application/json"),
+    # The award winner's certificate (an HTML page to print): the world publishes the song contest's results.
+    ("contests.certificate", TEACHER, ("entry_id", "song_entry"), "certificate"),
 ]  # the roster's own CSV and XLSX (a POST): test_roster_export_downloads_for_every_kind
 # Downloads the demo data cannot produce, and why.
-DOWNLOADS_UNREACHABLE = {
-    "contests.certificate": "a certificate exists only for an awarded entry of a contest whose results are "
-                            "published; the demo contests are still taking entries (tests/contests covers it)",
-}
+DOWNLOADS_UNREACHABLE: dict[str, str] = {}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CRAWL_STATS: dict = {}
 
@@ -333,6 +332,14 @@ def test_file_downloads_parse(gunicorn_server, world, url_map, endpoint, who, ar
     url = url_map.bind("localhost").build(endpoint, values)
     response = Browser(gunicorn_server.url, who).get(url)
     assert response.status_code == 200, (url, response.status_code)
+    if kind == "certificate":
+        assert response.headers["Content-Type"].startswith("text/html"), response.headers["Content-Type"]
+        title = world.db.scalar("SELECT title FROM contest_entry WHERE id = :e", e=values["entry_id"])
+        tier = world.db.scalar("SELECT t.name FROM contest_award a JOIN contest_award_tier t ON t.id = a.tier_id "
+                               "WHERE a.entry_id = :e", e=values["entry_id"])
+        assert title and tier, (title, tier)
+        assert title in response.text and tier in response.text, response.text[:1000]
+        return
     _parse(kind, response)
 
 

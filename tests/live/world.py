@@ -3,8 +3,9 @@
 ``build_world(server)`` plays the demo's people the way they would use the site — workers sign up
 (class with questions, health check with a slot and consent, swap), one cancels, two enter the contests
 (a photo upload, a performance), organisers check someone in at the door, take a walk-in, record a swap
-donation, create and edit an activity, open the public vote; a worker votes — each step through the
-page's form with its CSRF token, asserting it worked.  Then it reads the ids of what now exists
+donation, create and edit an activity, open the public vote; a worker votes; the song contest is judged
+and its results published (an award and a certificate) — each step through the page's form with its
+CSRF token, asserting it worked.  Then it reads the ids of what now exists
 straight from the server's database (``LiveDb``), to fill the crawl's URL arguments.
 """
 from __future__ import annotations
@@ -200,6 +201,33 @@ def build_world(base_url: str, database_url: str) -> World:
     scores = {f.name: "8" for f in score_form.fields if re.fullmatch(r"c\d+", f.name)}
     _ok(judge.submit(score_form, scores), "judge scores")
     assert db.scalar("SELECT count(*) FROM contest_score") == len(scores) > 0
+
+    # The song contest is taken through to published results (the photo contest stays in its open round,
+    # which the concurrency tier judges): its organiser puts the judge on the panel and opens the first
+    # round; the judge scores the song; the organiser closes the round, allocates the awards by rank and
+    # publishes the results — so the teacher holds an award and a certificate.
+    songs_organiser = world.browser(ORGANISER_HUAIROU)
+    songs_manage = f"/manage/activities/{ids['songs']}/contest"
+    _ok(songs_organiser.fill_and_post(f"{songs_manage}/judges", {"mobile": JUDGE}, has="mobile"),
+        "judge put on the song panel")
+    songs_contest = db.scalar("SELECT id FROM contest WHERE activity_id = :a", a=ids["songs"])
+    ids["song_round"] = db.scalar("SELECT id FROM contest_round WHERE contest_id = :c ORDER BY position",
+                                  c=songs_contest)
+    _ok(songs_organiser.fill_and_post(f"{songs_manage}/rounds", action=f"/rounds/{ids['song_round']}/open"),
+        "song round opened")
+    score_form = judge.form(f"/judge/rounds/{ids['song_round']}/entries/{ids['song_entry']}",
+                            action=f"/entries/{ids['song_entry']}")
+    scores = {f.name: "9" for f in score_form.fields if re.fullmatch(r"c\d+", f.name)}
+    _ok(judge.submit(score_form, scores), "judge scores the song")
+    song_scores = db.scalar("SELECT count(*) FROM contest_score WHERE entry_id = :e", e=ids["song_entry"])
+    assert song_scores == len(scores) > 0, (song_scores, scores)
+    _ok(songs_organiser.fill_and_post(f"{songs_manage}/rounds", action=f"/rounds/{ids['song_round']}/close"),
+        "song round closed")
+    _ok(songs_organiser.fill_and_post(f"{songs_manage}/awards", action="/awards/allocate"), "song awards allocated")
+    _ok(songs_organiser.fill_and_post(f"{songs_manage}/awards", action="/results/publish"), "song results published")
+    assert db.scalar("SELECT results_published_at FROM contest WHERE id = :c", c=songs_contest) is not None
+    ids["song_tier"] = db.scalar("SELECT a.tier_id FROM contest_award a WHERE a.entry_id = :e", e=ids["song_entry"])
+    assert ids["song_tier"], "the teacher's song holds no award"
 
     # The health check's organiser checks the rider in; the medical staff record the assessment.  (Health
     # slots are days away: where check-in is refused before the slot, there is no assessment to crawl.)
