@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from unionevents.extensions import db
 
 from ..factories import PASSWORD
+from ..threaded_server import serve_in_thread
 
 PACKAGE = Path(__file__).resolve().parents[2] / "unionevents"
 CONCURRENT_REQUESTS = 80
@@ -27,15 +27,8 @@ CONCURRENT_REQUESTS = 80
 @pytest.fixture
 def threaded_server(app):
     """The test app served by werkzeug's threaded server (one thread per request, as `flask run`)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="token-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(app, "token-server") as url:
+        yield url
 
 
 def fire_together(count: int, request) -> list[int]:
