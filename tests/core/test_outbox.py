@@ -64,3 +64,22 @@ def test_log_sender_masks_the_mobile_number(app, make, caplog):
         assert deliver_pending() == 1
     assert "138****1234" in caplog.text
     assert "13800001234" not in caplog.text
+
+
+def test_codes_jump_the_queue_and_reach_numbers_without_an_account(app, make, tmp_path):
+    from unionevents.core.outbox import Priority
+
+    worker = make.user("赵骑手", mobile="13911112222")
+    enqueue(worker.id, "bulk", "周末活动通知", priority=Priority.BULK)
+    enqueue(worker.id, "confirmed", "您已报名成功")
+    enqueue(None, "code", "验证码 123456", priority=Priority.CODE, address="13933334444")
+    db.session.commit()
+    app.config.update(OUTBOX_SENDER="file", OUTBOX_FILE=str(tmp_path / "out.jsonl"))
+    try:
+        assert deliver_pending(limit=1) == 1  # only room for one: the code goes first
+        assert deliver_pending() == 2
+    finally:
+        app.config.update(OUTBOX_SENDER="log", OUTBOX_FILE=None)
+    sent = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(m["kind"], m["to"]) for m in sent] == [
+        ("code", "13933334444"), ("confirmed", "13911112222"), ("bulk", "13911112222")]

@@ -12,10 +12,11 @@ import os
 import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from enum import IntEnum
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, Text, insert, select
+from sqlalchemy import ForeignKey, SmallInteger, String, Text, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -33,6 +34,15 @@ class Channel(LabelledEnum):
     __titles__ = {"sms": _l("SMS"), "email": _l("Email")}
 
 
+class Priority(IntEnum):
+    """Delivery order: a lower number is sent first (a login code never waits behind bulk)."""
+
+    CODE = 0      # sign-in, verification and reset codes
+    TIMELY = 10   # waiting-list offers, reminders: worthless when late
+    NOTICE = 20   # confirmations and other transactional notices
+    BULK = 30     # organisers' messages to many workers
+
+
 class OutboxMessage(db.Model):
     __tablename__ = "outbox_message"
 
@@ -48,6 +58,11 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(index=True)  # the unsent queue and the purge
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(SmallInteger, default=Priority.NOTICE,
+                                          server_default=str(int(Priority.NOTICE)))
+    # Where to send when there is no account to look the address up from (a code for a mobile
+    # number that is signing up); otherwise None and the address comes from the user.
+    address: Mapped[str | None] = mapped_column(String(120))
 
 
 #: ``user ids -> {user id: address}`` (the mobile number): set by the accounts domain at start-up.
@@ -68,15 +83,19 @@ def _recipients(user_ids: list[int]) -> Mapping[int, str]:
 
 
 def enqueue(user_id: int | None, kind: str, body: str, subject: str = "",
-            channel: Channel = Channel.SMS) -> int:
+            channel: Channel = Channel.SMS, *, priority: Priority = Priority.NOTICE,
+            address: str | None = None) -> int:
     """Queue a message in the caller's transaction; returns its id.
+
+    ``address`` is for a recipient without an account (a mobile number being verified); with a
+    ``user_id`` the address is looked up at delivery time, so a changed number is honoured.
 
     A Core INSERT, as for the audit rows: the services never read the message back, and the
     unit of work's flush of an ORM object cost more than the statement on the sign-up path.
     """
     result = db.session.execute(_OUTBOX_INSERT, {
         "user_id": user_id, "kind": kind, "body": body, "subject": subject, "channel": channel,
-        "created_at": now(), "attempts": 0,
+        "created_at": now(), "attempts": 0, "priority": int(priority), "address": address,
     })
     return result.inserted_primary_key[0]
 
@@ -131,6 +150,12 @@ class WebhookSender(LogSender):
                 raise RuntimeError(f"gateway answered {response.status}")
 
 
+def _address_of(message: OutboxMessage, addresses: Mapping[int, str]) -> str:
+    if message.user_id is not None:
+        return addresses.get(message.user_id, "")
+    return message.address or ""
+
+
 SENDERS = {"log": LogSender, "file": FileSender, "webhook": WebhookSender}
 
 
@@ -138,14 +163,15 @@ def deliver_pending(limit: int = 500) -> int:
     """Send unsent messages with the configured sender; returns how many were sent."""
     sender = SENDERS[current_app.config["OUTBOX_SENDER"]](current_app.config)
     messages = list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+        select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        .order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
     ))
     addresses = _recipients(sorted({m.user_id for m in messages if m.user_id is not None}))
     sent = 0
     for message in messages:
         message.attempts += 1
         try:
-            sender.send(message, addresses.get(message.user_id, "") if message.user_id is not None else "")
+            sender.send(message, _address_of(message, addresses))
         except Exception as error:  # a failed delivery is retried on the next run
             message.last_error = str(error)[:200]
             continue
