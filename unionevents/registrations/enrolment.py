@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..access import holds
 from ..accounts.models import Role, User
+from ..accounts.sheets import SheetError, cell_text, column_key, sheet_rows
 from ..activities.models import Activity, ActivityKind, ActivityStatus, SignupMode, Visibility
 from ..core.audit import log_action
 from ..core.db import write_transaction
@@ -378,7 +379,6 @@ class _SheetRow:
 
 def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
     """Rows of a sheet with a mobile column and an optional name column (the import's headers)."""
-    from ..accounts import imports
     from ..accounts.services import normalise_mobile
 
     def fail(message):
@@ -389,14 +389,14 @@ def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
     try:
         columns: dict[str, int] | None = None
         rows: list[_SheetRow] = []
-        for number, raw in enumerate(imports._raw_rows(data, filename), start=1):
-            cells = [imports._cell_text(value) for value in raw]
+        for number, raw in enumerate(sheet_rows(data, filename), start=1):
+            cells = [cell_text(value) for value in raw]
             if not any(cells):
                 continue
             if columns is None:
                 columns = {}
                 for index, cell in enumerate(cells):
-                    key = imports._HEADER_LOOKUP.get(imports._normalise_key(cell))
+                    key = column_key(cell)
                     if key in ("mobile", "name") and key not in columns:
                         columns[key] = index
                 if "mobile" not in columns:
@@ -410,7 +410,7 @@ def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
                 return cells[index].strip() if index is not None and index < len(cells) else ""
 
             rows.append(_SheetRow(number, normalise_mobile(cell("mobile")), cell("name")))
-    except imports._FileError as error:
+    except SheetError as error:
         fail(error.message)
     if not rows:
         fail(_l("The sheet has no people to enrol."))
