@@ -31,7 +31,7 @@ from ..access import holds
 from ..accounts.models import Role, User
 from ..accounts.sheets import SheetError, cell_text, column_key, sheet_rows
 from ..activities.models import Activity, ActivityKind, ActivityStatus, SignupMode, Visibility
-from ..core.audit import log_action
+from ..core.audit import Ref, log_action
 from ..core.db import write_transaction
 from ..core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from ..core.masking import mask_mobile
@@ -333,7 +333,7 @@ def _clean_user_ids(values) -> list[int]:
 
 def _audit(organiser: User, option: EnrolOption, result: EnrolResult, source: str) -> None:
     with write_transaction():
-        log_action(organiser.id, "registration.enrol", services._ActivityRef(option.activity.id),
+        log_action(organiser.id, "registration.enrol", Ref("activity", option.activity.id),
                    unit_node_id=option.unit.id, source=source,
                    **{status: result.count(status) for status in STATUS_TITLES},
                    created_accounts=result.created_accounts)

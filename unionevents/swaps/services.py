@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Role, User
 from ..activities.models import Activity, ActivityKind
-from ..core.audit import log_action
+from ..core.audit import Ref, log_action
 from ..core.db import is_sqlite, testing_flag, write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.masking import mask_mobile
@@ -132,7 +132,7 @@ def set_rule(actor: User, activity_id: int, books_per_lot, portions_per_lot, per
         rule.per_person_cap = per_person_cap
         rule.updated_at, rule.updated_by_id = now(), actor.id
         db.session.flush()
-        log_action(actor.id, "swap.rule", _ActivityRef(activity_id), books_per_lot=books_per_lot,
+        log_action(actor.id, "swap.rule", Ref("activity", activity_id), books_per_lot=books_per_lot,
                    portions_per_lot=portions_per_lot, per_person_cap=per_person_cap)
     return rule
 
@@ -440,9 +440,3 @@ def _local_text(value: datetime) -> str:
 def _cell(value: str) -> str:
     """Text for a spreadsheet cell that a spreadsheet will not run as a formula."""
     return "'" + value if value and value[0] in "=+-@\t\r" else value
-
-
-@dataclass
-class _ActivityRef:
-    id: int
-    __tablename__ = "activity"

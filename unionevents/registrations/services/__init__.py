@@ -74,7 +74,6 @@ from .roster import (
     bulk_apply, clean_ids, mark_rest_no_show, record_full_mobile_export, send_notice,
 )
 from .signup import SignupState, _activity_for_signup, register, signup_state
-from .state import _ActivityRef
 from .transactions import RETRY_BACKOFF, WRITE_ATTEMPTS, _in_write_transaction
 from .waitlist import (
     PROMOTION_SCAN_LIMIT, fill_free_places, promote, waitlist_length, waitlist_position, waitlist_position_by_id,
