@@ -42,8 +42,8 @@ def log_action(actor_id: int | None, action: str, obj: Any = None, outcome: str 
                **data: Any) -> None:
     """Write an audit row in the current transaction (the caller commits it with the change).
 
-    A Core INSERT rather than an ORM object: nothing reads the row back in the request, and on the
-    sign-up path the unit of work's flush of it cost several times the statement itself.
+    A Core INSERT rather than an ORM object: nothing reads the row back in the request
+    (docs/performance.md, "Why the code is shaped this way").
     """
     db.session.execute(_AUDIT_INSERT, {
         "at": now(),

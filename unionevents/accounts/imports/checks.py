@@ -26,9 +26,8 @@ def chunks(items: list, size: int = IN_CHUNK) -> Iterator[list]:
 def mobile_in(mobiles: list[str]):
     """``user.mobile IN (...)`` with the numbers written into the SQL (they are checked 11-digit strings).
 
-    Bound parameters would let psycopg prepare a generic plan that scans the table for a long IN
-    list; literals get a hashed lookup or the index (docs/performance.md, "Why the code is shaped
-    this way").
+    Not bound parameters: PostgreSQL's generic plan for a long IN list scans the table
+    (docs/performance.md, "Why the code is shaped this way").
     """
     if not all(MOBILE_RE.fullmatch(m) for m in mobiles):
         raise ValueError("only checked mobile numbers may be written into SQL")

@@ -87,7 +87,8 @@ def write_accounts(rows: list[Row], existing: dict[str, Existing], hashes: dict[
         for chunk in chunks(batch, WRITE_CHUNK):
             db.session.execute(update(User), chunk)
     if codes:
-        # The ids of new accounts: reading them back costs less than INSERT ... RETURNING on psycopg.
+        # The ids of new accounts, read back in one SELECT (docs/performance.md, "Why the code is
+        # shaped this way").
         ids = {mobile: account.id for mobile, account in existing.items()}
         for chunk in chunks([m for m in codes if m not in ids]):
             result = db.session.execute(select(User.mobile, User.id).where(mobile_in(chunk)))
