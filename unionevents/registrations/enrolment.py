@@ -27,7 +27,6 @@ from flask_babel import force_locale, gettext, lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..access import holds
 from ..accounts.models import Role, User
 from ..accounts.sheets import SheetError, cell_text, column_key, sheet_rows
 from ..activities.models import Activity, ActivityKind, ActivityStatus, SignupMode, Visibility
@@ -36,7 +35,7 @@ from ..core.db import write_transaction
 from ..core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from ..core.masking import mask_mobile
 from ..core.outbox import enqueue
-from ..core.permissions import scope_nodes
+from ..core.permissions import has_role, scope_nodes
 from ..core.timeutil import now
 from ..extensions import db
 from ..unions.models import UnionNode
@@ -166,7 +165,7 @@ def load_option(organiser: User, activity_id: int, unit_id: int) -> EnrolOption:
     activity = db.session.get(Activity, activity_id) if isinstance(activity_id, int) else None
     if unit is None or activity is None or activity.status == ActivityStatus.DRAFT:
         raise NotFound(_l("This activity does not exist."))
-    if not holds(organiser, [Role.ORGANISER], node=unit):
+    if not has_role(organiser, Role.ORGANISER, node=unit):
         raise NotAllowed(_l("You do not organise this union."))
     message, _quota_node = enrol_refusal(activity, unit)
     if message is not None:

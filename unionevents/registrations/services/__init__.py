@@ -54,7 +54,6 @@ from ..models import (  # noqa: F401
     PLACE_STATES, TAKING_PART_STATES, CheckInReceipt, Registration, RegistrationState as S,
 )
 from ..rules import Refusal  # noqa: F401
-from . import erasure  # noqa: F401 - registers the registrations' account-erasure hooks
 from .checkin import (
     MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, WrongActivity,
     check_in, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
