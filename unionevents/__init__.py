@@ -35,10 +35,7 @@ def create_app(config: str | type | dict | None = None,
     _init_extensions(app)
     _hand_domains_to_core(app)
     _register_blueprints(app)
-
-    from .reports import init_app as init_reports
-
-    init_reports(app)  # the report counters listen to the registration engine (core.events)
+    _connect_domains(app)
 
     from .core.errors import register_error_handlers
     from .core.security import install_security_headers
@@ -206,6 +203,17 @@ def _hand_domains_to_core(app: Flask) -> None:
 
     unions.init_app(app)
     accounts.init_app(app)
+
+
+def _connect_domains(app: Flask) -> None:
+    """What a domain does when another acts, wired here at start-up rather than by importing: the
+    report counters listen to the registration engine (``core.events``), and the domains hand
+    ``accounts.privacy`` their erasure hooks."""
+    from . import contests, health, registrations, reports, results
+
+    reports.init_app(app)
+    for domain in (registrations, results, health, contests):
+        domain.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -90,8 +90,8 @@ def enqueue(user_id: int | None, kind: str, body: str, subject: str = "",
     ``address`` is for a recipient without an account (a mobile number being verified); with a
     ``user_id`` the address is looked up at delivery time, so a changed number is honoured.
 
-    A Core INSERT, as for the audit rows: the services never read the message back, and the
-    unit of work's flush of an ORM object cost more than the statement on the sign-up path.
+    A Core INSERT, as for the audit rows: the services never read the message back
+    (docs/performance.md, "Why the code is shaped this way").
     """
     result = db.session.execute(_OUTBOX_INSERT, {
         "user_id": user_id, "kind": kind, "body": body, "subject": subject, "channel": channel,

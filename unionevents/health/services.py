@@ -27,7 +27,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Role, User
-from ..accounts.privacy import register_erasure_hook
 from ..activities.models import Activity, ActivityKind, TimeSlot
 from ..core.audit import log_action
 from ..core.db import write_transaction
@@ -320,11 +319,8 @@ def purge_expired(days: int | None = None, actor: User | None = None) -> int:
 
 # --------------------------------------------------------------------------- erasure
 
-def _erase_health_records(user_id: int) -> None:
+def erase_health_records(user_id: int) -> None:
     """A worker who deletes their account takes their health records with them (PIPL Art. 47)."""
     ids = select(HealthAssessment.id).where(HealthAssessment.user_id == user_id)
     db.session.execute(delete(HealthAssessmentRevision).where(HealthAssessmentRevision.assessment_id.in_(ids)))
     db.session.execute(delete(HealthAssessment).where(HealthAssessment.user_id == user_id))
-
-
-register_erasure_hook(_erase_health_records)
