@@ -2,6 +2,8 @@
 
 Values come from environment variables first, then ``instance/config.py``
 (both read by ``create_app``, except under testing), then these defaults.
+Every setting below can come from the environment as ``UNIONEVENTS_<NAME>``
+(``core/settings.py`` parses and checks it by the type of its default here).
 """
 from __future__ import annotations
 
@@ -11,13 +13,6 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def load_or_create_secret_key(instance_dir: Path) -> str:
@@ -46,6 +41,11 @@ class Config:
     # No pool_pre_ping: it costs a round trip on every checkout, two per sign-up.  A PostgreSQL
     # connection is pinged only after lying idle in the pool (core.db.install_idle_ping).
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # PostgreSQL connection pool per process (SQLAlchemy's defaults when unset: 5, 10 and 30 s).
+    # servers × workers × (size + overflow) must stay under the server's max_connections.
+    DB_POOL_SIZE: int | None = None
+    DB_MAX_OVERFLOW: int | None = None
+    DB_POOL_TIMEOUT: int | None = None
     DB_PING_AFTER_IDLE_SECONDS = 10.0
     # A database outage is answered 503 with this Retry-After (seconds); core.errors logs it once a minute.
     DB_OUTAGE_RETRY_AFTER = 30
@@ -69,10 +69,10 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = False
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
 

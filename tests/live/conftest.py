@@ -81,7 +81,7 @@ class LiveServer:
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items()
-               if k not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG", "FLASK_RUN_PORT")}
+               if k not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG", "FLASK_RUN_PORT", "UNIONEVENTS_KEEP_LIVE")}
         env.update(
             FLASK_APP="app", UNIONEVENTS_ENV="development", PYTHONPATH=str(ROOT),
             DATABASE_URL=self.database_url, SECRET_KEY=secrets.token_urlsafe(32),
