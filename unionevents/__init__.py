@@ -205,8 +205,9 @@ def _init_extensions(app: Flask) -> None:
 
 def _hand_domains_to_core(app: Flask) -> None:
     """``core`` imports no domain: the domains hand it what it asks for (the tree that scopes roles,
-    the user of an API token, a message's address)."""
+    the user of an API token, a message's address, the retention jobs of `flask privacy purge-all`)."""
     from . import accounts, unions
+    from .health import services as _health_services  # noqa: F401 - registers the "health" retention job
 
     unions.init_app(app)
     accounts.init_app(app)
