@@ -182,6 +182,10 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    if app.config.get("REDIS_URL"):
+        from .core.redis_health import redis_is_up
+
+        redis_is_up(app.config["REDIS_URL"], app.config["REDIS_CHECK_TIMEOUT"])  # down: one ERROR line now
 
     from .core.i18n import select_locale, select_timezone
 

@@ -82,6 +82,7 @@ class Config:
     HEALTH_RETENTION_DAYS = 365  # health assessments are deleted this long after the check (`flask health purge`)
 
     REDIS_URL: str | None = None
+    REDIS_CHECK_TIMEOUT = 1.0  # seconds: /healthz and the start-up check give Redis this long to answer
     RATELIMIT_STORAGE_URI = "memory://"  # Redis when REDIS_URL is set (see create_app)
     RATELIMIT_HEADERS_ENABLED = True
     # Redis down: keep limiting per process instead of failing every login with a 500.
