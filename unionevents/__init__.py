@@ -48,6 +48,10 @@ def create_app(config: str | type | dict | None = None,
     install_security_headers(app)
     install_template_helpers(app)
 
+    from .core.metrics import install_metrics
+
+    install_metrics(app)
+
     from .core.compress import install_compression
 
     install_compression(app)  # after_request hooks run last-registered first: bodies are final here

@@ -112,6 +112,11 @@ class Config:
     # 0 = not behind a proxy (the headers are ignored, so nobody can fake an address).
     PROXY_FIX_HOPS = 0
 
+    # /metrics (core/metrics.py): open in development; in production only with this bearer token or from
+    # these addresses/networks (e.g. ["10.0.0.0/24"]), and 404 when neither is set.
+    METRICS_TOKEN: str | None = None
+    METRICS_ALLOW: list = []
+
     # flask-smorest / OpenAPI
     API_TITLE = "unionevents API"
     API_VERSION = "v1"
