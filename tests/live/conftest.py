@@ -105,13 +105,18 @@ class LiveServer:
         with open(self.log, "ab") as log:
             subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, stdout=log,
                            stderr=subprocess.STDOUT, timeout=180)
+        if self.flavour == "gunicorn":  # prometheus_client's multiprocess mode, set before gunicorn starts
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.workdir / "metrics")
         self._env = env
 
     def start(self, timeout: float = 60.0) -> None:
         if self.flavour == "gunicorn":
-            command = [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"{HOST}:{self.port}",
+            # deploy/gunicorn.conf.py as in production (JSON logs, metrics from every worker); the
+            # options below override its bind, workers and timeout.
+            command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                       "app:app", "--bind", f"{HOST}:{self.port}",
                        "--workers", str(GUNICORN_WORKERS), "--worker-class", "sync", "--timeout", "60",
-                       "--backlog", "2048", "--log-level", "warning"]
+                       "--backlog", "2048"]
         else:
             command = [sys.executable, "-m", "flask", "run", "--host", HOST, "--port", str(self.port)]
         log = open(self.log, "ab")

@@ -70,7 +70,7 @@ GUNICORN_LOGCONFIG = {
     "formatters": {"json": {"()": "unionevents.core.logging.JsonFormatter"}},
     "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
     "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+        "gunicorn.error": {"handlers": ["json"], "propagate": False},  # level: gunicorn's --log-level
         "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
     },
     "root": {"level": "WARNING", "handlers": ["json"]},
