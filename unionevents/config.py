@@ -123,6 +123,10 @@ class Config:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
+    # Browsable docs at /api/v1/docs: Swagger UI vendored in static/vendor/swagger-ui, started by our
+    # templates/swagger_ui.html (flask-smorest's own uses an inline script and the URL below for assets).
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
 
     # Door check-in window (registrations/rules.py): a ticket checks in from this long before the
     # activity's start until its end plus the grace; a time-slot ticket from CHECKIN_SLOT_EARLY_MINUTES
