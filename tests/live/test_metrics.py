@@ -4,6 +4,7 @@ gunicorn's own log lines are JSON like the app's."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,19 +14,22 @@ from prometheus_client.parser import text_string_to_metric_families
 pytestmark = pytest.mark.xdist_group("live-gunicorn")
 
 N = 90
-LABELS = {"endpoint": "main.healthz", "method": "GET", "status": "200"}
+ENDPOINT = {"endpoint": "main.healthz", "method": "GET"}
 
 
-def _scrape(url: str) -> dict[str, float]:
+def _scrape(url: str) -> dict:
+    """Requests and latency observations of /healthz by status, and the open connections."""
     response = requests.get(url + "/metrics", timeout=30)
     assert response.status_code == 200
-    values = {}
+    values: dict = {"requests": Counter(), "latency_count": Counter(), "open_connections": 0.0}
     for family in text_string_to_metric_families(response.text):
         for sample in family.samples:
-            if sample.name == "unionevents_http_requests_total" and sample.labels == LABELS:
-                values["requests"] = sample.value
-            elif sample.name == "unionevents_http_request_duration_seconds_count" and sample.labels == LABELS:
-                values["latency_count"] = sample.value
+            labels = dict(sample.labels)
+            status = labels.pop("status", None)
+            if sample.name == "unionevents_http_requests_total" and labels == ENDPOINT:
+                values["requests"][status] = sample.value
+            elif sample.name == "unionevents_http_request_duration_seconds_count" and labels == ENDPOINT:
+                values["latency_count"][status] = sample.value
             elif sample.name == "unionevents_db_pool_open_connections":
                 values["open_connections"] = sample.value
     return values
@@ -37,21 +41,23 @@ def test_metrics_add_up_every_gunicorn_worker(gunicorn_server):
 
     def hit(_):
         with requests.Session() as session:  # a connection each: the requests spread over the workers
-            return session.get(url + "/healthz", timeout=30).status_code
+            return str(session.get(url + "/healthz", timeout=30).status_code)
 
     with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(hit, range(N)))
-    assert statuses == [200] * N
+        answered = Counter(pool.map(hit, range(N)))
+    assert answered["200"] >= N - 5, answered  # a 503 under a loaded machine is counted like any answer
 
-    # Several scrapes, answered by different workers: each sees every worker's counts.
+    # Several scrapes, answered by different workers: each sees every worker's counts, exactly.
     scrapes = [_scrape(url) for _ in range(6)]
     for after in scrapes:
-        assert after["requests"] - before.get("requests", 0) == N
-        assert after["latency_count"] - before.get("latency_count", 0) == N
+        for key in ("requests", "latency_count"):
+            counted = Counter({status: after[key][status] - before[key][status] for status in after[key]})
+            assert +counted == answered, (key, before, after)
     # Open connections are summed over the live workers: more than one worker has one.
-    assert max(s["open_connections"] for s in scrapes) >= 2
+    assert max(s["open_connections"] for s in scrapes) >= 2, (before, scrapes)
     print(f"\nmetrics (gunicorn {gunicorn_server.engine}): {N} requests over 3 workers, /metrics counted "
-          f"{int(scrapes[-1]['requests'] - before.get('requests', 0))} in each of {len(scrapes)} scrapes")
+          f"{int(sum(scrapes[-1]['requests'].values()) - sum(before['requests'].values()))} in each of "
+          f"{len(scrapes)} scrapes")
 
 
 def test_gunicorn_logs_json_lines(gunicorn_server):
