@@ -112,8 +112,14 @@ def test_instance_config_values_are_checked_too(env, tmp_path):
     (tmp_path / "config.py").write_text('HEALTH_RETENTION_DAYS = "30"\nSQLITE_WRITE_LOCK_WARN_MS = True\n')
     with pytest.raises(SettingError, match="SQLITE_WRITE_LOCK_WARN_MS"):
         create_app("development", instance_path=tmp_path)
-    (tmp_path / "config.py").write_text('HEALTH_RETENTION_DAYS = "30"\n')
-    assert create_app("development", instance_path=tmp_path).config["HEALTH_RETENTION_DAYS"] == 30
+    (tmp_path / "config.py").write_text('HEALTH_RETENTION_DAYS = "30"\nOUTBOX_SENDER = "sms"\n')
+    with pytest.raises(SettingError, match="OUTBOX_SENDER in instance/config.py"):
+        create_app("development", instance_path=tmp_path)
+    (tmp_path / "config.py").write_text('import datetime\nHEALTH_RETENTION_DAYS = "30"\n'
+                                        'PERMANENT_SESSION_LIFETIME = datetime.timedelta(hours=8)\n')
+    app = create_app("development", instance_path=tmp_path)
+    assert app.config["HEALTH_RETENTION_DAYS"] == 30  # a string from the file, parsed
+    assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 8 * 3600  # Flask takes a timedelta
 
 
 def test_every_setting_of_production_can_come_from_the_environment():

@@ -209,21 +209,19 @@ def from_environ(config_class: type, environ: Mapping[str, str]) -> dict[str, ob
 
 
 def checked_file_values(config_class: type, values: Mapping[str, object], source: str) -> dict[str, object]:
-    """Values read from instance/config.py: strings parsed by the setting's type, others type-checked."""
+    """Values read from instance/config.py: strings parsed by the setting's type (``PROXY_FIX_HOPS = "one"``
+    is refused), a boolean where a number belongs refused, numbers range-checked.  Other Python values
+    pass as they are (a ``timedelta`` lifetime, a bytes secret key: Flask takes those)."""
     types = setting_types(config_class)
     result: dict[str, object] = {}
     for name, value in values.items():
         kind = types.get(name)
-        if kind is None or value is None:
-            result[name] = value
-            continue
         label = f"{name} in {source}"
-        if isinstance(value, str) and kind is not str:
+        if kind is not None and isinstance(value, str) and kind is not str:
             value = parse(name, value, kind, label)
-        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SettingError(f"{label}: {name} must be a {kind.__name__}, not {type(value).__name__}.")
-        check(name, value, kind, label)
+        elif kind in (int, float) and isinstance(value, bool):
+            raise SettingError(f"{label}: {name} must be a {kind.__name__}, not a boolean.")
+        elif kind is not None and (isinstance(value, (int, float, str)) and not isinstance(value, bool)):
+            check(name, value, kind, label)
         result[name] = value
     return result
