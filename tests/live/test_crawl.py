@@ -36,7 +36,7 @@ def _each(name, keys):
 ROUTES = {
     "main.home": None, "main.healthz": None, "phone.service_worker": None, "unions.search": None,
     "static": lambda ids: [{"filename": "css/app.css"}, {"filename": "js/checkin-offline.js"}],
-    "api-docs.openapi_json": None,
+    "api-docs.openapi_json": None, "api-docs.openapi_swagger_ui": None, "metrics": None,
     "accounts.activate": None, "accounts.delete_account": None, "accounts.login": None,
     "accounts.change_password": None, "accounts.privacy": None, "accounts.profile": None,
     "accounts.signup": None, "accounts.export_json": None, "accounts.export_xlsx": None,
@@ -172,6 +172,7 @@ DOWNLOADS = [
     ("roster.sign_in_sheet", ORGANISER_YUQUANYING, ("activity_id", "class"), "text/html"),
     ("roster.checkin_roster", ORGANISER_YUQUANYING, ("activity_id", "class"), "application/json"),
     ("api-docs.openapi_json", None, None, "application/json"),
+    ("metrics", None, None, "prometheus"),
     # The award winner's certificate (an HTML page to print): the world publishes the song contest's results.
     ("contests.certificate", TEACHER, ("entry_id", "song_entry"), "certificate"),
 ]  # the roster's own CSV and XLSX (a POST): test_roster_export_downloads_for_every_kind
@@ -313,6 +314,11 @@ def _parse(kind: str, response) -> None:
         assert content_type.startswith("text/calendar"), content_type
         calendar = icalendar.Calendar.from_ical(body)
         assert calendar.walk("VEVENT"), "no event"
+    elif kind == "prometheus":
+        from prometheus_client.parser import text_string_to_metric_families
+        assert content_type.startswith("text/plain; version=0.0.4"), content_type
+        families = {f.name for f in text_string_to_metric_families(body.decode())}
+        assert "unionevents_http_requests" in families, sorted(families)
     elif kind == "image/":
         from PIL import Image
         assert content_type.startswith("image/"), content_type

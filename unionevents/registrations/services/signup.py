@@ -23,6 +23,7 @@ from ...core.audit import log_action
 from ...core.db import testing_flag
 from ...core.errors import NotFound, ValidationFailed
 from ...core.events import emit
+from ...core.metrics import SIGNUPS, outcome_of
 from ...core.timeutil import now
 from ...extensions import db
 from .. import rules
@@ -179,6 +180,23 @@ def _unit_for(worker: rules.WorkerFacts, facts: rules.ActivityFacts, unit_node_i
     return chosen.id
 
 
+def _count_outcome(service):
+    """Count every sign-up by outcome (``unionevents_signups_total``): the state reached once committed,
+    or the refusal's name."""
+    @functools.wraps(service)
+    def counted(*args, **kwargs) -> Registration:
+        try:
+            registration = service(*args, **kwargs)
+        except Exception as error:
+            SIGNUPS.labels(outcome_of(error)).inc()
+            raise
+        SIGNUPS.labels(registration.state.value).inc()
+        return registration
+
+    return counted
+
+
+@_count_outcome
 def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None = None,
              health_consent: bool = False, entered_by: User | None = None,
              unit_node_id: int | None = None) -> Registration:
