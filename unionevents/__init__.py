@@ -252,9 +252,11 @@ def _register_blueprints(app: Flask) -> None:
     from .registrations.api import blp as registrations_api
     from .registrations.checkin_api import blp as checkin_api
     from .reports.api import blp as reports_api
+    from .unions.api import blp as unions_api
 
     init_api(app)
-    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api)
+    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api,
+                            unions_api)
 
 
 def _register_cli(app: Flask) -> None:

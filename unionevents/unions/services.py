@@ -134,8 +134,8 @@ def ancestor_names(nodes: list[UnionNode]) -> dict[int, list[str]]:
     names: dict[int, str] = {}
     ids = sorted(wanted)
     for start in range(0, len(ids), 500):
-        names.update(db.session.execute(select(UnionNode.id, UnionNode.name)
-                                        .where(UnionNode.id.in_(ids[start:start + 500]))).tuples())
+        names.update((row.id, row.name) for row in db.session.execute(
+            select(UnionNode.id, UnionNode.name).where(UnionNode.id.in_(ids[start:start + 500]))))
     return {node.id: [names.get(i, "") for i in node.ancestor_ids()] for node in nodes}
 
 
@@ -409,3 +409,32 @@ def clean_code(value: str | None) -> str | None:
         raise ValidationFailed({"code": [str(_l("The code is longer than %(n)d characters.", n=CODE_MAX))]})
     return code or None
 
+
+
+# --------------------------------------------------------------------------- listing (API, pickers)
+
+MAX_PER_PAGE = 500
+
+
+def list_nodes(*, parent_id: int | None = None, roots: bool = False, q: str = "", include_retired: bool = False,
+               page: int = 1, per_page: int = 100):
+    """One page of unions in tree order: the children of ``parent_id`` (or the roots), or any whose
+    name contains ``q``; with the names on each one's path.  (items, total, page, pages)."""
+    import math
+
+    stmt = select(UnionNode)
+    if parent_id is not None:
+        stmt = stmt.where(UnionNode.parent_id == parent_id)
+    elif roots:
+        stmt = stmt.where(UnionNode.parent_id.is_(None))
+    q = " ".join((q or "").split())
+    if q:
+        stmt = stmt.where(UnionNode.name.contains(q, autoescape=True))
+    if not include_retired:
+        stmt = stmt.where(UnionNode.retired_at.is_(None))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(page, 1), pages)
+    order = (UnionNode.depth, UnionNode.name, UnionNode.id) if q else (UnionNode.path,)
+    items = list(db.session.scalars(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)))
+    return items, total, page, pages
