@@ -267,7 +267,9 @@ def _register_cli(app: Flask) -> None:
     from .demo import seed_demo_command
     from .health.cli import health_cli
     from .reports.cli import reports_cli
+    from .unions.cli import unions_cli
 
     register_cli(app)
-    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli):
+    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli,
+                    unions_cli):
         app.cli.add_command(command)

@@ -27,6 +27,7 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_union_node_merged_into_id_union_node'), 'union_node',
                                     ['merged_into_id'], ['id'], ondelete='SET NULL')
         batch_op.create_index(batch_op.f('ix_union_node_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_union_node_merged_into_id'), ['merged_into_id'], unique=False)
         batch_op.create_index('uq_union_node_root_name', ['name'], unique=True,
                               sqlite_where=sa.text('parent_id IS NULL'),
                               postgresql_where=sa.text('parent_id IS NULL'))
@@ -36,6 +37,7 @@ def downgrade():
     with op.batch_alter_table('union_node', schema=None) as batch_op:
         batch_op.drop_index('uq_union_node_root_name', sqlite_where=sa.text('parent_id IS NULL'),
                             postgresql_where=sa.text('parent_id IS NULL'))
+        batch_op.drop_index(batch_op.f('ix_union_node_merged_into_id'))
         batch_op.drop_index(batch_op.f('ix_union_node_name'))
         batch_op.drop_constraint(batch_op.f('fk_union_node_merged_into_id_union_node'), type_='foreignkey')
         batch_op.drop_constraint('uq_union_node_parent_name', type_='unique')

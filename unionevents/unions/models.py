@@ -58,7 +58,7 @@ class UnionNode(db.Model):
     #: The federation's own code for the union (optional); an import matches on it before the name.
     code: Mapped[str | None] = mapped_column(String(CODE_MAX), unique=True)
     retired_at: Mapped[datetime | None] = mapped_column()
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("union_node.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("union_node.id", ondelete="SET NULL"), index=True)
     level: Mapped[NodeLevel] = mapped_column(enum_column_type(NodeLevel))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("union_node.id", ondelete="RESTRICT"), index=True)
     path: Mapped[str] = mapped_column(String(255), index=True, default="")

@@ -208,12 +208,12 @@ def _actor_id(actor) -> int | None:
 
 # --------------------------------------------------------------------------- changing the tree
 
-def default_child_level(parent: UnionNode | None) -> NodeLevel:
-    """The kind a new union usually has under ``parent``."""
-    if parent is None:
+def default_child_level(parent_level: NodeLevel | None) -> NodeLevel:
+    """The kind a new union usually has under a parent of ``parent_level`` (None: the top)."""
+    if parent_level is None:
         return NodeLevel.CITY
     return {NodeLevel.CITY: NodeLevel.DISTRICT, NodeLevel.DISTRICT: NodeLevel.STREET}.get(
-        parent.level, NodeLevel.WORKPLACE)
+        parent_level, NodeLevel.WORKPLACE)
 
 
 def add_child(actor, parent: UnionNode, name: str, level: NodeLevel | None = None) -> UnionNode:
@@ -221,7 +221,7 @@ def add_child(actor, parent: UnionNode, name: str, level: NodeLevel | None = Non
     _require_place(actor, parent)
     name = clean_name(name)
     with write_transaction():
-        node = create_node(name, level or default_child_level(parent), parent)
+        node = create_node(name, level or default_child_level(parent.level), parent)
         log_action(_actor_id(actor), "union.add", node, parent_id=parent.id, name=name)
     return node
 
@@ -255,7 +255,7 @@ def _rewrite_paths(node: UnionNode, new_parent: UnionNode | None) -> None:
         parent_id=new_parent.id if new_parent else None))
 
 
-def _move(node: UnionNode, new_parent: UnionNode) -> None:
+def relocate_subtree(node: UnionNode, new_parent: UnionNode) -> None:
     """Move ``node`` (and its subtree) under ``new_parent``, keeping the reports right; no checks."""
     from ..reports.services import regroup_subtree
 
@@ -284,7 +284,7 @@ def move_node(actor, node: UnionNode, new_parent: UnionNode) -> UnionNode:
     check_move(node, new_parent)
     node_id, old_parent_id, new_parent_id = node.id, node.parent_id, new_parent.id
     with write_transaction():
-        _move(node, new_parent)
+        relocate_subtree(node, new_parent)
         log_action(_actor_id(actor), "union.move", node, old_parent_id=old_parent_id,
                    new_parent_id=new_parent_id)
     return db.session.get(UnionNode, node_id)
@@ -334,14 +334,14 @@ def merge_nodes(actor, source: UnionNode, target: UnionNode) -> dict[str, int]:
     source_id, target_id = source.id, target.id
     with write_transaction():
         for child in children:
-            _move(child, db.session.get(UnionNode, target_id))
+            relocate_subtree(child, db.session.get(UnionNode, target_id))
         moved["unions"] = len(children)
         # Retired children stay retired but hang under the target too, so the source's subtree is empty.
         for child in db.session.scalars(select(UnionNode).where(UnionNode.parent_id == source_id)).all():
             if _sibling(target_id, child.name, exclude_id=child.id):
                 child.name = f"{child.name}（{child.id}）"
                 db.session.flush()
-            _move(child, db.session.get(UnionNode, target_id))
+            relocate_subtree(child, db.session.get(UnionNode, target_id))
         activity_ids = list(db.session.scalars(select(Activity.id).where(Activity.node_id == source_id)))
         if activity_ids:
             db.session.execute(update(Activity).where(Activity.node_id == source_id).values(node_id=target_id),
