@@ -217,12 +217,14 @@ def _register_blueprints(app: Flask) -> None:
     from .registrations.views import bp as registrations_bp
     from .registrations.manage import bp as roster_bp
     from .accounts.admin import bp as admin_bp
+    from .unions.admin import bp as union_admin_bp
     from .unions.views import bp as unions_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(unions_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(union_admin_bp)
     app.register_blueprint(activities_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
