@@ -42,7 +42,7 @@ def test_add_rename_move_retire_through_the_forms(admin_client):
     admin_client.post(f"/admin/unions/{child.id}/rename", data={"name": "新社区联合工会"})
     assert node("新社区联合工会").id == child.id
     page = admin_client.get(f"/admin/unions/{child.id}?target_q=玉泉营").get_data(as_text=True)
-    assert "移到此工会下" in page or "Move under this union" in page
+    assert "移到此工会下" in page and "合并到此工会" in page
     target = node("丰台区玉泉营街道总工会")
     admin_client.post(f"/admin/unions/{child.id}/move", data={"target_id": target.id})
     assert node("新社区联合工会").parent_id == target.id
