@@ -462,7 +462,7 @@ def _apply(plan: _Plan, report: ImportReport) -> None:
         report.created += len(ready)
         pending = [row for row, _ in waiting]
     # 2. Known unions: new name, code, kind or district; then moves, shallowest final place first.
-    moves = []
+    moves, changed = [], []
     for row in rows:
         if row.target[0] != "node":
             continue
@@ -477,7 +477,8 @@ def _apply(plan: _Plan, report: ImportReport) -> None:
         if row.district and row.district != node.district:
             changes["district"] = row.district
         if changes:
-            db.session.execute(update(table).where(table.c.id == node.id).values(**changes))
+            changed.append({"b_id": node.id, "b_name": row.name, "b_code": row.code or node.code,
+                            "b_level": row.kind or node.level, "b_district": row.district or node.district})
         parent_id = _parent_id(plan, row, new_ids)
         if parent_id != node.parent_id:
             moves.append((node.id, parent_id))
@@ -485,6 +486,10 @@ def _apply(plan: _Plan, report: ImportReport) -> None:
             report.updated += 1
         else:
             report.unchanged += 1
+    if changed:  # one executemany for every changed union
+        db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
+            name=bindparam("b_name"), code=bindparam("b_code"), level=bindparam("b_level", type_=table.c.level.type),
+            district=bindparam("b_district")), changed, execution_options={"synchronize_session": False})
     if moves:
         depth = {node_id: _final_depth(plan, ("node", node_id)) for node_id, _ in moves}
         for node_id, parent_id in sorted(moves, key=lambda m: depth[m[0]]):
