@@ -7,8 +7,9 @@ the same file twice changes nothing, and a row may rename (by code), move (by co
 union.  One file is all or nothing: every row is checked first, against the tree and the rest of the
 file, and nothing is written while any row is wrong; the report names each bad row.
 
-Fast for 10,000 unions: the tree is read once, new unions are inserted one tree level at a time
-(bulk INSERT … RETURNING), their paths set in one bulk UPDATE, and one audit row records the counts.
+Fast for 10,000 unions: the tree is read once, the new unions' ids are taken up front (PostgreSQL: the
+sequence; SQLite: after the highest, under the write lock) so their paths are known before one bulk
+INSERT, changed unions are one bulk UPDATE, and one audit row records the counts.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..core.audit import log_action
@@ -429,38 +430,26 @@ def import_unions(data: bytes, filename: str, actor=None) -> ImportReport:
 def _apply(plan: _Plan, report: ImportReport) -> None:
     table = UnionNode.__table__
     rows = [r for r in plan.rows if r.target is not None]
-    # 1. New unions, a tree level at a time (a parent's id is known before its children are inserted).
-    new_ids: dict[int, int] = {}
-    pending = [r for r in rows if r.target[0] == "new"]
+    # 1. New unions: ids taken up front, so every path is known before the one INSERT (parents first).
+    new_rows = [r for r in rows if r.target[0] == "new"]
+    new_ids = {id(row): new_id for row, new_id in zip(new_rows, _allocate_ids(len(new_rows)))}
     info: dict[int, tuple[str, int, NodeLevel, str | None]] = {}  # node id -> (path, depth, level, district)
     for r in db.session.execute(select(table.c.id, table.c.path, table.c.depth, table.c.level, table.c.district)):
         info[r.id] = (r.path, r.depth, NodeLevel(r.level), r.district)
-    while pending:
-        ready, waiting = [], []
-        for row in pending:
-            parent_id = _parent_id(plan, row, new_ids)
-            (ready if parent_id is not False else waiting).append((row, parent_id))
-        if not ready:  # cannot happen: check_tree refused every loop
-            raise RuntimeError("union import: rows waiting on parents that never come")
-        values = []
-        for row, parent_id in ready:
-            parent = info.get(parent_id) if parent_id is not None else None
-            level = row.kind or default_child_level(parent[2] if parent else None)
-            district = row.district or (parent[3] if parent else None)
-            values.append({"name": row.name, "parent_id": parent_id, "code": row.code, "level": level,
-                           "district": district, "path": "", "depth": parent[1] + 1 if parent else 0})
-        ids = list(db.session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), values))
-        paths = []
-        for (row, parent_id), new_id, value in zip(ready, ids, values):
-            new_ids[id(row)] = new_id
-            parent = info.get(parent_id) if parent_id is not None else None
-            path = f"{parent[0] if parent else '/'}{new_id}/"
-            info[new_id] = (path, value["depth"], value["level"], value["district"])
-            paths.append({"b_id": new_id, "b_path": path})
-        db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values(path=bindparam("b_path")),
-                           paths, execution_options={"synchronize_session": False})
-        report.created += len(ready)
-        pending = [row for row, _ in waiting]
+    values = []
+    by_depth = sorted(new_rows, key=lambda row: _final_depth(plan, row.target))
+    for row in by_depth:
+        new_id, parent_id = new_ids[id(row)], _parent_id(plan, row, new_ids)
+        parent = info[parent_id] if parent_id is not None else None
+        level = row.kind or default_child_level(parent[2] if parent else None)
+        district = row.district or (parent[3] if parent else None)
+        path, depth = f"{parent[0] if parent else '/'}{new_id}/", parent[1] + 1 if parent else 0
+        info[new_id] = (path, depth, level, district)
+        values.append({"id": new_id, "name": row.name, "parent_id": parent_id, "code": row.code, "level": level,
+                       "district": district, "path": path, "depth": depth})
+    for start in range(0, len(values), 5_000):
+        db.session.execute(insert(table), values[start:start + 5_000])
+    report.created = len(values)
     # 2. Known unions: new name, code, kind or district; then moves, shallowest final place first.
     moves, changed = [], []
     for row in rows:
@@ -500,7 +489,7 @@ def _apply(plan: _Plan, report: ImportReport) -> None:
 
 
 def _parent_id(plan: _Plan, row: _Row, new_ids: dict[int, int]):
-    """The row's parent's id (None: the top), or False while the parent is a union not inserted yet."""
+    """The row's parent's id (None: the top); a new parent's id comes from ``new_ids``."""
     if row.parent_ref is None:
         return None
     kind, value = row.parent_ref
@@ -509,7 +498,19 @@ def _parent_id(plan: _Plan, row: _Row, new_ids: dict[int, int]):
     parent_row = plan.rows[value]
     if parent_row.target[0] == "node":
         return parent_row.target[1]
-    return new_ids.get(id(parent_row), False)
+    return new_ids[id(parent_row)]
+
+
+def _allocate_ids(count: int) -> list[int]:
+    """``count`` fresh union ids.  PostgreSQL: from the table's sequence; SQLite: after the highest id
+    (safe: the import runs in a write transaction, which on SQLite holds the database's write lock)."""
+    if not count:
+        return []
+    if db.session.get_bind().dialect.name == "postgresql":
+        return list(db.session.scalars(text(
+            "SELECT nextval(pg_get_serial_sequence('union_node', 'id')) FROM generate_series(1, :n)"), {"n": count}))
+    start = (db.session.scalar(select(func.max(UnionNode.id))) or 0) + 1
+    return list(range(start, start + count))
 
 
 def _final_depth(plan: _Plan, ref: tuple) -> int:
