@@ -238,12 +238,14 @@ def _register_blueprints(app: Flask) -> None:
     from .registrations.views import bp as registrations_bp
     from .registrations.manage import bp as roster_bp
     from .accounts.admin import bp as admin_bp
+    from .unions.admin import bp as union_admin_bp
     from .unions.views import bp as unions_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(unions_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(union_admin_bp)
     app.register_blueprint(activities_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
@@ -273,9 +275,11 @@ def _register_blueprints(app: Flask) -> None:
     from .registrations.api import blp as registrations_api
     from .registrations.checkin_api import blp as checkin_api
     from .reports.api import blp as reports_api
+    from .unions.api import blp as unions_api
 
     init_api(app)
-    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api)
+    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api,
+                            unions_api)
 
 
 def _register_cli(app: Flask) -> None:
@@ -286,7 +290,9 @@ def _register_cli(app: Flask) -> None:
     from .demo import seed_demo_command
     from .health.cli import health_cli
     from .reports.cli import reports_cli
+    from .unions.cli import unions_cli
 
     register_cli(app)
-    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli):
+    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli,
+                    unions_cli):
         app.cli.add_command(command)

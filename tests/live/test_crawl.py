@@ -108,6 +108,10 @@ ROUTES = {
     "health.attendees": _each("activity_id", ("health",)),
     "health.assess": lambda ids: [{"activity_id": ids["health"], "registration_id": ids["rider_health"]}],
     "reports.dashboard": None,
+    "union_admin.index": lambda ids: [{}, {"q": "工会"}],
+    # Not with ?target_q=: the move and merge buttons it shows would rebuild the demo tree mid-crawl.
+    "union_admin.node": _each("node_id", ("union_root", "union_district")),
+    "api_unions.UnionList": lambda ids: [{}, {"q": "街道"}, {"parent": ids["union_root"]}],
     "reports.activity": _each("activity_id", DOOR),
     "reports.activity_export": lambda ids: [{"activity_id": ids["class"], "fmt": f} for f in ("csv", "xlsx")],
     "reports.export": lambda ids: [{"fmt": f} for f in ("csv", "xlsx")],
@@ -143,6 +147,9 @@ POST_ONLY = {
     "contest_manage.open_round": "rounds page form",
     "swaps.save_rule": "desk form", "swaps.save_stock": "desk form",
     "enrol.upload": "enrol page form",
+    "union_admin.add_child": "union page form", "union_admin.rename": "union page form",
+    "union_admin.retire": "union page form (the crawled unions have member unions: refused)",
+    "union_admin.move": "tests/live/test_unions.py", "union_admin.merge": "tests/live/test_unions.py",
 }
 
 # Forms the crawl finds but does not submit, and why (every other form found is submitted).
