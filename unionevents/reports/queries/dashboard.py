@@ -14,7 +14,7 @@ from ...extensions import db
 from ...registrations.models import Registration, RegistrationState as S
 from ...unions.models import UnionNode
 from ..models import ReportActivity, ReportDaily
-from ..services import Figure, extra_figures
+from ..services import Figure, Freshness, extra_figures, freshness
 from .filters import TOP_ACTIVITIES, ReportFilter, _subtree_map, children_of, subtree_ids, today
 from .reach import Unique, unique_workers
 
@@ -147,6 +147,8 @@ class Dashboard:
     top: list[TopActivity]
     extras: list[Figure]
     children: list[UnionNode]
+    #: how current the unique counts are (``services.settle``): the page says so while changes wait
+    freshness: Freshness
 
 
 def _months(date_from: date, date_to: date) -> list[int]:
@@ -158,9 +160,9 @@ def _months(date_from: date, date_to: date) -> list[int]:
 
 
 def dashboard(f: ReportFilter) -> Dashboard:
-    """Everything on the officer dashboard for one node, range and kinds: 6 statements + providers,
-    +1 to look for report_reach rows to settle (+4 when there are, +5 on PostgreSQL); a choice of
-    two to four kinds reads the ragged days of the range from report_reach (one more statement)."""
+    """Everything on the officer dashboard for one node, range and kinds: 7 statements + providers
+    (a choice of two to four kinds reads the ragged days of the range from report_reach: one more),
+    none of which writes.  The unique counts are as of the last settle (``freshness``)."""
     node, until = f.node, today()
     children = children_of(node)                                                   # 1
     tree = _subtree_map(node)
@@ -184,7 +186,7 @@ def dashboard(f: ReportFilter) -> Dashboard:
         totals.add(figures)
 
     months = _months(f.date_from, f.date_to)
-    unique, own_unique = unique_workers(f, [child.id for child in children])      # 3 (+1 to settle), 4
+    unique, own_unique = unique_workers(f, [child.id for child in children])      # 3 (+1: kind set)
     _set_unique(totals, unique.get(node.id))
     own = child_figures.setdefault(node.path, Figures())
     _set_unique(own, own_unique)
@@ -200,8 +202,9 @@ def dashboard(f: ReportFilter) -> Dashboard:
     kinds = f.kinds or list(ActivityKind)
     return Dashboard(
         filter=f, totals=totals, by_kind=[(kind, by_kind.get(kind, Figures())) for kind in kinds],
-        by_child=by_child, by_month=by_month, top=top_activities(f),                # 5, 6
-        extras=extra_figures(subtree_ids(node), f.date_from, f.date_to, f.kinds), children=children)
+        by_child=by_child, by_month=by_month, top=top_activities(f),                # 4, 5
+        extras=extra_figures(subtree_ids(node), f.date_from, f.date_to, f.kinds), children=children,
+        freshness=freshness())                                                     # 6
 
 
 def top_activities(f: ReportFilter, limit: int = TOP_ACTIVITIES) -> list[TopActivity]:

@@ -17,7 +17,6 @@ from ...activities.models import ActivityKind
 from ...extensions import db
 from .. import rules
 from ..models import COUNTED_NEF, KIND_SET, ReachMeasure, ReportReach, ReportReachSpan, SpanGrain, kinds_code
-from ..services import settle_reach
 from .filters import ReportFilter
 
 
@@ -199,7 +198,6 @@ def _unique_result(f: ReportFilter, child_ids: list[int], sums: dict) -> tuple[d
 def unique_workers(f: ReportFilter, child_ids: list[int]) -> tuple[dict[int, Unique], Unique]:
     """Exact unique workers of the node and each child (by union id), and of the node's own activities."""
     kinds = span_kinds(f.kinds)
-    settle_reach()
     if kinds >= KIND_SET:
         return _unique_from_kind_set(f, child_ids, kinds)
     return _unique_from_spans(f, child_ids, kinds)

@@ -10,7 +10,7 @@
 from .counters import local_day, month_of, record_transition, sync_activity
 from .providers import Figure, FigureProvider, extra_figures, register_figures
 from .rebuild import check, rebuild, recount, snapshot
-from .settle import settle_reach
+from .settle import Freshness, freshness, settle_reach
 
-__all__ = ["Figure", "FigureProvider", "check", "extra_figures", "local_day", "month_of", "rebuild", "recount",
+__all__ = ["Figure", "FigureProvider", "Freshness", "freshness", "check", "extra_figures", "local_day", "month_of", "rebuild", "recount",
            "record_transition", "register_figures", "settle_reach", "snapshot", "sync_activity"]

@@ -12,6 +12,7 @@ from sqlalchemy import (Date, Select, and_, case, cast, delete, func, literal, l
 
 from ...accounts.models import User
 from ...activities.models import Activity, ActivityKind, ActivityStatus
+from ...core.timeutil import now
 from ...extensions import db
 from ...registrations.models import PLACE_STATES, Registration, RegistrationState as S
 from ...unions.models import UnionNode
@@ -19,7 +20,7 @@ from .. import rules
 from ..models import (ALL_KINDS, COUNTED_NEF, KIND_BITS, KIND_CODES, ReachMeasure, ReportActivity, ReportDaily,
                       ReportNodeAncestor, ReportReach, ReportReachSpan, SpanGrain)
 from .counters import COUNTER_COLUMNS, NEF_VALUES, REACH_COUNTERS, REACH_KEY, _is_postgresql, local_day, month_of
-from .settle import SETTLE_LOCK, SPAN_KEY, settle_reach
+from .settle import SETTLE_LOCK, SPAN_KEY, mark_settled, settle_reach
 
 
 def _kind_code(kind_column) -> Any:
@@ -295,6 +296,7 @@ def rebuild() -> dict[str, int]:
         db.session.execute(ReportReach.__table__.insert().from_select(
             REACH_KEY + list(REACH_COUNTERS) + ["nef", "counted"], _reach_select()))
         _rebuild_spans()
+        mark_settled(now())
         sizes = {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
                  for model in (ReportNodeAncestor, ReportActivity, ReportDaily, ReportReach, ReportReachSpan)}
     return sizes
