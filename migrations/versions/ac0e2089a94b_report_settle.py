@@ -1,4 +1,5 @@
-"""report_settle: when the reach rows were last settled (no settling inside report pages)
+"""report_settle: when the reach rows were last settled (no settling inside report pages);
+report_reach's worker index covers what the kind sets' ragged days read
 
 Revision ID: ac0e2089a94b
 Revises: a3c9e1d47b20
@@ -23,7 +24,14 @@ def upgrade():
     sa.CheckConstraint('id = 1', name=op.f('ck_report_settle_one_row')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_settle'))
     )
+    with op.batch_alter_table('report_reach', schema=None) as batch_op:
+        batch_op.create_index('ix_report_reach_worker', ['user_id', 'node_id', 'day', 'kind', 'counted'],
+                              unique=False)
+        batch_op.drop_index('ix_report_reach_user')
 
 
 def downgrade():
+    with op.batch_alter_table('report_reach', schema=None) as batch_op:
+        batch_op.create_index('ix_report_reach_user', ['user_id'], unique=False)
+        batch_op.drop_index('ix_report_reach_worker')
     op.drop_table('report_settle')

@@ -109,7 +109,9 @@ class ReportReach(db.Model):
 
     __tablename__ = "report_reach"
     __table_args__ = (
-        Index("ix_report_reach_user", "user_id"),
+        # A worker's rows at a union over a range, with what they count: the ragged days of a kind set
+        # check each worker's other days here, index-only (and erasing a worker finds their rows).
+        Index("ix_report_reach_worker", "user_id", "node_id", "day", "kind", "counted"),
         # The rows ``settle_reach`` has still to carry into report_reach_span (few at any time).
         Index("ix_report_reach_pending", "node_id", "user_id",
               sqlite_where=text("pending = 1"), postgresql_where=text("pending = 1")),
