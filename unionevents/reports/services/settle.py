@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, func, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 
 from ...activities.models import ActivityKind
 from ...extensions import db
@@ -48,8 +48,8 @@ def _current_bits(r) -> Any:
 
 
 #: How many (union, worker) pairs one settle transaction carries over: bounds the time it holds the
-#: SQLite write lock (about 0.1 s per 1,000 pairs at a million registrations) whatever the backlog.
-SETTLE_BATCH = 1000
+#: SQLite write lock whatever the backlog (docs/performance.md has the figures).
+SETTLE_BATCH = 500
 
 
 def settle_reach(batch: int = SETTLE_BATCH) -> int:
@@ -89,7 +89,7 @@ def _settle_batch(batch: int) -> tuple[int, bool]:
                 .order_by(r.c.node_id, r.c.user_id).limit(batch))]
             if not pairs:
                 return 0, False
-            workers = tuple_(r.c.node_id, r.c.user_id).in_(pairs)
+            workers = _pairs_clause(r, pairs)
             groups: dict[tuple[int, int], dict[tuple, rules.RowState]] = {}
             for row in db.session.execute(
                     select(r.c.node_id, r.c.user_id, r.c.day, r.c.kind, r.c.counted).where(workers)):
@@ -127,6 +127,15 @@ def _settle_batch(batch: int) -> tuple[int, bool]:
         session.expire_on_commit = keep
     # A full batch may leave more; rows skipped while locked (PostgreSQL) wait for the next run.
     return len(locked), len(pairs) == batch and bool(locked)
+
+
+def _pairs_clause(r, pairs: list[tuple[int, int]]) -> Any:
+    """SQL: the rows of these (union, worker) pairs, as one ``node_id = ? AND user_id IN (…)`` per union
+    so that both engines seek the primary key (a row-value ``IN`` list made SQLite scan the table)."""
+    by_node: dict[int, list[int]] = {}
+    for node_id, user_id in pairs:
+        by_node.setdefault(node_id, []).append(user_id)
+    return or_(*[and_(r.c.node_id == node_id, r.c.user_id.in_(users)) for node_id, users in by_node.items()])
 
 
 def mark_settled(at: datetime) -> None:
