@@ -10,7 +10,9 @@ workplaces), 200,000 workers, 10,000 activities over the last ten months and the
 ``--requests`` requests each) and the memory growth of a 100,000-row streaming XLSX export.
 With DATABASE_URL, a dedicated database (``bench_reports``, or ``--pg-database``) is (re)created on
 that server.  Last, it times the dashboard right after 1,000 place changes (the hook only marks
-report_reach rows; that dashboard settles them into report_reach_span first).
+report_reach rows; pages never settle them) next to the same page's figures from earlier in the same
+run, then the background settle that carries them into report_reach_span (``flask reports settle``).
+It prints the commit and the load average (1/5/15 min) before and after timing.
 """
 from __future__ import annotations
 
@@ -212,17 +214,35 @@ def xlsx_memory(rows: int) -> tuple[float, float, int]:
 P95_TARGET_MS = 300
 
 
-def settle_after_changes(client, url: str, changes: int) -> None:
-    """The hook's cost per place change, and the first dashboard after ``changes`` of them (it settles
-    the marked report_reach rows).  The changes go through the reports hook only (confirmed →
-    cancelled, then back), so the database ends as it began."""
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def git_commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def settle_after_changes(client, url: str, changes: int, requests: int, baseline: tuple[float, float]) -> float:
+    """The hook's cost per place change; the dashboard right after ``changes`` of them (reach rows
+    marked, none settled: pages never settle) timed like every page, next to the same page's figures
+    from earlier in this run; then the background settle (``flask reports settle``) that carries
+    them over, with its longest write transaction.  The changes go through the reports hook only
+    (confirmed → cancelled, then back), so the database ends as it began.  Returns the worst p95."""
     from unionevents.core.db import write_transaction
     from unionevents.reports.models import ReportReach
+    from unionevents.reports.services.settle import SETTLE_BATCH, _settle_batch
 
     rows = db.session.execute(text(
         "SELECT activity_id, user_id FROM registration WHERE state = 'confirmed' ORDER BY id LIMIT :n"),
         {"n": changes}).all()
     steps = (("cancel", S.CONFIRMED, S.CANCELLED), ("confirm again", S.CANCELLED, S.CONFIRMED))
+    worst = 0.0
     for label, old, new in steps:
         started = time.perf_counter()
         with write_transaction():
@@ -235,12 +255,25 @@ def settle_after_changes(client, url: str, changes: int) -> None:
         started = time.perf_counter()
         status = client.get(url).status_code
         first_ms = (time.perf_counter() - started) * 1000
-        started = time.perf_counter()
-        client.get(url)
-        print(f"{len(rows):,} place changes ({label}): hook {hook_ms:.2f} ms each; "
-              f"first dashboard after them "
-              f"(settles {pending:,} report_reach rows) {first_ms:.0f} ms [{status}], the next "
-              f"{(time.perf_counter() - started) * 1000:.0f} ms")
+        p50, p95, c50, c95, status, _size = time_page(client, url, requests)
+        worst = max(worst, first_ms, p95)
+        print(f"{len(rows):,} place changes ({label}): hook {hook_ms:.2f} ms each; {pending:,} report_reach rows "
+              f"wait to be settled")
+        print(f"  dashboard, city, this quarter, right after them: first {first_ms:.0f} ms [{status}], "
+              f"p50 {p50:.0f} / p95 {p95:.0f} ms (cpu {c50:.0f} / {c95:.0f}); the same page before the changes, "
+              f"this run: p50 {baseline[0]:.0f} / p95 {baseline[1]:.0f} ms")
+        started, batches, longest = time.perf_counter(), 0, 0.0
+        more = True
+        while more:
+            batch_started = time.perf_counter()
+            _rows, more = _settle_batch(SETTLE_BATCH)
+            longest = max(longest, (time.perf_counter() - batch_started) * 1000)
+            batches += 1
+        left = db.session.scalar(select(func.count()).select_from(ReportReach).where(ReportReach.pending == 1))
+        db.session.commit()
+        print(f"  background settle (flask reports settle): {pending:,} rows in {batches} transaction(s), "
+              f"{(time.perf_counter() - started) * 1000:.0f} ms in all, longest {longest:.0f} ms; {left} left")
+    return worst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,16 +368,21 @@ def main(argv: list[str] | None = None) -> int:
              f"/reports/?node={facts['district_id']}&from={year['from']}&to={year['to']}&kind=class&kind=meeting",
              None),
         ]
-        print(f"\nload average before timing: {os.getloadavg()[0]:.1f}")
+        print(f"\ncommit {git_commit()}; load average before timing: {load_average()}")
         print(f"{'page':45} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8} {'cpu p95':>8}  status  bytes"
               f"   ({args.requests} requests each)")
+        timed = {}
         for label, page_url, headers in pages:
             p50, p95, c50, c95, status, size = time_page(client, page_url, args.requests, headers)
+            timed[label] = (p50, p95)
             worst_p95 = max(worst_p95, p95)
             print(f"{label:45} {p50:8.1f} {p95:8.1f} {c50:8.1f} {c95:8.1f}  {status:>6}  {size:,}")
-        print(f"load average after timing: {os.getloadavg()[0]:.1f}")
+        print(f"load average after timing: {load_average()}")
         if args.changes:
-            settle_after_changes(client, f"/reports/?{quarter}", args.changes)
+            worst_p95 = max(worst_p95, settle_after_changes(
+                client, f"/reports/?{quarter}", args.changes, args.requests,
+                timed["dashboard, city, this quarter"]))
+    print(f"load average at the end: {load_average()}")
     print(f"\nmachine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
     print(f"target p95 <= {P95_TARGET_MS} ms per report page: worst p95 {worst_p95:.0f} ms")
     return 0 if worst_p95 <= P95_TARGET_MS else 1

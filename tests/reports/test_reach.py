@@ -163,7 +163,8 @@ def random_world(make, frozen_time, seed: int, steps: int = 320):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_unique_workers_equal_a_count_from_the_registrations(make, frozen_time, seed):
     tree = random_world(make, frozen_time, seed)
-    assert pending()  # the hook marked rows; the first comparison settles them
+    assert pending()  # the hook marked rows; the timer's settle carries them over
+    services.settle_reach()
     attended = db.session.scalar(select(func.count()).select_from(Registration)
                                  .where(Registration.state == S.ATTENDED))
     assert attended, "the world should have attendances to count"
@@ -255,6 +256,7 @@ def test_every_kind_set_equals_a_count_from_the_registrations(make, frozen_time)
     settling, and again after ``rebuild`` (the kind sets' MONTH rows built in SQL)."""
     tree = random_world(make, frozen_time, 3)
     newcomers_on_boundary_days(make, frozen_time, tree, SET_RANGES)
+    services.settle_reach()
     assert compare_every_kind_set(tree, SET_RANGES) > 200
     assert services.check() == []
     settled = services.snapshot()
@@ -265,27 +267,48 @@ def test_every_kind_set_equals_a_count_from_the_registrations(make, frozen_time)
     assert compare_every_kind_set(tree, SET_RANGES[:3]) > 20
 
 
-def test_the_dashboard_settles_what_the_hook_marked(scenario, make):
-    """A sign-up only marks the worker's report_reach rows; the next dashboard carries them over."""
+def test_the_hook_marks_and_settle_carries_over_never_the_dashboard(scenario, make):
+    """A sign-up only marks the worker's report_reach rows; the dashboard reads the span rows as they
+    are and says how current they are; ``settle_reach`` (the timer) carries the marked rows over."""
     tree, organiser = scenario["tree"], scenario["organiser"]
     fengtai = tree["丰台区总工会"]
-    assert queries.dashboard(ReportFilter(fengtai, *Q2)).totals.unique_participants == 1  # W3 in A3
-    assert services.settle_reach() == 0  # the dashboard above settled everything
+    dash = queries.dashboard(ReportFilter(fengtai, *Q2))
+    assert dash.totals.unique_participants == 1  # W3 in A3
+    assert dash.freshness.waiting is False and dash.freshness.settled_at is not None
+    assert services.settle_reach() == 0  # the fixture's settle carried everything over
     course = make.activity("新课", node=tree["玉泉营商场工会"], capacity=5, starts_in=timedelta(days=10))
     newcomer = make.user("新骑手", union=tree["玉泉营商场工会"], occupation=Occupation.RIDER)
     spans_before = services.snapshot()["span"]
     registration = engine.register(newcomer, course.id)
     assert pending() == 4  # the workplace, its street, its district and the city
-    assert services.snapshot()["span"] == spans_before  # nothing derived yet
+    dash = queries.dashboard(ReportFilter(fengtai, *Q2))
+    assert dash.totals.registrations == 2  # the additive figures are counted in the sign-up's transaction
+    assert dash.totals.unique_participants == 1  # the unique counts wait for the settle …
+    assert dash.freshness.waiting is True  # … and the dashboard says so
+    assert pending() == 4 and services.snapshot()["span"] == spans_before  # the dashboard wrote nothing
+    assert services.settle_reach() == 4
     totals = queries.dashboard(ReportFilter(fengtai, *Q2)).totals
     assert (totals.unique_participants, totals.unique_attendees, totals.unique_nef) == (2, 0, 1)
-    assert pending() == 0
     check_in_at_the_door(registration.id, organiser)
+    services.settle_reach()
     assert queries.dashboard(ReportFilter(fengtai, *Q2)).totals.unique_attendees == 1
     engine.undo_check_in(registration.id, organiser)
     engine.cancel(registration.id, organiser)
+    services.settle_reach()
     totals = queries.dashboard(ReportFilter(fengtai, *Q2)).totals
     assert (totals.unique_participants, totals.unique_attendees, totals.unique_nef) == (1, 0, 0)
+    assert services.check() == []
+
+
+def test_settle_works_in_batches_until_nothing_is_marked(scenario, make):
+    """A backlog bigger than a batch is settled in several short transactions, and agrees with a recount."""
+    tree = scenario["tree"]
+    course = make.activity("大课", node=tree["玉泉营商场工会"], capacity=20, starts_in=timedelta(days=10))
+    for i in range(5):
+        engine.register(make.user(f"批量{i}", union=tree["玉泉营商场工会"]), course.id)
+    assert pending() == 20  # five workers at four levels
+    assert services.settle_reach(batch=3) == 20
+    assert pending() == 0
     assert services.check() == []
 
 
@@ -301,6 +324,7 @@ def test_a_worker_reached_twice_in_a_range_counts_once(scenario, make):
     assert (late.unique_participants, late.unique_attendees) == (2, 0)  # R1 and R2 in A1 (05-25)
     course = make.activity("插花课二", node=tree["丰台区玉泉营街道总工会"], capacity=5, starts_in=timedelta(days=5))
     engine.register(scenario["users"]["r1"], course.id)  # R1 again on 05-20, in another district
+    services.settle_reach()
     may = queries.dashboard(ReportFilter(city, D(2025, 5, 1), D(2025, 5, 31)))
     assert may.totals.unique_participants == 3
     by_child = {row.node.name: row.figures.unique_participants for row in may.by_child if not row.own}

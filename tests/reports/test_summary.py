@@ -193,3 +193,55 @@ def test_cli_rebuild_and_check(scenario, app):
     db.session.commit()
     broken = runner.invoke(args=["reports", "check"])
     assert broken.exit_code == 1 and "daily" in broken.output and "differences" in broken.output
+
+
+def test_a_burst_settled_in_the_background_equals_a_recount(scenario, make):
+    """A burst of place changes (sign-ups, then cancellations) read by a dashboard while it waits,
+    then settled in small batches with more changes landing between the batches: the summary tables
+    equal a recount, and a rebuild gives the same rows."""
+    from unionevents.reports.models import ReportReach
+    from unionevents.reports.services.settle import _settle_batch
+
+    tree, organiser = scenario["tree"], scenario["organiser"]
+    places = [make.activity(f"突发{i}", node=node, kind=kind, capacity=40, starts_in=timedelta(days=days))
+              for i, (node, kind, days) in enumerate([
+                  (tree["玉泉营商场工会"], ActivityKind.CLASS_, 6), (tree["朝阳区奥运村街道总工会"], ActivityKind.MEETING, 12),
+                  (tree["丰台区总工会"], ActivityKind.CONTEST, 40)])]
+    crowd = [make.user(f"突发职工{i}", union=tree["玉泉营商场工会" if i % 2 else "奥运村快递驿站联合工会"],
+                       occupation=Occupation.RIDER if i % 3 else Occupation.TEACHER) for i in range(15)]
+    registrations = [engine.register(worker, activity.id).id for worker in crowd for activity in places]
+
+    def pending() -> int:
+        return db.session.query(ReportReach).filter(ReportReach.pending == 1).count()
+
+    marked = pending()
+    assert marked >= 100
+    assert report(tree["北京市总工会"], span=(date(2025, 4, 1), date(2025, 7, 31))).totals.registrations == 7 + 45
+    assert pending() == marked  # reading waits for nothing and settles nothing
+    settled, changes = 0, iter(registrations[::4])
+    while True:
+        rows, more = _settle_batch(7)
+        settled += rows
+        change = next(changes, None)
+        if change is not None:  # another change lands between two batches
+            engine.cancel(change, organiser)
+        if not more and change is None:
+            break
+    assert settled >= marked
+    assert services.settle_reach() >= 0 and pending() == 0
+    assert services.check() == []
+    settled_tables = without_closure(services.snapshot())
+    services.rebuild()
+    assert without_closure(services.snapshot()) == settled_tables == without_closure(services.recount())
+
+
+def test_cli_settle(scenario, app, make):
+    tree = scenario["tree"]
+    course = make.activity("命令行课", node=tree["玉泉营商场工会"], capacity=5, starts_in=timedelta(days=8))
+    engine.register(make.user("命令行职工", union=tree["玉泉营商场工会"]), course.id)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["reports", "settle"])
+    assert first.exit_code == 0 and "settled 4 report_reach rows" in first.output
+    again = runner.invoke(args=["reports", "settle", "--batch", "2"])
+    assert again.exit_code == 0 and "settled 0 report_reach rows" in again.output
+    assert runner.invoke(args=["reports", "check"]).exit_code == 0

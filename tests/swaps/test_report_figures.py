@@ -29,7 +29,7 @@ def test_swap_figures_count_books_portions_and_donors_in_scope(organiser, swap, 
 
 def test_every_registered_provider_runs_on_both_engines(tree):
     """extra_figures swallows a failing provider (the dashboard must stay up), so call each one here."""
-    from unionevents.reports.services import _PROVIDERS
+    from unionevents.reports.services.providers import _PROVIDERS
 
     assert {"contests", "swaps", "health", "feedback"} <= set(_PROVIDERS)
     today = utc_to_local(now()).date()

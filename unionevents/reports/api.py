@@ -91,6 +91,11 @@ class ReportSummarySchema(Schema):
     by_month = fields.List(fields.Nested(ReportMonthSchema))
     top = fields.List(fields.Nested(ReportTopSchema))
     extras = fields.List(fields.Nested(ReportExtraSchema))
+    unique_as_of = fields.Function(
+        lambda d: None if d.freshness.settled_at is None or not d.freshness.waiting
+        else d.freshness.settled_at.isoformat() + "Z",
+        metadata={"description": "When changes wait to be counted in the unique counts (they are added within "
+                                 "minutes): the time (UTC) those counts are as of; null when they are current"})
 
 
 @blp.route("/reports/summary")

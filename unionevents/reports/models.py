@@ -17,13 +17,14 @@ the current state of activities and registrations, so a recount must equal them.
   reach days, summed over workers, so exact unique counts over any range are a sum of a few rows;
   derived from ``report_reach`` (``services.settle_reach``).
 * ``report_node_ancestor``: the tree as a closure table, for the hook and the rebuild.
+* ``report_settle``: one row, when ``settle_reach`` last ran (the pages' "unique counts as of" line).
 """
 from __future__ import annotations
 
 import enum
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, SmallInteger, text
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..activities.models import ActivityKind, ActivityStatus
@@ -108,7 +109,9 @@ class ReportReach(db.Model):
 
     __tablename__ = "report_reach"
     __table_args__ = (
-        Index("ix_report_reach_user", "user_id"),
+        # A worker's rows at a union over a range, with what they count: the ragged days of a kind set
+        # check each worker's other days here, index-only (and erasing a worker finds their rows).
+        Index("ix_report_reach_worker", "user_id", "node_id", "day", "kind", "counted"),
         # The rows ``settle_reach`` has still to carry into report_reach_span (few at any time).
         Index("ix_report_reach_pending", "node_id", "user_id",
               sqlite_where=text("pending = 1"), postgresql_where=text("pending = 1")),
@@ -232,3 +235,14 @@ class ReportReachSpan(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     workers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     nef: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportSettle(db.Model):
+    """When ``services.settle_reach`` last carried marked ``report_reach`` rows into
+    ``report_reach_span`` (one row, id 1): the unique-worker figures are as of then while rows wait."""
+
+    __tablename__ = "report_settle"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    settled_at: Mapped[datetime] = mapped_column(DateTime)  # UTC
