@@ -4,9 +4,9 @@ One file is all or nothing: every row is checked first and nothing is written
 while any row is wrong; the report then names each bad row (spreadsheet row
 numbers: the header is row 1).  Importing is idempotent by mobile number: a
 known account gets the file's name, union and occupation, a new one is created.
-New accounts without a password start unactivated and get an activation code by
-SMS through the outbox (decisions.md).  Organisers may import only into the
-unions they organise; admins (and the command line, ``actor=None``) anywhere.
+New accounts without a password start unactivated and get a welcome SMS through the
+outbox; their workers log in with SMS codes (accounts.codes, decisions.md).  Organisers may
+import only into the unions they organise; admins (and the command line, ``actor=None``) anywhere.
 
 Fast enough for 10,000 rows: lookups are a few ``IN`` queries, writes are bulk
 INSERT/UPDATE statements, and one audit row records the counts.  Initial
@@ -39,7 +39,7 @@ from ..core.text import NotText, clean_text
 from ..core.timeutil import now
 from ..extensions import db
 from ..unions.models import UnionNode
-from . import activation
+from . import codes
 from .models import Occupation, Role, User
 from .services import MOBILE_RE, NAME_MAX_LENGTH, hash_password, normalise_mobile, password_errors
 
@@ -159,7 +159,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    activation_codes: int = 0
+    welcome_messages: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     @property
@@ -191,7 +191,6 @@ class _Existing:
     district: str | None
     activated: bool
     has_password: bool
-    has_code: bool
 
 
 class _FileError(Exception):
@@ -399,12 +398,12 @@ def _load_existing(mobiles: list[str]) -> dict[str, _Existing]:
     for chunk in _chunks(mobiles):
         result = db.session.execute(
             select(User.id, User.mobile, User.name, User.union_id, User.occupation, User.district,
-                   User.activated, User.password_hash.is_not(None), User.activation_code_hash.is_not(None))
+                   User.activated, User.password_hash.is_not(None))
             .where(_mobile_in(chunk))
         )
         for row in result:
             existing[row[1]] = _Existing(row[0], row[2], row[3], row[4], row[5], bool(row[6]),
-                                         bool(row[7]), bool(row[8]))
+                                         bool(row[7]))
     return existing
 
 
@@ -489,9 +488,9 @@ def _hash_passwords(passwords: list[str]) -> list[str]:
 
 def _write(rows: list[_Row], existing: dict[str, _Existing], hashes: dict[str, str], actor: User | None,
            report: ImportReport) -> None:
-    """Insert new accounts, update changed ones, queue activation SMS (inside the write transaction)."""
+    """Insert new accounts, update changed ones, queue welcome SMS (inside the write transaction)."""
     timestamp = now()
-    inserts, updates, codes = [], [], {}
+    inserts, updates, welcomes = [], [], []
     for row in rows:
         account = existing.get(row.mobile)
         union_id = row.union_id
@@ -502,13 +501,11 @@ def _write(rows: list[_Row], existing: dict[str, _Existing], hashes: dict[str, s
             values = {
                 "mobile": row.mobile, "name": row.name, "union_id": union_id, "occupation": row.occupation,
                 "district": row.union_district, "password_hash": password_hash,
-                "activated": password_hash is not None, "activation_code_hash": None,
-                "activation_failures": 0, "session_version": 1, "created_at": timestamp,
+                "activated": password_hash is not None, "session_version": 1, "created_at": timestamp,
                 "created_by_id": actor.id if actor else None,
             }
             if password_hash is None:
-                codes[row.mobile] = activation.new_code()
-                values["activation_code_hash"] = activation.code_digest(row.mobile, codes[row.mobile])
+                welcomes.append(row.mobile)
             inserts.append(values)
             continue
         changes = {}
@@ -520,11 +517,6 @@ def _write(rows: list[_Row], existing: dict[str, _Existing], hashes: dict[str, s
                 changes["district"] = row.union_district
         if account.occupation != row.occupation:
             changes["occupation"] = row.occupation
-        if not account.activated and not account.has_password and not account.has_code:
-            # An unactivated account whose code was used up or voided gets a new one.
-            codes[row.mobile] = activation.new_code()
-            changes["activation_code_hash"] = activation.code_digest(row.mobile, codes[row.mobile])
-            changes["activation_failures"] = 0
         if changes:
             updates.append({"id": account.id, **changes})
             report.updated += 1
@@ -541,20 +533,20 @@ def _write(rows: list[_Row], existing: dict[str, _Existing], hashes: dict[str, s
     for batch in by_keys.values():
         for chunk in _chunks(batch, WRITE_CHUNK):
             db.session.execute(update(User), chunk)
-    if codes:
+    if welcomes:
         # The ids of new accounts: reading them back costs less than INSERT ... RETURNING on psycopg.
-        ids = {mobile: account.id for mobile, account in existing.items()}
-        for chunk in _chunks([m for m in codes if m not in ids]):
+        ids = {}
+        for chunk in _chunks(welcomes):
             result = db.session.execute(select(User.mobile, User.id).where(_mobile_in(chunk)))
             ids.update((mobile, user_id) for mobile, user_id in result)
-        message = activation.activation_message_maker()
-        for chunk in _chunks(list(codes.items()), WRITE_CHUNK):
+        message = codes.welcome_message()  # the same text for everyone: no code in it
+        for chunk in _chunks(welcomes, WRITE_CHUNK):
             db.session.execute(insert(OutboxMessage), [
-                {"user_id": ids[mobile], "channel": Channel.SMS, "kind": activation.OUTBOX_KIND, "subject": "",
-                 "body": message(code), "created_at": timestamp, "attempts": 0} for mobile, code in chunk])
-    report.activation_codes = len(codes)
+                {"user_id": ids[mobile], "channel": Channel.SMS, "kind": codes.OUTBOX_KIND, "subject": "",
+                 "body": message, "created_at": timestamp, "attempts": 0} for mobile in chunk])
+    report.welcome_messages = len(welcomes)
     log_action(actor.id if actor else None, "user.import", None, rows=report.rows, created=report.created,
-               updated=report.updated, unchanged=report.unchanged, activation_codes=report.activation_codes)
+               updated=report.updated, unchanged=report.unchanged, welcome_messages=report.welcome_messages)
 
 
 # --------------------------------------------------------------------------- the service
@@ -580,7 +572,7 @@ def import_workers(data: bytes, filename: str, actor: User | None, *,
         if with_password > max_passwords:
             report.error(None, "password", _l(
                 "The file gives %(count)d initial passwords; at most %(n)d can be imported here. Leave the "
-                "password column empty (workers then get an activation code by SMS) or ask an administrator "
+                "password column empty (workers then log in with SMS codes) or ask an administrator "
                 "to import it with the command line.", count=with_password, n=max_passwords))
     scope = _Scope(actor)
     _check_unions(rows, scope, report)

@@ -6,8 +6,10 @@ Guesses at a password are counted three ways (docs/design-decisions.md, "Login t
   numbers that logged in from this browser or app (OWASP's "device cookies").  A request that carries
   one for the number it tries has a budget of its own (``LOGIN_ACCOUNT_FAILURE_LIMIT``): nobody else's
   guesses ever refuse the owner's own phone, and the per-address limit does not apply to it.
-* **Unknown clients, per account, across every login endpoint** (the HTML login, ``POST /api/v1/tokens``,
-  the activation form, and the password asked again to change it or delete the account).  Up to
+* **Unknown clients, per account, across every login endpoint** (the HTML password and code logins,
+  ``POST /api/v1/tokens`` with a password or a code, the sign-up and password-reset codes, and the
+  password asked again to change it or delete the account): a wrong SMS code is a guess like a wrong
+  password.  Up to
   ``LOGIN_ACCOUNT_FAILURE_LIMIT`` wrong guesses in the window anyone may try.  Past that the account is
   *guarded*: a client (address plus User-Agent) that itself guessed wrong
   ``LOGIN_GUARDED_CLIENT_FAILURES`` times is refused, so the owner on a fresh phone still gets in; and
@@ -289,11 +291,15 @@ def counted(mobile: str, field: str, action: Callable[..., T], *args, **kwargs) 
         return result
 
 
-def guarded_activation(mobile: str, code: str, password: str, *, accept_privacy: bool) -> User:
-    """``activation.activate_account`` with its wrong codes counted as guesses at the account."""
-    from .activation import activate_account
+def code_login(mobile: str, code: str) -> User:
+    """``codes.login_with_code`` with a wrong code counted as a guess at the account (ValidationFailed on
+    "code"); LoginThrottled when this client may not try this account now.  The HTML code login and
+    ``POST /api/v1/tokens`` with a code.  A right code makes this a known device, as a password does."""
+    from .codes import login_with_code
 
-    return counted(mobile, "code", activate_account, mobile, code, password, accept_privacy=accept_privacy)
+    user = counted(mobile, "code", login_with_code, mobile, code)
+    remember_device(mobile)
+    return user
 
 
 def password_login(mobile: str, password: str) -> User | None:
