@@ -222,6 +222,25 @@ def test_rotating_addresses_and_browsers_does_not_buy_unlimited_guesses(limited,
     assert fresh.status_code == 429 and "曾经登录过的设备" in fresh.json["message"]
 
 
+def test_the_owner_on_a_new_phone_gets_in_with_a_code_past_the_hard_limit(limited, make):
+    """Rotating guessers used up the hard limit: a password from a never-used phone is refused, a code is
+    not (the phone is in hand); the guessers' own code tries are still refused."""
+    owner = make.user("王骑手", mobile="13912345678")
+    for i in range(HARD_LIMIT + 2):
+        headers = {"X-Forwarded-For": f"203.0.113.{i + 1}", "User-Agent": f"bot/{i}"}
+        html_login(limited.test_client(), owner.mobile, f"guess-{i}x", headers)
+    new_phone = limited.test_client()
+    assert html_login(new_phone, owner.mobile, PASSWORD, OWNER_PHONE).status_code == 429
+    new_phone.post("/account/login/code", headers=OWNER_PHONE, data={"mobile": owner.mobile, "send": "y"})
+    code = last_sms_code(owner.mobile)
+    response = new_phone.post("/account/login/code", headers=OWNER_PHONE, data={"mobile": owner.mobile, "code": code})
+    assert response.status_code == 302
+    bot = {"X-Forwarded-For": "203.0.113.1", "User-Agent": "bot/0"}  # one wrong password so far
+    statuses = [limited.test_client().post("/account/login/code", headers=bot, data={
+        "mobile": owner.mobile, "code": f"{n:06d}"}).status_code for n in range(4)]
+    assert statuses == [422, 422, 429, 429]  # LOGIN_GUARDED_CLIENT_FAILURES = 3 wrong guesses in all
+
+
 def test_the_owners_known_device_logs_in_whatever_the_attack(limited, make):
     """The device cookie a successful login leaves makes the owner's phone immune to others' guesses."""
     owner = make.user("王骑手", mobile="13912345678")

@@ -29,7 +29,7 @@ class TokenRequest(ApiSchema):
                            metadata={"description": "A login code from `POST /api/v1/auth/sms-codes` "
                                                     "(or give `password`)."})
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # reported with the field errors, at once
     def _one_secret(self, data, **_kwargs):
         if ("password" in data) == ("code" in data):
             raise ValidationError(_("Give either a password or an SMS code."), "password")
