@@ -29,9 +29,10 @@ class TokenRequest(ApiSchema):
                            metadata={"description": "A login code from `POST /api/v1/auth/sms-codes` "
                                                     "(or give `password`)."})
 
-    @validates_schema(skip_on_field_errors=False)  # reported with the field errors, at once
-    def _one_secret(self, data, **_kwargs):
-        if ("password" in data) == ("code" in data):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)  # with the field errors, at once
+    def _one_secret(self, data, original, **_kwargs):
+        given = original if isinstance(original, dict) else {}
+        if ("password" in given) == ("code" in given):
             raise ValidationError(_("Give either a password or an SMS code."), "password")
 
 
