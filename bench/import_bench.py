@@ -4,7 +4,7 @@
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/import_bench.py
 
 Runs four imports and prints rows/s and seconds for each:
-  1. new accounts without passwords (activation codes queued in the outbox),
+  1. new accounts without passwords (welcome SMS queued in the outbox),
   2. the same file again (all unchanged: the idempotent path),
   3. the same file with every name changed (all updated),
   4. ``--passwords N`` new rows with an initial password, hashed with the production method (scrypt).
@@ -73,7 +73,7 @@ def run(label: str, data: bytes, rows: int) -> None:
         raise SystemExit(f"{label}: import failed: {[str(e) for e in report.errors[:5]]}")
     print(f"{label:<42} {rows:>6} rows  {seconds:7.2f} s  {rows / seconds:9.0f} rows/s  "
           f"(created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
-          f"codes {report.activation_codes})")
+          f"welcome SMS {report.welcome_messages})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_unions()
         cleanup()
         try:
-            run("1. new accounts, activation codes", make_file(args.rows), args.rows)
+            run("1. new accounts, welcome SMS", make_file(args.rows), args.rows)
             run("2. same file again (unchanged)", make_file(args.rows), args.rows)
             run("3. every name changed (updated)", make_file(args.rows, name_suffix="乙"), args.rows)
             if args.passwords:

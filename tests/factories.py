@@ -89,3 +89,32 @@ def check_in_at_the_door(registration_id: int, actor: User | None):
         return services.check_in(registration_id, actor)
     finally:
         timeutil.freeze(saved)
+
+
+def last_sms_code(mobile: str) -> str | None:
+    """The code in the newest code SMS queued for ``mobile`` (to its account or to the number itself), as
+    the worker reads it on the phone; None when none was queued."""
+    import re
+
+    from sqlalchemy import or_, select
+
+    from unionevents.core.outbox import OutboxMessage
+
+    db.session.commit()  # end this session's read snapshot (SQLite): the app wrote since
+    owner = select(User.id).where(User.mobile == mobile).scalar_subquery()
+    body = db.session.scalar(
+        select(OutboxMessage.body).where(OutboxMessage.kind.like("code.%"),
+                                         or_(OutboxMessage.address == mobile, OutboxMessage.user_id == owner))
+        .order_by(OutboxMessage.id.desc()).limit(1))
+    if body is None:
+        return None
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+def send_sms_code(client, page: str, mobile: str, **fields) -> str | None:
+    """Press "Send code" on ``page`` (a form with the mobile number) and read the SMS: the code."""
+    response = client.post(page, data={"mobile": mobile, "send": "y", **fields})
+    assert response.status_code == 200, response.status_code
+    from unionevents.accounts.services import normalise_mobile
+
+    return last_sms_code(normalise_mobile(mobile))

@@ -101,6 +101,16 @@ class Config:
     LOGIN_ADDRESS_FAILURE_LIMIT = "40 per 5 minutes"
     # Account creation per address, every attempt: a venue's worth of new workers on one Wi-Fi.
     SIGNUP_RATE_LIMIT = "300 per hour"
+    # SMS codes (accounts/codes.py, README "SMS codes"): one send per mobile number per
+    # SMS_CODE_RESEND_SECONDS whatever the purpose; at most SMS_CODE_MOBILE_DAILY_LIMIT sends to one
+    # number and SMS_CODE_ADDRESS_DAILY_LIMIT requests from one client address in any 24 hours (a venue's
+    # Wi-Fi or a carrier NAT address with a few hundred first logins still passes; SMS pumping from one
+    # address is bounded).  A code lives 5 minutes and dies after 5 wrong tries (fixed, decisions.md).
+    SMS_CODE_RESEND_SECONDS = 60
+    SMS_CODE_MOBILE_DAILY_LIMIT = 10
+    SMS_CODE_ADDRESS_DAILY_LIMIT = 200
+    # Code rows (sent time, number, an HMAC) are kept this long: at least the daily caps' 24 hours.
+    SMS_CODE_RETENTION_DAYS = 1
 
     # API tokens stop working this many days after they were issued (a password change revokes them
     # at once).  Their last use is recorded at most once per API_TOKEN_USE_RECORD_SECONDS, so a token in

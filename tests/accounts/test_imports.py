@@ -1,4 +1,5 @@
-"""Bulk import of workers (accounts/imports/), its CLI, its upload page and account activation."""
+"""Bulk import of workers (accounts/imports/), its CLI, its upload page, and the imported worker's
+first login with an SMS code."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from unionevents.accounts import activation, imports
+from unionevents.accounts import codes, imports
 from unionevents.accounts.imports import import_workers
 from unionevents.accounts.models import Occupation, Role, User
 from unionevents.accounts.services import authenticate
@@ -17,6 +18,7 @@ from unionevents.core.audit import AuditLog
 from unionevents.core.errors import NotAllowed, ValidationFailed
 from unionevents.core.outbox import OutboxMessage
 from unionevents.extensions import db
+from ..factories import send_sms_code
 
 pytestmark = pytest.mark.usefixtures("english")  # these tests assert English wording
 
@@ -55,11 +57,10 @@ def user(mobile: str) -> User:
     return db.session.scalar(select(User).where(User.mobile == mobile))
 
 
-def sms_code(user_id: int) -> str:
-    body = db.session.scalars(select(OutboxMessage.body).where(
-        OutboxMessage.user_id == user_id, OutboxMessage.kind == activation.OUTBOX_KIND)
+def welcome_sms(user_id: int) -> str | None:
+    return db.session.scalars(select(OutboxMessage.body).where(
+        OutboxMessage.user_id == user_id, OutboxMessage.kind == codes.OUTBOX_KIND)
         .order_by(OutboxMessage.id.desc())).first()
-    return re.search(r"\b(\d{6})\b", body).group(1)
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_csv_with_bom_chinese_headers_and_occupation_names(tree, admin):
     report = import_workers(data, "名单.csv", admin)
 
     assert report.ok, [str(e) for e in report.errors]
-    assert (report.rows, report.created, report.updated, report.activation_codes) == (3, 3, 0, 3)
+    assert (report.rows, report.created, report.updated, report.welcome_messages) == (3, 3, 0, 3)
     zhang = user("13700000001")
     assert zhang.name == "张三" and zhang.union.name == FENGTAI_SHOP
     assert zhang.occupation is Occupation.COURIER and zhang.is_new_employment_form
@@ -96,10 +97,9 @@ def test_csv_with_bom_chinese_headers_and_occupation_names(tree, admin):
     assert not zhang.activated and zhang.password_hash is None and not zhang.is_active
     assert user("13700000002").occupation is Occupation.RIDER
     assert user("13700000003").union.name == AOYUNCUN_STATION
-    # One SMS per new account, carrying a code; only a keyed digest is stored.
-    code = sms_code(zhang.id)
-    assert zhang.activation_code_hash == activation.code_digest("13700000001", code)
-    assert code not in zhang.activation_code_hash
+    # One welcome SMS per new account: where to log in with a code, and no code (it would be stale).
+    body = welcome_sms(zhang.id)
+    assert "/account/login/code" in body and not re.search(r"\d{6}", body)
 
 
 def test_imported_names_follow_the_text_rule_of_every_form(tree, admin):
@@ -125,7 +125,7 @@ def test_import_is_audited_once_with_counts_only(tree, admin):
     rows = db.session.scalars(select(AuditLog).where(AuditLog.action == "user.import")).all()
     assert len(rows) == 1
     assert rows[0].actor_id == admin.id
-    assert rows[0].data == {"rows": 1, "created": 1, "updated": 0, "unchanged": 0, "activation_codes": 1}
+    assert rows[0].data == {"rows": 1, "created": 1, "updated": 0, "unchanged": 0, "welcome_messages": 1}
     assert "13700000001" not in str(rows[0].data) and "张三" not in str(rows[0].data)
 
 
@@ -160,7 +160,7 @@ def test_rows_with_a_password_are_active_and_can_log_in(tree, admin):
     data = csv_bytes([["13700000041", "吴十", FENGTAI_SHOP, "其他", "Start2024x"]],
                      header=HEADER_ZH + ["初始密码"])
     report = import_workers(data, "a.csv", admin)
-    assert report.ok and report.activation_codes == 0
+    assert report.ok and report.welcome_messages == 0
     assert authenticate("13700000041", "Start2024x").name == "吴十"
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
 
@@ -341,84 +341,39 @@ def test_ten_thousand_rows(tree, admin):
     assert users_count() == 10_001
 
 
-# --------------------------------------------------------------------------- activation
+# --------------------------------------------------------------------------- first login
 
 
-def test_activation_code_works_once(tree, admin, client):
+def test_an_imported_worker_logs_in_with_a_code_and_may_then_set_a_password(tree, admin, client):
     import_workers(csv_bytes([["13700000201", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
-    account = user("13700000201")
-    code = sms_code(account.id)
-    assert authenticate("13700000201", "NewPass123") is None
+    assert authenticate("13700000201", "") is None and not user("13700000201").is_active
 
-    activated = activation.activate_account("13700000201", code, "NewPass123")
-    assert activated.is_active and activated.activation_code_hash is None
-    assert activated.privacy_version is not None
-    assert authenticate("13700000201", "NewPass123").id == account.id
-    with pytest.raises(ValidationFailed):
-        activation.activate_account("13700000201", code, "Another123")
-    assert authenticate("13700000201", "NewPass123") is not None
-
-
-def test_wrong_code_is_refused_and_voided_after_repeated_failures(tree, admin):
-    import_workers(csv_bytes([["13700000211", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
-    account = user("13700000211")
-    code = sms_code(account.id)
-    wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
-    for _ in range(activation.MAX_FAILURES):
-        with pytest.raises(ValidationFailed) as info:
-            activation.activate_account("13700000211", wrong, "NewPass123")
-        assert "code" in info.value.errors
-    with pytest.raises(ValidationFailed):  # the right code no longer works either
-        activation.activate_account("13700000211", code, "NewPass123")
-    assert not user("13700000211").is_active
-
-    # Importing the file again issues a new code to the account whose code was voided.
-    report = import_workers(csv_bytes([["13700000211", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
-    assert report.activation_codes == 1 and report.updated == 1
-    assert activation.activate_account("13700000211", sms_code(account.id), "NewPass123").is_active
-
-
-def test_weak_password_does_not_use_up_the_code(tree, admin):
-    import_workers(csv_bytes([["13700000221", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
-    code = sms_code(user("13700000221").id)
-    with pytest.raises(ValidationFailed) as info:
-        activation.activate_account("13700000221", code, "short")
-    assert "password" in info.value.errors
-    assert activation.activate_account("13700000221", code, "LongEnough1").is_active
-
-
-def test_unknown_mobile_and_active_account_get_the_same_answer(tree, admin, make):
-    make.user("已激活", mobile="13700000231")
-    for mobile in ("13700000231", "13700000239"):
-        with pytest.raises(ValidationFailed) as info:
-            activation.activate_account(mobile, "123456", "NewPass123")
-        assert info.value.errors == {"code": [str(activation.MSG_BAD_CODE)]}
-
-
-def test_issue_code_for_an_account_made_elsewhere(tree, make):
-    walk_in = make.user("现场报名", mobile="13700000251", password=None)
-    code = activation.issue_code(walk_in)
-    db.session.commit()
-    assert sms_code(walk_in.id) == code
-    assert activation.activate_account("13700000251", code, "NewPass123").is_active
-
-
-def test_activation_page_logs_the_worker_in(tree, admin, client):
-    import_workers(csv_bytes([["13700000241", "甲", FENGTAI_SHOP, "快递员"]]), "a.csv", admin)
-    code = sms_code(user("13700000241").id)
-    assert client.get("/account/activate").status_code == 200
-    response = client.post("/account/activate", data={
-        "mobile": "13700000241", "code": "000000" if code != "000000" else "111111",
-        "password": "NewPass123", "password_again": "NewPass123", "accept_privacy": "y"})
-    assert response.status_code == 422
-    response = client.post("/account/activate", data={
-        "mobile": "13700000241", "code": code, "password": "NewPass123", "password_again": "NewPass123"})
-    assert response.status_code == 422  # privacy notice not accepted
-    response = client.post("/account/activate", data={
-        "mobile": "13700000241", "code": code, "password": "NewPass123", "password_again": "NewPass123",
-        "accept_privacy": "y"})
+    code = send_sms_code(client, "/account/login/code", "13700000201")
+    response = client.post("/account/login/code", data={"mobile": "13700000201", "code": code})
     assert response.status_code == 302
-    assert client.get("/account/profile").status_code == 200
+    account = user("13700000201")
+    assert account.activated and account.is_active and account.password_hash is None
+    profile = client.get("/account/profile").get_data(as_text=True)
+    assert "Set a password" in profile  # offered on the account page
+
+    response = client.post("/account/password", data={"new_password": "NewPass123",
+                                                       "new_password_again": "NewPass123"})
+    assert response.status_code == 302
+    assert authenticate("13700000201", "NewPass123").id == account.id
+    assert client.get("/account/profile").status_code == 200  # this session goes on
+
+
+def test_importing_again_sends_no_second_welcome(tree, admin):
+    rows = [["13700000211", "甲", FENGTAI_SHOP, "快递员"]]
+    import_workers(csv_bytes(rows), "a.csv", admin)
+    report = import_workers(csv_bytes(rows), "a.csv", admin)
+    assert report.ok and report.welcome_messages == 0 and report.unchanged == 1
+
+
+def test_the_old_activation_address_leads_to_the_code_login(client):
+    response = client.get("/account/activate?mobile=13700000241")
+    assert response.status_code == 301
+    assert response.location == "/account/login/code?mobile=13700000241"
 
 
 # --------------------------------------------------------------------------- CLI

@@ -1,7 +1,7 @@
 """Login throttling that stops guessers without locking owners out (issue 14, defect 5).
 
 Per account: wrong guesses are counted across every login endpoint together (the HTML login,
-``POST /api/v1/tokens`` and the activation form).  Once an account has had LOGIN_ACCOUNT_FAILURE_LIMIT
+``POST /api/v1/tokens`` and the SMS-code forms).  Once an account has had LOGIN_ACCOUNT_FAILURE_LIMIT
 wrong guesses in the window, a client (address + browser) that itself guessed wrong
 LOGIN_GUARDED_CLIENT_FAILURES times is refused with 429; a client that has not been guessing still
 gets in with the right password.  Per address only failures count, so a venue's Wi-Fi full of workers
@@ -15,7 +15,7 @@ from unionevents import create_app
 from unionevents.accounts import throttle
 from unionevents.extensions import db, limiter
 
-from ..factories import PASSWORD
+from ..factories import PASSWORD, last_sms_code
 
 ACCOUNT_LIMIT = 10      # LOGIN_ACCOUNT_FAILURE_LIMIT = "10 per 5 minutes"
 ADDRESS_FAILURES = 40   # LOGIN_ADDRESS_FAILURE_LIMIT = "40 per 5 minutes"
@@ -109,14 +109,22 @@ def test_html_login_and_api_tokens_share_one_count_per_account(limited, make):
     assert html_login(client, owner.mobile, "guess-html", ATTACKER).status_code == 429
 
 
-def test_wrong_activation_codes_count_as_guesses_at_the_account(limited, make):
+def test_wrong_sms_codes_count_as_guesses_at_the_account(limited, make):
+    """Code logins (HTML and API), reset codes and password logins spend one budget per account."""
     owner = make.user("王骑手", mobile="13912345678")
     client = limited.test_client()
     for i in range(ACCOUNT_LIMIT):
-        response = client.post("/account/activate", headers=ATTACKER, data={
-            "mobile": owner.mobile, "code": f"{i:06d}", "password": "secret123", "password_again": "secret123",
-            "accept_privacy": "y"})
-        assert response.status_code == 422
+        if i % 3 == 0:
+            response = client.post("/account/login/code", headers=ATTACKER,
+                                   data={"mobile": owner.mobile, "code": f"{i:06d}"})
+        elif i % 3 == 1:
+            response = client.post("/api/v1/tokens", headers=ATTACKER,
+                                   json={"mobile": owner.mobile, "code": f"{i:06d}"})
+        else:
+            response = client.post("/account/password/reset", headers=ATTACKER, data={
+                "mobile": owner.mobile, "code": f"{i:06d}", "password": "secret123x",
+                "password_again": "secret123x"})
+        assert response.status_code in (401, 422), response.status_code
     assert html_login(client, owner.mobile, PASSWORD, ATTACKER).status_code == 429
     assert html_login(limited.test_client(), owner.mobile, PASSWORD, OWNER_PHONE).status_code == 302
 
@@ -151,9 +159,11 @@ def test_a_hundred_and_twenty_sign_ups_from_one_address(limited, make):
     statuses = []
     for i in range(120):
         client.delete_cookie("session")
+        mobile = f"1370000{i:04d}"  # each proves its number with a code first (two POSTs per sign-up)
+        client.post("/account/signup", headers={"X-Forwarded-For": VENUE}, data={"mobile": mobile, "send": "y"})
         response = client.post("/account/signup", headers={"X-Forwarded-For": VENUE}, data={
-            "mobile": f"1370000{i:04d}", "name": f"新职工{i}", "password": "secret123", "password_again": "secret123",
-            "union_id": "", "occupation": "rider", "accept_privacy": "y"})
+            "mobile": mobile, "name": f"新职工{i}", "password": "secret123", "password_again": "secret123",
+            "union_id": "", "occupation": "rider", "accept_privacy": "y", "code": last_sms_code(mobile)})
         statuses.append(response.status_code)
     assert statuses == [302] * 120
 
@@ -210,6 +220,25 @@ def test_rotating_addresses_and_browsers_does_not_buy_unlimited_guesses(limited,
     fresh = api_login(limited.test_client(), owner.mobile, PASSWORD, {"X-Forwarded-For": "198.51.100.99",
                                                                         "User-Agent": "new phone"})
     assert fresh.status_code == 429 and "曾经登录过的设备" in fresh.json["message"]
+
+
+def test_the_owner_on_a_new_phone_gets_in_with_a_code_past_the_hard_limit(limited, make):
+    """Rotating guessers used up the hard limit: a password from a never-used phone is refused, a code is
+    not (the phone is in hand); the guessers' own code tries are still refused."""
+    owner = make.user("王骑手", mobile="13912345678")
+    for i in range(HARD_LIMIT + 2):
+        headers = {"X-Forwarded-For": f"203.0.113.{i + 1}", "User-Agent": f"bot/{i}"}
+        html_login(limited.test_client(), owner.mobile, f"guess-{i}x", headers)
+    new_phone = limited.test_client()
+    assert html_login(new_phone, owner.mobile, PASSWORD, OWNER_PHONE).status_code == 429
+    new_phone.post("/account/login/code", headers=OWNER_PHONE, data={"mobile": owner.mobile, "send": "y"})
+    code = last_sms_code(owner.mobile)
+    response = new_phone.post("/account/login/code", headers=OWNER_PHONE, data={"mobile": owner.mobile, "code": code})
+    assert response.status_code == 302
+    bot = {"X-Forwarded-For": "203.0.113.1", "User-Agent": "bot/0"}  # one wrong password so far
+    statuses = [limited.test_client().post("/account/login/code", headers=bot, data={
+        "mobile": owner.mobile, "code": f"{n:06d}"}).status_code for n in range(4)]
+    assert statuses == [422, 422, 429, 429]  # LOGIN_GUARDED_CLIENT_FAILURES = 3 wrong guesses in all
 
 
 def test_the_owners_known_device_logs_in_whatever_the_attack(limited, make):

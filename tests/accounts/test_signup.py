@@ -1,4 +1,5 @@
-"""Worker self sign-up: the happy path, and every bad input gives a field message and changes nothing."""
+"""Worker self sign-up: the mobile number proven by an SMS code in the same POST that makes the account;
+every bad input gives a field message (all at once) and changes nothing."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,8 @@ from sqlalchemy import select
 from unionevents.accounts.models import Occupation, User
 from unionevents.extensions import db
 
+from ..factories import send_sms_code
+
 
 def signup_data(**changes):
     data = {"mobile": "13812345678", "name": "新职工", "password": "abc12345", "password_again": "abc12345",
@@ -16,6 +19,11 @@ def signup_data(**changes):
             "accept_privacy": "y"}
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def with_code(client, data):
+    """Press "Send code" for the form's number first, as the worker does, and type the code in."""
+    return {**data, "code": send_sms_code(client, "/account/signup", data["mobile"])}
 
 
 def field_error(page: str, field: str) -> str | None:
@@ -33,8 +41,8 @@ def test_signup_page_offers_the_union_tree_and_not_a_member(client, tree):
 
 def test_worker_signs_up_with_a_union_and_is_logged_in(client, tree):
     union = tree["奥运村快递驿站联合工会"]
-    response = client.post("/account/signup", data=signup_data(union_id=str(union.id),
-                                                                 mobile="+86 138-1234-5678"))
+    response = client.post("/account/signup", data=with_code(client, signup_data(union_id=str(union.id),
+                                                                                  mobile="+86 138-1234-5678")))
     assert response.status_code == 302 and response.headers["Location"] == "/"
     user = db.session.scalar(select(User).where(User.mobile == "13812345678"))
     assert user.name == "新职工" and user.union_id == union.id and user.occupation == Occupation.RIDER
@@ -44,7 +52,7 @@ def test_worker_signs_up_with_a_union_and_is_logged_in(client, tree):
 
 
 def test_worker_who_is_not_a_member_signs_up(client, tree):
-    response = client.post("/account/signup", data=signup_data(union_id=""))
+    response = client.post("/account/signup", data=with_code(client, signup_data(union_id="")))
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.mobile == "13812345678"))
     assert user.union_id is None and not user.is_member
@@ -92,11 +100,12 @@ def test_bad_signup_input_gives_a_field_message_and_changes_nothing(client, tree
     assert row_counts() == before
 
 
-def test_duplicate_mobile_is_refused_with_a_field_message(client, worker, row_counts):
+def test_a_taken_mobile_is_not_revealed_before_the_code_proves_it(client, worker, row_counts):
     before = row_counts()
     response = client.post("/account/signup", data=signup_data(mobile="139 1234 5678"))
     assert response.status_code == 422
-    assert field_error(response.get_data(as_text=True), "mobile")
+    page = response.get_data(as_text=True)
+    assert field_error(page, "code") and not field_error(page, "mobile")  # as for a new number
     assert row_counts() == before
 
 
@@ -104,9 +113,13 @@ def test_duplicate_mobile_lost_race_is_a_field_message_not_a_500(client, worker,
     """Two sign-ups with one number at the same moment: the database's unique index decides."""
     from unionevents.accounts import services
 
-    monkeypatch.setattr(services, "find_by_mobile", lambda mobile: None)  # the check saw nothing
+    from unionevents.accounts import codes
+
+    data = with_code(client, signup_data(mobile="13912345678"))
+    monkeypatch.setattr(services, "find_by_mobile", lambda mobile: None)  # the checks saw nothing
+    monkeypatch.setattr(codes, "find_by_mobile", lambda mobile: None)
     before = row_counts()
-    response = client.post("/account/signup", data=signup_data(mobile="13912345678"))
+    response = client.post("/account/signup", data=data)
     assert response.status_code == 422
     assert field_error(response.get_data(as_text=True), "mobile")
     assert row_counts() == before

@@ -56,6 +56,7 @@ NOT_PAGES = {
     "unions.search": "JSON for the union picker",
     "contests.image": "a photo (image/jpeg)",
     "contests.thumbnail": "a photo (image/jpeg)",
+    "accounts.activate": "a redirect to the code login (the address in SMS sent before)",
     "accounts.export_json": "a JSON download",
     "accounts.export_xlsx": "an XLSX download",
     "admin.import_example": "a CSV download",

@@ -21,7 +21,7 @@ from unionevents.extensions import db
 from unionevents.registrations.models import Registration
 
 from ..api_support import assert_error, bearer
-from ..factories import PASSWORD
+from ..factories import PASSWORD, send_sms_code
 
 STREET = "丰台区玉泉营街道总工会"
 MALL = "玉泉营商场工会"
@@ -245,7 +245,8 @@ def test_a_name_with_a_right_to_left_override_is_refused(client, people):
 
 
 def test_a_name_with_a_zero_width_joiner_is_stored_without_it_and_the_password_is_untouched(client, people):
-    response = client.post("/account/signup", data=_signup_form("王\u200d师\u200b傅"))
+    code = send_sms_code(client, "/account/signup", "13911112222")
+    response = client.post("/account/signup", data={**_signup_form("王\u200d师\u200b傅"), "code": code})
     assert response.status_code == 302, response.get_data(as_text=True)
     user = db.session.query(User).filter_by(mobile="13911112222").one()
     assert user.name == "王师傅"

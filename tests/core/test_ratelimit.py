@@ -123,11 +123,9 @@ def test_api_tokens_are_throttled_per_mobile(limited_app, make):
     assert unknown.status_code == 401
 
 
-def test_the_activation_page_is_throttled(limited_app):
+def test_the_code_login_page_is_throttled(limited_app):
     client = limited_app().test_client()
-    statuses = [client.post("/account/activate", data={"mobile": "13912345678", "code": "000000",
-                                                       "password": "secret123", "password_again": "secret123",
-                                                       "accept_privacy": "y"},
+    statuses = [client.post("/account/login/code", data={"mobile": "13912345678", "code": "000000"},
                             headers={"X-Forwarded-For": "203.0.113.1"}).status_code
                 for i in range(LIMIT + 1)]
     assert statuses[:LIMIT] == [422] * LIMIT and statuses[-1] == 429

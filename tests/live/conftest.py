@@ -20,7 +20,9 @@ test fails (``live_log``); the process group is killed at the end whatever happe
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -86,10 +88,28 @@ class LiveServer:
             FLASK_APP="app", UNIONEVENTS_ENV="development", PYTHONPATH=str(ROOT),
             DATABASE_URL=self.database_url, SECRET_KEY=secrets.token_urlsafe(32),
             UPLOAD_DIR=str(self.workdir / "uploads"), BACKUP_DIR=str(self.workdir / "backups"),
-            OUTBOX_SENDER="log", PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+            OUTBOX_SENDER="file", OUTBOX_FILE=str(self.outbox_file), PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
             PYTHONUNBUFFERED="1",
         )
         return env
+
+    @property
+    def outbox_file(self) -> Path:
+        """Where the FileSender writes the messages it delivers (one JSON line each): the phones' inbox."""
+        return self.workdir / "outbox.jsonl"
+
+    def sms_codes(self, mobiles) -> dict[str, str]:
+        """Deliver the outbox as production does (``flask outbox send`` against the server's database),
+        then read each number's newest code from the SMS the FileSender wrote."""
+        subprocess.run([sys.executable, "-m", "flask", "outbox", "send"], cwd=ROOT, env=self._env, check=True,
+                       capture_output=True, timeout=120)
+        wanted, found = set(mobiles), {}
+        if self.outbox_file.exists():
+            for line in self.outbox_file.read_text(encoding="utf-8").splitlines():
+                message = json.loads(line)
+                if message["to"] in wanted and message["kind"].startswith("code."):
+                    found[message["to"]] = re.search(r"\b(\d{6})\b", message["body"]).group(1)
+        return found
 
     def prepare(self) -> None:
         """Schema by the migrations, then the demo data: ``flask db upgrade`` and ``flask seed-demo`` as
@@ -172,6 +192,11 @@ class LiveServer:
             handle.seek(since)
             text = handle.read().decode("utf-8", errors="replace")
         return [line for line in text.splitlines() if '"level": "ERROR"' in line or line.startswith("Traceback")]
+
+
+def server_at(url: str) -> LiveServer:
+    """The live server of this process answering at ``url``."""
+    return next(server for server in _SERVERS if server.url == url)
 
 
 def _serve(flavour: str, worker_id: str) -> LiveServer:

@@ -77,13 +77,23 @@ def crowd(live: Live) -> list[str]:
     (concurrent account creation is ``test_account_creation``)."""
     if getattr(live.world, "crowd", None) is None:
         mobiles = [fresh_mobile("1370") for _ in range(N)]
+        browsers = {mobile: Browser(live.url) for mobile in mobiles}
+        forms = {mobile: ask_for_signup_code(b, mobile) for mobile, b in browsers.items()}
+        codes = live.server.sms_codes(mobiles)
         for mobile in mobiles:
-            newcomer = Browser(live.url)
-            response = newcomer.fill_and_post("/account/signup", {"mobile": mobile, "name": "并发职工",
-                                                                  "district": "丰台区"}, action="/account/signup")
+            response = browsers[mobile].submit(forms[mobile], {"mobile": mobile, "name": "并发职工",
+                                                               "district": "丰台区", "code": codes[mobile]})
             assert response.status_code == 302, response.status_code
         live.world.crowd = mobiles
     return live.world.crowd
+
+
+def ask_for_signup_code(newcomer: Browser, mobile: str):
+    """Press "Send code" on the sign-up form; returns the form to fill in with the code."""
+    form = newcomer.form("/account/signup", action="/account/signup")
+    response = newcomer.submit(form, {"mobile": mobile, "send": "y", "submit": None})
+    assert response.status_code == 200, response.status_code
+    return form
 
 
 def browser(live: Live, mobile: str, device: int = 0) -> Browser:
@@ -154,9 +164,10 @@ def states(live: Live, activity_id: int) -> Counter:
 def test_account_creation(live):
     mobiles = [fresh_mobile("1374") for _ in range(N)]
     browsers = [Browser(live.url) for _ in mobiles]
-    forms = [b.form("/account/signup", action="/account/signup") for b in browsers]
+    forms = [ask_for_signup_code(b, m) for b, m in zip(browsers, mobiles)]
+    codes = live.server.sms_codes(mobiles)
     statuses = fire(live, "POST /account/signup (16 new workers)", [
-        (lambda b=b, f=f, m=m: b.submit(f, {"mobile": m, "name": "新职工", "district": "丰台区"}))
+        (lambda b=b, f=f, m=m: b.submit(f, {"mobile": m, "name": "新职工", "district": "丰台区", "code": codes[m]}))
         for b, f, m in zip(browsers, forms, mobiles)])
     assert statuses == {302: N}
     assert _count_users(live, mobiles) == N

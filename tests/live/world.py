@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import create_engine, text
 
 from .client import Browser, beijing_now, fresh_mobile
+from .conftest import server_at
 
 ADMIN = "13800000001"
 ORGANISER_AOYUNCUN = "13800000002"   # the health check
@@ -246,8 +247,11 @@ def build_world(base_url: str, database_url: str) -> World:
     _ok(driver.fill_and_post("/account/profile", {"name": "陈师傅"}, action="/account/profile"), "profile saved")
     newcomer = world.browser(None)
     newcomer_mobile = fresh_mobile("1360")
-    _ok(newcomer.fill_and_post("/account/signup", {"mobile": newcomer_mobile, "name": "新职工"},
-                               action="/account/signup"), "a worker creates an account")
+    signup_form = newcomer.form("/account/signup", action="/account/signup")
+    assert newcomer.submit(signup_form, {"mobile": newcomer_mobile, "send": "y", "submit": None}).status_code == 200
+    code = server_at(base_url).sms_codes([newcomer_mobile])[newcomer_mobile]  # read on the phone
+    _ok(newcomer.submit(signup_form, {"mobile": newcomer_mobile, "name": "新职工", "code": code}),
+        "a worker creates an account with the code sent to the number")
     _ok(newcomer.fill_and_post("/account/delete", action="/account/delete"), "the worker deletes the account")
     assert db.scalar('SELECT count(*) FROM "user" WHERE mobile = :m', m=newcomer_mobile) == 0
 

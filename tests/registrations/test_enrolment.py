@@ -164,7 +164,7 @@ def test_the_worker_can_cancel_an_enrolment(make, tree, mall_organiser, members)
     assert registration.state == S.CANCELLED
 
 
-def test_spreadsheet_makes_unactivated_accounts_with_activation_codes(make, tree, mall_organiser, members):
+def test_spreadsheet_makes_unactivated_accounts_with_a_welcome_sms(make, tree, mall_organiser, members):
     outsider = make.user("外单位", mobile="13900009999", union=COURIERS)
     activity = make.activity("城市课程", node="北京市总工会")
     sheet = ("手机号,姓名\n"
@@ -183,7 +183,7 @@ def test_spreadsheet_makes_unactivated_accounts_with_activation_codes(make, tree
     assert rows[6].status == "refused"
     assert rows[7].status == "refused" and "twice" in rows[7].reason
     new = db.session.scalar(select(User).where(User.mobile == "13700001111"))
-    assert not new.activated and new.activation_code_hash and new.union_id == tree[MALL].id
+    assert not new.activated and new.password_hash is None and new.union_id == tree[MALL].id
     assert new.created_by_id == mall_organiser.id
     assert len(messages_to(new, "account.activation")) == 1
     assert len(messages_to(new, enrolment.NOTICE_KIND)) == 1
@@ -193,7 +193,7 @@ def test_spreadsheet_makes_unactivated_accounts_with_activation_codes(make, tree
     assert "file" in error.value.errors
 
 
-def test_walk_in_issues_an_activation_code(make, tree, mall_organiser):
+def test_walk_in_gets_a_welcome_sms(make, tree, mall_organiser):
     organiser = make.user("街道组织者", role=Role.ORGANISER, scope=FENGTAI)
     activity = make.activity("城市课程", node=FENGTAI)
     result = services.walk_in(activity.id, mobile="13700003333", name="临时职工", actor=organiser)

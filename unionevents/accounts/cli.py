@@ -109,7 +109,7 @@ def import_command(file):
         click.echo(f"{len(report.errors)} errors; nothing was imported.", err=True)
         raise SystemExit(1)
     click.echo(f"rows {report.rows}: created {report.created}, updated {report.updated}, "
-               f"unchanged {report.unchanged}, activation codes sent {report.activation_codes}")
+               f"unchanged {report.unchanged}, welcome SMS {report.welcome_messages}")
 
 
 # --------------------------------------------------------------------------- `flask privacy ...`

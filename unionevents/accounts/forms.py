@@ -42,10 +42,27 @@ def coerce_optional_int(value):
     return number if -MAX_ID <= number <= MAX_ID else -1
 
 
+CODE_REQUIRED = _l("Please enter the code we sent to your mobile number.")
+
+
+def _code_field(description=None):
+    return StringField(_l("SMS code"), filters=[strip_filter],
+                       validators=[DataRequired(CODE_REQUIRED), Length(max=12)],
+                       description=description or _l("6 digits, valid for 5 minutes."),
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code",
+                                  "maxlength": 12})
+
+
+def _send_button():
+    return SubmitField(_l("Send code"))
+
+
 class SignupForm(BaseForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
                          render_kw={"inputmode": "tel", "autocomplete": "tel"})
+    send = _send_button()
+    code = _code_field(_l("Press “Send code”: we text a 6-digit code to prove the number is yours."))
     name = StringField(_l("Name"), filters=[strip_filter],
                        validators=[DataRequired(REQUIRED_MESSAGE), Length(max=NAME_MAX_LENGTH)],
                        render_kw={"autocomplete": "name"})
@@ -63,6 +80,7 @@ class SignupForm(BaseForm):
     member_card_no = StringField(_l("Member card number (optional)"), filters=[strip_filter],
                                  validators=[Optional(), Length(max=MEMBER_CARD_MAX_LENGTH)])
     accept_privacy = BooleanField(_l("I have read and accept the privacy notice."))
+    next = HiddenField()
     submit = SubmitField(_l("Create account"))
 
 
@@ -75,6 +93,51 @@ class LoginForm(BaseForm):
     remember = BooleanField(_l("Remember me on this device"))
     next = HiddenField()
     submit = SubmitField(_l("Log in"))
+
+
+class CodeLoginForm(BaseForm):
+    """Log in with a code sent by SMS: "Send code" first, then the code (two buttons, no script)."""
+
+    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
+                         render_kw={"inputmode": "tel", "autocomplete": "username"})
+    send = _send_button()
+    code = _code_field()
+    remember = BooleanField(_l("Remember me on this device"))
+    next = HiddenField()
+    submit = SubmitField(_l("Log in"))
+
+
+class ResetPasswordForm(BaseForm):
+    """Forgotten password: a code sent to the mobile number, then a new password."""
+
+    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
+                         validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
+                         render_kw={"inputmode": "tel", "autocomplete": "username"})
+    send = _send_button()
+    code = _code_field()
+    password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                             description=_l("At least 8 characters, with letters and digits."),
+                             render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(REQUIRED_MESSAGE), EqualTo("password", _l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"})
+    next = HiddenField()
+    submit = SubmitField(_l("Set new password"))
+
+
+class SetPasswordForm(BaseForm):
+    """A first password for an account that has logged in with codes only."""
+
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED_MESSAGE)],
+                                 description=_l("At least 8 characters, with letters and digits."),
+                                 render_kw={"autocomplete": "new-password"})
+    new_password_again = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(REQUIRED_MESSAGE), EqualTo("new_password", _l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"})
+    submit = SubmitField(_l("Set password"))
 
 
 class ChangePasswordForm(BaseForm):
@@ -116,25 +179,6 @@ class ImportForm(BaseForm):
         FileAllowed(["csv", "xlsx"], _l("Only CSV and XLSX files can be imported.")),
     ])
     submit = SubmitField(_l("Import"))
-
-
-class ActivateForm(BaseForm):
-    mobile = StringField(_l("Mobile number"), filters=[strip_filter],
-                         validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
-                         render_kw={"inputmode": "tel", "autocomplete": "username"})
-    code = StringField(_l("Activation code"), filters=[strip_filter],
-                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=12)],
-                       description=_l("The code in the SMS your union sent you."),
-                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"})
-    password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED_MESSAGE)],
-                             description=_l("At least 8 characters, with letters and digits."),
-                             render_kw={"autocomplete": "new-password"})
-    password_again = PasswordField(
-        _l("New password again"),
-        validators=[DataRequired(REQUIRED_MESSAGE), EqualTo("password", _l("The two passwords differ."))],
-        render_kw={"autocomplete": "new-password"})
-    accept_privacy = BooleanField(_l("I have read and accept the privacy notice."))
-    submit = SubmitField(_l("Activate my account"))
 
 
 class TokenForm(BaseForm):

@@ -104,11 +104,9 @@ class User(UserMixin, db.Model):
     district: Mapped[str | None] = mapped_column(String(40))
     occupation: Mapped[Occupation] = mapped_column(enum_column_type(Occupation, 32), default=Occupation.OTHER)
     locale: Mapped[str | None] = mapped_column(String(10))
+    # Accounts made by import, walk-in or enrolment start unactivated and without a password; the
+    # worker's first login with an SMS code (accounts.codes) activates the account.
     activated: Mapped[bool] = mapped_column(default=True)
-    # Accounts made by import (or walk-in) start unactivated; the code sent by SMS is kept only as a
-    # keyed digest (accounts.activation), and a few wrong tries void it.
-    activation_code_hash: Mapped[str | None] = mapped_column(String(64))
-    activation_failures: Mapped[int] = mapped_column(default=0)
     session_version: Mapped[int] = mapped_column(default=1)
     privacy_version: Mapped[str | None] = mapped_column(String(16))
     privacy_accepted_at: Mapped[datetime | None] = mapped_column()
@@ -130,7 +128,12 @@ class User(UserMixin, db.Model):
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
-        return self.activated and self.password_hash is not None
+        """Activated and not erased; an account without a password logs in with SMS codes."""
+        return self.activated and self.erased_at is None
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
 
     @property
     def is_erased(self) -> bool:
@@ -213,3 +216,43 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship()
+
+
+class CodePurpose(LabelledEnum):
+    """What a one-time SMS code is for; a code works only for the purpose it was sent for."""
+
+    LOGIN = "login"
+    SIGNUP = "signup"
+    RESET = "reset"
+
+    __titles__ = {"login": _l("Log in"), "signup": _l("Sign up"), "reset": _l("Reset password")}
+
+
+class SmsCode(db.Model):
+    """One SMS code sent (or, for a number without an account, recorded as sent): accounts.codes.
+
+    Only a keyed digest of the code is stored.  The rows are also the send log the limits count
+    (one send per mobile per SMS_CODE_RESEND_SECONDS, daily caps per mobile and per client address),
+    so a row is written for every accepted request, whether or not the number has an account;
+    ``flask privacy purge-all`` deletes rows older than a day.
+    """
+
+    __tablename__ = "sms_code"
+    __table_args__ = (
+        CheckConstraint("failures >= 0", name="failures_not_negative"),
+        CheckConstraint("expires_at > sent_at", name="expires_after_sent"),
+        Index("ix_sms_code_mobile_sent", "mobile", "sent_at"),
+        Index("ix_sms_code_client_sent", "client", "sent_at"),
+        Index("ix_sms_code_sent", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mobile: Mapped[str] = mapped_column(String(11))
+    purpose: Mapped[CodePurpose] = mapped_column(enum_column_type(CodePurpose, 10))
+    digest: Mapped[str] = mapped_column(String(64))
+    # A keyed digest of the requesting client's address (the per-address daily cap), not the address.
+    client: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    failures: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column()

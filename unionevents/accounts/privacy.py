@@ -57,6 +57,7 @@ from ..core.errors import Conflict, ValidationFailed
 from ..core.outbox import OutboxMessage
 from ..core.timeutil import now
 from ..extensions import db
+from .codes import forget_number
 from .models import ApiToken, RoleGrant, User
 
 EXPORT_FORMAT = "unionevents-export/1"
@@ -246,12 +247,12 @@ def erase_account(user: User, actor: User | None = None) -> User:
         db.session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
         db.session.execute(delete(RoleGrant).where(RoleGrant.user_id == user_id))
         db.session.expire(user, ["grants"])
+        forget_number(user.mobile)  # the SMS codes sent to it, and sign-up codes queued to the number
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.address == user.mobile))
         user.name = placeholder[:40]
         user.mobile = erased_mobile(user_id)
         user.password_hash = None
         user.activated = False
-        user.activation_code_hash = None
-        user.activation_failures = 0
         user.member_card_no = None
         user.district = None
         user.locale = None

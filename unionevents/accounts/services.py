@@ -76,11 +76,9 @@ def find_by_mobile(mobile: str) -> User | None:
     return db.session.scalar(select(User).where(User.mobile == normalise_mobile(mobile)))
 
 
-def create_user(mobile: str, name: str, password: str | None = None, *, union: UnionNode | None = None,
-                occupation: Occupation = Occupation.OTHER, district: str | None = None,
-                member_card_no: str | None = None, accept_privacy: bool = False,
-                created_by: User | None = None, activated: bool = True) -> User:
-    """Create an account after checking every field; raises ValidationFailed/Conflict."""
+def account_field_errors(mobile: str, name: str, password: str | None,
+                         member_card_no: str | None) -> dict[str, list[str]]:
+    """Every problem with the fields of a new account at once (an empty dict: none)."""
     mobile = normalise_mobile(mobile)
     name = (name or "").strip()
     errors: dict[str, list[str]] = {}
@@ -94,8 +92,22 @@ def create_user(mobile: str, name: str, password: str | None = None, *, union: U
         errors["password"] = password_errors(password)
     if member_card_no and len(member_card_no.strip()) > MEMBER_CARD_MAX_LENGTH:
         errors["member_card_no"] = [str(_l("The member card number is too long."))]
+    return errors
+
+
+def create_user(mobile: str, name: str, password: str | None = None, *, union: UnionNode | None = None,
+                occupation: Occupation = Occupation.OTHER, district: str | None = None,
+                member_card_no: str | None = None, accept_privacy: bool = False,
+                created_by: User | None = None, activated: bool = True) -> User:
+    """Create an account after checking every field; raises ValidationFailed/Conflict.
+
+    Without a password the account is unactivated: its worker logs in with an SMS code (accounts.codes).
+    """
+    errors = account_field_errors(mobile, name, password, member_card_no)
     if errors:
         raise ValidationFailed(errors)
+    mobile = normalise_mobile(mobile)
+    name = (name or "").strip()
     if find_by_mobile(mobile) is not None:
         raise Conflict(MSG_MOBILE_TAKEN, field="mobile")
     user = User(
@@ -115,21 +127,32 @@ def create_user(mobile: str, name: str, password: str | None = None, *, union: U
     return user
 
 
-def register_worker(*, mobile: str, name: str, password: str, union_id: int | None,
-                    occupation: Occupation, district: str | None = None,
-                    member_card_no: str | None = None, accept_privacy: bool) -> User:
-    """Self sign-up by a worker: the privacy notice must be accepted."""
-    if not accept_privacy:
-        raise ValidationFailed({"accept_privacy": [str(_l("Please read and accept the privacy notice."))]})
-    union = _chosen_union(union_id)
+def signup_errors(*, mobile: str, name: str, password: str, union_id: int | None,
+                  member_card_no: str | None = None, accept_privacy: bool) -> dict[str, list[str]]:
+    """Every problem with a self sign-up at once, the code aside (the form shows them together)."""
+    errors = account_field_errors(mobile, name, password or "", member_card_no)
     try:
-        with write_transaction():
-            user = create_user(mobile, name, password, union=union, occupation=occupation, district=district,
-                               member_card_no=member_card_no, accept_privacy=True)
-    except IntegrityError:
-        # Two sign-ups with one number at the same moment: the unique index decides.
-        raise Conflict(MSG_MOBILE_TAKEN, field="mobile") from None
-    return user
+        _chosen_union(union_id)
+    except ValidationFailed as error:
+        errors.update(error.errors)
+    if not accept_privacy:
+        errors["accept_privacy"] = [str(_l("Please read and accept the privacy notice."))]
+    return errors
+
+
+def set_first_password(user: User, new: str) -> None:
+    """A worker who logs in with codes (their union made the account) sets a password.  Nothing was
+    compromised, so nothing is revoked; the password form (change_password) is for changing one."""
+    if user.password_hash is not None:
+        raise ValidationFailed({"new_password": [str(_l("You already have a password. Change it below."))]})
+    errors = password_errors(new)
+    if errors:
+        raise ValidationFailed({"new_password": errors})
+    new_hash = hash_password(new)
+    with write_transaction():
+        user.password_hash = new_hash
+        user.activated = True
+        log_action(user.id, "user.set_password", user)
 
 
 def _chosen_union(union_id: int | None) -> UnionNode | None:

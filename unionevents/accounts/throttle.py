@@ -6,14 +6,22 @@ Guesses at a password are counted three ways (docs/design-decisions.md, "Login t
   numbers that logged in from this browser or app (OWASP's "device cookies").  A request that carries
   one for the number it tries has a budget of its own (``LOGIN_ACCOUNT_FAILURE_LIMIT``): nobody else's
   guesses ever refuse the owner's own phone, and the per-address limit does not apply to it.
-* **Unknown clients, per account, across every login endpoint** (the HTML login, ``POST /api/v1/tokens``,
-  the activation form, and the password asked again to change it or delete the account).  Up to
+* **Unknown clients, per account, across every login endpoint** (the HTML password and code logins,
+  ``POST /api/v1/tokens`` with a password or a code, the sign-up and password-reset codes, and the
+  password asked again to change it or delete the account): a wrong SMS code is a guess like a wrong
+  password.  Up to
   ``LOGIN_ACCOUNT_FAILURE_LIMIT`` wrong guesses in the window anyone may try.  Past that the account is
   *guarded*: a client (address plus User-Agent) that itself guessed wrong
   ``LOGIN_GUARDED_CLIENT_FAILURES`` times is refused, so the owner on a fresh phone still gets in; and
   at ``LOGIN_ACCOUNT_HARD_LIMIT`` wrong guesses from unknown clients, however many addresses and
   User-Agents they rotate through, every unknown client is refused until the window ends.  That bounds
   the guesses at one account; the owner's known devices still log in.
+* **SMS codes** count in the same budget (a wrong code is a guess), and a client that guessed wrong
+  at a guarded account is refused a code try as it is a password.  The hard limit alone does not
+  refuse a code: a code proves the phone is in hand, each one dies after 5 wrong tries and only 10 are
+  sent a day, so the owner on a never-used phone still gets in with a code during an attack that
+  keeps every unknown client's password out (decisions.md: never refuse the owner because of others'
+  guesses).
 * **Per address, failures only** (``LOGIN_ADDRESS_FAILURE_LIMIT``, one count shared by the login
   endpoints, known devices exempt): a venue's Wi-Fi full of workers logging in correctly is never
   refused, while one address spraying wrong passwords over many accounts is.
@@ -186,8 +194,9 @@ def _prefix() -> str:
 class _Guard:
     """The counts for one mobile number and this client, in the limiter's storage."""
 
-    def __init__(self, mobile: str):
+    def __init__(self, mobile: str, *, possession: bool = False):
         config = current_app.config
+        self.possession = possession  # an SMS code: the hard limit counts it but does not refuse it
         mobile = mobile if isinstance(mobile, str) else ""
         self.account_limit = parse(config["LOGIN_ACCOUNT_FAILURE_LIMIT"])
         window = self.account_limit.get_expiry()
@@ -221,7 +230,7 @@ class _Guard:
             within = [strategy.hit(limit, *ids) for limit, ids in self.buckets]
             if len(within) == 1:
                 exhausted = [] if within[0] else [0]
-            elif not within[0]:  # unknown clients have used up the account's hard limit
+            elif not within[0] and not self.possession:  # unknown clients used up the hard limit
                 exhausted = [0]
             elif not within[1] and not within[2]:  # guarded account, and this client has been guessing
                 exhausted = [2]
@@ -255,14 +264,15 @@ class _Guard:
 
 
 @contextmanager
-def guarded(mobile: str) -> Iterator[_Guard | None]:
+def guarded(mobile: str, *, possession: bool = False) -> Iterator[_Guard | None]:
     """Count an attempt at ``mobile``'s secret: LoginThrottled at once when this client may not try now.
     The attempt counts as a wrong guess unless the block calls ``guard.give_back()`` or raises anything
-    but ValidationFailed (when rate limits are off the guard is None)."""
+    but ValidationFailed (when rate limits are off the guard is None).  ``possession``: the secret is an
+    SMS code (see the module's docstring)."""
     if not _enabled():
         yield None
         return
-    guard = _Guard(mobile)
+    guard = _Guard(mobile, possession=possession)
     guard.reserve()
     try:
         yield guard
@@ -275,9 +285,9 @@ def guarded(mobile: str) -> Iterator[_Guard | None]:
 
 def counted(mobile: str, field: str, action: Callable[..., T], *args, **kwargs) -> T:
     """Run ``action`` under the account's guard: a ValidationFailed on ``field`` (the secret the form
-    asked for) counts as a wrong guess, anything else does not; LoginThrottled when this client may not
-    try now."""
-    with guarded(mobile) as guard:
+    asked for; "code" for an SMS code) counts as a wrong guess, anything else does not; LoginThrottled
+    when this client may not try now."""
+    with guarded(mobile, possession=field == "code") as guard:
         try:
             result = action(*args, **kwargs)
         except ValidationFailed as error:
@@ -289,11 +299,15 @@ def counted(mobile: str, field: str, action: Callable[..., T], *args, **kwargs) 
         return result
 
 
-def guarded_activation(mobile: str, code: str, password: str, *, accept_privacy: bool) -> User:
-    """``activation.activate_account`` with its wrong codes counted as guesses at the account."""
-    from .activation import activate_account
+def code_login(mobile: str, code: str) -> User:
+    """``codes.login_with_code`` with a wrong code counted as a guess at the account (ValidationFailed on
+    "code"); LoginThrottled when this client may not try this account now.  The HTML code login and
+    ``POST /api/v1/tokens`` with a code.  A right code makes this a known device, as a password does."""
+    from .codes import login_with_code
 
-    return counted(mobile, "code", activate_account, mobile, code, password, accept_privacy=accept_privacy)
+    user = counted(mobile, "code", login_with_code, mobile, code)
+    remember_device(mobile)
+    return user
 
 
 def password_login(mobile: str, password: str) -> User | None:

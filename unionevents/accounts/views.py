@@ -1,5 +1,8 @@
-"""Worker-facing account pages: sign-up, activation, login, logout, profile, password, API tokens."""
+"""Worker-facing account pages: sign-up, login (password or SMS code), password reset, logout, profile,
+password, API tokens."""
 from __future__ import annotations
+
+import functools
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -14,11 +17,12 @@ from ..core.security import CLEAR_SITE_DATA, is_safe_redirect
 from ..core.timeutil import now, utc_to_local
 from ..extensions import limiter
 from ..unions.services import tree_choices
-from . import services, throttle
+from . import codes, services, throttle
+from . import signup as signup_service
 from . import privacy as personal_data  # not `privacy`: that name is the notice page's view
-from .forms import (ActivateForm, ChangePasswordForm, DeleteAccountForm, EmptyForm, LoginForm, ProfileForm,
-                    SignupForm, TokenForm)
-from .models import Occupation
+from .forms import (ChangePasswordForm, CodeLoginForm, DeleteAccountForm, EmptyForm, LoginForm, ProfileForm,
+                    ResetPasswordForm, SetPasswordForm, SignupForm, TokenForm)
+from .models import CodePurpose, Occupation, User
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -48,59 +52,106 @@ def apply_service_errors(form, error: ValidationFailed | Conflict) -> None:
         flash(str(error.message), "error")
 
 
+def _next_target(form) -> str:
+    """Where to go after logging in or signing up: the page the visitor came from, if it is ours."""
+    target = form.next.data or ""
+    return target if target and is_safe_redirect(target) else url_for("main.home")
+
+
+def _start_session(user: User, *, remember: bool = False) -> None:
+    session.clear()  # a fresh session at login: no fixation
+    login_user(user, remember=remember)
+
+
+def _validate_only(form, *names: str) -> bool:
+    """Validate the CSRF token and the named fields only (the "Send code" button needs only the number)."""
+    ok = True
+    for name in ("csrf_token", *names):
+        field = getattr(form, name, None)
+        if field is not None and not field.validate(form):
+            ok = False
+    return ok
+
+
+def _send_code(form, purpose: CodePurpose, template: str, **context):
+    """The form's "Send code" button: a code for the typed number, and the same answer for every number
+    (README "SMS codes"); 429 with Retry-After when a send limit refuses it."""
+    if not _validate_only(form, "mobile"):
+        return render_template(template, form=form, **context), 422
+    try:
+        codes.send_code(form.mobile.data, purpose, request.remote_addr)
+    except codes.CodeRateLimited as error:
+        form.mobile.errors = [str(error.message)]
+        response = current_app.make_response((render_template(template, form=form, **context), 429))
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    form.code.data = ""
+    flash(_("A code is on its way to %(mobile)s by SMS. It is valid for 5 minutes.",
+            mobile=form.mobile.data), "info")
+    return render_template(template, form=form, code_sent=True, **context)
+
+
+def _signup_context() -> dict:
+    return {"privacy_version": current_app.config["PRIVACY_NOTICE_VERSION"]}
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
 @public
 def signup():
-    if current_user.is_authenticated:
-        return redirect(url_for("main.home"))
     form = SignupForm()
     form.union_id.choices = _union_choices()
-    if form.validate_on_submit():
-        try:
-            user = services.register_worker(
-                mobile=form.mobile.data, name=form.name.data, password=form.password.data,
-                union_id=form.union_id.data, occupation=Occupation(form.occupation.data),
-                district=form.district.data, member_card_no=form.member_card_no.data,
-                accept_privacy=form.accept_privacy.data,
-            )
-        except (ValidationFailed, Conflict) as error:
-            apply_service_errors(form, error)
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")[:500]
+        form.mobile.data = request.args.get("mobile", "")[:20] or None
+    if current_user.is_authenticated:
+        return redirect(_next_target(form))
+    if form.is_submitted() and form.send.data:
+        return _send_code(form, CodePurpose.SIGNUP, "accounts/signup.html", **_signup_context())
+    if form.is_submitted():
+        if form.validate():
+            try:
+                user, created = throttle.counted(form.mobile.data, "code", functools.partial(
+                    signup_service.register_worker,
+                    mobile=form.mobile.data, name=form.name.data, password=form.password.data,
+                    union_id=form.union_id.data, occupation=Occupation(form.occupation.data),
+                    district=form.district.data, member_card_no=form.member_card_no.data,
+                    accept_privacy=form.accept_privacy.data, code=form.code.data,
+                ))
+            except throttle.LoginThrottled as error:
+                return _throttled(form, form.code, error, "accounts/signup.html", **_signup_context())
+            except (ValidationFailed, Conflict) as error:
+                apply_service_errors(form, error)
+            else:
+                _start_session(user)
+                if created:
+                    flash(_("Welcome, %(name)s! Your account is ready.", name=user.name), "success")
+                else:  # a walk-in or imported worker: the number already had an account, now proven theirs
+                    flash(_("This mobile number already had an account (your union may have made it for you). "
+                            "You are now logged in to it."), "success")
+                    if not user.has_password:
+                        flash(_("To log in without a code next time, set a password on your account page."),
+                              "info")
+                return redirect(_next_target(form))
         else:
-            session.clear()
-            login_user(user)
-            flash(_("Welcome, %(name)s! Your account is ready.", name=user.name), "success")
-            return redirect(url_for("main.home"))
-    return render_template("accounts/signup.html", form=form,
-                           privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"]), \
+            # Every error at once: the service's own checks too, not only the form's.
+            for name, messages in services.signup_errors(
+                    mobile=form.mobile.data or "", name=form.name.data or "", password=form.password.data or "",
+                    union_id=form.union_id.data, member_card_no=form.member_card_no.data,
+                    accept_privacy=bool(form.accept_privacy.data)).items():
+                field = getattr(form, name)
+                if not field.errors:
+                    field.errors = list(messages)
+    return render_template("accounts/signup.html", form=form, **_signup_context()), \
         (422 if form.is_submitted() and form.errors else 200)
 
 
-@bp.route("/activate", methods=["GET", "POST"])
-@throttle.address_failures()
+@bp.route("/activate")
 @public
 def activate():
-    """First password for an account made by the union (import), with the code from the SMS."""
-    form = ActivateForm()
-    if request.method == "GET" and request.args.get("mobile"):
-        form.mobile.data = request.args["mobile"][:20]
-    if form.validate_on_submit():
-        try:
-            user = throttle.guarded_activation(form.mobile.data, form.code.data, form.password.data,
-                                                 accept_privacy=form.accept_privacy.data)
-        except throttle.LoginThrottled as error:
-            return _throttled(form, form.code, error, "accounts/activate.html",
-                              privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"])
-        except ValidationFailed as error:
-            apply_service_errors(form, error)
-        else:
-            session.clear()
-            login_user(user)
-            flash(_("Your account is activated. Welcome, %(name)s!", name=user.name), "success")
-            return redirect(url_for("main.home"))
-    return render_template("accounts/activate.html", form=form,
-                           privacy_version=current_app.config["PRIVACY_NOTICE_VERSION"]), \
-        (422 if form.is_submitted() and form.errors else 200)
+    """The old activation page (its address is in SMS already sent): now the code login."""
+    mobile = request.args.get("mobile", "")[:20]
+    return redirect(url_for("accounts.code_login", mobile=mobile or None), 301)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -109,7 +160,7 @@ def activate():
 def login():
     form = LoginForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
+        form.next.data = request.args.get("next", "")[:500]
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("main.home"))
     if form.validate_on_submit():
@@ -120,12 +171,68 @@ def login():
         if user is None:
             form.password.errors = [str(services.MSG_BAD_LOGIN)]
         else:
-            session.clear()  # a fresh session at login: no fixation
-            login_user(user, remember=form.remember.data)
+            _start_session(user, remember=form.remember.data)
             flash(_("You are logged in."), "success")
-            target = form.next.data
-            return redirect(target if is_safe_redirect(target) else url_for("main.home"))
+            return redirect(_next_target(form))
     return render_template("accounts/login.html", form=form), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@throttle.address_failures()
+@public
+def code_login():
+    """Log in with a code sent by SMS (短信验证码登录): every worker, and the only way in for an account
+    made by the union until its worker sets a password."""
+    form = CodeLoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")[:500]
+        form.mobile.data = request.args.get("mobile", "")[:20] or None
+        if current_user.is_authenticated:
+            return redirect(url_for("main.home"))
+    if form.is_submitted() and form.send.data:
+        return _send_code(form, CodePurpose.LOGIN, "accounts/code_login.html")
+    if form.validate_on_submit():
+        try:
+            user = throttle.code_login(form.mobile.data, form.code.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.code, error, "accounts/code_login.html")
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            _start_session(user, remember=form.remember.data)
+            flash(_("You are logged in."), "success")
+            if not user.has_password:
+                flash(_("To log in without a code next time, set a password on your account page."), "info")
+            return redirect(_next_target(form))
+    return render_template("accounts/code_login.html", form=form), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+@throttle.address_failures()
+@public
+def reset_password():
+    """Forgotten password (忘记密码): a code sent to the mobile number, then a new password."""
+    form = ResetPasswordForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")[:500]
+        form.mobile.data = request.args.get("mobile", "")[:20] or None
+    if form.is_submitted() and form.send.data:
+        return _send_code(form, CodePurpose.RESET, "accounts/reset_password.html")
+    if form.validate_on_submit():
+        try:
+            user = throttle.counted(form.mobile.data, "code", codes.reset_password,
+                                    form.mobile.data, form.code.data, form.password.data)
+        except throttle.LoginThrottled as error:
+            return _throttled(form, form.code, error, "accounts/reset_password.html")
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            _start_session(user)
+            flash(_("Your password is changed. Other devices have been logged out."), "success")
+            return redirect(_next_target(form))
+    return render_template("accounts/reset_password.html", form=form), \
         (422 if form.is_submitted() and form.errors else 200)
 
 
@@ -193,6 +300,8 @@ def profile():
 @login_required
 def change_password():
     user = current_actor()
+    if not user.has_password:
+        return _set_first_password(user)
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:  # a wrong current password is a guess at the account like a wrong login
@@ -207,6 +316,21 @@ def change_password():
             flash(_("Your password is changed. Other devices have been logged out."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/password.html", form=form), \
+        (422 if form.is_submitted() and form.errors else 200)
+
+
+def _set_first_password(user: User):
+    """An account that logs in with codes only (made by the union): no current password to ask for."""
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.set_first_password(user, form.new_password.data)
+        except ValidationFailed as error:
+            apply_service_errors(form, error)
+        else:
+            flash(_("Your password is set. You can log in with it or with a code."), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/set_password.html", form=form), \
         (422 if form.is_submitted() and form.errors else 200)
 
 

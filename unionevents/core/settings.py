@@ -81,6 +81,7 @@ def _at_least(minimum: float) -> Callable[[object], str | None]:
 CHECKS: dict[str, Callable[[object], str | None]] = {
     "HEALTH_RETENTION_DAYS": _at_least(1),
     "OUTBOX_RETENTION_DAYS": _at_least(1),
+    "SMS_CODE_RETENTION_DAYS": _at_least(1),
     "DB_POOL_SIZE": _at_least(1),
     "DB_POOL_TIMEOUT": _at_least(1),
     "API_TOKEN_LIFETIME_DAYS": _at_least(1),

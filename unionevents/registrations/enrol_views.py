@@ -33,7 +33,7 @@ class EnrolUploadForm(BaseForm):
         FileRequired(_l("Please choose a file.")),
         FileAllowed(["csv", "xlsx"], _l("Only CSV and XLSX files can be imported."))],
         description=_l("Columns 手机号 (mobile number) and 姓名 (name). People without an account get one in "
-                       "your union and an activation code by SMS."))
+                       "your union and an SMS saying how to log in with a code."))
     submit = SubmitField(_l("Enrol from the sheet"))
 
 

@@ -11,7 +11,8 @@ on someone else's behalf); this module adds only what is particular to enrolment
 * the sign-up window must be open (the engine waives it for door walk-ins, not for enrolment);
 * in quota mode the places come from the quota of the unit that covers the organiser's union;
 * members outside the unit are never registered (reported as refused);
-* new mobile numbers get an unactivated account in the unit with an activation code by SMS;
+* new mobile numbers get an unactivated account in the unit and a welcome SMS (the worker logs in
+  with an SMS code);
 * each person enrolled is told by message who enrolled them and how to cancel.
 
 The result names every person: confirmed / waitlisted / pending / already registered / refused
@@ -418,8 +419,8 @@ def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
 
 def _account_for_row(option: EnrolOption, organiser: User, row: _SheetRow,
                      outcome: EnrolOutcome) -> User | None:
-    """The member's account, or a new unactivated one in the unit (with an activation code)."""
-    from ..accounts.activation import issue_code
+    """The member's account, or a new unactivated one in the unit (with a welcome SMS)."""
+    from ..accounts.codes import send_welcome
     from ..accounts.services import create_user, find_by_mobile, mobile_error
 
     error = mobile_error(row.mobile)
@@ -435,7 +436,7 @@ def _account_for_row(option: EnrolOption, organiser: User, row: _SheetRow,
             with write_transaction():
                 user = create_user(row.mobile, row.name, None, union=option.unit, created_by=organiser,
                                    activated=False)
-                issue_code(user)
+                send_welcome(user)
             outcome.created_account = True
         except IntegrityError:
             db.session.rollback()
@@ -459,7 +460,7 @@ def enrol_spreadsheet(organiser: User, activity_id: int, unit_node_id: int, data
     """Enrol the people of an uploaded sheet (CSV or XLSX: 手机号/mobile, 姓名/name).
 
     Known numbers must belong to members of the unit; unknown numbers get an unactivated account in
-    the unit and an activation code by SMS, then are registered like picked members.
+    the unit and a welcome SMS, then are registered like picked members.
     """
     option = load_option(organiser, activity_id, unit_node_id)
     slot = _check_slot(option, slot_id)

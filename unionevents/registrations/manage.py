@@ -313,8 +313,8 @@ def _flash_walk_in(result: services.WalkInResult) -> None:
     if result.existing_registration:
         flash(_("%(name)s was already registered (%(state)s).", name=name, state=registration.state.title), "info")
     elif result.created_account:
-        flash(_("Registered %(name)s (%(state)s). A new account was made; the worker can activate it "
-                "later with their mobile number.", name=name, state=registration.state.title), "success")
+        flash(_("Registered %(name)s (%(state)s). A new account was made; the worker logs in "
+                "with a code sent by SMS to their mobile number.", name=name, state=registration.state.title), "success")
     else:
         flash(_("Registered %(name)s (%(state)s).", name=name, state=registration.state.title), "success")
     if result.checked_in:

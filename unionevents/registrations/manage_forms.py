@@ -30,7 +30,7 @@ class WalkInForm(BaseForm):
                          render_kw={"inputmode": "tel", "autocomplete": "off"})
     name = StringField(_l("Name"), filters=[strip_filter], validators=[Optional(), Length(max=NAME_MAX_LENGTH)],
                        description=_l("Needed only when this mobile number has no account yet; "
-                                      "the worker activates it later."),
+                                      "the worker logs in later with an SMS code."),
                        render_kw={"autocomplete": "off"})
     slot_id = SelectField(_l("Time slot"), choices=[], validate_choice=False)
     check_in_now = BooleanField(_l("Check in now"), default=True)

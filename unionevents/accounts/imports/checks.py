@@ -45,7 +45,6 @@ class Existing:
     district: str | None
     activated: bool
     has_password: bool
-    has_code: bool
 
 
 def load_existing(mobiles: list[str]) -> dict[str, Existing]:
@@ -53,12 +52,12 @@ def load_existing(mobiles: list[str]) -> dict[str, Existing]:
     for chunk in chunks(mobiles):
         result = db.session.execute(
             select(User.id, User.mobile, User.name, User.union_id, User.occupation, User.district,
-                   User.activated, User.password_hash.is_not(None), User.activation_code_hash.is_not(None))
+                   User.activated, User.password_hash.is_not(None))
             .where(mobile_in(chunk))
         )
         for row in result:
             existing[row[1]] = Existing(row[0], row[2], row[3], row[4], row[5], bool(row[6]),
-                                        bool(row[7]), bool(row[8]))
+                                        bool(row[7]))
     return existing
 
 

@@ -39,7 +39,7 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    activation_codes: int = 0
+    welcome_messages: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     @property

@@ -41,7 +41,7 @@ def import_workers(data: bytes, filename: str, actor: User | None, *,
         if with_password > max_passwords:
             report.error(None, "password", _l(
                 "The file gives %(count)d initial passwords; at most %(n)d can be imported here. Leave the "
-                "password column empty (workers then get an activation code by SMS) or ask an administrator "
+                "password column empty (workers then log in with SMS codes) or ask an administrator "
                 "to import it with the command line.", count=with_password, n=max_passwords))
     scope = Scope(actor)
     check_unions(rows, scope, report)

@@ -1,5 +1,5 @@
-"""Writing a checked file: initial passwords hashed, accounts inserted and updated in bulk, activation
-codes queued by SMS through the outbox, one audit row with the counts."""
+"""Writing a checked file: initial passwords hashed, accounts inserted and updated in bulk, welcome
+messages queued by SMS through the outbox (no code in them), one audit row with the counts."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,7 @@ from ...core.audit import log_action
 from ...core.outbox import Channel, OutboxMessage
 from ...core.timeutil import now
 from ...extensions import db
-from .. import activation
+from .. import codes
 from ..models import User
 from ..services import hash_password
 from .checks import Existing, chunks, mobile_in
@@ -34,9 +34,9 @@ def hash_passwords(passwords: list[str]) -> list[str]:
 
 def write_accounts(rows: list[Row], existing: dict[str, Existing], hashes: dict[str, str],
                    actor: User | None, report: ImportReport) -> None:
-    """Insert new accounts, update changed ones, queue activation SMS (inside the write transaction)."""
+    """Insert new accounts, update changed ones, queue welcome SMS (inside the write transaction)."""
     timestamp = now()
-    inserts, updates, codes = [], [], {}
+    inserts, updates, welcomes = [], [], []
     for row in rows:
         account = existing.get(row.mobile)
         union_id = row.union_id
@@ -47,13 +47,11 @@ def write_accounts(rows: list[Row], existing: dict[str, Existing], hashes: dict[
             values = {
                 "mobile": row.mobile, "name": row.name, "union_id": union_id, "occupation": row.occupation,
                 "district": row.union_district, "password_hash": password_hash,
-                "activated": password_hash is not None, "activation_code_hash": None,
-                "activation_failures": 0, "session_version": 1, "created_at": timestamp,
+                "activated": password_hash is not None, "session_version": 1, "created_at": timestamp,
                 "created_by_id": actor.id if actor else None,
             }
             if password_hash is None:
-                codes[row.mobile] = activation.new_code()
-                values["activation_code_hash"] = activation.code_digest(row.mobile, codes[row.mobile])
+                welcomes.append(row.mobile)
             inserts.append(values)
             continue
         changes = {}
@@ -65,11 +63,6 @@ def write_accounts(rows: list[Row], existing: dict[str, Existing], hashes: dict[
                 changes["district"] = row.union_district
         if account.occupation != row.occupation:
             changes["occupation"] = row.occupation
-        if not account.activated and not account.has_password and not account.has_code:
-            # An unactivated account whose code was used up or voided gets a new one.
-            codes[row.mobile] = activation.new_code()
-            changes["activation_code_hash"] = activation.code_digest(row.mobile, codes[row.mobile])
-            changes["activation_failures"] = 0
         if changes:
             updates.append({"id": account.id, **changes})
             report.updated += 1
@@ -86,18 +79,18 @@ def write_accounts(rows: list[Row], existing: dict[str, Existing], hashes: dict[
     for batch in by_keys.values():
         for chunk in chunks(batch, WRITE_CHUNK):
             db.session.execute(update(User), chunk)
-    if codes:
+    if welcomes:
         # The ids of new accounts, read back in one SELECT (docs/performance.md, "Why the code is
         # shaped this way").
-        ids = {mobile: account.id for mobile, account in existing.items()}
-        for chunk in chunks([m for m in codes if m not in ids]):
+        ids = {}
+        for chunk in chunks(welcomes):
             result = db.session.execute(select(User.mobile, User.id).where(mobile_in(chunk)))
             ids.update((mobile, user_id) for mobile, user_id in result)
-        message = activation.activation_message_maker()
-        for chunk in chunks(list(codes.items()), WRITE_CHUNK):
+        message = codes.welcome_message()  # the same text for everyone: no code in it
+        for chunk in chunks(welcomes, WRITE_CHUNK):
             db.session.execute(insert(OutboxMessage), [
-                {"user_id": ids[mobile], "channel": Channel.SMS, "kind": activation.OUTBOX_KIND, "subject": "",
-                 "body": message(code), "created_at": timestamp, "attempts": 0} for mobile, code in chunk])
-    report.activation_codes = len(codes)
+                {"user_id": ids[mobile], "channel": Channel.SMS, "kind": codes.OUTBOX_KIND, "subject": "",
+                 "body": message, "created_at": timestamp, "attempts": 0} for mobile in chunk])
+    report.welcome_messages = len(welcomes)
     log_action(actor.id if actor else None, "user.import", None, rows=report.rows, created=report.created,
-               updated=report.updated, unchanged=report.unchanged, activation_codes=report.activation_codes)
+               updated=report.updated, unchanged=report.unchanged, welcome_messages=report.welcome_messages)

@@ -36,7 +36,7 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
     approval activity is approved on the spot.  Someone already registered is not registered again:
     their registration is used (and checked in when asked).
     """
-    from ...accounts.activation import issue_code
+    from ...accounts.codes import send_welcome
     from ...accounts.services import create_user, find_by_mobile, mobile_error, normalise_mobile
 
     mobile = normalise_mobile(mobile)
@@ -59,7 +59,7 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
         try:
             with write_transaction():
                 user = create_user(mobile, name, None, created_by=actor, activated=False)
-                issue_code(user)  # the worker activates the account with the code from the outbox
+                send_welcome(user)  # the worker logs in with an SMS code, which activates the account
             created = True
         except IntegrityError:
             db.session.rollback()  # another volunteer made it a moment ago
