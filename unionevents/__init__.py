@@ -87,7 +87,7 @@ def _load_config(app: Flask, config) -> None:
         # Tests are hermetic: they read neither.
         app.config.from_pyfile("config.py", silent=True)
         for key in ("SECRET_KEY", "REDIS_URL", "OUTBOX_SENDER", "OUTBOX_FILE", "OUTBOX_WEBHOOK_URL",
-                    "OUTBOX_WEBHOOK_TOKEN"):
+                    "OUTBOX_WEBHOOK_TOKEN", "OUTBOX_WEBHOOK_SECRET", *OUTBOX_TUNING):
             if os.environ.get(key):
                 app.config[key] = os.environ[key]
         if os.environ.get("DATABASE_URL"):
@@ -206,6 +206,13 @@ def _hand_domains_to_core(app: Flask) -> None:
 
     unions.init_app(app)
     accounts.init_app(app)
+
+
+#: Delivery settings read from the environment as text (core/outbox_delivery.py converts them).
+OUTBOX_TUNING = ("OUTBOX_WEBHOOK_TIMEOUT", "OUTBOX_MAX_ATTEMPTS", "OUTBOX_BACKOFF_BASE_SECONDS",
+                 "OUTBOX_BACKOFF_MAX_SECONDS", "OUTBOX_LEASE_SECONDS", "OUTBOX_BATCH_SIZE",
+                 "OUTBOX_POLL_SECONDS", "OUTBOX_BULK_PER_RECIPIENT_PER_HOUR",
+                 "OUTBOX_QUIET_HOURS_START", "OUTBOX_QUIET_HOURS_END")
 
 
 def _register_blueprints(app: Flask) -> None:
