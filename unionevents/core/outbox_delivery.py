@@ -107,6 +107,10 @@ def _due(at: datetime, quiet: bool):
 def claim(limit: int, settings: Settings | None = None) -> list[_Claimed]:
     """Claim up to ``limit`` due messages for this process (one short write transaction) and look
     up their addresses; bulk messages over a recipient's hourly limit are deferred instead."""
+    return _claim(limit, settings)[0]
+
+
+def _claim(limit: int, settings: Settings | None = None) -> tuple[list[_Claimed], int]:
     settings = settings or Settings.from_config(current_app.config)
     at = now()
     lease_until = at + timedelta(seconds=settings.lease_seconds)
@@ -118,11 +122,11 @@ def claim(limit: int, settings: Settings | None = None) -> list[_Claimed]:
                  .returning(*_COLUMNS))
     with write_transaction():
         rows = sorted(db.session.execute(statement).all(), key=lambda row: (row.priority, row.id))
-        messages = [Outgoing(**row._mapping) for row in rows]
-        messages = _hold_bulk(messages, at, settings)
+        claimed = [Outgoing(**row._mapping) for row in rows]
+        messages = _hold_bulk(claimed, at, settings)
         addresses = _recipients(sorted({m.user_id for m in messages if m.user_id is not None}))
-    return [_Claimed(m, addresses.get(m.user_id, "") if m.user_id is not None else (m.address or ""),
-                     lease_until) for m in messages]
+    return ([_Claimed(m, addresses.get(m.user_id, "") if m.user_id is not None else (m.address or ""),
+                      lease_until) for m in messages], len(claimed) - len(messages))
 
 
 def _hold_bulk(messages: list[Outgoing], at: datetime, settings: Settings) -> list[Outgoing]:
@@ -202,8 +206,8 @@ def deliver_batch(sender, limit: int, should_stop: Callable[[], bool] = lambda: 
                   settings: Settings | None = None, rand=random.random) -> Result:
     """Claim up to ``limit`` messages, send them in (priority, id) order, mark each one."""
     settings = settings or Settings.from_config(current_app.config)
-    claimed = claim(limit, settings)
-    result = Result(claimed=len(claimed))
+    claimed, deferred = _claim(limit, settings)
+    result = Result(claimed=len(claimed), deferred=deferred)
     for index, item in enumerate(claimed):
         # Stop asked, or our lease about to run out (another worker may take them): hand back the rest.
         if should_stop() or now() >= item.lease_until - timedelta(seconds=min(5, settings.lease_seconds / 10)):
@@ -240,7 +244,7 @@ def deliver_due(limit: int = 500, sender=None) -> Result:
     while total.claimed - total.released < limit:
         result = deliver_batch(sender, min(batch, limit - total.claimed + total.released), settings=settings)
         total.add(result)
-        if result.claimed == 0:
+        if result.claimed == 0 and result.deferred == 0:
             break
     return total
 
@@ -265,7 +269,7 @@ def run_worker(stop: threading.Event, *, batch_size: int, poll_interval: float,
         total.add(result)
         if on_batch is not None:
             on_batch(result)
-        if result.claimed == 0:
+        if result.claimed == 0 and result.deferred == 0:
             stop.wait(poll_interval)
     return total
 
