@@ -118,7 +118,7 @@ def _claim(limit: int, settings: Settings | None = None) -> tuple[list[_Claimed]
     ids = (select(T.c.id).where(_due(at, quiet)).order_by(T.c.priority, T.c.id).limit(limit)
            .with_for_update(skip_locked=True).scalar_subquery())
     statement = (update(T).where(T.c.id.in_(ids))
-                 .values(state=S.SENDING, lease_until=lease_until, attempts=T.c.attempts + 1)
+                 .values({"state": S.SENDING, "lease_until": lease_until, "attempts": T.c.attempts + 1})
                  .returning(*_COLUMNS))
     with write_transaction():
         rows = sorted(db.session.execute(statement).all(), key=lambda row: (row.priority, row.id))
@@ -278,7 +278,7 @@ def retry(message_id: int) -> bool:
     """Queue a failed or dead message again at once, with a fresh attempt budget (the organiser's
     "retry" button; the caller checks who may).  False when it was in neither state."""
     statement = (update(T).where(T.c.id == message_id, T.c.state.in_([S.FAILED, S.DEAD]))
-                 .values(state=S.QUEUED, attempts=0, next_attempt_at=None, lease_until=None))
+                 .values({"state": S.QUEUED, "attempts": 0, "next_attempt_at": None, "lease_until": None}))
     return (db.session.execute(statement).rowcount or 0) == 1
 
 
