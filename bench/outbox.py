@@ -89,7 +89,10 @@ def _relay_main(port_pipe, stop_event) -> None:
 
         def do_GET(self):  # noqa: N802 - the driver reads the counts
             with lock:
-                payload = json.dumps({**stats, "delivered": delivered}).encode()
+                if self.path == "/count":
+                    payload = json.dumps({"requests": stats["requests"], "delivered": {}}).encode()
+                else:
+                    payload = json.dumps({**stats, "delivered": delivered}).encode()
             if self.path == "/reset":
                 with lock:
                     delivered.clear()
@@ -131,6 +134,9 @@ class Relay:
 
     def stats(self) -> dict:
         return self._get("/stats")
+
+    def requests(self) -> int:
+        return self._get("/count")["requests"]
 
     def reset(self) -> dict:
         return self._get("/reset")
