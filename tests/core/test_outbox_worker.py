@@ -89,9 +89,9 @@ def test_worker_stops_gracefully_mid_batch(worker_db, stop_signal):
     relay = SlowRelay(delay=1.0)
     worker = _start_worker(url, relay)
     try:
-        assert relay.first.wait(30), worker.stdout.read() if worker.poll() is not None else "no request"
+        assert relay.first.wait(120), worker.stdout.read() if worker.poll() is not None else "no request"
         worker.send_signal(stop_signal)  # while the first message is at the relay
-        output, _ = worker.communicate(timeout=30)
+        output, _ = worker.communicate(timeout=60)
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -107,12 +107,12 @@ def test_worker_delivers_everything_then_waits(worker_db):
     relay = SlowRelay(delay=0.0)
     worker = _start_worker(url, relay, "--batch", "2")
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine starts the app slowly
         while len(relay.received) < 5 and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)  # a few idle polls: nothing sent twice
         worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+        output, _ = worker.communicate(timeout=60)
     finally:
         if worker.poll() is None:
             worker.kill()
