@@ -211,13 +211,13 @@ def id_states(app) -> dict[int, str]:
 
 
 def worker_env(url: str, secret_key: str, relay: Relay, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTBOX_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTBOX_", "UNIONEVENTS_OUTBOX_"))}
     env.update(product_env(url, secret_key))
     env.update(FLASK_APP="app", PYTHONPATH=str(ROOT), OUTBOX_SENDER="webhook", OUTBOX_WEBHOOK_URL=relay.url,
-               OUTBOX_WEBHOOK_SECRET=WEBHOOK_SECRET, OUTBOX_BACKOFF_BASE_SECONDS="0.5",
-               OUTBOX_BULK_PER_RECIPIENT_PER_HOUR="0", OUTBOX_QUIET_HOURS_START="00:00",
-               OUTBOX_QUIET_HOURS_END="00:00")  # the bench is about throughput, not the night
-    env.update({k: str(v) for k, v in extra.items()})
+               UNIONEVENTS_OUTBOX_WEBHOOK_SECRET=WEBHOOK_SECRET, UNIONEVENTS_OUTBOX_BACKOFF_BASE_SECONDS="0.5",
+               UNIONEVENTS_OUTBOX_BULK_PER_RECIPIENT_PER_HOUR="0", UNIONEVENTS_OUTBOX_QUIET_HOURS_START="00:00",
+               UNIONEVENTS_OUTBOX_QUIET_HOURS_END="00:00")  # the bench is about throughput, not the night
+    env.update({f"UNIONEVENTS_{k}": str(v) for k, v in extra.items()})
     return env
 
 

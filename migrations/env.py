@@ -1,5 +1,4 @@
 import logging
-from logging.config import fileConfig
 
 from flask import current_app
 from sqlalchemy.engine import Connection
@@ -10,10 +9,12 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-if config.config_file_name:  # pytest-alembic passes its Config without a file
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Alembic logs through the app's JSON formatter (core/logging.py: one stream an operator can parse);
+# alembic.ini's [loggers] sections are not read.
+if not current_app.testing:
+    from unionevents.core.logging import log_as_json
+
+    log_as_json("alembic", logging.INFO)
 logger = logging.getLogger('alembic.env')
 
 

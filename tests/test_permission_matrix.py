@@ -754,6 +754,14 @@ def _organises_node(identity, variants, world, args) -> bool:
     return _organises(identity, _node(args["node_id"]), world)
 
 
+def _manages_below(identity, variants, world, args) -> bool:
+    """The union tree: an organiser renames, moves, retires or merges only the unions strictly below
+    the union of their grant (admins: below the city, i.e. every union but the top)."""
+    node = _node(args["node_id"])
+    scope = identity.organiser_scope
+    return _covers(scope, node, world) and node.id != world.tree[scope].id
+
+
 def _may_enrol(identity, variants, world, args) -> bool:
     """Organises the unit, and the unit may enrol into the activity (a quota activity: only WORKPLACE)."""
     return _organises(identity, _node(args["unit_id"]), world) and not (
@@ -800,6 +808,12 @@ def _certificate(identity, variants, world, args) -> bool:
 
 OBJECT_RULES: dict[str, Callable] = {  # endpoint -> (identity, variants, world, args) -> bool
     "swaps.library_node": _organises_node,
+    "union_admin.node": _organises_node,
+    "union_admin.add_child": _organises_node,
+    "union_admin.rename": _manages_below,
+    "union_admin.move": _manages_below,
+    "union_admin.merge": _manages_below,
+    "union_admin.retire": _manages_below,
     "enrol.enrol": _may_enrol,
     "enrol.upload": _may_enrol,
     "reports.dashboard": _reports_on,

@@ -35,10 +35,7 @@ def create_app(config: str | type | dict | None = None,
     _init_extensions(app)
     _hand_domains_to_core(app)
     _register_blueprints(app)
-
-    from .reports import init_app as init_reports
-
-    init_reports(app)  # the report counters listen to the registration engine (core.events)
+    _connect_domains(app)
 
     from .core.errors import register_error_handlers
     from .core.security import install_security_headers
@@ -47,6 +44,10 @@ def create_app(config: str | type | dict | None = None,
     register_error_handlers(app)
     install_security_headers(app)
     install_template_helpers(app)
+
+    from .core.metrics import install_metrics
+
+    install_metrics(app)
 
     from .core.compress import install_compression
 
@@ -80,29 +81,25 @@ def _load_config(app: Flask, config) -> None:
     elif overrides.get("TESTING"):
         base = CONFIGS["testing"]
     else:
-        base = CONFIGS.get(os.environ.get("UNIONEVENTS_ENV", "development"), CONFIGS["development"])
+        name = os.environ.get("UNIONEVENTS_ENV", "").strip() or "development"
+        if name not in ("development", "production"):
+            from .core.settings import SettingError
+
+            raise SettingError(f"UNIONEVENTS_ENV={name!r}: must be development or production.")
+        base = CONFIGS[name]
     app.config.from_object(base)
     if not app.config.get("TESTING"):
         # instance/config.py overrides the class defaults; environment variables override both.
+        # Both are parsed and checked by core.settings: a bad value stops the start, naming it.
         # Tests are hermetic: they read neither.
-        app.config.from_pyfile("config.py", silent=True)
-        for key in ("SECRET_KEY", "REDIS_URL", "OUTBOX_SENDER", "OUTBOX_FILE", "OUTBOX_WEBHOOK_URL",
-                    "OUTBOX_WEBHOOK_TOKEN", "OUTBOX_WEBHOOK_SECRET", *OUTBOX_TUNING):
-            if os.environ.get(key):
-                app.config[key] = os.environ[key]
-        if os.environ.get("DATABASE_URL"):
-            app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
-        # The account-creation limit ("300 per hour") and the password hash: the live test tier takes a
-        # cheap hash (hashing cost is not under test; tests/live/conftest.py says why).
-        for key in ("SIGNUP_RATE_LIMIT", "PASSWORD_HASH_METHOD"):
-            if os.environ.get(key):
-                app.config[key] = os.environ[key]
-        for key in ("PROXY_FIX_HOPS", "OUTBOX_RETENTION_DAYS"):
-            if os.environ.get(key, "").strip().isdigit():
-                app.config[key] = int(os.environ[key])
-        for key in ("BACKUP_DIR", "UPLOAD_DIR"):
-            if os.environ.get(key):
-                app.config[key] = os.environ[key]
+        from flask import Config as FlaskConfig
+
+        from .core.settings import checked_file_values, from_environ
+
+        from_file = FlaskConfig(app.instance_path)
+        from_file.from_pyfile("config.py", silent=True)
+        app.config.update(checked_file_values(base, from_file, "instance/config.py"))
+        app.config.update(from_environ(base, os.environ))
     app.config.update(overrides)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'unionevents.db'}"
@@ -113,12 +110,20 @@ def _load_config(app: Flask, config) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("connect_timeout", app.config.get("DB_CONNECT_TIMEOUT", 5))
+        for setting, option in (("DB_POOL_SIZE", "pool_size"), ("DB_MAX_OVERFLOW", "max_overflow"),
+                                ("DB_POOL_TIMEOUT", "pool_timeout")):
+            if app.config.get(setting) is not None:
+                options.setdefault(option, app.config[setting])
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
 
     # Several workers must share one count: rate limits live in Redis when REDIS_URL is set.
     # (Tests stay in memory unless they pass REDIS_URL themselves: they never read the environment.)
     if app.config.get("REDIS_URL") and app.config.get("RATELIMIT_STORAGE_URI") == "memory://":
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+
+    if app.config["ENV_NAME"] == "production":
+        # Cookies only over HTTPS in production, whatever the environment says.
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
 
     if not app.config.get("SECRET_KEY"):
         if app.config["ENV_NAME"] == "production":
@@ -178,6 +183,10 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    if app.config.get("REDIS_URL"):
+        from .core.redis_health import redis_is_up
+
+        redis_is_up(app.config["REDIS_URL"], app.config["REDIS_CHECK_TIMEOUT"])  # down: one ERROR line now
 
     from .core.i18n import select_locale, select_timezone
 
@@ -201,18 +210,23 @@ def _init_extensions(app: Flask) -> None:
 
 def _hand_domains_to_core(app: Flask) -> None:
     """``core`` imports no domain: the domains hand it what it asks for (the tree that scopes roles,
-    the user of an API token, a message's address)."""
+    the user of an API token, a message's address, the retention jobs of `flask privacy purge-all`)."""
     from . import accounts, unions
+    from .health import services as _health_services  # noqa: F401 - registers the "health" retention job
 
     unions.init_app(app)
     accounts.init_app(app)
 
 
-#: Delivery settings read from the environment as text (core/outbox_delivery.py converts them).
-OUTBOX_TUNING = ("OUTBOX_WEBHOOK_TIMEOUT", "OUTBOX_MAX_ATTEMPTS", "OUTBOX_BACKOFF_BASE_SECONDS",
-                 "OUTBOX_BACKOFF_MAX_SECONDS", "OUTBOX_LEASE_SECONDS", "OUTBOX_BATCH_SIZE",
-                 "OUTBOX_POLL_SECONDS", "OUTBOX_BULK_PER_RECIPIENT_PER_HOUR",
-                 "OUTBOX_QUIET_HOURS_START", "OUTBOX_QUIET_HOURS_END")
+def _connect_domains(app: Flask) -> None:
+    """What a domain does when another acts, wired here at start-up rather than by importing: the
+    report counters listen to the registration engine (``core.events``), and the domains hand
+    ``accounts.privacy`` their erasure hooks."""
+    from . import contests, health, registrations, reports, results
+
+    reports.init_app(app)
+    for domain in (registrations, results, health, contests):
+        domain.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -224,12 +238,14 @@ def _register_blueprints(app: Flask) -> None:
     from .registrations.views import bp as registrations_bp
     from .registrations.manage import bp as roster_bp
     from .accounts.admin import bp as admin_bp
+    from .unions.admin import bp as union_admin_bp
     from .unions.views import bp as unions_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(unions_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(union_admin_bp)
     app.register_blueprint(activities_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(registrations_bp)
@@ -261,9 +277,11 @@ def _register_blueprints(app: Flask) -> None:
     from .registrations.api import blp as registrations_api
     from .registrations.checkin_api import blp as checkin_api
     from .reports.api import blp as reports_api
+    from .unions.api import blp as unions_api
 
     init_api(app)
-    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api)
+    register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api,
+                            unions_api)
 
 
 def _register_cli(app: Flask) -> None:
@@ -274,7 +292,9 @@ def _register_cli(app: Flask) -> None:
     from .demo import seed_demo_command
     from .health.cli import health_cli
     from .reports.cli import reports_cli
+    from .unions.cli import unions_cli
 
     register_cli(app)
-    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli):
+    for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli,
+                    unions_cli):
         app.cli.add_command(command)

@@ -2,6 +2,8 @@
 
 Values come from environment variables first, then ``instance/config.py``
 (both read by ``create_app``, except under testing), then these defaults.
+Every setting below can come from the environment as ``UNIONEVENTS_<NAME>``
+(``core/settings.py`` parses and checks it by the type of its default here).
 """
 from __future__ import annotations
 
@@ -11,13 +13,6 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def load_or_create_secret_key(instance_dir: Path) -> str:
@@ -46,6 +41,11 @@ class Config:
     # No pool_pre_ping: it costs a round trip on every checkout, two per sign-up.  A PostgreSQL
     # connection is pinged only after lying idle in the pool (core.db.install_idle_ping).
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # PostgreSQL connection pool per process (SQLAlchemy's defaults when unset: 5, 10 and 30 s).
+    # servers × workers × (size + overflow) must stay under the server's max_connections.
+    DB_POOL_SIZE: int | None = None
+    DB_MAX_OVERFLOW: int | None = None
+    DB_POOL_TIMEOUT: int | None = None
     DB_PING_AFTER_IDLE_SECONDS = 10.0
     # A database outage is answered 503 with this Retry-After (seconds); core.errors logs it once a minute.
     DB_OUTAGE_RETRY_AFTER = 30
@@ -69,10 +69,10 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = False
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
 
@@ -82,6 +82,7 @@ class Config:
     HEALTH_RETENTION_DAYS = 365  # health assessments are deleted this long after the check (`flask health purge`)
 
     REDIS_URL: str | None = None
+    REDIS_CHECK_TIMEOUT = 1.0  # seconds: /healthz and the start-up check give Redis this long to answer
     RATELIMIT_STORAGE_URI = "memory://"  # Redis when REDIS_URL is set (see create_app)
     RATELIMIT_HEADERS_ENABLED = True
     # Redis down: keep limiting per process instead of failing every login with a 500.
@@ -111,12 +112,21 @@ class Config:
     # 0 = not behind a proxy (the headers are ignored, so nobody can fake an address).
     PROXY_FIX_HOPS = 0
 
+    # /metrics (core/metrics.py): open in development; in production only with this bearer token or from
+    # these addresses/networks (e.g. ["10.0.0.0/24"]), and 404 when neither is set.
+    METRICS_TOKEN: str | None = None
+    METRICS_ALLOW: list = []
+
     # flask-smorest / OpenAPI
     API_TITLE = "unionevents API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
+    # Browsable docs at /api/v1/docs: Swagger UI vendored in static/vendor/swagger-ui, started by our
+    # templates/swagger_ui.html (flask-smorest's own uses an inline script and the URL below for assets).
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
 
     # Door check-in window (registrations/rules.py): a ticket checks in from this long before the
     # activity's start until its end plus the grace; a time-slot ticket from CHECKIN_SLOT_EARLY_MINUTES
@@ -133,15 +143,15 @@ class Config:
     OUTBOX_FILE = None
     OUTBOX_WEBHOOK_URL = None
     OUTBOX_WEBHOOK_TOKEN = None
-    OUTBOX_WEBHOOK_SECRET = None  # HMAC-SHA256 key signing every webhook request (required for webhook)
-    OUTBOX_WEBHOOK_TIMEOUT = 10  # seconds per request; a timeout is retried
+    OUTBOX_WEBHOOK_SECRET: str | None = None  # HMAC-SHA256 key signing every webhook request (required for webhook)
+    OUTBOX_WEBHOOK_TIMEOUT = 10.0  # seconds per request; a timeout is retried
     # Delivery (core/outbox_delivery.py, docs/notifications.md): a failed message waits
     # base·2^(n-1) seconds (at most the max, jittered) and is dead after OUTBOX_MAX_ATTEMPTS attempts;
     # a worker's claim on its batch lasts OUTBOX_LEASE_SECONDS (keep it above batch × timeout).
     OUTBOX_MAX_ATTEMPTS = 8
-    OUTBOX_BACKOFF_BASE_SECONDS = 30
-    OUTBOX_BACKOFF_MAX_SECONDS = 3600
-    OUTBOX_LEASE_SECONDS = 300
+    OUTBOX_BACKOFF_BASE_SECONDS = 30.0
+    OUTBOX_BACKOFF_MAX_SECONDS = 3600.0
+    OUTBOX_LEASE_SECONDS = 300.0
     OUTBOX_BATCH_SIZE = 20
     OUTBOX_POLL_SECONDS = 2.0
     # Organisers' bulk messages: at most this many per recipient per hour (0 = no limit), and no

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -84,8 +85,17 @@ def _at(day: datetime, hour: int, minute: int = 0) -> datetime:
     return local_to_utc(datetime.combine(day.date(), time(hour, minute)))
 
 
+class DemoRefused(RuntimeError):
+    """The demo data (an admin with a published password) may not be loaded into a production database."""
+
+
 def seed_demo() -> dict[str, int]:
-    """Load the demo data once; a second run changes nothing. Returns what was created."""
+    """Load the demo data once; a second run changes nothing. Returns what was created.
+
+    Refused in production: the demo accounts' password ``demo1234`` is in the README."""
+    if current_app.config.get("ENV_NAME") == "production":
+        raise DemoRefused("seed-demo refused: UNIONEVENTS_ENV is production, and the demo accounts "
+                          f"(a city admin among them) all have the published password {DEMO_PASSWORD!r}.")
     if db.session.scalar(select(Activity.id).limit(1)) is not None:
         return {"activities": 0, "users": 0, "nodes": 0}
     with write_transaction():  # the whole seed is one transaction
@@ -225,7 +235,10 @@ def _seed_contests(photo: Activity, songs: Activity, photo_organiser: User, song
 @click.command("seed-demo", help="Load the demo unions, users and activities from the seed page (once).")
 @with_appcontext
 def seed_demo_command():
-    created = seed_demo()
+    try:
+        created = seed_demo()
+    except DemoRefused as error:
+        raise click.ClickException(str(error)) from None
     if created["activities"] == 0:
         click.echo("demo data already present; nothing changed")
     else:

@@ -42,6 +42,7 @@ def set_language():
 @bp.route("/healthz")
 @public
 def healthz():
+    """For the load balancer: the database, and Redis where ``REDIS_URL`` is set (503 if either is down)."""
     try:
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
@@ -55,4 +56,13 @@ def healthz():
         response = jsonify(status="error", database="unavailable")
         response.headers["Retry-After"] = str(retry_after_seconds())
         return response, 503
-    return jsonify(status="ok", database="ok")
+    body = {"status": "ok", "database": "ok"}
+    redis_url = current_app.config.get("REDIS_URL")
+    if redis_url:
+        from .core.redis_health import redis_is_up
+
+        body["redis"] = "ok" if redis_is_up(redis_url, current_app.config["REDIS_CHECK_TIMEOUT"]) else "down"
+        if body["redis"] == "down":
+            body["status"] = "error"
+            return jsonify(body), 503
+    return jsonify(body)

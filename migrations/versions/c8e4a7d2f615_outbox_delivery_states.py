@@ -1,7 +1,7 @@
 """outbox_message: delivery states, backoff, leases, the activity; the claim's partial index
 
 Revision ID: c8e4a7d2f615
-Revises: b5d2f8a61c40
+Revises: c5e8a1f2b934
 Create Date: 2026-12-07 02:00:00
 
 Existing rows: sent_at set → sent, else queued.  The index on sent_at goes (the unsent queue is
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c8e4a7d2f615'
-down_revision = 'b5d2f8a61c40'
+down_revision = 'c5e8a1f2b934'
 branch_labels = None
 depends_on = None
 

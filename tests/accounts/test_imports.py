@@ -1,4 +1,4 @@
-"""Bulk import of workers (accounts/imports.py), its CLI, its upload page and account activation."""
+"""Bulk import of workers (accounts/imports/), its CLI, its upload page and account activation."""
 from __future__ import annotations
 
 import csv
@@ -254,7 +254,7 @@ def test_file_level_errors(tree, admin, data, filename, fragment):
 
 
 def test_too_many_rows(tree, admin, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_ROWS", 3)
+    monkeypatch.setattr(imports.rows, "MAX_ROWS", 3)  # read by the row reader
     rows = [[f"137000001{i:02d}", "甲", FENGTAI_SHOP, "快递员"] for i in range(4)]
     report = import_workers(csv_bytes(rows), "a.csv", admin)
     assert "more than 3 rows" in str(report.errors[0].message)

@@ -247,6 +247,19 @@ def test_erasure_ends_sessions_and_tokens_and_frees_the_number(scenario, canary,
         privacy.erase_account(db.session.get(User, canary.id))
 
 
+def test_the_app_factory_hands_privacy_every_domains_erasure_hooks(app):
+    """Hooks are registered by each domain's ``init_app`` (called by ``create_app``), not as a side
+    effect of some import: an erasure that missed one would leave personal data behind."""
+    from unionevents.contests.services.entries import erase_entrant
+    from unionevents.health.services import erase_health_records
+    from unionevents.registrations.services import erasure
+    from unionevents.results.services import erase_feedback_comments
+
+    assert {erasure.anonymise_registrations, erasure.erase_checkin_override_reasons, erase_feedback_comments,
+            erase_health_records, erase_entrant} <= set(privacy.erasure_hooks)
+    assert erasure.cancel_live_registrations in privacy.pre_erasure_hooks
+
+
 def test_erasure_hooks_run_inside_the_transaction(canary):
     seen = []
 

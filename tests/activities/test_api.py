@@ -191,7 +191,8 @@ API_ENDPOINTS = {
     ("get", "/api/v1/registrations/{registration_id}"),
     ("post", "/api/v1/registrations/{registration_id}/cancel"),
 }
-PUBLIC = {("post", "/api/v1/tokens"), ("get", "/api/v1/activities"), ("get", "/api/v1/activities/{activity_id}")}
+PUBLIC = {("post", "/api/v1/tokens"), ("get", "/api/v1/activities"), ("get", "/api/v1/activities/{activity_id}"),
+          ("get", "/api/v1/unions")}
 
 
 def openapi_operations(spec) -> dict[tuple[str, str], dict]:

@@ -52,6 +52,7 @@ NOT_PAGES = {
     "static": "stylesheets, scripts and images",
     "phone.service_worker": "JavaScript (the service worker)",
     "main.healthz": "JSON for the load balancer",
+    "metrics": "Prometheus text for the scraper",
     "unions.search": "JSON for the union picker",
     "contests.image": "a photo (image/jpeg)",
     "contests.thumbnail": "a photo (image/jpeg)",

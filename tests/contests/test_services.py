@@ -215,6 +215,41 @@ def test_advancing_needs_a_closed_round(contest_world, worker, judge_user):
         services.advance(world.organiser, world.contest.id, first.id, top_n=0)
 
 
+def test_advancement_limits_are_the_services_and_named_in_their_messages(contest_world, worker, judge_user):
+    world = contest_world()
+    entry = submit_photo(worker(), world)
+    first = _scored_round(world, judge_user(world), [entry], [8])
+    services.close_round(world.organiser, world.contest.id, first.id)
+    with pytest.raises(ValidationFailed) as caught:
+        services.advance(world.organiser, world.contest.id, first.id, threshold=rules.SCORE_SCALE + 0.5)
+    assert [str(m) for m in caught.value.errors["threshold"]] == [
+        f"请输入 0 到 {rules.SCORE_SCALE} 之间的分数。"]
+    with pytest.raises(ValidationFailed) as caught:
+        services.advance(world.organiser, world.contest.id, first.id, top_n=services.MAX_ADVANCE + 1)
+    assert [str(m) for m in caught.value.errors["top_n"]] == [
+        f"请输入 1 到 {services.MAX_ADVANCE} 之间的整数。"]
+    with pytest.raises(Conflict):  # the top of the scale is a valid threshold: nobody reaches it here
+        services.advance(world.organiser, world.contest.id, first.id, threshold=rules.SCORE_SCALE)
+
+
+def test_weights_are_percentages_of_one_total(contest_world, make):
+    world = contest_world()
+    too_heavy = services.ContestSettings(format=ContestFormat.PHOTO, entry_limit=3, public_vote=True,
+                                         vote_opens_at=now(), vote_closes_at=now() + timedelta(days=1),
+                                         jury_weight=rules.WEIGHT_TOTAL + 1)
+    with pytest.raises(ValidationFailed) as caught:
+        services.setup_contest(world.organiser, world.activity.id, too_heavy)
+    assert [str(m) for m in caught.value.errors["jury_weight"]] == [
+        f"请输入 0 到 {rules.WEIGHT_TOTAL} 之间的评委评分权重（百分比）。"]
+    contest = world.refresh()  # made without a public vote: the jury decides alone
+    assert (contest.jury_weight, contest.public_weight) == (rules.WEIGHT_TOTAL, 0)
+    with pytest.raises(ValidationFailed) as caught:
+        services.add_criterion(world.organiser, world.contest.id, "构图",
+                               services.MAX_CRITERION_WEIGHT + 1, 10)
+    assert [str(m) for m in caught.value.errors["weight"]] == [
+        f"请输入 1 到 {services.MAX_CRITERION_WEIGHT} 之间的权重。"]
+
+
 def _vote_world(contest_world, worker):
     opens = now() - timedelta(hours=1)
     world = contest_world(public_vote=True, vote_opens_at=opens, vote_closes_at=opens + timedelta(days=3),

@@ -253,3 +253,21 @@ def test_public_vote_over_http(app, make, contest_world, entrant, frozen_time):
     second = voter.post(f"/contests/{world.activity.id}/vote/{entry.id}", follow_redirects=True)
     assert first.status_code == 302 and second.status_code == 200
     assert str(services.AlreadyVoted.default_message) in second.get_data(as_text=True)
+
+
+def test_the_organiser_forms_take_their_bounds_from_the_services(app):
+    from wtforms.validators import NumberRange
+
+    from unionevents.contests import rules
+    from unionevents.contests.forms import AdvanceForm, CriterionForm, SettingsForm
+
+    def bounds(field):
+        return next((v.min, v.max) for v in field.validators if isinstance(v, NumberRange))
+
+    with app.test_request_context():
+        assert bounds(SettingsForm().jury_weight) == (0, rules.WEIGHT_TOTAL)
+        assert bounds(SettingsForm().entry_limit) == (1, services.MAX_ENTRY_LIMIT)
+        assert bounds(CriterionForm().weight) == (1, services.MAX_CRITERION_WEIGHT)
+        assert bounds(CriterionForm().max_score) == (1, services.MAX_CRITERION_SCORE)
+        assert bounds(AdvanceForm().top_n) == (1, services.MAX_ADVANCE)
+        assert SettingsForm().jury_weight.default == rules.DEFAULT_JURY_WEIGHT

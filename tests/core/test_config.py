@@ -10,15 +10,16 @@ from unionevents import create_app
 from unionevents.config import ProductionConfig
 from unionevents.core import db as core_db  # not `import testing_flag`: pytest would collect it
 
-ENV_KEYS = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "OUTBOX_SENDER", "UNIONEVENTS_ENV", "UPLOAD_DIR",
-            "BACKUP_DIR")
-
-
 @pytest.fixture
 def clean_env(monkeypatch):
     """No configuration from the developer's shell, and the log setup restored afterwards."""
-    for key in ENV_KEYS:
-        monkeypatch.delenv(key, raising=False)
+    import os
+
+    from unionevents.core.settings import LEGACY_NAMES, PREFIX
+
+    for key in list(os.environ):
+        if key in LEGACY_NAMES or key.startswith(PREFIX):
+            monkeypatch.delenv(key, raising=False)
     logger = logging.getLogger("unionevents")
     saved = (list(logger.handlers), logger.propagate, logger.level)
     yield monkeypatch

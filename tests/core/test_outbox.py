@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from unionevents.core.outbox import OutboxMessage, OutboxState, deliver_pending, enqueue
+from unionevents.core.outbox import OutboxMessage, OutboxState, enqueue
+from unionevents.core.outbox_delivery import deliver_pending
 from unionevents.extensions import db
 
 

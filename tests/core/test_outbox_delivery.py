@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from unionevents.core.outbox import (OutboxMessage, OutboxState as S, PermanentDeliveryError, Priority,
-                                     deliver_pending, enqueue)
-from unionevents.core.outbox_delivery import (Settings, claim, deliver_batch, deliver_due, outbox_stats,
-                                              retry)
+                                     enqueue)
+from unionevents.core.outbox_delivery import (Settings, claim, deliver_batch, deliver_due, deliver_pending,
+                                              outbox_stats, retry)
 from unionevents.core.db import write_transaction
 from unionevents.core.timeutil import now
 from unionevents.extensions import db

@@ -74,10 +74,11 @@ def _states(other) -> list[tuple[S, int]]:
 
 
 def _start_worker(url: str, relay: SlowRelay, *extra: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTBOX_", "DATABASE_URL", "REDIS_URL"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OUTBOX_", "UNIONEVENTS_OUTBOX_", "DATABASE_URL", "REDIS_URL"))}
     env.update(FLASK_APP="app", UNIONEVENTS_ENV="development", PYTHONPATH=str(ROOT), DATABASE_URL=url,
                SECRET_KEY=secrets.token_urlsafe(32), OUTBOX_SENDER="webhook", OUTBOX_WEBHOOK_URL=relay.url,
-               OUTBOX_WEBHOOK_SECRET="s3cret")
+               UNIONEVENTS_OUTBOX_WEBHOOK_SECRET="s3cret")
     return subprocess.Popen([sys.executable, "-m", "flask", "outbox", "worker", "--batch", "5", "--poll", "0.2",
                              *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)

@@ -1,11 +1,14 @@
-"""The package's shape: ``core/`` knows no domain, and no two modules import each other at top level.
+"""The package's shape: ``core/`` knows no domain, no two modules import each other (at top level or
+inside a function), no module reaches for another package's private names, and no file is a big room.
 
-Both tests read the source with ``ast`` (nothing is imported), so they hold whatever the app does at
-run time: an import written inside a function counts for the first test as much as one at the top.
+The tests read the source with ``ast`` (nothing is imported), so they hold whatever the app does at
+run time: an import written inside a function counts as much as one at the top, except for the
+top-level test, which says which circles would break the import itself.
 """
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import unionevents
@@ -16,6 +19,15 @@ ROOT = Path(unionevents.__file__).resolve().parent
 #: config the app factory binds.  Everything else (the domain packages, ``demo``, ``models``, the site
 #: pages) is a domain, registered or injected at start-up, never imported by core.
 CORE_MAY_IMPORT = ("unionevents.core", "unionevents.extensions", "unionevents.config")
+#: A file past this many lines holds more than one job a newcomer can name: split it into modules.
+MAX_LINES = 600
+#: Files allowed over ``MAX_LINES`` for now, each with the reason.  Remove an entry once it is split.
+OVER_MAX_LINES_FOR_NOW = {
+    "reports/services.py": "being split by the reports helper (wave 2, issue 15)",
+    "reports/queries.py": "being split by the reports helper (wave 2, issue 15)",
+}
+#: ``_name`` (one leading underscore): private to its package.  ``_`` alone is gettext's alias.
+PRIVATE_NAME = re.compile(r"^_[^_]")
 
 
 def _module_name(path: Path) -> str:
@@ -191,6 +203,96 @@ def test_no_import_cycles_at_top_level():
         " <-> ".join(cycle) for cycle in cycles)
 
 
+def all_import_graph() -> dict[str, set[str]]:
+    """Every import of the package's modules, wherever it is written (not ``if TYPE_CHECKING:``)."""
+    known = _modules()
+    graph: dict[str, set[str]] = {}
+    for module, path in known.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        type_checking = {id(inner) for node in ast.walk(tree)
+                         if isinstance(node, ast.If) and _is_type_checking(node) for inner in ast.walk(node)}
+        edges = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in type_checking:
+                edges.update(target for target in _targets(module, path, node, known)
+                             if target in known and not _only_parent_of(target, module, path, node, known))
+        edges.discard(module)
+        graph[module] = edges
+    return graph
+
+
+def _only_parent_of(target: str, module: str, path: Path, node: ast.AST, known: dict[str, Path]) -> bool:
+    """``from .. import rules`` names the parent package only on the way to its submodule ``rules``:
+    Python has run the parent's ``__init__`` before any child anyway, so that is no tie to it."""
+    return (isinstance(node, ast.ImportFrom) and module.startswith(target + ".")
+            and _resolve(module, path, node) == target
+            and all(f"{target}.{alias.name}" in known for alias in node.names))
+
+
+def _package_of(module: str, known: dict[str, Path]) -> str:
+    """A package is its own package; a module's is the one it lies in."""
+    return module if _is_package(known[module]) else module.rpartition(".")[0]
+
+
+def private_imports(module: str, path: Path, tree: ast.AST, known: dict[str, Path]) -> list[str]:
+    """``line: name`` for every private name ``module`` takes from a module of another package, by
+    ``from m import _name`` or as ``m._name`` on a module it imported."""
+    own_package = _package_of(module, known)
+    found = []
+    modules_by_local_name: dict[str, str] = {}
+
+    def foreign(source: str) -> bool:
+        return source in known and _package_of(source, known) != own_package
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            source = _resolve(module, path, node)
+            for alias in node.names:
+                submodule = f"{source}.{alias.name}"
+                if submodule in known:
+                    modules_by_local_name[alias.asname or alias.name] = submodule
+                if PRIVATE_NAME.match(alias.name) and foreign(submodule if submodule in known else source):
+                    found.append(f"{node.lineno}: from {source} import {alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and alias.name in known:
+                    modules_by_local_name[alias.asname] = alias.name
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in modules_by_local_name and PRIVATE_NAME.match(node.attr)
+                and foreign(modules_by_local_name[node.value.id])):
+            found.append(f"{node.lineno}: {modules_by_local_name[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_import_cycles_even_inside_functions():
+    """An import moved into a function still ties the two modules: the circle is only hidden."""
+    cycles = import_cycles(all_import_graph())
+    assert not cycles, "modules that import each other (counting imports inside functions):\n  " + (
+        "\n  ".join(" <-> ".join(cycle) for cycle in cycles))
+
+
+def test_no_module_takes_another_packages_private_names():
+    """A ``_name`` is for its own package; what another package needs gets a public name (and a home)."""
+    known = _modules()
+    found = []
+    for module, path in known.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        where = path.relative_to(ROOT.parent)
+        found += [f"{where}:{hit}" for hit in private_imports(module, path, tree, known)]
+    assert not found, "private names taken from another package:\n  " + "\n  ".join(found)
+
+
+def test_no_file_is_a_big_room():
+    over = {str(path.relative_to(ROOT)): lines for path in sorted(ROOT.rglob("*.py"))
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    unexpected = {name: lines for name, lines in over.items() if name not in OVER_MAX_LINES_FOR_NOW}
+    assert not unexpected, (
+        f"files over {MAX_LINES} lines (split them into modules a newcomer can name): {unexpected}")
+    stale = sorted(set(OVER_MAX_LINES_FOR_NOW) - set(over))
+    assert not stale, f"no longer over {MAX_LINES} lines, so take them off OVER_MAX_LINES_FOR_NOW: {stale}"
+
+
 # --- The checks above must be able to fail -----------------------------------------------------------
 
 def test_resolves_relative_imports_from_modules_and_packages(tmp_path):
@@ -213,6 +315,21 @@ def test_finds_a_cycle_and_skips_type_checking_imports():
     assert [node.names[0].name for node in _top_level_imports(body)] == ["TYPE_CHECKING", "d"]
 
 
+def test_finds_private_names_taken_from_another_package(tmp_path):
+    known = {"unionevents.a": tmp_path / "a" / "__init__.py", "unionevents.a.x": tmp_path / "a" / "x.py",
+             "unionevents.a.y": tmp_path / "a" / "y.py", "unionevents.b": tmp_path / "b" / "__init__.py",
+             "unionevents.b.z": tmp_path / "b" / "z.py"}
+    code = ("from ..a.x import _helper, public\n"       # another package's private name
+            "from ..a import x\n"
+            "x._other()\n"                            # the same, through the module
+            "from ..a.x import __version__\n"         # dunders are not private
+            "from flask_babel import gettext as _\n")  # nor is gettext's alias
+    found = private_imports("unionevents.b.z", known["unionevents.b.z"], ast.parse(code), known)
+    assert found == ["1: from unionevents.a.x import _helper", "3: unionevents.a.x._other"]
+    sibling = "from .x import _helper\nfrom . import x\nx._other()\n"  # within one package: its own business
+    assert private_imports("unionevents.a.y", known["unionevents.a.y"], ast.parse(sibling), known) == []
+
+
 if __name__ == "__main__":  # python -m tests.core.test_structure: the current findings
     print("imports from core to domains:", len(domain_imports_from_core()))
     for line in domain_imports_from_core():
@@ -221,3 +338,10 @@ if __name__ == "__main__":  # python -m tests.core.test_structure: the current f
     print("top-level import cycles:", len(found_cycles))
     for cycle in found_cycles:
         print("  ", " <-> ".join(cycle))
+    found_cycles = import_cycles(all_import_graph())
+    print("import cycles counting imports inside functions:", len(found_cycles))
+    for cycle in found_cycles:
+        print("  ", " <-> ".join(cycle))
+    big = {str(p.relative_to(ROOT)): n for p in sorted(ROOT.rglob("*.py"))
+           if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    print("files over 500 lines:", len(big), big)

@@ -153,6 +153,17 @@ TARGETS = [
            {"mobile": lambda w: [w["worker"].mobile], "role": ["organiser", "judge", "admin"],
             "node_id": lambda w: [str(w["node"].id)]}),
     Target("import upload", "admin", lambda w: "/admin/users/import", {}, upload="file"),
+    Target("union tree search", "admin", lambda w: "/admin/unions", {"q": ["丰台"], "page": ["2"]}, method="GET"),
+    Target("union page search", "organiser", lambda w: f"/admin/unions/{w['node'].id}",
+           {"target_q": ["玉泉营"], "page": ["2"]}, method="GET"),
+    Target("union add child", "organiser", lambda w: f"/admin/unions/{w['node'].id}/children",
+           {"name": ["新工会"], "kind": ["workplace", "street"]}),
+    Target("union rename", "admin", lambda w: f"/admin/unions/{w['union'].id}/rename", {"name": ["新名称"]}),
+    Target("union move", "admin", lambda w: f"/admin/unions/{w['union'].id}/move",
+           {"target_id": lambda w: [str(w["tree"]["朝阳区奥运村街道总工会"].id), str(w["union"].id)]}),
+    Target("union merge", "admin", lambda w: f"/admin/unions/{w['union'].id}/merge",
+           {"target_id": lambda w: [str(w["tree"]["奥运村快递驿站联合工会"].id), str(w["node"].id)]}),
+    Target("union picker search", "anonymous", lambda w: "/account/signup", {"union_q": ["驿站"]}, method="GET"),
 ]
 
 UPLOADS = [

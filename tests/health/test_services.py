@@ -243,3 +243,20 @@ def test_cli_purge(app, medic, attendee, frozen_time):
     assert assessment_count() == 0
     result = runner.invoke(args=["health", "purge", "--days", "0"])
     assert result.exit_code != 0
+
+
+def test_purge_all_runs_the_health_purge(app, medic, attendee, frozen_time):
+    """docs/deploy.md's daily timer runs `flask privacy purge-all`: it must reach health assessments."""
+    start = now()
+    frozen_time(start)
+    services.record_assessment(medic, attendee.id, GOOD)
+    frozen_time(start + timedelta(days=364))
+    result = app.test_cli_runner().invoke(args=["privacy", "purge-all"])
+    assert result.exit_code == 0, result.output
+    assert "health: deleted 0" in result.output and assessment_count() == 1
+    frozen_time(start + timedelta(days=366))
+    result = app.test_cli_runner().invoke(args=["privacy", "purge-all"])
+    assert "health: deleted 1" in result.output and assessment_count() == 0
+    assert db.session.scalar(select(func.count(HealthAssessmentRevision.id))) == 0
+    assert [row.data for row in audit("retention.purge") if row.data.get("job") == "health"] == [
+        {"job": "health", "deleted": 0}, {"job": "health", "deleted": 1}]

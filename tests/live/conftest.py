@@ -81,7 +81,7 @@ class LiveServer:
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items()
-               if k not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG", "FLASK_RUN_PORT")}
+               if k not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG", "FLASK_RUN_PORT", "UNIONEVENTS_KEEP_LIVE")}
         env.update(
             FLASK_APP="app", UNIONEVENTS_ENV="development", PYTHONPATH=str(ROOT),
             DATABASE_URL=self.database_url, SECRET_KEY=secrets.token_urlsafe(32),
@@ -105,13 +105,18 @@ class LiveServer:
         with open(self.log, "ab") as log:
             subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, stdout=log,
                            stderr=subprocess.STDOUT, timeout=180)
+        if self.flavour == "gunicorn":  # prometheus_client's multiprocess mode, set before gunicorn starts
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(self.workdir / "metrics")
         self._env = env
 
     def start(self, timeout: float = 60.0) -> None:
         if self.flavour == "gunicorn":
-            command = [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"{HOST}:{self.port}",
+            # deploy/gunicorn.conf.py as in production (JSON logs, metrics from every worker); the
+            # options below override its bind, workers and timeout.
+            command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                       "app:app", "--bind", f"{HOST}:{self.port}",
                        "--workers", str(GUNICORN_WORKERS), "--worker-class", "sync", "--timeout", "60",
-                       "--backlog", "2048", "--log-level", "warning"]
+                       "--backlog", "2048"]
         else:
             command = [sys.executable, "-m", "flask", "run", "--host", HOST, "--port", str(self.port)]
         log = open(self.log, "ab")

@@ -36,7 +36,7 @@ def _each(name, keys):
 ROUTES = {
     "main.home": None, "main.healthz": None, "phone.service_worker": None, "unions.search": None,
     "static": lambda ids: [{"filename": "css/app.css"}, {"filename": "js/checkin-offline.js"}],
-    "api-docs.openapi_json": None,
+    "api-docs.openapi_json": None, "api-docs.openapi_swagger_ui": None, "metrics": None,
     "accounts.activate": None, "accounts.delete_account": None, "accounts.login": None,
     "accounts.change_password": None, "accounts.privacy": None, "accounts.profile": None,
     "accounts.signup": None, "accounts.export_json": None, "accounts.export_xlsx": None,
@@ -110,6 +110,10 @@ ROUTES = {
     "health.attendees": _each("activity_id", ("health",)),
     "health.assess": lambda ids: [{"activity_id": ids["health"], "registration_id": ids["rider_health"]}],
     "reports.dashboard": None,
+    "union_admin.index": lambda ids: [{}, {"q": "工会"}],
+    # Not with ?target_q=: the move and merge buttons it shows would rebuild the demo tree mid-crawl.
+    "union_admin.node": _each("node_id", ("union_root", "union_district")),
+    "api_unions.UnionList": lambda ids: [{}, {"q": "街道"}, {"parent": ids["union_root"]}],
     "reports.activity": _each("activity_id", DOOR),
     "reports.activity_export": lambda ids: [{"activity_id": ids["class"], "fmt": f} for f in ("csv", "xlsx")],
     "reports.export": lambda ids: [{"fmt": f} for f in ("csv", "xlsx")],
@@ -146,6 +150,9 @@ POST_ONLY = {
     "contest_manage.open_round": "rounds page form",
     "swaps.save_rule": "desk form", "swaps.save_stock": "desk form",
     "enrol.upload": "enrol page form",
+    "union_admin.add_child": "union page form", "union_admin.rename": "union page form",
+    "union_admin.retire": "union page form (the crawled unions have member unions: refused)",
+    "union_admin.move": "tests/live/test_unions.py", "union_admin.merge": "tests/live/test_unions.py",
 }
 
 # Forms the crawl finds but does not submit, and why (every other form found is submitted).
@@ -175,6 +182,7 @@ DOWNLOADS = [
     ("roster.sign_in_sheet", ORGANISER_YUQUANYING, ("activity_id", "class"), "text/html"),
     ("roster.checkin_roster", ORGANISER_YUQUANYING, ("activity_id", "class"), "application/json"),
     ("api-docs.openapi_json", None, None, "application/json"),
+    ("metrics", None, None, "prometheus"),
     # The award winner's certificate (an HTML page to print): the world publishes the song contest's results.
     ("contests.certificate", TEACHER, ("entry_id", "song_entry"), "certificate"),
 ]  # the roster's own CSV and XLSX (a POST): test_roster_export_downloads_for_every_kind
@@ -316,6 +324,11 @@ def _parse(kind: str, response) -> None:
         assert content_type.startswith("text/calendar"), content_type
         calendar = icalendar.Calendar.from_ical(body)
         assert calendar.walk("VEVENT"), "no event"
+    elif kind == "prometheus":
+        from prometheus_client.parser import text_string_to_metric_families
+        assert content_type.startswith("text/plain; version=0.0.4"), content_type
+        families = {f.name for f in text_string_to_metric_families(body.decode())}
+        assert "unionevents_http_requests" in families, sorted(families)
     elif kind == "image/":
         from PIL import Image
         assert content_type.startswith("image/"), content_type

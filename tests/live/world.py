@@ -272,6 +272,10 @@ def _ids(db: LiveDb, ids: dict) -> dict:
         "meeting_unit": db.scalar("SELECT node_id FROM unit_quota WHERE activity_id = :a ORDER BY id",
                                   a=ids["meeting"]),
         "swap_node": db.scalar("SELECT node_id FROM activity WHERE id = :a", a=ids["swap"]),
+        # The union tree page: the top union, and a district (it has member unions, so it cannot be retired).
+        "union_root": db.scalar("SELECT id FROM union_node WHERE parent_id IS NULL ORDER BY id"),
+        "union_district": db.scalar("SELECT p.id FROM union_node p WHERE p.depth = 1 AND EXISTS "
+                                    "(SELECT 1 FROM union_node c WHERE c.parent_id = p.id) ORDER BY p.id"),
         "grant": db.scalar("SELECT id FROM role_grant ORDER BY id DESC"),
         "token": db.scalar("SELECT id FROM api_token ORDER BY id"),
         "assessment": db.scalar("SELECT id FROM health_assessment ORDER BY id"),

@@ -64,3 +64,16 @@ def test_print_demo_logins_names_one_login_per_role(capsys):
     assert demo.DEMO_PASSWORD in out
     for word in ("admin", "organiser", "officer", "judge", "medical", "worker"):
         assert word in out
+
+
+def test_seed_demo_refuses_to_run_in_production(app):
+    """The demo's city admin has the README's password: never in a production database."""
+    runner = app.test_cli_runner()
+    saved, app.config["ENV_NAME"] = app.config["ENV_NAME"], "production"
+    try:
+        result = runner.invoke(args=["seed-demo"])
+    finally:
+        app.config["ENV_NAME"] = saved
+    assert result.exit_code == 1
+    assert "seed-demo refused" in result.output and "production" in result.output
+    assert (count(Activity), count(UnionNode), count(User)) == (0, 0, 0)

@@ -92,7 +92,7 @@ def token_command(mobile, label):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @with_appcontext
 def import_command(file):
-    """Import workers from a CSV or XLSX FILE: all rows or none (see accounts/imports.py)."""
+    """Import workers from a CSV or XLSX FILE: all rows or none (see accounts/imports/)."""
     from pathlib import Path
 
     from .imports import import_workers

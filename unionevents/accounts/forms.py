@@ -11,7 +11,10 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from ..core.db import MAX_ID
 from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import Occupation, Role
-from .services import mobile_error, normalise_mobile
+from .services import (
+    DISTRICT_MAX_LENGTH, MEMBER_CARD_MAX_LENGTH, NAME_MAX_LENGTH, TOKEN_LABEL_MAX_LENGTH, mobile_error,
+    normalise_mobile,
+)
 
 
 class MobileNumber:
@@ -44,7 +47,7 @@ class SignupForm(BaseForm):
                          validators=[DataRequired(REQUIRED_MESSAGE), MobileNumber()],
                          render_kw={"inputmode": "tel", "autocomplete": "tel"})
     name = StringField(_l("Name"), filters=[strip_filter],
-                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=40)],
+                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=NAME_MAX_LENGTH)],
                        render_kw={"autocomplete": "name"})
     password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED_MESSAGE)],
                              description=_l("At least 8 characters, with letters and digits."),
@@ -56,9 +59,9 @@ class SignupForm(BaseForm):
     union_id = SelectField(_l("Your union"), coerce=coerce_optional_int, validate_choice=False,
                            description=_l("Type to search; choose “not a member” if you have no union."))
     occupation = SelectField(_l("Occupation"), choices=_occupation_choices, default=Occupation.OTHER.value)
-    district = StringField(_l("District"), filters=[strip_filter], validators=[Optional(), Length(max=40)])
+    district = StringField(_l("District"), filters=[strip_filter], validators=[Optional(), Length(max=DISTRICT_MAX_LENGTH)])
     member_card_no = StringField(_l("Member card number (optional)"), filters=[strip_filter],
-                                 validators=[Optional(), Length(max=32)])
+                                 validators=[Optional(), Length(max=MEMBER_CARD_MAX_LENGTH)])
     accept_privacy = BooleanField(_l("I have read and accept the privacy notice."))
     submit = SubmitField(_l("Create account"))
 
@@ -89,12 +92,12 @@ class ChangePasswordForm(BaseForm):
 
 class ProfileForm(BaseForm):
     name = StringField(_l("Name"), filters=[strip_filter],
-                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=40)])
+                       validators=[DataRequired(REQUIRED_MESSAGE), Length(max=NAME_MAX_LENGTH)])
     union_id = SelectField(_l("Your union"), coerce=coerce_optional_int, validate_choice=False)
     occupation = SelectField(_l("Occupation"), choices=_occupation_choices)
-    district = StringField(_l("District"), filters=[strip_filter], validators=[Optional(), Length(max=40)])
+    district = StringField(_l("District"), filters=[strip_filter], validators=[Optional(), Length(max=DISTRICT_MAX_LENGTH)])
     member_card_no = StringField(_l("Member card number (optional)"), filters=[strip_filter],
-                                 validators=[Optional(), Length(max=32)])
+                                 validators=[Optional(), Length(max=MEMBER_CARD_MAX_LENGTH)])
     submit = SubmitField(_l("Save"))
 
 
@@ -136,7 +139,7 @@ class ActivateForm(BaseForm):
 
 class TokenForm(BaseForm):
     label = StringField(_l("Name of the device or app"), filters=[strip_filter],
-                        validators=[Optional(), Length(max=60)])
+                        validators=[Optional(), Length(max=TOKEN_LABEL_MAX_LENGTH)])
     submit = SubmitField(_l("Create token"))
 
 

@@ -34,7 +34,7 @@ callable that runs once the transaction has committed, for work outside the data
 happen if it rolls back (contests delete the photo files there).  Example (contests): entries keep
 their code and scores but lose their photos, title, text and names.  ``register_pre_erasure_hook``
 adds a ``hook(user: User) -> None`` run before that transaction (it may open its own).  This module
-imports no domain: each registers its hooks when imported (the app factory imports them all).
+imports no domain: each registers its hooks from its ``init_app``, which the app factory calls.
 """
 from __future__ import annotations
 

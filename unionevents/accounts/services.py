@@ -29,6 +29,9 @@ MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits only: \d also matches 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 NAME_MAX_LENGTH = 40
+DISTRICT_MAX_LENGTH = 40
+MEMBER_CARD_MAX_LENGTH = 32
+TOKEN_LABEL_MAX_LENGTH = 60
 
 MSG_BAD_MOBILE = _l("Please enter an 11-digit mainland mobile number starting with 13–19.")
 MSG_MOBILE_TAKEN = _l("An account with this mobile number already exists. Please log in instead.")
@@ -89,7 +92,7 @@ def create_user(mobile: str, name: str, password: str | None = None, *, union: U
         errors["name"] = [str(_l("The name may have at most %(n)d characters.", n=NAME_MAX_LENGTH))]
     if password is not None and password_errors(password):
         errors["password"] = password_errors(password)
-    if member_card_no and len(member_card_no.strip()) > 32:
+    if member_card_no and len(member_card_no.strip()) > MEMBER_CARD_MAX_LENGTH:
         errors["member_card_no"] = [str(_l("The member card number is too long."))]
     if errors:
         raise ValidationFailed(errors)
@@ -239,7 +242,7 @@ def issue_token(user: User, label: str = "") -> str:
     user_id, at = user.id, now()
     expires_at = at + timedelta(days=current_app.config["API_TOKEN_LIFETIME_DAYS"])
     with write_transaction():
-        db.session.add(ApiToken(user_id=user_id, digest=token_digest(raw), label=label[:60], created_at=at,
+        db.session.add(ApiToken(user_id=user_id, digest=token_digest(raw), label=label[:TOKEN_LABEL_MAX_LENGTH], created_at=at,
                                 expires_at=expires_at, last_used_at=at))
         log_action(user_id, "token.issue", user)
     return raw

@@ -23,13 +23,11 @@ from ..core.errors import NotAllowed
 from ..core.permissions import public
 from ..extensions import db
 from ..unions.models import UnionNode
-from . import services
+from . import queries, services
 from .models import ActivityKind, SignupMode, Visibility
 from .services import DESCRIPTION_MAX, MAX_CAPACITY, TITLE_MAX, VENUE_MAX
 
 blp = Blueprint("api_activities", __name__, url_prefix="/api/v1", description="Activities")
-
-MAX_PER_PAGE = 50
 
 
 class NodeSchema(Schema):
@@ -111,7 +109,7 @@ class CatalogueArgs(ApiSchema):
     kind = fields.String(validate=validate.OneOf([k.value for k in ActivityKind]))
     node = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
                           metadata={"description": "A union node id; its whole subtree is included."})
-    district = fields.String(validate=validate.Length(max=40))
+    district = fields.String(validate=validate.Length(max=queries.MAX_DISTRICT_LENGTH))
     date_from = fields.Date(data_key="from", metadata={"description": "Starting on or after (local date)."})
     date_to = fields.Date(data_key="to", metadata={"description": "Starting on or before (local date)."})
     open_now = fields.Boolean(load_default=False, metadata={"description": "Sign-up open now."})
@@ -119,10 +117,12 @@ class CatalogueArgs(ApiSchema):
     eligible = fields.Boolean(load_default=False,
                               metadata={"description": "Only what the token's owner may sign up for "
                                                        "(needs a token)."})
-    q = fields.String(validate=validate.Length(max=60), metadata={"description": "Words in the title."})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000),
+    q = fields.String(validate=validate.Length(max=queries.MAX_SEARCH_LENGTH),
+                   metadata={"description": "Words in the title."})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=queries.MAX_PAGE),
                           metadata={"description": "A page past the end answers with the last page."})
-    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    per_page = fields.Integer(load_default=queries.DEFAULT_PAGE_SIZE,
+                              validate=validate.Range(min=1, max=queries.MAX_PAGE_SIZE))
 
     @validates_schema
     def _dates_ordered(self, data, **_kwargs):
@@ -151,14 +151,12 @@ class ActivityList(MethodView):
     @api_errors(blp, 401, c401="A token was sent but is not valid, or `eligible` was asked without one.")
     def get(self, page: int, per_page: int, **filters):
         """Published activities with the catalogue's filters, soonest first, one page at a time."""
-        from .queries import CatalogueFilters, catalogue
-
         user = require_api_user() if filters.get("eligible") else optional_api_user()
         if filters.get("kind"):
             filters["kind"] = ActivityKind(filters["kind"])
         if "node" in filters:
             filters["node_id"] = filters.pop("node")
-        result = catalogue(CatalogueFilters(**filters, page=page, per_page=per_page), user)
+        result = queries.catalogue(queries.CatalogueFilters(**filters, page=page, per_page=per_page), user)
         return {
             "items": result.items,
             "pagination": {"page": result.page, "per_page": result.per_page,

@@ -36,6 +36,7 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
 MAX_SEARCH_LENGTH = 60
+MAX_DISTRICT_LENGTH = 40
 MAX_PAGE = 10_000
 
 _TRUE_VALUES = {"1", "true", "yes", "on", "y"}
@@ -164,7 +165,7 @@ def parse_catalogue_filters(args: Mapping[str, Any]) -> CatalogueFilters:
 
     raw = _first(args, "district")
     if raw:
-        if len(raw) > 40:
+        if len(raw) > MAX_DISTRICT_LENGTH:
             msgs.append(_l("The district name is too long and is ignored."))
         else:
             filters.district = raw

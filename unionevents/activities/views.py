@@ -19,7 +19,7 @@ def catalogue():
     page = queries.catalogue(filters, current_actor())
     return render_template("activities/catalogue.html", filters=filters, page=page,
                            kinds=ActivityKind, nodes=tree_choices(),
-                           districts=queries.district_choices())
+                           districts=queries.district_choices(), search_max=queries.MAX_SEARCH_LENGTH)
 
 
 @bp.route("/<int:activity_id>")

@@ -12,11 +12,12 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import ContestFormat, PerformanceCategory
-from .rules import DEFAULT_JURY_WEIGHT
+from .rules import DEFAULT_JURY_WEIGHT, WEIGHT_TOTAL
 from .services.awards import MAX_QUOTA, TIER_NAME_MAX
 from .services.contest import MAX_ENTRY_LIMIT
 from .services.entries import DESCRIPTION_MAX, MEMBERS_MAX, NAME_MAX, TITLE_MAX
-from .services.judging import CRITERION_NAME_MAX, MAX_CRITERION_SCORE, ROUND_NAME_MAX
+from .services.judging import CRITERION_NAME_MAX, MAX_CRITERION_SCORE, MAX_CRITERION_WEIGHT, ROUND_NAME_MAX
+from .services.ranking import MAX_ADVANCE
 
 CONSENT_LABEL = _l("If my entry wins an award, my name and union may be published with the results.")
 CONSENT_HELP = _l("Optional and separate from your entry. Without it the results show “Anonymous”. "
@@ -81,7 +82,7 @@ class SettingsForm(BaseForm):
     vote_closes_at = DateTimeLocalField(_l("Voting closes"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
     jury_weight = IntegerField(_l("Jury weight (percent)"), default=DEFAULT_JURY_WEIGHT,
                                description=_l("The public vote counts for the rest."),
-                               validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(0, 100)])
+                               validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(0, WEIGHT_TOTAL)])
     normalise_judges = BooleanField(
         _l("Rank by normalised jury scores (evens out strict and lenient judges)"))
     submit = SubmitField(_l("Save"))
@@ -101,7 +102,8 @@ class RoundForm(BaseForm):
 class CriterionForm(BaseForm):
     name = StringField(_l("Criterion"), filters=[strip_filter],
                        validators=[InputRequired(REQUIRED_MESSAGE), Length(max=CRITERION_NAME_MAX)])
-    weight = IntegerField(_l("Weight"), validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, 100)])
+    weight = IntegerField(_l("Weight"), validators=[InputRequired(REQUIRED_MESSAGE),
+                                                     NumberRange(1, MAX_CRITERION_WEIGHT)])
     max_score = IntegerField(_l("Top score"), default=10, description=_l("For example 10 or 100."),
                              validators=[InputRequired(REQUIRED_MESSAGE), NumberRange(1, MAX_CRITERION_SCORE)])
     submit = SubmitField(_l("Add criterion"))
@@ -123,7 +125,7 @@ class AdvanceForm(BaseForm):
     rule = RadioField(_l("Who advances"), default="top",
                       choices=[SelectChoice("top", _l("The best N entries")),
                                SelectChoice("threshold", _l("All entries scoring at least"))])
-    top_n = IntegerField(_l("Number of entries"), validators=[Optional(), NumberRange(1, 100_000)])
+    top_n = IntegerField(_l("Number of entries"), validators=[Optional(), NumberRange(1, MAX_ADVANCE)])
     threshold = StringField(_l("Lowest score"), filters=[strip_filter])
     submit = SubmitField(_l("Advance to the next round"))
 

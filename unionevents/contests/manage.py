@@ -21,6 +21,7 @@ from .forms import (
     apply_errors,
 )
 from .models import ContestFormat
+from .rules import DEFAULT_JURY_WEIGHT
 
 bp = Blueprint("contest_manage", __name__, url_prefix="/manage/activities/<int:activity_id>/contest")
 
@@ -45,7 +46,8 @@ def overview(activity_id: int):
             "normalise_judges": contest.normalise_judges})
     elif request.method == "GET":
         form = SettingsForm(data={"format": ContestFormat.PHOTO.value,
-                                  "entry_limit": services.DEFAULT_PHOTO_ENTRY_LIMIT, "jury_weight": 60})
+                                  "entry_limit": services.DEFAULT_PHOTO_ENTRY_LIMIT,
+                                  "jury_weight": DEFAULT_JURY_WEIGHT})
     else:
         form = SettingsForm()
     problems: list[str] = []
@@ -233,7 +235,7 @@ def round_results(activity_id: int, round_id: int):
             try:
                 threshold = float((form.threshold.data or "").replace(",", "."))
             except ValueError:
-                form.threshold.errors = [_("Please enter a score from 0 to 100.")]
+                form.threshold.errors = [str(services.MSG_THRESHOLD)]
         else:
             top_n = form.top_n.data
             if top_n is None:

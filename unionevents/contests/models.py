@@ -18,6 +18,7 @@ from ..activities.models import Activity
 from ..core.enums import LabelledEnum, enum_column_type
 from ..core.timeutil import now
 from ..extensions import db
+from .rules import DEFAULT_JURY_WEIGHT, DEFAULT_PUBLIC_WEIGHT, WEIGHT_TOTAL
 
 
 class ContestFormat(LabelledEnum):
@@ -58,8 +59,8 @@ class Contest(db.Model):
     __tablename__ = "contest"
     __table_args__ = (
         CheckConstraint("entry_limit >= 1", name="entry_limit_positive"),
-        CheckConstraint("jury_weight >= 0 AND public_weight >= 0 AND jury_weight + public_weight = 100",
-                        name="weights_sum_100"),
+        CheckConstraint("jury_weight >= 0 AND public_weight >= 0 AND "
+                        f"jury_weight + public_weight = {WEIGHT_TOTAL}", name="weights_sum_100"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,8 +70,8 @@ class Contest(db.Model):
     public_vote: Mapped[bool] = mapped_column(default=False)
     vote_opens_at: Mapped[datetime | None] = mapped_column()
     vote_closes_at: Mapped[datetime | None] = mapped_column()
-    jury_weight: Mapped[int] = mapped_column(default=60)
-    public_weight: Mapped[int] = mapped_column(default=40)
+    jury_weight: Mapped[int] = mapped_column(default=DEFAULT_JURY_WEIGHT)
+    public_weight: Mapped[int] = mapped_column(default=DEFAULT_PUBLIC_WEIGHT)
     normalise_judges: Mapped[bool] = mapped_column(default=False)
     results_published_at: Mapped[datetime | None] = mapped_column()
     next_code: Mapped[int] = mapped_column(default=1)

@@ -23,8 +23,13 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 SCORE_DECIMALS = 6
 #: Default award tiers of a photo contest (the seed page: 特等奖 5, 一等奖 15, 二等奖 25, 三等奖 35, 优秀奖 40).
 PHOTO_TIERS = (("特等奖", 5), ("一等奖", 15), ("二等奖", 25), ("三等奖", 35), ("优秀奖", 40))
+#: Jury, public and final scores run from 0 to this.
+SCORE_SCALE = 100
+#: The jury's and the public's weights are percentages of the final score: they add up to this
+#: (the ``contest`` table checks it too).
+WEIGHT_TOTAL = 100
 DEFAULT_JURY_WEIGHT = 60
-DEFAULT_PUBLIC_WEIGHT = 40
+DEFAULT_PUBLIC_WEIGHT = WEIGHT_TOTAL - DEFAULT_JURY_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ def weighted_total(values: Mapping[int, float], criteria: Sequence[CriterionSpec
     weights = sum(c.weight for c in criteria)
     if weights <= 0:
         return None
-    return sum(c.weight * (float(values[c.id]) / c.max_score) * 100 for c in criteria) / weights
+    return sum(c.weight * (float(values[c.id]) / c.max_score) * SCORE_SCALE for c in criteria) / weights
 
 
 def judge_totals(scores: Iterable[tuple[int, int, int, float]],
@@ -153,13 +158,13 @@ def z_scores(totals: Mapping[int, Mapping[int, float]]) -> dict[int, dict[int, f
 
 def t_score(z: float) -> float:
     """A z-score on a 0–100 scale (T-score 50 + 10·z, clipped)."""
-    return min(100.0, max(0.0, 50.0 + 10.0 * z))
+    return min(float(SCORE_SCALE), max(0.0, 50.0 + 10.0 * z))
 
 
 def public_scores(votes: Mapping[int, int]) -> dict[int, float]:
     """Votes scaled to 0–100 by the most-voted entry (all 0 when nobody voted)."""
     top = max(votes.values(), default=0)
-    return {e: (100.0 * n / top if top else 0.0) for e, n in votes.items()}
+    return {e: (float(SCORE_SCALE) * n / top if top else 0.0) for e, n in votes.items()}
 
 
 def combine(jury: float | None, public: float | None, jury_weight: int, public_weight: int) -> float | None:

@@ -5,6 +5,7 @@ of their data here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,18 +29,28 @@ class AuditLog(db.Model):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+@dataclass(frozen=True)
+class Ref:
+    """An object named by its table and id, for ``log_action`` when its row is not loaded:
+    ``Ref("activity", 7)``."""
+
+    table: str
+    id: int
+
+
 def log_action(actor_id: int | None, action: str, obj: Any = None, outcome: str = "ok",
                **data: Any) -> None:
     """Write an audit row in the current transaction (the caller commits it with the change).
 
-    A Core INSERT rather than an ORM object: nothing reads the row back in the request, and on the
-    sign-up path the unit of work's flush of it cost several times the statement itself.
+    A Core INSERT rather than an ORM object: nothing reads the row back in the request
+    (docs/performance.md, "Why the code is shaped this way").
     """
     db.session.execute(_AUDIT_INSERT, {
         "at": now(),
         "actor_id": actor_id,
         "action": action,
-        "object_type": type(obj).__tablename__ if obj is not None and hasattr(type(obj), "__tablename__") else None,
+        "object_type": obj.table if isinstance(obj, Ref) else (
+            type(obj).__tablename__ if obj is not None and hasattr(type(obj), "__tablename__") else None),
         "object_id": getattr(obj, "id", None),
         "outcome": outcome,
         "data": data or None,

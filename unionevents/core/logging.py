@@ -46,13 +46,43 @@ def make_handler(stream=None) -> logging.Handler:
     return handler
 
 
+#: Libraries whose log lines go through the same JSON formatter as the app's, at this level (one stream
+#: an operator can parse).  gunicorn's own loggers are set up by deploy/gunicorn.conf.py (``LOGCONFIG``).
+LIBRARY_LOGGERS = {"flask-limiter": logging.WARNING, "alembic": logging.INFO}
+
+
+def log_as_json(name: str, level: int) -> None:
+    """Give logger ``name`` the app's JSON handler (once) instead of whatever it had."""
+    logger = logging.getLogger(name)
+    if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        return
+    logger.handlers[:] = [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
+    logger.addHandler(make_handler())
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+#: ``logconfig_dict`` for gunicorn (deploy/gunicorn.conf.py): its error log as JSON lines on stderr, its
+#: access log off (it would log query strings; the app logs every request itself).
+GUNICORN_LOGCONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "unionevents.core.logging.JsonFormatter"}},
+    "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["json"], "propagate": False},  # level: gunicorn's --log-level
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+    },
+    "root": {"level": "WARNING", "handlers": ["json"]},
+}
+
+
 def configure_request_logging(app: Flask) -> None:
     if not app.testing and not logging.getLogger("unionevents").handlers:
-        handler = make_handler()
-        root = logging.getLogger("unionevents")
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-        root.propagate = False
+        log_as_json("unionevents", logging.INFO)
+    if not app.testing:
+        for name, level in LIBRARY_LOGGERS.items():
+            log_as_json(name, level)
 
     @app.before_request
     def _start_timer():

@@ -118,7 +118,7 @@ def set_recipient_lookup(lookup: Callable[[list[int]], Mapping[int, str]]) -> No
     _recipient_lookup = lookup
 
 
-def _recipients(user_ids: list[int]) -> Mapping[int, str]:
+def recipients(user_ids: list[int]) -> Mapping[int, str]:
     if not user_ids:
         return {}
     if _recipient_lookup is None:
@@ -135,8 +135,8 @@ def enqueue(user_id: int | None, kind: str, body: str, subject: str = "",
     ``user_id`` the address is looked up at delivery time, so a changed number is honoured.
     ``activity_id`` names the activity the message is about (its organisers see it there).
 
-    A Core INSERT, as for the audit rows: the services never read the message back, and the
-    unit of work's flush of an ORM object cost more than the statement on the sign-up path.
+    A Core INSERT, as for the audit rows: the services never read the message back
+    (docs/performance.md, "Why the code is shaped this way").
     """
     result = db.session.execute(_OUTBOX_INSERT, {
         "user_id": user_id, "kind": kind, "body": body, "subject": subject, "channel": channel,
@@ -261,13 +261,3 @@ def make_sender(config):
     if name not in SENDERS:
         raise RuntimeError(f"unknown OUTBOX_SENDER {name!r} (log, file or webhook)")
     return SENDERS[name](config)
-
-
-def deliver_pending(limit: int = 500) -> int:
-    """Send due messages with the configured sender, at most ``limit``; returns how many were sent.
-
-    The one-shot run of ``flask outbox send``: the same claim as the worker's (core/outbox_delivery.py).
-    """
-    from .outbox_delivery import deliver_due
-
-    return deliver_due(limit).sent

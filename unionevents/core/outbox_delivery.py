@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ..extensions import db
 from .db import is_sqlite, write_transaction
 from .outbox import (Channel, DeliveryError, Outgoing, OutboxMessage, OutboxState as S,
-                     PermanentDeliveryError, Priority, _recipients, make_sender)
+                     PermanentDeliveryError, Priority, recipients, make_sender)
 from .outbox_rules import backoff_seconds, bulk_hold_until, quiet_hours_end
 from .timeutil import now
 
@@ -124,7 +124,7 @@ def _claim(limit: int, settings: Settings | None = None) -> tuple[list[_Claimed]
         rows = sorted(db.session.execute(statement).all(), key=lambda row: (row.priority, row.id))
         claimed = [Outgoing(**row._mapping) for row in rows]
         messages = _hold_bulk(claimed, at, settings)
-        addresses = _recipients(sorted({m.user_id for m in messages if m.user_id is not None}))
+        addresses = recipients(sorted({m.user_id for m in messages if m.user_id is not None}))
     return ([_Claimed(m, addresses.get(m.user_id, "") if m.user_id is not None else (m.address or ""),
                       lease_until) for m in messages], len(claimed) - len(messages))
 
@@ -255,6 +255,11 @@ def deliver_due(limit: int = 500, sender=None) -> Result:
         if result.claimed == 0 and result.deferred == 0:
             break
     return total
+
+
+def deliver_pending(limit: int = 500) -> int:
+    """Send due messages with the configured sender, at most ``limit``; returns how many were sent."""
+    return deliver_due(limit).sent
 
 
 def run_worker(stop: threading.Event, *, batch_size: int, poll_interval: float,

@@ -1,6 +1,8 @@
 """Retention jobs: delete personal data once it is no longer needed (PIPL Art. 19).
 
-A domain registers a job with ``@retention_job("name", help)``; the function takes the
+A domain registers a job with ``@retention_job("name", help, setting=..., tables=...)``: the
+setting holding its retention period (``<SOMETHING>_RETENTION_DAYS``; a test checks every such setting
+has its job) and the tables it deletes from.  The function takes the
 current time (naive UTC, from ``timeutil.now()`` so tests can freeze it), deletes what has
 expired in the current session, and returns how many rows it removed.  ``run_job`` runs it in
 one write transaction with an audit row (``retention.purge``, job name and count only);
@@ -27,14 +29,16 @@ class RetentionJob:
     name: str
     help: str
     run: Callable[[datetime], int]
+    setting: str  # the retention period in days, e.g. "OUTBOX_RETENTION_DAYS"
+    tables: tuple[str, ...]  # what it deletes from
 
 
 JOBS: dict[str, RetentionJob] = {}
 
 
-def retention_job(name: str, help: str = "") -> Callable:
+def retention_job(name: str, help: str = "", *, setting: str, tables: tuple[str, ...]) -> Callable:
     def decorator(fn: Callable[[datetime], int]) -> Callable[[datetime], int]:
-        JOBS[name] = RetentionJob(name, help or (fn.__doc__ or "").strip(), fn)
+        JOBS[name] = RetentionJob(name, help or (fn.__doc__ or "").strip(), fn, setting, tuple(tables))
         return fn
 
     return decorator
@@ -53,7 +57,8 @@ def run_all() -> dict[str, int]:
     return {name: run_job(name) for name in sorted(JOBS)}
 
 
-@retention_job("outbox", "Delete sent (and undeliverable) notifications older than OUTBOX_RETENTION_DAYS (default 90).")
+@retention_job("outbox", "Delete sent (and undeliverable) notifications older than OUTBOX_RETENTION_DAYS (default 90).",
+               setting="OUTBOX_RETENTION_DAYS", tables=("outbox_message",))
 def purge_outbox(at: datetime) -> int:
     """Sent messages are only kept to answer "did you tell me?" for a while, and dead ones (never
     delivered) as long; unsent ones wait to be sent."""

@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from ..core.forms import BaseForm
 from . import rules
 from .rules import SpineFinding
+from .services import SEARCH_MAX
 
 
 def _finding_choices():
@@ -71,4 +72,4 @@ class SearchForm(BaseForm):
         csrf = False
 
     q = StringField(_l("Search by name or the last 4 digits of the mobile number"),
-                    render_kw={"maxlength": 40, "autocomplete": "off"})
+                    render_kw={"maxlength": SEARCH_MAX, "autocomplete": "off"})

@@ -27,13 +27,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Role, User
-from ..accounts.privacy import register_erasure_hook
 from ..activities.models import Activity, ActivityKind, TimeSlot
 from ..core.audit import log_action
 from ..core.db import write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.masking import mask_mobile
 from ..core.permissions import has_role
+from ..core.retention import retention_job
 from ..core.timeutil import now
 from ..extensions import db
 from ..registrations.models import Registration, RegistrationState
@@ -306,25 +306,33 @@ def purge_expired(days: int | None = None, actor: User | None = None) -> int:
         raise ValidationFailed({"days": [str(_l("The retention period must be at least one day."))]})
     cutoff = rules.retention_cutoff(now(), days)
     with write_transaction():
-        expired = select(HealthAssessment.id).where(HealthAssessment.recorded_at < cutoff)
-        db.session.execute(delete(HealthAssessmentRevision)
-                           .where(HealthAssessmentRevision.assessment_id.in_(expired))
-                           .execution_options(synchronize_session=False))
-        deleted = db.session.execute(delete(HealthAssessment).where(HealthAssessment.recorded_at < cutoff)
-                                     .execution_options(synchronize_session=False)).rowcount
+        deleted = _delete_recorded_before(cutoff)
         log_action(getattr(actor, "id", None), PURGE, None, deleted=deleted, retention_days=days,
                    cutoff=cutoff.isoformat(timespec="seconds"))
     return deleted
 
 
+@retention_job("health", "Delete health assessments older than HEALTH_RETENTION_DAYS (default 365).",
+               setting="HEALTH_RETENTION_DAYS", tables=("health_assessment", "health_assessment_revision"))
+def _purge_job(at: datetime) -> int:
+    """`flask privacy purge-all`'s share (run in its transaction, audited as ``retention.purge``)."""
+    return _delete_recorded_before(rules.retention_cutoff(at, retention_days()))
+
+
+def _delete_recorded_before(cutoff: datetime) -> int:
+    """Assessments recorded before ``cutoff`` and their revisions (in the caller's transaction)."""
+    expired = select(HealthAssessment.id).where(HealthAssessment.recorded_at < cutoff)
+    db.session.execute(delete(HealthAssessmentRevision)
+                       .where(HealthAssessmentRevision.assessment_id.in_(expired))
+                       .execution_options(synchronize_session=False))
+    return db.session.execute(delete(HealthAssessment).where(HealthAssessment.recorded_at < cutoff)
+                              .execution_options(synchronize_session=False)).rowcount or 0
+
 
 # --------------------------------------------------------------------------- erasure
 
-def _erase_health_records(user_id: int) -> None:
+def erase_health_records(user_id: int) -> None:
     """A worker who deletes their account takes their health records with them (PIPL Art. 47)."""
     ids = select(HealthAssessment.id).where(HealthAssessment.user_id == user_id)
     db.session.execute(delete(HealthAssessmentRevision).where(HealthAssessmentRevision.assessment_id.in_(ids)))
     db.session.execute(delete(HealthAssessment).where(HealthAssessment.user_id == user_id))
-
-
-register_erasure_hook(_erase_health_records)

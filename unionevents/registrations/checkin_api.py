@@ -12,7 +12,7 @@ from ..accounts.models import Role
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import ApiSchema, UtcDateTime, api_errors, require_api_user, token_required
 from ..core.db import MAX_ID
-from . import queries, services
+from . import queries, rules, services
 
 blp = Blueprint("api_checkin", __name__, url_prefix="/api/v1", description="Check-in and organiser tools")
 
@@ -32,7 +32,8 @@ class CheckInRequest(ApiSchema):
         "description": "A UUID the device makes per check-in; sending it again changes nothing."})
     activity_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
         "description": "The activity checked in at this door; a ticket of another one is refused (409)."})
-    override_reason = fields.String(load_default=None, validate=validate.Length(max=200), metadata={
+    override_reason = fields.String(load_default=None, validate=validate.Length(max=rules.OVERRIDE_REASON_MAX),
+                                    metadata={
         "description": "Check in outside the check-in window (before it opens or after the end) for this "
                        "reason, recorded on the registration. Blank is refused (422); inside the window it "
                        "is ignored."})

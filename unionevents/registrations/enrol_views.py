@@ -47,7 +47,7 @@ def _render_enrol(option, form, upload_form, status=200, ids_error=None):
     members = enrolment.members_page(option, q, _page_number())
     return render_template("registrations/enrol/enrol.html", option=option, activity=option.activity,
                            members=members, q=q, form=form, upload_form=upload_form,
-                           ids_error=ids_error), status
+                           ids_error=ids_error, search_max=enrolment.SEARCH_MAX), status
 
 
 @bp.route("/")

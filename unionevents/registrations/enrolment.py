@@ -27,15 +27,15 @@ from flask_babel import force_locale, gettext, lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..access import holds
 from ..accounts.models import Role, User
+from ..accounts.sheets import SheetError, cell_text, column_key, sheet_rows
 from ..activities.models import Activity, ActivityKind, ActivityStatus, SignupMode, Visibility
-from ..core.audit import log_action
+from ..core.audit import Ref, log_action
 from ..core.db import write_transaction
 from ..core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from ..core.masking import mask_mobile
 from ..core.outbox import enqueue
-from ..core.permissions import scope_nodes
+from ..core.permissions import has_role, scope_nodes
 from ..core.timeutil import now
 from ..extensions import db
 from ..unions.models import UnionNode
@@ -165,7 +165,7 @@ def load_option(organiser: User, activity_id: int, unit_id: int) -> EnrolOption:
     activity = db.session.get(Activity, activity_id) if isinstance(activity_id, int) else None
     if unit is None or activity is None or activity.status == ActivityStatus.DRAFT:
         raise NotFound(_l("This activity does not exist."))
-    if not holds(organiser, [Role.ORGANISER], node=unit):
+    if not has_role(organiser, Role.ORGANISER, node=unit):
         raise NotAllowed(_l("You do not organise this union."))
     message, _quota_node = enrol_refusal(activity, unit)
     if message is not None:
@@ -332,7 +332,7 @@ def _clean_user_ids(values) -> list[int]:
 
 def _audit(organiser: User, option: EnrolOption, result: EnrolResult, source: str) -> None:
     with write_transaction():
-        log_action(organiser.id, "registration.enrol", services._ActivityRef(option.activity.id),
+        log_action(organiser.id, "registration.enrol", Ref("activity", option.activity.id),
                    unit_node_id=option.unit.id, source=source,
                    **{status: result.count(status) for status in STATUS_TITLES},
                    created_accounts=result.created_accounts)
@@ -378,7 +378,6 @@ class _SheetRow:
 
 def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
     """Rows of a sheet with a mobile column and an optional name column (the import's headers)."""
-    from ..accounts import imports
     from ..accounts.services import normalise_mobile
 
     def fail(message):
@@ -389,14 +388,14 @@ def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
     try:
         columns: dict[str, int] | None = None
         rows: list[_SheetRow] = []
-        for number, raw in enumerate(imports._raw_rows(data, filename), start=1):
-            cells = [imports._cell_text(value) for value in raw]
+        for number, raw in enumerate(sheet_rows(data, filename), start=1):
+            cells = [cell_text(value) for value in raw]
             if not any(cells):
                 continue
             if columns is None:
                 columns = {}
                 for index, cell in enumerate(cells):
-                    key = imports._HEADER_LOOKUP.get(imports._normalise_key(cell))
+                    key = column_key(cell)
                     if key in ("mobile", "name") and key not in columns:
                         columns[key] = index
                 if "mobile" not in columns:
@@ -410,7 +409,7 @@ def _sheet_rows(data: bytes, filename: str) -> list[_SheetRow]:
                 return cells[index].strip() if index is not None and index < len(cells) else ""
 
             rows.append(_SheetRow(number, normalise_mobile(cell("mobile")), cell("name")))
-    except imports._FileError as error:
+    except SheetError as error:
         fail(error.message)
     if not rows:
         fail(_l("The sheet has no people to enrol."))

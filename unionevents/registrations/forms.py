@@ -18,8 +18,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..activities.models import Activity, ActivityKind, Question, QuestionKind
 from ..core.forms import BaseForm, strip_filter
+from .rules import TEXT_ANSWER_MAX
 
-ANSWER_MAX_LENGTH = 500
 YES, NO = "yes", "no"
 ANSWER_REQUIRED = _l("Please answer this question.")
 
@@ -149,9 +149,9 @@ def _question_field(question: Question) -> Field:
     required = question.required
     if question.kind == QuestionKind.TEXT:
         validators = [InputRequired(ANSWER_REQUIRED) if required else Optional(),
-                      Length(max=ANSWER_MAX_LENGTH)]
+                      Length(max=TEXT_ANSWER_MAX)]
         return TextAreaField(label, filters=[strip_filter], validators=validators,
-                             render_kw={"rows": 3, "maxlength": ANSWER_MAX_LENGTH})
+                             render_kw={"rows": 3, "maxlength": TEXT_ANSWER_MAX})
     if question.kind == QuestionKind.NUMBER:
         validators = [InputRequired(ANSWER_REQUIRED) if required else Optional(), NumberAnswer()]
         return StringField(label, filters=[strip_filter], validators=validators,

@@ -46,7 +46,7 @@ def roster(activity_id: int):
         figures=figures, unions=queries.roster_unions(activity.id), questions=activity.questions,
         slots=activity.slots, states=state_choices(), occupations=Occupation.choices(),
         sorts=_sort_choices(), answer_text=queries.answer_text, export_form=export_form,
-        action_form=EmptyForm(), started=now() >= activity.starts_at, S=S,
+        action_form=EmptyForm(), started=now() >= activity.starts_at, S=S, search_max=queries.SEARCH_MAX,
     )
 
 
@@ -186,7 +186,7 @@ def checkin(activity_id: int):
                            window_closed=window_closed[1] if window_closed else None,
                            offer_override=bool(activity.slots) or window_closed is not None,
                            checkin_refusal=services.checkin_refusal,
-                           override_max=rules.OVERRIDE_REASON_MAX)
+                           override_max=rules.OVERRIDE_REASON_MAX, search_max=queries.SEARCH_MAX)
 
 
 @bp.route("/activities/<int:activity_id>/checkin/<int:registration_id>", methods=["POST"])

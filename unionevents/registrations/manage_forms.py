@@ -6,6 +6,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..accounts.services import NAME_MAX_LENGTH
 from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import RegistrationState
 from .services import NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX
@@ -27,7 +28,7 @@ class WalkInForm(BaseForm):
     mobile = StringField(_l("Mobile number"), filters=[strip_filter],
                          validators=[DataRequired(REQUIRED_MESSAGE), Length(max=20)],
                          render_kw={"inputmode": "tel", "autocomplete": "off"})
-    name = StringField(_l("Name"), filters=[strip_filter], validators=[Optional(), Length(max=40)],
+    name = StringField(_l("Name"), filters=[strip_filter], validators=[Optional(), Length(max=NAME_MAX_LENGTH)],
                        description=_l("Needed only when this mobile number has no account yet; "
                                       "the worker activates it later."),
                        render_kw={"autocomplete": "off"})

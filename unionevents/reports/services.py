@@ -291,6 +291,32 @@ def sync_activity(activity: Activity | int) -> None:
                        .values(node_id=key.node_id, day=key.day, month=key.month, kind=key.kind, status=status))
 
 
+def regroup_subtree(node_ids: list[int], change_tree: Callable[[], None]) -> None:
+    """Keep the reach rows right while the unions ``node_ids`` (a whole subtree) change their place in
+    the tree: ``change_tree()`` rewrites their paths (a move, or a merge's moving of children).
+
+    The day rows are per organising union and do not change; the reach rows count a worker at every
+    level above the activity, so each activity of the subtree is taken away from its old ancestors,
+    the subtree's closure rows are dropped, the tree changes, and the activity is added to its new
+    ancestors (the closure rows are remade from the new paths).  Same transaction as the change.
+    """
+    ra, closure = ReportActivity.__table__, ReportNodeAncestor.__table__
+    keyed: list[tuple[_Key, list[dict]]] = []
+    for start in range(0, len(node_ids), 500):
+        for row in db.session.execute(select(ra.c.activity_id, ra.c.node_id, ra.c.day, ra.c.kind)
+                                      .where(ra.c.node_id.in_(node_ids[start:start + 500]))):
+            key = _Key(row.node_id, row.day, ActivityKind(row.kind))
+            people = _activity_participants(row.activity_id)
+            if people:
+                keyed.append((key, people))
+                _add_participants(key, people, -1)
+    change_tree()
+    for start in range(0, len(node_ids), 500):
+        db.session.execute(delete(closure).where(closure.c.node_id.in_(node_ids[start:start + 500])))
+    for key, people in keyed:
+        _add_participants(key, people, +1)
+
+
 # --------------------------------------------------------------------------- report_reach_span
 
 SPAN_KEY = ["node_id", "measure", "kinds", "grain", "prev_day", "day"]

@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ..accounts.models import User
-from ..accounts.privacy import register_erasure_hook
 from ..activities.models import Activity, UnitQuota
 from ..core.audit import log_action
 from ..core.db import write_transaction
@@ -211,10 +210,7 @@ def attendance_by_unit(activity_id: int) -> AttendanceReport:
                             attended=sum(u.attended for u in units), no_show=sum(u.no_show for u in units))
 
 
-def _erase_feedback_comments(user_id: int) -> None:
+def erase_feedback_comments(user_id: int) -> None:
     """Ratings stay in the class's average; the worker's own words go with their account."""
     mine = select(Registration.id).where(Registration.user_id == user_id)
     db.session.execute(update(Feedback).where(Feedback.registration_id.in_(mine)).values(comment=""))
-
-
-register_erasure_hook(_erase_feedback_comments)

@@ -10,6 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..core.forms import BaseForm
 from . import rules
+from .services import SEARCH_MAX
 
 
 def whole_number(text) -> int | None | str:
@@ -62,4 +63,4 @@ class DeskSearchForm(BaseForm):
         csrf = False
 
     q = StringField(_l("Ticket code, name or the last 4 digits of the mobile number"),
-                    render_kw={"maxlength": 60, "autocomplete": "off", "autofocus": True})
+                    render_kw={"maxlength": SEARCH_MAX, "autocomplete": "off", "autofocus": True})

@@ -58,15 +58,16 @@ def exchange(books: int, rule: ExchangeRule, already_given: int, stock: int) -> 
 def rule_errors(books_per_lot, portions_per_lot, per_person_cap) -> dict[str, list]:
     errors: dict[str, list] = {}
     for name, value in (("books_per_lot", books_per_lot), ("portions_per_lot", portions_per_lot)):
-        if not _is_int(value) or not 1 <= value <= MAX_LOT:
+        if not is_int(value) or not 1 <= value <= MAX_LOT:
             errors[name] = [_l("Please enter a whole number from 1 to %(max)d.", max=MAX_LOT)]
-    if per_person_cap is not None and (not _is_int(per_person_cap) or not 1 <= per_person_cap <= MAX_CAP):
+    if per_person_cap is not None and (not is_int(per_person_cap) or not 1 <= per_person_cap <= MAX_CAP):
         errors["per_person_cap"] = [_l("Please enter a whole number from 1 to %(max)d, or leave it empty "
                                        "for no limit.", max=MAX_CAP)]
     return errors
 
 
-def _is_int(value) -> bool:
+def is_int(value) -> bool:
+    """A whole number from JSON or a form (``True`` is not one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Role, User
 from ..activities.models import Activity, ActivityKind
-from ..core.audit import log_action
+from ..core.audit import Ref, log_action
 from ..core.db import is_sqlite, testing_flag, write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.masking import mask_mobile
@@ -132,7 +132,7 @@ def set_rule(actor: User, activity_id: int, books_per_lot, portions_per_lot, per
         rule.per_person_cap = per_person_cap
         rule.updated_at, rule.updated_by_id = now(), actor.id
         db.session.flush()
-        log_action(actor.id, "swap.rule", _ActivityRef(activity_id), books_per_lot=books_per_lot,
+        log_action(actor.id, "swap.rule", Ref("activity", activity_id), books_per_lot=books_per_lot,
                    portions_per_lot=portions_per_lot, per_person_cap=per_person_cap)
     return rule
 
@@ -145,10 +145,10 @@ def change_stock(actor: User, activity_id: int, *, delta: int | None = None, set
     errors: dict[str, list[str]] = {}
     if (delta is None) == (set_to is None):
         errors["delta"] = [_("Enter a change of stock or the counted stock.")]
-    elif delta is not None and (not rules._is_int(delta) or delta == 0 or abs(delta) > rules.MAX_STOCK):
+    elif delta is not None and (not rules.is_int(delta) or delta == 0 or abs(delta) > rules.MAX_STOCK):
         errors["delta"] = [_("Enter a whole number other than zero, e.g. 50 for a delivery or -3 for "
                              "spoiled portions.")]
-    elif set_to is not None and (not rules._is_int(set_to) or not 0 <= set_to <= rules.MAX_STOCK):
+    elif set_to is not None and (not rules.is_int(set_to) or not 0 <= set_to <= rules.MAX_STOCK):
         errors["set_to"] = [_("Enter the counted stock: a whole number from 0 to %(max)d.",
                               max=rules.MAX_STOCK)]
     if len(reason) > rules.REASON_MAX:
@@ -201,7 +201,7 @@ def record_donation(actor: User, activity_id: int, registration_id: int, books, 
     """
     activity = _swap_activity(activity_id)
     errors: dict[str, list[str]] = {}
-    if not rules._is_int(books) or not 1 <= books <= rules.MAX_BOOKS:
+    if not rules.is_int(books) or not 1 <= books <= rules.MAX_BOOKS:
         errors["books"] = [_("Enter the number of books: a whole number from 1 to %(max)d.",
                              max=rules.MAX_BOOKS)]
         entries: list[rules.BookEntry] = []
@@ -440,9 +440,3 @@ def _local_text(value: datetime) -> str:
 def _cell(value: str) -> str:
     """Text for a spreadsheet cell that a spreadsheet will not run as a formula."""
     return "'" + value if value and value[0] in "=+-@\t\r" else value
-
-
-@dataclass
-class _ActivityRef:
-    id: int
-    __tablename__ = "activity"

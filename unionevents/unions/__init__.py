@@ -8,3 +8,7 @@ def init_app(app) -> None:
     from .models import UnionNode
 
     register_scope_tree(UnionNode)
+
+    from .picker import picker_view
+
+    app.add_template_global(picker_view, "union_picker_view")

@@ -28,15 +28,15 @@ from .entries import (
     entries_locked, image_for, judging_started, my_entries, submit_entry, update_entry, withdraw_entry,
 )
 from .judging import (
-    CRITERION_NAME_MAX, MAX_CRITERION_SCORE, ROUND_NAME_MAX, BlindEntry, JudgeRound, RoundClosed,
-    add_criterion, add_judge, add_round, assign_entries, blind_entries, close_round, delete_criterion,
+    CRITERION_NAME_MAX, MAX_CRITERION_SCORE, MAX_CRITERION_WEIGHT, ROUND_NAME_MAX, BlindEntry, JudgeRound,
+    RoundClosed, add_criterion, add_judge, add_round, assign_entries, blind_entries, close_round, delete_criterion,
     delete_round, judge_round_for, judge_rounds, judges, next_round, open_round, previous_round,
     remove_judge, save_scores, score_sheet,
 )
 from .voting import AlreadyVoted, VoteClosed, cast_vote, my_vote_today, vote_counts, vote_entries
 from .ranking import (
-    JudgeProgress, ResultRow, RoundResults, TieAtCut, advance, final_ranking, preview_cut, ranking_round,
-    round_entry_ids, round_results, round_scores,
+    MAX_ADVANCE, MSG_THRESHOLD, JudgeProgress, ResultRow, RoundResults, TieAtCut, advance, final_ranking,
+    preview_cut, ranking_round, round_entry_ids, round_results, round_scores,
 )
 from .awards import (
     MAX_QUOTA, MSG_ANONYMOUS, TIER_NAME_MAX, Outcome, PublishedAward, QuotaFull, allocate, awards,

@@ -112,8 +112,9 @@ def _settings_errors(settings: ContestSettings) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not isinstance(settings.entry_limit, int) or not 1 <= settings.entry_limit <= MAX_ENTRY_LIMIT:
         _merge(errors, "entry_limit", _l("Please enter a limit from 1 to %(n)d.", n=MAX_ENTRY_LIMIT))
-    if not isinstance(settings.jury_weight, int) or not 0 <= settings.jury_weight <= 100:
-        _merge(errors, "jury_weight", _l("Please enter a jury weight from 0 to 100 percent."))
+    if not isinstance(settings.jury_weight, int) or not 0 <= settings.jury_weight <= rules.WEIGHT_TOTAL:
+        _merge(errors, "jury_weight", _l("Please enter a jury weight from 0 to %(max)d percent.",
+                                         max=rules.WEIGHT_TOTAL))
     if settings.public_vote:
         if settings.vote_opens_at is None:
             _merge(errors, "vote_opens_at", _l("Please say when public voting opens."))
@@ -161,8 +162,8 @@ def setup_contest(actor: User | None, activity_id: int, settings: ContestSetting
         contest.public_vote = settings.public_vote
         contest.vote_opens_at = settings.vote_opens_at if settings.public_vote else None
         contest.vote_closes_at = settings.vote_closes_at if settings.public_vote else None
-        contest.jury_weight = settings.jury_weight if settings.public_vote else 100
-        contest.public_weight = 100 - contest.jury_weight
+        contest.jury_weight = settings.jury_weight if settings.public_vote else rules.WEIGHT_TOTAL
+        contest.public_weight = rules.WEIGHT_TOTAL - contest.jury_weight
         contest.normalise_judges = settings.normalise_judges
         db.session.flush()
         if created:

@@ -20,7 +20,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import selectinload
 
 from ...accounts.models import Role, User
-from ...accounts.privacy import register_erasure_hook
 from ...activities.models import Activity, ActivityStatus, Visibility
 from ...activities.services import may_see_invitation
 from ...core.audit import log_action
@@ -340,7 +339,7 @@ def contest_entries(contest: Contest) -> list[Entry]:
 ERASED_TITLE = _l("Entry of a deleted account")
 
 
-def _erase_entrant(user_id: int):
+def erase_entrant(user_id: int):
     """Entries and their scores stay (the round results, the award list and the statistics must still
     add up), but without the person: the photos (originals and thumbnails) are deleted, the title is
     replaced by a placeholder, and the free text, team names and consent to show the name go.
@@ -370,6 +369,3 @@ def _erase_entrant(user_id: int):
             log.exception("could not delete contest photos of an erased account")
 
     return delete_files if names else None
-
-
-register_erasure_hook(_erase_entrant)

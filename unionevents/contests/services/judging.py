@@ -28,6 +28,7 @@ from .contest import _contest_for_change, _merge, get_round, judge_of
 ROUND_NAME_MAX = 60
 CRITERION_NAME_MAX = 60
 MAX_CRITERION_SCORE = 1000
+MAX_CRITERION_WEIGHT = 100
 
 
 class RoundClosed(Conflict):
@@ -154,8 +155,8 @@ def add_criterion(actor: User, contest_id: int, name: str, weight, max_score) ->
     if not name or len(name) > CRITERION_NAME_MAX:
         _merge(errors, "name", _l("Please give the criterion a name of at most %(n)d characters.",
                                   n=CRITERION_NAME_MAX))
-    if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 100:
-        _merge(errors, "weight", _l("Please enter a weight from 1 to 100."))
+    if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= MAX_CRITERION_WEIGHT:
+        _merge(errors, "weight", _l("Please enter a weight from 1 to %(max)d.", max=MAX_CRITERION_WEIGHT))
     if not isinstance(max_score, int) or isinstance(max_score, bool) \
             or not 1 <= max_score <= MAX_CRITERION_SCORE:
         _merge(errors, "max_score", _l("Please enter a top score from 1 to %(n)d (for example 10 or 100).",

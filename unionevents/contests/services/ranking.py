@@ -19,6 +19,10 @@ from .contest import _contest_for_change, _merge, get_round
 from .judging import _complete_sheets, _judge_entry_ids, judges, next_round
 from .voting import vote_counts
 
+#: Most entries one "best N" advancement may name (more than any contest holds).
+MAX_ADVANCE = 100_000
+MSG_THRESHOLD = _l("Please enter a score from 0 to %(max)d.", max=rules.SCORE_SCALE)
+
 
 class TieAtCut(Conflict):
     code = "tie_at_cut"
@@ -110,10 +114,10 @@ def advance(actor: User, contest_id: int, round_id: int, *, top_n: int | None = 
     errors: dict[str, list[str]] = {}
     if (top_n is None) == (threshold is None):
         _merge(errors, "top_n", _l("Give either how many entries advance or the lowest score that advances."))
-    if top_n is not None and (not isinstance(top_n, int) or top_n < 1):
-        _merge(errors, "top_n", _l("Please enter a whole number of at least 1."))
-    if threshold is not None and not (0 <= threshold <= 100):
-        _merge(errors, "threshold", _l("Please enter a score from 0 to 100."))
+    if top_n is not None and (not isinstance(top_n, int) or not 1 <= top_n <= MAX_ADVANCE):
+        _merge(errors, "top_n", _l("Please enter a whole number from 1 to %(max)d.", max=MAX_ADVANCE))
+    if threshold is not None and not (0 <= threshold <= rules.SCORE_SCALE):
+        _merge(errors, "threshold", MSG_THRESHOLD)
     if errors:
         raise ValidationFailed(errors)
     if round_.status != RoundStatus.CLOSED:

@@ -54,7 +54,6 @@ from ..models import (  # noqa: F401
     PLACE_STATES, TAKING_PART_STATES, CheckInReceipt, Registration, RegistrationState as S,
 )
 from ..rules import Refusal  # noqa: F401
-from . import erasure  # noqa: F401 - registers the registrations' account-erasure hooks
 from .checkin import (
     MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, WrongActivity,
     check_in, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
@@ -74,7 +73,6 @@ from .roster import (
     bulk_apply, clean_ids, mark_rest_no_show, record_full_mobile_export, send_notice,
 )
 from .signup import SignupState, _activity_for_signup, register, signup_state
-from .state import _ActivityRef
 from .transactions import RETRY_BACKOFF, WRITE_ATTEMPTS, _in_write_transaction
 from .waitlist import (
     PROMOTION_SCAN_LIMIT, fill_free_places, promote, waitlist_length, waitlist_position, waitlist_position_by_id,

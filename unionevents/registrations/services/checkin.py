@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 from ...accounts.models import User
 from ...core.db import write_transaction
 from ...core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from ...core.metrics import CHECKINS
 from ...core.timeutil import now
 from ...core.text import NotText, clean_text
 from ...extensions import db
@@ -124,7 +125,10 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
     reason = clean_override_reason(override_reason)
     at = _checked_in_time(recorded_at)
 
+    made = []  # one check-in made (not a repeat); counted once it has committed
+
     def tx():
+        made.clear()
         for _attempt in range(3):
             row = _load_row(registration_id)
             if row.state == S.ATTENDED:
@@ -145,12 +149,15 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
                 _change_state(row, S.ATTENDED, actor_id=actor_id, action="registration.check_in",
                               checked_in_at=at, checkin_override_reason=reason if override else None,
                               audit=audit)
+                made.append(override)
                 return
             except _StaleState:
                 continue
         raise IllegalTransition(_l("This registration was changed by someone else just now."))
 
     _in_write_transaction(tx)
+    if made:
+        CHECKINS.labels("offline" if recorded_at is not None else "online", "true" if made[0] else "false").inc()
     return db.session.get(Registration, registration_id)
 
 

@@ -44,8 +44,8 @@ class _Counter:
 def _counter_statements(kind: str, action: str):
     """The counter statements, built once (values bound per call; see ``_queue_ahead_statement``).
     Parameters are named ``key_*``: an UPDATE reserves the column names for its SET clause.
-    Over the tables, not the mapped classes: nothing here loads objects, and ORM-enabled statements
-    cost ~40 µs more each to run."""
+    Over the tables, not the mapped classes: nothing here loads objects (docs/performance.md,
+    "Why the code is shaped this way")."""
     activity = Activity.__table__
     if kind == "activity":
         table, used, limit = activity, activity.c.taken, activity.c.capacity

@@ -1,9 +1,10 @@
-"""What erasing an account does to its registrations: hooks ``accounts.privacy`` runs.
+"""What erasing an account does to its registrations: hooks ``accounts.privacy`` runs (handed to it by
+``registrations.init_app`` at start-up).
 
-* before the erasure transaction (``register_pre_erasure_hook``): live registrations are cancelled
+* before the erasure transaction (``cancel_live_registrations``): live registrations are cancelled
   through ``cancel`` — places freed, waiting lists promoted, the same audit as any cancellation.  One
   past its cancellation cut-off keeps its state (the place stays taken, like a no-show);
-* inside it (``register_erasure_hook``): every registration keeps its state, activity, slot and unit
+* inside it (``anonymise_registrations``, ``erase_checkin_override_reasons``): every registration keeps its state, activity, slot and unit
   (the reports count them) but loses its answers and any check-in override reason, and gets a fresh
   ticket secret (an old QR code stops working).
 """
@@ -14,15 +15,13 @@ import secrets
 from sqlalchemy import select, update
 
 from ...accounts.models import User
-from ...accounts.privacy import register_erasure_hook, register_pre_erasure_hook
 from ...extensions import db
 from ..models import Registration
 from .decisions import cancel
 from .errors import CancellationClosed, IllegalTransition
 
 
-@register_pre_erasure_hook
-def _cancel_live_registrations(user: User) -> None:
+def cancel_live_registrations(user: User) -> None:
     live = db.session.scalars(
         select(Registration.id).where(Registration.user_id == user.id, Registration.is_live)
         .order_by(Registration.id)
@@ -35,15 +34,13 @@ def _cancel_live_registrations(user: User) -> None:
             continue  # past the cut-off: the place stays taken, the row is anonymised below
 
 
-@register_erasure_hook
-def _anonymise_registrations(user_id: int) -> None:
+def anonymise_registrations(user_id: int) -> None:
     for registration in db.session.scalars(select(Registration).where(Registration.user_id == user_id)):
         registration.answers = None
         registration.ticket_secret = secrets.token_urlsafe(32)
 
 
-@register_erasure_hook
-def _erase_checkin_override_reasons(user_id: int) -> None:
+def erase_checkin_override_reasons(user_id: int) -> None:
     """An organiser's free-text reason for this person's check-in goes too."""
     db.session.execute(update(Registration).where(Registration.user_id == user_id,
                                                   Registration.checkin_override_reason.is_not(None))

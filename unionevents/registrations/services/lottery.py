@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from ...accounts.models import User
 from ...activities.models import Activity, ActivityStatus, SignupMode, TimeSlot
-from ...core.audit import log_action
+from ...core.audit import Ref, log_action
 from ...core.errors import NotFound
 from ...core.timeutil import now
 from ...extensions import db
@@ -17,7 +17,7 @@ from .. import rules
 from ..models import Registration, RegistrationState as S
 from .errors import DrawRefused
 from .notices import _send
-from .state import _ActivityRef, _change_state, _reg_rows
+from .state import _change_state, _reg_rows
 from .transactions import _in_write_transaction
 
 
@@ -88,7 +88,7 @@ def draw_lottery(activity_id: int, actor: User | None = None, seed: str | None =
             positions[row.slot_id] = positions.get(row.slot_id, 0) + 1
             _send("lottery_waitlisted", row.user_id, row.locale, row.title, row.starts_at,
                   activity_id=activity_id, position=positions[row.slot_id])
-        log_action(actor_id, "activity.lottery_draw", _ActivityRef(activity_id), seed=seed,
+        log_action(actor_id, "activity.lottery_draw", Ref("activity", activity_id), seed=seed,
                    order=outcome.order, confirmed=len(outcome.confirmed),
                    waitlisted=len(outcome.waitlisted), not_drawn=len(outcome.not_drawn))
         return DrawResult(activity_id=activity_id, seed=seed, confirmed=len(outcome.confirmed),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ...accounts.models import User
 from ...activities.models import Activity
-from ...core.audit import log_action
+from ...core.audit import Ref, log_action
 from ...core.db import write_transaction
 from ...core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ...core.outbox import Priority, enqueue
@@ -23,7 +23,7 @@ from ..models import Registration, RegistrationState as S
 from .checkin import check_in, mark_no_show
 from .decisions import approve, reject
 from .errors import _StaleState
-from .state import _ActivityRef, _change_state, _lock_activity_row, _reg_rows
+from .state import _change_state, _lock_activity_row, _reg_rows
 from .transactions import _in_write_transaction
 from .waitlist import promote
 
@@ -131,7 +131,7 @@ def mark_rest_no_show(activity_id: int, actor: User) -> int:
             except _StaleState:
                 continue
             marked += 1
-        log_action(actor_id, "activity.mark_no_shows", _ActivityRef(activity_id), count=marked)
+        log_action(actor_id, "activity.mark_no_shows", Ref("activity", activity_id), count=marked)
         return marked
 
     return _in_write_transaction(tx)
@@ -177,7 +177,7 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
         for user_id in user_ids:
             enqueue(user_id, "activity.notice", body, subject=subject, priority=Priority.BULK,
                     activity_id=activity_id)
-        log_action(actor_id, "activity.notice", _ActivityRef(activity_id), recipients=len(user_ids),
+        log_action(actor_id, "activity.notice", Ref("activity", activity_id), recipients=len(user_ids),
                    state=state.value if state is not None else None,
                    selected=registration_ids is not None)
         return len(user_ids)
@@ -189,4 +189,4 @@ def record_full_mobile_export(activity_id: int, actor: User, export_format: str)
     """Audit an export that shows full mobile numbers (ids only, no personal data)."""
     with write_transaction():
         log_action(actor.id if actor is not None else None, "roster.export_full_mobile",
-                   _ActivityRef(activity_id), format=export_format)
+                   Ref("activity", activity_id), format=export_format)

@@ -23,6 +23,7 @@ from ...core.audit import log_action
 from ...core.db import testing_flag
 from ...core.errors import NotFound, ValidationFailed
 from ...core.events import emit
+from ...core.metrics import SIGNUPS, outcome_of
 from ...core.timeutil import now
 from ...extensions import db
 from .. import rules
@@ -179,6 +180,23 @@ def _unit_for(worker: rules.WorkerFacts, facts: rules.ActivityFacts, unit_node_i
     return chosen.id
 
 
+def _count_outcome(service):
+    """Count every sign-up by outcome (``unionevents_signups_total``): the state reached once committed,
+    or the refusal's name."""
+    @functools.wraps(service)
+    def counted(*args, **kwargs) -> Registration:
+        try:
+            registration = service(*args, **kwargs)
+        except Exception as error:
+            SIGNUPS.labels(outcome_of(error)).inc()
+            raise
+        SIGNUPS.labels(registration.state.value).inc()
+        return registration
+
+    return counted
+
+
+@_count_outcome
 def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None = None,
              health_consent: bool = False, entered_by: User | None = None,
              unit_node_id: int | None = None) -> Registration:
@@ -255,8 +273,8 @@ def _activity_for_signup_statement():
     query spare the two statements that would load the empty collections."""
     has_questions = exists().where(Question.activity_id == Activity.id).label("has_questions")
     has_slots = exists().where(TimeSlot.activity_id == Activity.id).label("has_slots")
-    # The organising union (joined by default) is not needed to sign up: loaded only if asked for.
-    # Joining it cost about a fifth of this query's time in Python (building and reading a second entity).
+    # The organising union (joined by default) is not needed to sign up: loaded only if asked for
+    # (docs/performance.md, "Why the code is shaped this way").
     return (select(Activity, has_questions, has_slots).where(Activity.id == bindparam("activity_id"))
             .options(lazyload(Activity.node), joinedload(Activity.eligible_occupations),
                      joinedload(Activity.eligible_nodes)))
@@ -312,8 +330,7 @@ def _register_tx(plan: _Plan) -> Registration:
 
 def _insert_registration(plan: _Plan, state: S) -> Registration:
     # A Core INSERT, then the same values attached to the session as a loaded object (every column
-    # set, so reading it back costs nothing): the unit of work's flush of one new object cost more
-    # than the statement on the sign-up path.
+    # set, so reading it back costs nothing; docs/performance.md, "Why the code is shaped this way").
     at = now()
     values = dict(
         activity_id=plan.activity_id, user_id=plan.user_id, slot_id=plan.slot_id,

@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...accounts.models import User
 from ...activities.models import Activity, SignupMode, TimeSlot
-from ...core.audit import log_action
+from ...core.audit import Ref, log_action
 from ...core.db import is_sqlite
 from ...core.errors import NotFound
 from ...core.events import emit
@@ -140,17 +140,5 @@ def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, au
     if identity is not None:
         set_committed_value(identity, "state", new)
     # Ids and states only (no personal data): who (actor), what, when (``at``), before and after.
-    log_action(actor_id, action, _AuditRef(row.id), from_state=old.value, to_state=new.value,
+    log_action(actor_id, action, Ref("registration", row.id), from_state=old.value, to_state=new.value,
                activity_id=row.activity_id, **(audit or {}))
-
-
-@dataclass
-class _AuditRef:
-    id: int
-    __tablename__ = "registration"
-
-
-@dataclass
-class _ActivityRef:
-    id: int
-    __tablename__ = "activity"

@@ -94,9 +94,8 @@ def _place_in_queue(registration_id: int, activity_id: int, slot_id: int | None,
 
 @functools.cache
 def _queue_ahead_statement(ranked: bool, slotted: bool):
-    """Built once per shape, values bound per call: on the sign-up path building a statement costs
-    several times more than running it (see docs/performance.md).  Over the table (Core): it loads
-    no objects."""
+    """Built once per shape, values bound per call; over the table (Core): it loads no objects
+    (docs/performance.md, "Why the code is shaped this way")."""
     R = Registration.__table__.c
     created_at, rank = bindparam("created_at", type_=R.created_at.type), bindparam("queue_rank", type_=Integer)
     same_rank_earlier = or_(R.created_at < created_at,
