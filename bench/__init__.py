@@ -13,4 +13,6 @@ BENCHMARKS: dict[str, str] = {
     "import": "bench.import_bench",  # 10,000 workers imported from a spreadsheet (issue 2)
     "unions": "bench.unions_import",  # a 10,000-union tree imported, again, and renamed (issue 16)
     "reports": "bench.reports",  # 1,000,000 registrations; every report page timed for the city officer
+    "outbox": "bench.outbox",  # 100,000 messages through 1 and 2 outbox workers to a relay stub (issue 17)
+    "outbox-crash": "bench.outbox_crash",  # kill -9 the outbox worker 10 times: nothing lost, duplicates counted
 }

@@ -295,6 +295,20 @@ def _build_nested_registration(world, variant, args):
     return _register(world.make.user("报名者", union=world.tree[WORKPLACE]), activity_id)
 
 
+def _build_message(world, variant, args):
+    """/manage/activities/<activity_id>/messages/<message_id>: a message about that activity, or about
+    another one, that was not delivered (so "send again" would act)."""
+    from unionevents.core.db import write_transaction
+    from unionevents.core.outbox import OutboxMessage, OutboxState, enqueue
+    from unionevents.extensions import db
+    activity_id = args["activity_id"] if variant == "of this activity" else world.activity("in scope").id
+    with write_transaction():
+        message_id = enqueue(world.other_worker.id, "test", "通知", activity_id=activity_id)
+        db.session.execute(OutboxMessage.__table__.update().where(OutboxMessage.id == message_id)
+                           .values(state=OutboxState.DEAD, attempts=1, last_error="relay refused: HTTP 400"))
+    return message_id
+
+
 def _build_slot(world, variant, args):
     from datetime import timedelta
 
@@ -621,6 +635,7 @@ SAMPLE_ARGS: dict[str, Arg] = {
     "criterion_id": Arg(OF_CONTEST, _build_criterion),
     "tier_id": Arg(OF_CONTEST, _build_tier),
     "judge_id": Arg(OF_CONTEST, _build_panel_judge),
+    "message_id": Arg(NESTED, _build_message),
 }
 NESTED_REGISTRATION = Arg(NESTED, _build_nested_registration)
 # The same argument name meaning another object: (endpoint or blueprint, argument) -> Arg.
@@ -952,6 +967,7 @@ def _models():
     from unionevents.accounts.models import ApiToken, RoleGrant
     from unionevents.activities.models import Activity, Question, TimeSlot, UnitQuota
     from unionevents.contests.models import AwardTier, ContestJudge, Criterion, Entry, EntryImage, Round
+    from unionevents.core.outbox import OutboxMessage
     from unionevents.health.models import HealthAssessment
     from unionevents.registrations.models import Registration
     from unionevents.unions.models import UnionNode
@@ -959,7 +975,7 @@ def _models():
             "question_id": Question, "quota_id": UnitQuota, "grant_id": RoleGrant, "token_id": ApiToken,
             "node_id": UnionNode, "unit_id": UnionNode, "entry_id": Entry, "image_id": EntryImage,
             "assessment_id": HealthAssessment, "round_id": Round, "criterion_id": Criterion,
-            "tier_id": AwardTier, "judge_id": ContestJudge}
+            "tier_id": AwardTier, "judge_id": ContestJudge, "message_id": OutboxMessage}
 
 
 def _snapshot(args: dict) -> dict:

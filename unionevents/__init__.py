@@ -265,6 +265,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(enrol_bp)
     from .reports.views import bp as reports_bp
     app.register_blueprint(reports_bp)
+    from .notifications.views import bp as notifications_bp
+    app.register_blueprint(notifications_bp)
 
     from .core.pwa import bp as phone_bp
     app.register_blueprint(phone_bp)

@@ -153,6 +153,22 @@ class Config:
     OUTBOX_FILE = None
     OUTBOX_WEBHOOK_URL = None
     OUTBOX_WEBHOOK_TOKEN = None
+    OUTBOX_WEBHOOK_SECRET: str | None = None  # HMAC-SHA256 key signing every webhook request (required for webhook)
+    OUTBOX_WEBHOOK_TIMEOUT = 10.0  # seconds per request; a timeout is retried
+    # Delivery (core/outbox_delivery.py, docs/notifications.md): a failed message waits
+    # base·2^(n-1) seconds (at most the max, jittered) and is dead after OUTBOX_MAX_ATTEMPTS attempts;
+    # a worker's claim on its batch lasts OUTBOX_LEASE_SECONDS (keep it above batch × timeout).
+    OUTBOX_MAX_ATTEMPTS = 8
+    OUTBOX_BACKOFF_BASE_SECONDS = 30.0
+    OUTBOX_BACKOFF_MAX_SECONDS = 3600.0
+    OUTBOX_LEASE_SECONDS = 300.0
+    OUTBOX_BATCH_SIZE = 20
+    OUTBOX_POLL_SECONDS = 2.0
+    # Organisers' bulk messages: at most this many per recipient per hour (0 = no limit), and no
+    # bulk SMS in the quiet hours (Beijing time; equal start and end switch them off).
+    OUTBOX_BULK_PER_RECIPIENT_PER_HOUR = 3
+    OUTBOX_QUIET_HOURS_START = "22:00"
+    OUTBOX_QUIET_HOURS_END = "07:00"
     # Sent messages are deleted after this many days (`flask privacy purge-outbox`).
     OUTBOX_RETENTION_DAYS = 90
 

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from unionevents.core.db import write_transaction
-from unionevents.core.outbox import OutboxMessage
+from unionevents.core.outbox import OutboxMessage, OutboxState
 from unionevents.core.timeutil import now
 from unionevents.extensions import db
 
@@ -47,7 +47,7 @@ def test_metrics_page_is_prometheus_text_with_every_family(client):
     client.get("/healthz")
     families = {f.name for f in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))}
     assert {"unionevents_http_requests", "unionevents_http_request_duration_seconds",
-            "unionevents_outbox_unsent_messages", "unionevents_outbox_failing_messages",
+            "unionevents_outbox_unsent_messages", "unionevents_outbox_failing_messages", "unionevents_outbox_dead_messages",
             "unionevents_outbox_oldest_unsent_age_seconds", "unionevents_db_pool_checked_out_connections",
             "unionevents_db_pool_open_connections"} <= families
 
@@ -58,12 +58,17 @@ def test_the_outbox_backlog_is_read_at_scrape_time(client):
         db.session.add_all([
             OutboxMessage(kind="test", body="waiting", created_at=start - timedelta(minutes=10)),
             OutboxMessage(kind="test", body="failing", created_at=start - timedelta(minutes=2),
-                          attempts=3, last_error="relay said 502"),
-            OutboxMessage(kind="test", body="sent", created_at=start - timedelta(hours=1), sent_at=start),
+                          attempts=3, last_error="relay said 502", state=OutboxState.FAILED,
+                          next_attempt_at=start + timedelta(minutes=1)),
+            OutboxMessage(kind="test", body="sent", created_at=start - timedelta(hours=1), sent_at=start,
+                          state=OutboxState.SENT),
+            OutboxMessage(kind="test", body="rejected", created_at=start - timedelta(hours=2), attempts=1,
+                          last_error="relay said 400", state=OutboxState.DEAD),
         ])
     figures = scrape(client)
     assert figures["unionevents_outbox_unsent_messages[]"] == 2
     assert figures["unionevents_outbox_failing_messages[]"] == 1
+    assert figures["unionevents_outbox_dead_messages[]"] == 1
     assert 590 <= figures["unionevents_outbox_oldest_unsent_age_seconds[]"] <= 700
 
 

@@ -90,23 +90,18 @@ def multiprocess_dir() -> str | None:
 # --------------------------------------------------------------------------- the outbox, read at scrape time
 
 def outbox_figures() -> dict[str, float]:
-    """The outbox's backlog, in one query: unsent messages, those of them whose last delivery failed, and
-    the age of the oldest unsent one (0 when none).  "Unsent" is ``sent_at IS NULL`` today; adapt here
-    when the outbox gains states."""
-    from .outbox import OutboxMessage
-    from .timeutil import now
+    """The outbox's backlog from its delivery states: messages waiting (queued, being sent, or failed and
+    waiting for their retry), those of them whose last attempt failed, the dead ones (a person should
+    look), and the age of the oldest waiting one (0 when none)."""
+    from .outbox_delivery import oldest_due_age_seconds, outbox_stats
 
     from ..extensions import db
 
-    row = db.session.execute(select(
-        func.count(OutboxMessage.id),
-        func.count(OutboxMessage.last_error),
-        func.min(OutboxMessage.created_at),
-    ).where(OutboxMessage.sent_at.is_(None))).one()
+    counts = outbox_stats()
+    age = oldest_due_age_seconds()
     db.session.rollback()  # end the read: a scrape holds nothing open
-    oldest = row[2]
-    age = max((now() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
-    return {"unsent": float(row[0]), "failing": float(row[1]), "oldest_age": age}
+    return {"unsent": float(counts["queued"] + counts["sending"] + counts["failed"]),
+            "failing": float(counts["failed"]), "dead": float(counts["dead"]), "oldest_age": age or 0.0}
 
 
 class OutboxCollector(Collector):
@@ -124,8 +119,11 @@ class OutboxCollector(Collector):
         yield GaugeMetricFamily("unionevents_outbox_unsent_messages", "Notifications waiting to be sent.",
                                 value=figures["unsent"])
         yield GaugeMetricFamily("unionevents_outbox_failing_messages",
-                                "Unsent notifications whose last delivery attempt failed.",
+                                "Notifications waiting for a retry after a failed attempt.",
                                 value=figures["failing"])
+        yield GaugeMetricFamily("unionevents_outbox_dead_messages",
+                                "Notifications given up on (rejected for good or out of attempts): retry by hand.",
+                                value=figures["dead"])
         yield GaugeMetricFamily("unionevents_outbox_oldest_unsent_age_seconds",
                                 "Age of the oldest unsent notification (0 when none wait).",
                                 value=figures["oldest_age"])

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, or_
 
 from ..extensions import db
 from .audit import log_action
@@ -57,15 +57,17 @@ def run_all() -> dict[str, int]:
     return {name: run_job(name) for name in sorted(JOBS)}
 
 
-@retention_job("outbox", "Delete sent notifications older than OUTBOX_RETENTION_DAYS (default 90).",
+@retention_job("outbox", "Delete sent (and undeliverable) notifications older than OUTBOX_RETENTION_DAYS (default 90).",
                setting="OUTBOX_RETENTION_DAYS", tables=("outbox_message",))
 def purge_outbox(at: datetime) -> int:
-    """Sent messages are only kept to answer "did you tell me?" for a while; unsent ones wait to be sent."""
-    from .outbox import OutboxMessage
+    """Sent messages are only kept to answer "did you tell me?" for a while, and dead ones (never
+    delivered) as long; unsent ones wait to be sent."""
+    from .outbox import OutboxMessage, OutboxState
 
     days = int(current_app.config.get("OUTBOX_RETENTION_DAYS", 90))
     cutoff = at - timedelta(days=days)
-    result = db.session.execute(
-        delete(OutboxMessage).where(OutboxMessage.sent_at.is_not(None), OutboxMessage.sent_at < cutoff)
-    )
+    result = db.session.execute(delete(OutboxMessage).where(or_(
+        OutboxMessage.sent_at < cutoff,  # set when sent
+        and_(OutboxMessage.state == OutboxState.DEAD, OutboxMessage.created_at < cutoff),
+    )))
     return result.rowcount or 0

@@ -286,7 +286,7 @@ def _notify_enrolled(option: EnrolOption, organiser: User, user: User, registrat
         enqueue(user.id, NOTICE_KIND, gettext(NOTICE_BODY, organiser=organiser.name, union=option.unit.name,
                                               title=option.activity.title, when=rules.local_time(starts_at),
                                               state=str(registration.state.title), url=url),
-                subject=gettext(NOTICE_SUBJECT))
+                subject=gettext(NOTICE_SUBJECT), activity_id=option.activity.id)
 
 
 def _enrol_one(option: EnrolOption, organiser: User, user: User, slot_id, outcome: EnrolOutcome) -> None:

@@ -64,4 +64,4 @@ def _notify_activity_cancelled(registration: Registration, activity: Activity, r
                        organiser=activity.node.name)
         if reason:
             body += " " + gettext("Reason: %(reason)s", reason=reason)
-    enqueue(registration.user_id, "activity_cancelled", body, subject=subject)
+    enqueue(registration.user_id, "activity_cancelled", body, subject=subject, activity_id=activity.id)

@@ -56,7 +56,7 @@ def cancel(registration_id: int, actor: User) -> Registration:
             raise IllegalTransition(_l("This registration was changed by someone else just now. "
                                        "Please reload the page.")) from None
         notice = "cancelled" if own and not organiser else "cancelled_by_organiser"
-        _send(notice, row.user_id, row.locale, row.title, row.starts_at)
+        _send(notice, row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id)
         if held_place and now() < row.activity_starts_at:
             _promote(row.activity_id, row.slot_id, actor_id)
 
@@ -77,11 +77,11 @@ def _organiser_decision(registration_id: int, actor: User, approve_it: bool) -> 
         try:
             if not approve_it:
                 _change_state(row, S.REJECTED, actor_id=actor_id, action="registration.reject")
-                _send("rejected", row.user_id, row.locale, row.title, row.starts_at)
+                _send("rejected", row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id)
                 return
             try:
                 _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.approve")
-                _send("approved", row.user_id, row.locale, row.title, row.starts_at)
+                _send("approved", row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id)
             except ActivityFull as full:
                 if not _waitlist_enabled(row.activity_id):
                     raise ActivityFull(_l("There is no place left to approve this application."),
@@ -89,7 +89,7 @@ def _organiser_decision(registration_id: int, actor: User, approve_it: bool) -> 
                 _change_state(row, S.WAITLISTED, actor_id=actor_id, action="registration.approve")
                 position = _position(row.id, row.activity_id, row.slot_id)
                 _send("approved_waitlisted", row.user_id, row.locale, row.title, row.starts_at,
-                      position=position)
+                      activity_id=row.activity_id, position=position)
         except _StaleState:
             raise IllegalTransition(_l("This registration was changed by someone else just now. "
                                        "Please reload the page.")) from None

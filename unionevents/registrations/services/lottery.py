@@ -73,21 +73,21 @@ def draw_lottery(activity_id: int, actor: User | None = None, seed: str | None =
         for reg_id in outcome.confirmed:
             _change_state(rows[reg_id], S.CONFIRMED, actor_id=actor_id, action="registration.draw")
             row = rows[reg_id]
-            _send("lottery_confirmed", row.user_id, row.locale, row.title, row.starts_at)
+            _send("lottery_confirmed", row.user_id, row.locale, row.title, row.starts_at, activity_id=activity_id)
         for reg_id, rank in outcome.waitlisted:
             _change_state(rows[reg_id], S.WAITLISTED, actor_id=actor_id, action="registration.draw",
                           queue_rank=rank)
         for reg_id in outcome.not_drawn:
             row = rows[reg_id]
             _change_state(row, S.NOT_DRAWN, actor_id=actor_id, action="registration.draw")
-            _send("lottery_not_drawn", row.user_id, row.locale, row.title, row.starts_at)
+            _send("lottery_not_drawn", row.user_id, row.locale, row.title, row.starts_at, activity_id=activity_id)
         # Waiting-list positions count per slot when slotted.
         positions: dict[int | None, int] = {}
         for reg_id, _rank in outcome.waitlisted:
             row = rows[reg_id]
             positions[row.slot_id] = positions.get(row.slot_id, 0) + 1
             _send("lottery_waitlisted", row.user_id, row.locale, row.title, row.starts_at,
-                  position=positions[row.slot_id])
+                  activity_id=activity_id, position=positions[row.slot_id])
         log_action(actor_id, "activity.lottery_draw", Ref("activity", activity_id), seed=seed,
                    order=outcome.order, confirmed=len(outcome.confirmed),
                    waitlisted=len(outcome.waitlisted), not_drawn=len(outcome.not_drawn))

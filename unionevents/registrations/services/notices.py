@@ -38,8 +38,9 @@ class _PreparedNotice:
     template: str
     params: dict
 
-    def enqueue(self, user_id: int, **late) -> None:
-        enqueue(user_id, self.kind, self.template % {**self.params, **late}, subject=self.subject)
+    def enqueue(self, user_id: int, *, activity_id: int | None = None, **late) -> None:
+        enqueue(user_id, self.kind, self.template % {**self.params, **late}, subject=self.subject,
+                activity_id=activity_id)
 
 
 def _prepare_notice(notice: str, locale: str | None, title: str, starts_at: datetime) -> _PreparedNotice:
@@ -89,6 +90,7 @@ def _notice_texts(_l=lambda text: text):  # noqa: N807 - the parameter is named 
 NOTICES = _notice_texts()
 
 
-def _send(notice: str, user_id: int, locale: str | None, title: str, starts_at: datetime, **params) -> None:
+def _send(notice: str, user_id: int, locale: str | None, title: str, starts_at: datetime, *,
+          activity_id: int | None = None, **params) -> None:
     """Queue a notice to ``user_id`` in their language, in the current transaction."""
-    _prepare_notice(notice, locale, title, starts_at).enqueue(user_id, **params)
+    _prepare_notice(notice, locale, title, starts_at).enqueue(user_id, activity_id=activity_id, **params)

@@ -15,7 +15,7 @@ from ...activities.models import Activity
 from ...core.audit import Ref, log_action
 from ...core.db import write_transaction
 from ...core.errors import Conflict, DomainError, NotFound, ValidationFailed
-from ...core.outbox import enqueue
+from ...core.outbox import Priority, enqueue
 from ...core.timeutil import now
 from ...extensions import db
 from .. import rules
@@ -175,7 +175,8 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
     def tx() -> int:
         user_ids = db.session.scalars(select(Registration.user_id).where(*where).distinct()).all()
         for user_id in user_ids:
-            enqueue(user_id, "activity.notice", body, subject=subject)
+            enqueue(user_id, "activity.notice", body, subject=subject, priority=Priority.BULK,
+                    activity_id=activity_id)
         log_action(actor_id, "activity.notice", Ref("activity", activity_id), recipients=len(user_ids),
                    state=state.value if state is not None else None,
                    selected=registration_ids is not None)

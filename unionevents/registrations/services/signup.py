@@ -344,13 +344,13 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
     make_transient_to_detached(registration)
     db.session.add(registration)
     if state == S.CONFIRMED:
-        plan.notice("confirmed").enqueue(plan.user_id)
+        plan.notice("confirmed").enqueue(plan.user_id, activity_id=plan.activity_id)
     elif state == S.WAITLISTED:
         # Known sort key (just inserted, unranked): one COUNT, kept on the object for the reply.
         position = _place_in_queue(registration.id, plan.activity_id, plan.slot_id,
                                    registration.queue_rank, registration.created_at)
         registration.position_at_signup = position
-        plan.notice("waitlisted").enqueue(plan.user_id, position=position)
+        plan.notice("waitlisted").enqueue(plan.user_id, activity_id=plan.activity_id, position=position)
     log_action(plan.entered_by_id or plan.user_id, "registration.create", registration,
                from_state=None, to_state=state.value, activity_id=plan.activity_id,
                entered_by_id=plan.entered_by_id)

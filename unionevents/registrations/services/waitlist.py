@@ -44,7 +44,7 @@ def _promote(activity_id: int, slot_id: int | None, actor_id: int | None) -> int
             if full.counter == "quota":
                 continue
             return None
-        _send("promoted", row.user_id, row.locale, row.title, row.starts_at)
+        _send("promoted", row.user_id, row.locale, row.title, row.starts_at, activity_id=activity_id)
         return row.id
     return None
 
@@ -134,7 +134,7 @@ def promote(registration_id: int, actor: User) -> Registration:
         except ActivityFull as full:
             raise ActivityFull(_l("No place is free. Raise the number of places or cancel a registration "
                                   "first."), counter=full.counter) from None
-        _send("promoted", row.user_id, row.locale, row.title, row.starts_at)
+        _send("promoted", row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id)
 
     _in_write_transaction(tx)
     return db.session.get(Registration, registration_id)
