@@ -353,6 +353,9 @@ def test_an_imported_worker_logs_in_with_a_code_and_may_then_set_a_password(tree
     assert response.status_code == 302
     account = user("13700000201")
     assert account.activated and account.is_active and account.password_hash is None
+    # The union made the account: its worker accepts the privacy notice first (tests/accounts/test_privacy_consent.py).
+    assert client.get("/account/profile").location == "/account/privacy/accept?next=/account/profile"
+    assert client.post("/account/privacy/accept", data={"accept_privacy": "y"}).status_code == 302
     profile = client.get("/account/profile").get_data(as_text=True)
     assert "Set a password" in profile  # offered on the account page
 

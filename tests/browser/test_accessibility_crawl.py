@@ -57,6 +57,8 @@ NOT_PAGES = {
     "contests.image": "a photo (image/jpeg)",
     "contests.thumbnail": "a photo (image/jpeg)",
     "accounts.activate": "a redirect to the code login (the address in SMS sent before)",
+    "accounts.accept_privacy": "a redirect for the crawl's accounts (they accepted the notice); the page itself is "
+                               "the shared form macros, shown in tests/accounts/test_privacy_consent.py",
     "accounts.export_json": "a JSON download",
     "accounts.export_xlsx": "an XLSX download",
     "admin.import_example": "a CSV download",

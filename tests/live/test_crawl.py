@@ -38,7 +38,7 @@ ROUTES = {
     "static": lambda ids: [{"filename": "css/app.css"}, {"filename": "js/checkin-offline.js"}],
     "api-docs.openapi_json": None, "api-docs.openapi_swagger_ui": None, "metrics": None,
     "accounts.activate": None, "accounts.delete_account": None, "accounts.login": None,
-    "accounts.code_login": None, "accounts.reset_password": None,
+    "accounts.code_login": None, "accounts.reset_password": None, "accounts.accept_privacy": None,
     "accounts.change_password": None, "accounts.privacy": None, "accounts.profile": None,
     "accounts.signup": None, "accounts.export_json": None, "accounts.export_xlsx": None,
     "activities.catalogue": None,

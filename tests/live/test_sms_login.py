@@ -54,6 +54,12 @@ def test_a_walk_in_logs_in_with_a_code_and_sets_a_password(gunicorn_server, guni
     code = server.sms_codes([mobile])[mobile]
     logged_in = phone.submit(form, {"mobile": mobile, "code": code})
     assert logged_in.status_code == 302 and logged_in.headers["Location"] == target
+    # The organiser made the account: the worker accepts the privacy notice before anything else.
+    held = phone.get(target)
+    assert held.status_code == 302 and held.headers["Location"].startswith("/account/privacy/accept")
+    accepted = phone.fill_and_post(held.headers["Location"], {"accept_privacy": "y"}, action="/account/privacy/accept")
+    assert accepted.status_code == 302 and accepted.headers["Location"] == target
+    assert world.db.scalar('SELECT privacy_version FROM "user" WHERE mobile = :m', m=mobile)
     account = phone.get("/account/profile")
     assert account.status_code == 200 and "设置密码" in account.text
 

@@ -187,6 +187,12 @@ class TokenForm(BaseForm):
     submit = SubmitField(_l("Create token"))
 
 
+class AcceptPrivacyForm(BaseForm):
+    accept_privacy = BooleanField(_l("I have read and accept the privacy notice."))
+    next = HiddenField()
+    submit = SubmitField(_l("Continue"))
+
+
 class EmptyForm(BaseForm):
     """A form with nothing but the CSRF token, for one-button actions."""
 

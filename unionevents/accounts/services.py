@@ -140,6 +140,22 @@ def signup_errors(*, mobile: str, name: str, password: str, union_id: int | None
     return errors
 
 
+def needs_privacy_consent(user: User) -> bool:
+    """Has this worker still to accept the privacy notice themselves?  An account made on a worker's
+    behalf (walk-in, import, enrolment) carries no consent: the organiser cannot give it for them
+    (PIPL), so its worker accepts the notice before anything else once they log in."""
+    return user.privacy_version is None and user.created_by_id is not None
+
+
+def accept_privacy_notice(user: User) -> None:
+    """The worker accepts the current privacy notice (audited, with its version)."""
+    version = current_app.config["PRIVACY_NOTICE_VERSION"]
+    with write_transaction():
+        user.privacy_version = version
+        user.privacy_accepted_at = now()
+        log_action(user.id, "user.accept_privacy", user, version=version)
+
+
 def set_first_password(user: User, new: str) -> None:
     """A worker who logs in with codes (their union made the account) sets a password.  Nothing was
     compromised, so nothing is revoked; the password form (change_password) is for changing one."""

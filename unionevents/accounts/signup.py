@@ -12,7 +12,8 @@ from ..core.db import write_transaction
 from ..core.errors import Conflict, ValidationFailed
 from .codes import verify_signup
 from .models import Occupation, User
-from .services import MSG_MOBILE_TAKEN, _chosen_union, create_user, signup_errors
+from .services import (MSG_MOBILE_TAKEN, _chosen_union, accept_privacy_notice, create_user, needs_privacy_consent,
+                       signup_errors)
 
 
 def register_worker(*, mobile: str, name: str, password: str, union_id: int | None,
@@ -24,7 +25,8 @@ def register_worker(*, mobile: str, name: str, password: str, union_id: int | No
     Every field is checked before the code is used (a typo elsewhere does not burn it).  Returns
     ``(user, True)`` for a new account.  When the proven number already has an account (a walk-in or
     an imported worker signing up), that account is returned as ``(user, False)`` -- its owner just
-    proved the number, exactly as a code login does -- and nothing else changes.
+    proved the number, exactly as a code login does -- and nothing else changes but the privacy notice
+    they accepted on the form.
     """
     errors = signup_errors(mobile=mobile, name=name, password=password, union_id=union_id,
                            member_card_no=member_card_no, accept_privacy=accept_privacy)
@@ -34,6 +36,8 @@ def register_worker(*, mobile: str, name: str, password: str, union_id: int | No
         raise ValidationFailed(errors)
     existing = verify_signup(mobile, code)
     if existing is not None:
+        if needs_privacy_consent(existing):
+            accept_privacy_notice(existing)  # they ticked the notice on this form
         return existing, False
     union = _chosen_union(union_id)
     try:

@@ -20,7 +20,7 @@ from ..unions.services import tree_choices
 from . import codes, services, throttle
 from . import signup as signup_service
 from . import privacy as personal_data  # not `privacy`: that name is the notice page's view
-from .forms import (ChangePasswordForm, CodeLoginForm, DeleteAccountForm, EmptyForm, LoginForm, ProfileForm,
+from .forms import (AcceptPrivacyForm, ChangePasswordForm, CodeLoginForm, DeleteAccountForm, EmptyForm, LoginForm, ProfileForm,
                     ResetPasswordForm, SetPasswordForm, SignupForm, TokenForm)
 from .models import CodePurpose, Occupation, User
 
@@ -269,6 +269,43 @@ def logout():
 @public
 def privacy():
     return render_template("accounts/privacy.html", version=current_app.config["PRIVACY_NOTICE_VERSION"])
+
+
+#: Pages a worker who has not yet accepted the privacy notice may still open: the notice, the form to
+#: accept it, logging out, switching language, and what is not a page.
+CONSENT_FREE = {"accounts.accept_privacy", "accounts.privacy", "accounts.logout", "main.set_language",
+                "main.healthz", "metrics", "static", "phone.service_worker"}
+
+
+@bp.before_app_request
+def require_privacy_consent():
+    """An account made on a worker's behalf: its worker accepts the notice before anything else."""
+    if request.path.startswith("/api/") or request.endpoint in CONSENT_FREE:
+        return None
+    if not current_user.is_authenticated or not services.needs_privacy_consent(current_user):
+        return None
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("accounts.accept_privacy", next=target))
+
+
+@bp.route("/privacy/accept", methods=["GET", "POST"])
+@login_required
+def accept_privacy():
+    """Accept the privacy notice (the first login of an account the union made), then go on."""
+    form = AcceptPrivacyForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")[:500]
+    if not services.needs_privacy_consent(current_user):
+        return redirect(_next_target(form))
+    if form.validate_on_submit():
+        if form.accept_privacy.data:
+            services.accept_privacy_notice(current_actor())
+            flash(_("Thank you. You can now use your account."), "success")
+            return redirect(_next_target(form))
+        form.accept_privacy.errors.append(_("Please read and accept the privacy notice."))
+    return render_template("accounts/accept_privacy.html", form=form,
+                           version=current_app.config["PRIVACY_NOTICE_VERSION"]), \
+        (422 if form.is_submitted() else 200)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
