@@ -82,19 +82,22 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple]:
         workbook.close()
 
 
-def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
-    """(row number, text cells) for every row of the file (the first sheet of a workbook), counting
-    from 1 as a spreadsheet does; blank rows left out.
-
-    The kind is chosen by the file name's extension, or by the content when it has none."""
+def raw_rows(data: bytes, filename: str) -> Iterator:
+    """The rows of the file's first sheet as stored (pass each cell through ``cell_text``), blank rows
+    included.  The kind is chosen by the file name's extension, or by the content when it has none.
+    Raises ``TableError`` for a file that is neither, or cannot be read (perhaps while iterating)."""
     name = (filename or "").lower()
     if name.endswith(".xlsx") or (not name.endswith((".csv", ".txt")) and data[:4] == b"PK\x03\x04"):
-        raw = _xlsx_rows(data)
-    elif name.endswith((".csv", ".txt")) or "." not in name.rsplit("/", 1)[-1]:
-        raw = _csv_rows(data)
-    else:
-        raise TableError(MSG_NOT_A_TABLE)
-    for number, row in enumerate(raw, start=1):
+        return _xlsx_rows(data)
+    if name.endswith((".csv", ".txt")) or "." not in name.rsplit("/", 1)[-1]:
+        return _csv_rows(data)
+    raise TableError(MSG_NOT_A_TABLE)
+
+
+def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, text cells) for every row of the file (the first sheet of a workbook), counting
+    from 1 as a spreadsheet does; blank rows left out."""
+    for number, row in enumerate(raw_rows(data, filename), start=1):
         cells = [cell_text(value) for value in row]
         if any(cells):
             yield number, cells
