@@ -200,12 +200,13 @@ def _init_extensions(app: Flask) -> None:
     from . import models  # noqa: F401
 
     with app.app_context():
-        from .core.db import configure_engine, install_idle_ping
+        from .core.db import configure_engine, install_deferred_writes, install_idle_ping
         from .core.files import keep_sqlite_file_private
 
         keep_sqlite_file_private(db.engine)  # first: before the pragmas create the -wal file
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_SYNCHRONOUS"])
         install_idle_ping(db.engine, app.config["DB_PING_AFTER_IDLE_SECONDS"])
+    install_deferred_writes(app)
 
 
 def _hand_domains_to_core(app: Flask) -> None:

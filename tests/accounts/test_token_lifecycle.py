@@ -2,6 +2,7 @@
 account page lists each (created, expires, last used) with a revoke button."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from unionevents.accounts import services
 from unionevents.accounts.models import ApiToken
+from unionevents.core import db as core_db
 from unionevents.core.timeutil import now
 from unionevents.extensions import db
 
@@ -103,6 +105,43 @@ def test_last_use_is_recorded_at_most_once_an_hour(api, worker, frozen_time):
     assert the_token(worker).last_used_at == start + timedelta(hours=3)
 
 
+def test_a_sign_up_stamps_the_token_in_its_own_write_transaction(api, worker, make, frozen_time):
+    """The last-use stamp rides along with the sign-up's write: one COMMIT, not a second write
+    transaction (on SQLite a second turn at the write lock for every rider in a rush)."""
+    from sqlalchemy import event
+
+    activity = make.activity(capacity=5)
+    db.session.commit()
+    start = now().replace(microsecond=0)
+    frozen_time(start)
+    raw = api_token(api, worker.mobile)
+    frozen_time(start + timedelta(hours=3))
+    seen: list[str] = []
+
+    def statement(_conn, _cursor, sql, *_args):
+        write = re.match(r'\s*(INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)', sql, re.IGNORECASE)
+        if write:
+            seen.append(f"{write.group(1).split()[0].upper()} {write.group(2)}")
+
+    def committed(_conn):
+        seen.append("COMMIT")
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", committed)
+    try:
+        response = api.post(f"/api/v1/activities/{activity.id}/registrations", json={}, headers=bearer(raw))
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", committed)
+    assert response.status_code == 201, response.json
+    insert = seen.index("INSERT registration")
+    stamp = seen.index("UPDATE api_token")
+    assert insert < stamp and "COMMIT" not in seen[insert:stamp], seen
+    assert seen.count("UPDATE api_token") == 1
+    assert the_token(worker).last_used_at == start + timedelta(hours=3)
+
+
 def test_a_busy_database_does_not_fail_a_request_over_the_last_use_stamp(api, worker, frozen_time,
                                                                            monkeypatch):
     """The stamp is bookkeeping: 'database is locked' while writing it leaves the request answered."""
@@ -119,7 +158,7 @@ def test_a_busy_database_does_not_fail_a_request_over_the_last_use_stamp(api, wo
         raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
         yield  # pragma: no cover
 
-    monkeypatch.setattr(services, "write_transaction", locked)
+    monkeypatch.setattr(core_db, "write_transaction", locked)
     frozen_time(start + timedelta(hours=3))
     response = api.get("/api/v1/me", headers=bearer(raw))
     assert response.status_code == 200 and response.json["name"] == worker.name

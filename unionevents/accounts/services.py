@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import re
 import secrets
 from datetime import timedelta
@@ -11,19 +10,17 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import lazyload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..core.audit import log_action
-from ..core.db import MAX_ID, write_transaction
+from ..core.db import MAX_ID, defer_write, write_transaction
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.timeutil import now
 from ..extensions import db
 from ..unions.models import UnionNode
 from .models import ACTIVITY_SCOPED_ROLES, ApiToken, Occupation, Role, RoleGrant, User
 
-log = logging.getLogger(__name__)
 
 MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits only: \d also matches ١٢٣ and １２３
 PASSWORD_MIN_LENGTH = 8
@@ -320,20 +317,11 @@ def _token_owner_statement():
 
 
 def _record_use(token_id: int, at) -> None:
-    """Stamp the token's last use in a short write of its own, at the start of the request (before the
-    view's reads), keeping the loaded user: one UPDATE per token per hour at most."""
-    session = db.session()
-    keep, session.expire_on_commit = session.expire_on_commit, False
-    try:
-        with write_transaction():
-            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=at)
-                            .execution_options(synchronize_session=False))
-    except OperationalError:
-        # Best effort: a busy database ("database is locked" on SQLite in a rush) must not turn the
-        # request itself into a 500 for a bookkeeping stamp; the next use an hour on tries again.
-        log.info("token %s: last use not recorded (database busy)", token_id, exc_info=True)
-    finally:
-        session.expire_on_commit = keep
+    """Stamp the token's last use along with the request's own write (a sign-up's transaction), or
+    at the end of a request that writes nothing: one UPDATE per token per hour at most, never a
+    second write transaction in a request that already makes one."""
+    defer_write(f"token-use:{token_id}", update(ApiToken).where(ApiToken.id == token_id)
+                .values(last_used_at=at).execution_options(synchronize_session=False))
 
 
 def revoke_all_tokens(user_id: int) -> int:

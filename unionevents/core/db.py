@@ -152,10 +152,56 @@ def write_transaction() -> Iterator[None]:
     # transaction the request's reads opened: a BEGIN and a COMMIT (two round trips) fewer.
     try:
         yield
+        pending = _deferred_writes()
+        for statement in pending.values():
+            session.execute(statement)
         session.commit()
+        pending.clear()
     except BaseException:
         session.rollback()
         raise
+
+
+# --- Bookkeeping writes that ride along -------------------------------------------------------------
+# A stamp such as an API token's last use is worth a row write but not a write transaction of its
+# own: on SQLite that is a second BEGIN IMMEDIATE and fsync per request, and in a sign-up rush a
+# second turn at the one write lock.  So it is queued for the request's own write transaction and
+# only written alone, at the end of the request, when the request wrote nothing.
+
+_DEFERRED = "unionevents_deferred_writes"
+
+
+def _deferred_writes() -> dict:
+    return g.setdefault(_DEFERRED, {}) if has_request_context() else {}
+
+
+def defer_write(key: str, statement) -> None:
+    """Write ``statement`` (an idempotent, best-effort UPDATE) with the request's next write
+    transaction, or at the end of the request if it makes none; queued once per ``key``.  Outside
+    a request it is written at once."""
+    if has_request_context():
+        _deferred_writes()[key] = statement
+        return
+    with write_transaction():
+        db.session.execute(statement)
+
+
+def _write_what_was_deferred(_error=None) -> None:
+    pending = g.pop(_DEFERRED, None)
+    if not pending:
+        return
+    try:
+        with write_transaction():
+            for statement in pending.values():
+                db.session.execute(statement)
+    except Exception:
+        # Bookkeeping: a busy database ("database is locked" in a rush) or a lost connection must
+        # not fail a request that has already been answered; the next request tries again.
+        log.info("deferred bookkeeping writes not made: %s", ", ".join(pending), exc_info=True)
+
+
+def install_deferred_writes(app) -> None:
+    app.teardown_request(_write_what_was_deferred)
 
 
 def testing_flag(name: str, default=None):
