@@ -320,8 +320,13 @@ def _record_use(token_id: int, at) -> None:
     """Stamp the token's last use along with the request's own write (a sign-up's transaction), or
     at the end of a request that writes nothing: one UPDATE per token per hour at most, never a
     second write transaction in a request that already makes one."""
-    defer_write(f"token-use:{token_id}", update(ApiToken).where(ApiToken.id == token_id)
-                .values(last_used_at=at).execution_options(synchronize_session=False))
+    defer_write(f"token-use:{token_id}", _token_use_statement(), {"token_id": token_id, "at": at})
+
+
+@functools.cache
+def _token_use_statement():
+    return (update(ApiToken).where(ApiToken.id == bindparam("token_id")).values(last_used_at=bindparam("at"))
+            .execution_options(synchronize_session=False))
 
 
 def revoke_all_tokens(user_id: int) -> int:

@@ -153,8 +153,8 @@ def write_transaction() -> Iterator[None]:
     try:
         yield
         pending = _deferred_writes()
-        for statement in pending.values():
-            session.execute(statement)
+        for statement, params in pending.values():
+            session.execute(statement, params)
         session.commit()
         pending.clear()
     except BaseException:
@@ -175,15 +175,15 @@ def _deferred_writes() -> dict:
     return g.setdefault(_DEFERRED, {}) if has_request_context() else {}
 
 
-def defer_write(key: str, statement) -> None:
-    """Write ``statement`` (an idempotent, best-effort UPDATE) with the request's next write
-    transaction, or at the end of the request if it makes none; queued once per ``key``.  Outside
-    a request it is written at once."""
+def defer_write(key: str, statement, params: dict | None = None) -> None:
+    """Write ``statement`` with ``params`` (an idempotent, best-effort UPDATE) with the request's next
+    write transaction, or at the end of the request if it makes none; queued once per ``key``.
+    Outside a request it is written at once."""
     if has_request_context():
-        _deferred_writes()[key] = statement
+        _deferred_writes()[key] = (statement, params)
         return
     with write_transaction():
-        db.session.execute(statement)
+        db.session.execute(statement, params)
 
 
 def _write_what_was_deferred(_error=None) -> None:
@@ -192,8 +192,8 @@ def _write_what_was_deferred(_error=None) -> None:
         return
     try:
         with write_transaction():
-            for statement in pending.values():
-                db.session.execute(statement)
+            for statement, params in pending.values():
+                db.session.execute(statement, params)
     except Exception:
         # Bookkeeping: a busy database ("database is locked" in a rush) or a lost connection must
         # not fail a request that has already been answered; the next request tries again.
