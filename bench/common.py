@@ -149,7 +149,9 @@ def add_server_options(parser: argparse.ArgumentParser, *, workers: int = 4, wor
 
 
 def product_env(url: str, secret_key: str) -> dict:
-    return {"DATABASE_URL": url, "SECRET_KEY": secret_key, "UNIONEVENTS_ENV": "development"}
+    # Server-Timing on: the load client splits each request's latency into phases (core/timing.py).
+    return {"DATABASE_URL": url, "SECRET_KEY": secret_key, "UNIONEVENTS_ENV": "development",
+            "UNIONEVENTS_SERVER_TIMING": "1"}
 
 
 @dataclass

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common import (HOST, CpuSnapshot, Server, add_server_options, bench_database_name, cpu_split,
@@ -114,6 +114,8 @@ class LoadResult:
     sent: int
     samples: list[str]
     cpu: dict[str, float] | None = None  # CPU seconds by process group during the load (cpu_split)
+    #: (latency ms, the response's Server-Timing phases) of each answered request, when it sent them
+    timings: list[tuple[float, dict[str, float]]] = field(default_factory=list)
 
     @property
     def ok(self) -> int:
@@ -145,11 +147,16 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
     start_gate = threading.Barrier(concurrency + 1)
     deadline = [0.0]
 
-    def record(status: str, latency: float | None, sample: str | None = None) -> None:
+    timings: list[tuple[float, dict[str, float]]] = []
+
+    def record(status: str, latency: float | None, sample: str | None = None,
+               server_timing: str | None = None) -> None:
         with lock:
             statuses[status] = statuses.get(status, 0) + 1
             if latency is not None:
                 latencies.append(latency)
+                if server_timing:
+                    timings.append((latency, parse_server_timing(server_timing)))
             if sample and len(samples) < 5:
                 samples.append(sample)
 
@@ -169,7 +176,7 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
                 payload = response.read()
                 latency = (time.perf_counter() - started) * 1000
                 sample = None if response.status == 201 else f"{response.status} {payload[:200]!r}"
-                record(str(response.status), latency, sample)
+                record(str(response.status), latency, sample, response.getheader("Server-Timing"))
                 if response.will_close:
                     conn.close()
             except (OSError, http.client.HTTPException) as error:
@@ -188,7 +195,47 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
         thread.join(timeout=time_limit + 60)
     wall = time.perf_counter() - began
     sent = sum(statuses.values())
-    return LoadResult(latencies, statuses, wall, sent, samples)
+    return LoadResult(latencies, statuses, wall, sent, samples, timings=timings)
+
+
+def parse_server_timing(header: str) -> dict[str, float]:
+    phases = {}
+    for part in header.split(","):
+        name, _, rest = part.strip().partition(";")
+        if rest.startswith("dur="):
+            phases[name] = float(rest[4:])
+    return phases
+
+
+#: The phases a sign-up reports (core/timing.py), in the order they happen; "outside" is the latency
+#: the client saw minus the app's own time (connecting, waiting in gunicorn's queue, the network).
+PHASES = ("outside", "auth", "lock_wait", "write", "commit", "rest")
+
+
+def phase_split(timings: list[tuple[float, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Mean ms of each phase over all requests and over the slowest 1 % (where p99 comes from)."""
+    def split(latency: float, phases: dict[str, float]) -> dict[str, float]:
+        app = phases.get("app", 0.0)
+        known = sum(phases.get(name, 0.0) for name in ("auth", "lock_wait", "write", "commit"))
+        return {"outside": max(latency - app, 0.0), **{name: phases.get(name, 0.0) for name in
+                ("auth", "lock_wait", "write", "commit")}, "rest": max(app - known, 0.0)}
+
+    def mean(rows: list[dict[str, float]]) -> dict[str, float]:
+        return {name: round(sum(row[name] for row in rows) / len(rows), 1) for name in PHASES}
+
+    rows = [split(latency, phases) for latency, phases in sorted(timings, key=lambda t: t[0])]
+    tail = rows[-max(1, len(rows) // 100):]
+    return {"all": mean(rows), "slowest 1 %": mean(tail)}
+
+
+def describe_phases(result: LoadResult) -> str | None:
+    if not result.timings:
+        return None
+    split = phase_split(result.timings)
+    lines = [f"{'':9} where the time goes (mean ms): " + " · ".join(PHASES)]
+    for group, phases in split.items():
+        lines.append(f"{'':9}   {group:12} " + " · ".join(f"{phases[name]:.1f}" for name in PHASES))
+    return "\n".join(lines)
 
 
 # --- Report ------------------------------------------------------------------------------------------
@@ -258,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["product"] = fire_measured(server, f"/api/v1/activities/{activity_id}/registrations",
                                                    tokens, opts.concurrency, opts.time_limit)
             print(describe("product", results["product"]), flush=True)
+            phases = describe_phases(results["product"])
+            if phases:
+                print(phases, flush=True)
 
         failures = []
         for name, result in results.items():
@@ -295,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                 "p95_ms": round(result.percentile(95), 1), "p99_ms": round(result.percentile(99), 1),
                 "errors": result.errors,
                 **({f"cpu_{group}_ms_per_signup": round(result.cpu[group] * 1000 / max(result.ok, 1), 2)
-                    for group in ("app", "database", "client")} if result.cpu else {})}.items()},
+                    for group in ("app", "database", "client")} if result.cpu else {}),
+                **({"phases_ms": phase_split(result.timings)} if result.timings else {})}.items()},
         }, ensure_ascii=False))
         for failure in failures:
             print(f"MISSED: {failure}")

@@ -58,6 +58,12 @@ class Config:
     # A write transaction holding SQLite's write lock this long is logged as a warning: every other
     # writer waited for it.  (Each request's longest hold is in its log line as write_lock_ms.)
     SQLITE_WRITE_LOCK_WARN_MS = 1000
+    # Writers take turns at a file lock before BEGIN IMMEDIATE instead of SQLite's sleep-and-retry
+    # (core/sqlite_turnstile.py): the rush's slowest sign-ups no longer wait a second for the lock.
+    SQLITE_WRITER_TURNSTILE = True
+    # Answer each request's phases (auth, lock_wait, write, commit, app) in a Server-Timing header:
+    # the benchmarks turn it on; off by default, as it tells clients about the server's internals.
+    SERVER_TIMING = False
 
     BABEL_DEFAULT_LOCALE = "zh_Hans"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -188,3 +188,36 @@ def test_a_long_hold_is_logged_as_a_warning(app, client, make, caplog, monkeypat
     # writes (made outside any request) may pass 30 ms too, so they are not counted here.
     (warning,) = [w for w in warnings if (getattr(w, "path", None) or "").startswith("/api/v1/")]
     assert warning.path.startswith("/api/v1/activities/")
+
+
+# --- Where a request's time went (the rush's per-phase timings read these) ------------------------
+
+def _timing(header: str) -> dict[str, float]:
+    return {name: float(dur.split("=", 1)[1]) for name, dur in
+            (part.strip().split(";", 1) for part in header.split(","))}
+
+
+def test_a_sign_up_says_where_its_time_went_when_server_timing_is_on(app, client, make, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="unionevents")
+    monkeypatch.setitem(app.config, "SERVER_TIMING", True)
+    make.tree()
+    worker = make.user("王师傅", union="玉泉营商场工会")
+    activity_id = make.activity(capacity=5).id
+    monkeypatch.setitem(app.config, "TESTING_RACE_DELAY", 0.05)  # slept inside the sign-up's transaction
+    response = client.post(f"/api/v1/activities/{activity_id}/registrations", json={}, headers=bearer(worker))
+    assert response.status_code == 201
+    timing = _timing(response.headers["Server-Timing"])
+    assert {"auth", "write", "commit", "app"} <= set(timing)
+    assert ("lock_wait" in timing) == is_sqlite()  # only SQLite has one write lock to wait for
+    assert timing["write"] >= 50  # the pause inside the transaction is counted as writing
+    assert timing["app"] >= timing["auth"] + timing["write"] + timing["commit"]
+    (signup,) = _access_records(caplog)
+    assert signup.phases_ms["write"] == timing["write"]
+
+
+def test_server_timing_is_off_by_default_and_a_read_has_no_write_phases(client, caplog):
+    caplog.set_level(logging.INFO, logger="unionevents")
+    response = client.get("/healthz")
+    assert "Server-Timing" not in response.headers
+    (healthz,) = _access_records(caplog)
+    assert not hasattr(healthz, "phases_ms")

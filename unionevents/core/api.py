@@ -21,6 +21,7 @@ from ..extensions import api, csrf, login_manager
 from . import api_fields as fields
 from .errors import DomainError
 from .permissions import ACCESS_ATTR
+from .timing import phase
 
 BEARER = "Bearer "
 
@@ -196,7 +197,9 @@ def _api_user_from_bearer_token_only() -> None:
     (and ``current_user``) mean "the token's owner" for API views.
     """
     if request.path.startswith("/api/"):
-        login_manager._update_request_context_with_user(current_api_user())
+        with phase("auth"):
+            user = current_api_user()
+        login_manager._update_request_context_with_user(user)
 
 
 def init_api(app: Flask) -> None:

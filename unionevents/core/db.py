@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Iterator
 
 from flask import current_app, g, has_app_context, has_request_context, request
@@ -23,6 +23,9 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
 from ..extensions import db
+from .files import sqlite_file
+from .sqlite_turnstile import turnstile
+from .timing import phase
 
 IMMEDIATE_OPTION = "unionevents_immediate"
 
@@ -144,22 +147,36 @@ def write_transaction() -> Iterator[None]:
     with it.  Objects loaded before stay usable: they are refreshed on next access.
     """
     session = db.session()  # the real Session: scoped_session does not proxy in_transaction()
-    if is_sqlite():
-        if session.in_transaction():
-            session.commit()  # end the read snapshot; nothing pending to lose in a read
-        session.connection(execution_options={IMMEDIATE_OPTION: True})
-    # PostgreSQL: READ COMMITTED reads afresh at every statement, so the writes go on in the
-    # transaction the request's reads opened: a BEGIN and a COMMIT (two round trips) fewer.
-    try:
-        yield
-        pending = _deferred_writes()
-        for statement, params in pending.values():
-            session.execute(statement, params)
-        session.commit()
-        pending.clear()
-    except BaseException:
-        session.rollback()
-        raise
+    with ExitStack() as turn:
+        if is_sqlite():
+            if session.in_transaction():
+                session.commit()  # end the read snapshot; nothing pending to lose in a read
+            with phase("lock_wait"):  # BEGIN IMMEDIATE waits here for the one write lock
+                _take_turn(turn)
+                session.connection(execution_options={IMMEDIATE_OPTION: True})
+        # PostgreSQL: READ COMMITTED reads afresh at every statement, so the writes go on in the
+        # transaction the request's reads opened: a BEGIN and a COMMIT (two round trips) fewer.
+        try:
+            with phase("write"):  # PostgreSQL: includes waiting for row locks (the activity's counter)
+                yield
+                pending = _deferred_writes()
+                for statement, params in pending.values():
+                    session.execute(statement, params)
+            with phase("commit"):
+                session.commit()
+            pending.clear()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _take_turn(turn: ExitStack) -> None:
+    """Queue at the database file's turnstile (core/sqlite_turnstile.py), held until the commit."""
+    if not current_app.config.get("SQLITE_WRITER_TURNSTILE", True):
+        return
+    path = sqlite_file(db.engine)
+    if path is not None:
+        turn.enter_context(turnstile(path).turn(current_app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000))
 
 
 # --- Bookkeeping writes that ride along -------------------------------------------------------------

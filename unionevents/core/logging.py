@@ -7,7 +7,9 @@ import re
 import time
 import uuid
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
+
+from .timing import request_phases, server_timing
 
 access_log = logging.getLogger("unionevents.request")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -95,12 +97,17 @@ def configure_request_logging(app: Flask) -> None:
     def _log_request(response):
         started = g.get("request_started")
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        phases = request_phases()
+        if current_app.config.get("SERVER_TIMING"):
+            response.headers["Server-Timing"] = server_timing(phases, _elapsed_ms(started))
         # Paths only, never query strings: they may hold search terms with personal data.
         fields = {
             "request_id": g.get("request_id"), "method": request.method, "path": request.path,
             "status": response.status_code,
             # SQLite only: the longest the request held the database's write lock.
             **({"write_lock_ms": g.write_lock_ms} if "write_lock_ms" in g else {}),
+            # Where the time went (auth, lock_wait, write, commit): see core/timing.py.
+            **({"phases_ms": phases} if phases else {}),
         }
         if response.is_streamed:
             # The body is produced after this hook (a CSV export, a file): log when it has been sent,
