@@ -47,6 +47,10 @@ class Config:
     DB_MAX_OVERFLOW: int | None = None
     DB_POOL_TIMEOUT: int | None = None
     DB_PING_AFTER_IDLE_SECONDS = 10.0
+    # The app reaches PostgreSQL through a pooler in transaction mode (PgBouncer pool_mode=transaction):
+    # psycopg then prepares no server-side statements (prepare_threshold=None), since consecutive
+    # transactions may run on different server connections (docs/deploy.md §3a).
+    DB_TRANSACTION_POOLER = False
     # A database outage is answered 503 with this Retry-After (seconds); core.errors logs it once a minute.
     DB_OUTAGE_RETRY_AFTER = 30
     DB_CONNECT_TIMEOUT = 5  # seconds for a new PostgreSQL connection (libpq connect_timeout)
