@@ -7,7 +7,7 @@ PORT ?= 5000
 PYTEST_WORKERS ?= auto
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite lint audit bench babel translations migrate seed browser-deps clean
+.PHONY: run test test-sqlite lint audit ops-deps bench babel translations migrate seed browser-deps clean
 
 # The venv is rebuilt whenever a requirements file changes.
 $(VENV)/.runtime: requirements.txt
@@ -36,6 +36,10 @@ run: translations seed
 browser-deps:
 	scripts/ensure-browser.sh
 
+# nginx, pgbouncer, systemd-analyze, openssl for tests/deploy.
+ops-deps:
+	scripts/ensure-ops-tools.sh
+
 # Static checks, run first by `make test` (so by CI): ruff (rule set in pyproject.toml) and mypy
 # (gradual: see docs/code-health.md).
 lint: $(VENV)/.dev
@@ -57,7 +61,7 @@ audit: $(AUDIT_VENV)/.installed
 
 # Every test, in parallel, on SQLite — or on the database in TEST_DATABASE_URL when it is set.
 # --dist loadgroup: the live tier (tests/live) starts each real server in one pytest worker only.
-test: lint $(VENV)/.dev translations browser-deps
+test: lint $(VENV)/.dev translations browser-deps ops-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev translations
