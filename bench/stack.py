@@ -74,7 +74,9 @@ def nginx_main(prefix: Path, conf_dir: Path) -> str:
 def self_signed(tls_dir: Path) -> None:
     tls_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                    "/CN=localhost", "-keyout", str(tls_dir / "privkey.pem"), "-out", str(tls_dir / "fullchain.pem")],
+                    "/CN=localhost", "-addext", f"subjectAltName=DNS:localhost,IP:{HOST}",
+                    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=digitalSignature,keyCertSign",
+                    "-keyout", str(tls_dir / "privkey.pem"), "-out", str(tls_dir / "fullchain.pem")],
                    check=True, capture_output=True, timeout=60)
 
 
@@ -289,7 +291,9 @@ class Stack:
             self.stop_process(name)
 
     def ssl_context(self) -> ssl.SSLContext:
-        """The stack's certificate is self-signed for localhost: trust it, and only it."""
-        context = ssl.create_default_context(cafile=str(self.workdir / "nginx" / "tls" / "fullchain.pem"))
-        context.check_hostname = False
-        return context
+        """The stack's certificate is self-signed for 127.0.0.1: trust it, and only it."""
+        return ssl.create_default_context(cafile=str(self.cafile))
+
+    @property
+    def cafile(self) -> Path:
+        return self.workdir / "nginx" / "tls" / "fullchain.pem"
