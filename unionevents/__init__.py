@@ -53,6 +53,10 @@ def create_app(config: str | type | dict | None = None,
 
     install_compression(app)  # after_request hooks run last-registered first: bodies are final here
 
+    from .core.sentry import init_sentry
+
+    init_sentry(app)  # SENTRY_DSN set: errors reported, personal data scrubbed
+
     _register_cli(app)
     return app
 

@@ -186,6 +186,11 @@ class Config:
     CONTEST_MAX_IMAGES_PER_ENTRY = 4
     UPLOAD_FSYNC = True  # photos reach the disk before the entry is committed
 
+    # Error tracking (core/sentry.py): off unless a DSN is given; personal data is scrubbed before sending.
+    SENTRY_DSN: str | None = None
+    SENTRY_RELEASE: str | None = None
+    SENTRY_TRACES_SAMPLE_RATE = 0.0  # performance traces: 0 = none, 0.05 = one request in twenty
+
     # Test-only switches; ``create_app`` refuses them outside testing.
     TESTING_DISABLE_CAPACITY_GUARD = False
     TESTING_RACE_DELAY = 0.0
