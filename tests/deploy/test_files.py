@@ -146,6 +146,10 @@ def test_compose_app_settings_are_real_settings(compose):
     env = compose["services"]["app"]["environment"]
     assert env["UNIONEVENTS_ENV"] == "production" and env["PROXY_FIX_HOPS"] == "1"  # one nginx in front
     assert env["REDIS_URL"].startswith("redis://redis:")
+    # Migrations bypass PgBouncer; the app and worker go where DB_HOST says (db, or pgbouncer).
+    migrate = compose["services"]["migrate"]["environment"]
+    assert "@db:5432/" in migrate["DATABASE_URL"] and migrate["UNIONEVENTS_DB_TRANSACTION_POOLER"] == "0"
+    assert migrate["SECRET_KEY"] == env["SECRET_KEY"]
 
 
 def test_compose_ports_and_volumes_agree_with_the_image(compose, stages):
