@@ -57,5 +57,5 @@ VOLUME ["/srv/unionevents/app/instance/uploads"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-ENTRYPOINT ["deploy/docker-entrypoint.sh"]
+ENTRYPOINT ["/srv/unionevents/app/deploy/docker-entrypoint.sh"]
 CMD ["web"]

@@ -109,7 +109,7 @@ def test_the_healthcheck_and_entrypoint_match_gunicorn(stages):
     assert f"EXPOSE {port}" in [f"EXPOSE {e}" for e in _instructions(runtime, "EXPOSE")]
     health = " ".join(_instructions(runtime, "HEALTHCHECK"))
     assert f"http://127.0.0.1:{port}/healthz" in health
-    assert _instructions(runtime, "ENTRYPOINT") == ['["deploy/docker-entrypoint.sh"]']
+    assert _instructions(runtime, "ENTRYPOINT") == ['["/srv/unionevents/app/deploy/docker-entrypoint.sh"]']
     assert _instructions(runtime, "CMD") == ['["web"]']
     assert os.access(ENTRYPOINT, os.X_OK)
     env = " ".join(_instructions(runtime, "ENV"))
@@ -254,8 +254,10 @@ def _entrypoint(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(ENTRYPOINT), *args], env=base, capture_output=True, text=True, timeout=120)
 
 
-def test_entrypoint_is_posix_sh():
-    assert subprocess.run(["sh", "-n", str(ENTRYPOINT)], capture_output=True).returncode == 0
+def test_entrypoints_are_posix_sh():
+    for script in (ENTRYPOINT, ROOT / "deploy" / "pgbouncer" / "entrypoint.sh"):
+        assert os.access(script, os.X_OK), script
+        assert subprocess.run(["sh", "-n", str(script)], capture_output=True).returncode == 0, script
 
 
 def test_entrypoint_job_needs_a_command():
