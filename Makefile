@@ -7,7 +7,7 @@ PORT ?= 5000
 PYTEST_WORKERS ?= auto
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite bench babel translations migrate seed browser-deps clean
+.PHONY: run test test-sqlite lint audit ops-deps bench babel translations migrate seed browser-deps clean
 
 # The venv is rebuilt whenever a requirements file changes.
 $(VENV)/.runtime: requirements.txt
@@ -36,9 +36,32 @@ run: translations seed
 browser-deps:
 	scripts/ensure-browser.sh
 
+# nginx, pgbouncer, systemd-analyze, openssl for tests/deploy.
+ops-deps:
+	scripts/ensure-ops-tools.sh
+
+# Static checks, run first by `make test` (so by CI): ruff (rule set in pyproject.toml) and mypy
+# (gradual: see docs/code-health.md).
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Known vulnerabilities in the pinned requirements.  Needs the network (PyPI's JSON API): not part
+# of `make test`.  --strict fails when a package could not be looked up, so an offline run never
+# reads as a pass.
+AUDIT_VENV := .venv-audit
+$(AUDIT_VENV)/.installed: requirements-audit.txt
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install -q -r requirements-audit.txt
+	touch $@
+
+audit: $(AUDIT_VENV)/.installed
+	$(AUDIT_VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off \
+		-r requirements.txt -r requirements-dev.txt
+
 # Every test, in parallel, on SQLite — or on the database in TEST_DATABASE_URL when it is set.
 # --dist loadgroup: the live tier (tests/live) starts each real server in one pytest worker only.
-test: $(VENV)/.dev translations browser-deps
+test: lint $(VENV)/.dev translations browser-deps ops-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev translations
@@ -52,5 +75,5 @@ babel: $(VENV)/.runtime
 	$(BIN)/pybabel compile -d translations
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -133,11 +133,16 @@ class LoadResult:
         return self.ok / self.wall_s if self.wall_s else 0.0
 
 
-def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: float) -> LoadResult:
+def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: float,
+         connect=None) -> LoadResult:
     """POST ``path`` once per token from ``concurrency`` threads with keep-alive connections.
 
     Bounded: each token is used once, and no request starts after ``time_limit`` seconds.
+    ``connect``: makes a connection (default: plain HTTP to 127.0.0.1:``port``; bench/scaleout passes HTTPS).
     """
+    if connect is None:
+        def connect():
+            return http.client.HTTPConnection(HOST, port, timeout=30)
     body = b"{}"
     counter = itertools.count()
     lock = threading.Lock()
@@ -161,7 +166,7 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
                 samples.append(sample)
 
     def worker() -> None:
-        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        conn = connect()
         start_gate.wait()
         while True:
             index = next(counter)
@@ -182,7 +187,7 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
             except (OSError, http.client.HTTPException) as error:
                 record(type(error).__name__, None, repr(error))
                 conn.close()
-                conn = http.client.HTTPConnection(HOST, port, timeout=30)
+                conn = connect()
         conn.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]

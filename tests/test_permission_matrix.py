@@ -155,7 +155,7 @@ def test_protected_routes_deny_every_method_before_doing_anything(app, as_identi
     """Anonymous visitors are sent to log in (401 under /api/); workers get 403 from role routes."""
     client, headers = as_identity(identity)
     checked = 0
-    for rule, method, url, access in _all_methods(app):
+    for _rule, method, url, access in _all_methods(app):
         if expected_allowed(access, identity):
             continue
         response = client.open(url, method=method, headers=headers)

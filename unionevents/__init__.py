@@ -53,6 +53,10 @@ def create_app(config: str | type | dict | None = None,
 
     install_compression(app)  # after_request hooks run last-registered first: bodies are final here
 
+    from .core.sentry import init_sentry
+
+    init_sentry(app)  # SENTRY_DSN set: errors reported, personal data scrubbed
+
     _register_cli(app)
     return app
 
@@ -110,6 +114,8 @@ def _load_config(app: Flask, config) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         connect_args = dict(options.get("connect_args") or {})
         connect_args.setdefault("connect_timeout", app.config.get("DB_CONNECT_TIMEOUT", 5))
+        if app.config.get("DB_TRANSACTION_POOLER"):
+            connect_args["prepare_threshold"] = None  # no prepared statements behind PgBouncer 1.18
         for setting, option in (("DB_POOL_SIZE", "pool_size"), ("DB_MAX_OVERFLOW", "max_overflow"),
                                 ("DB_POOL_TIMEOUT", "pool_timeout")):
             if app.config.get(setting) is not None:

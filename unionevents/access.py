@@ -80,7 +80,7 @@ def _refuse(roles) -> NotAllowed:
 def require_any_role(*roles: Role, user=_CURRENT) -> User:
     """The person, if they hold one of ``roles`` somewhere (the API's version of ``role_required``)."""
     person = _who(user)
-    if not holds(person, roles):
+    if person is None or not holds(person, roles):
         raise NotAllowed(MSG_NOT_ORGANISER if set(roles) == {Role.ORGANISER} else MSG_FORBIDDEN)
     return person
 
@@ -153,7 +153,7 @@ def load_enrol_option(activity_id: int, unit_id: int):
     draft), 403 if the unit is outside the organiser's scope or may not enrol (with the reason)."""
     from .registrations.enrolment import load_option
 
-    return load_option(current_actor(), activity_id, unit_id)
+    return load_option(current_actor(), activity_id, unit_id)  # type: ignore[arg-type]  # organisers' route
 
 
 # --------------------------------------------------------------------------- forms and messages
@@ -179,7 +179,7 @@ def flash_error(error: DomainError) -> None:
 def apply_errors(form, error: DomainError, field_map: dict[str, str] | None = None) -> None:
     """Put a service's messages on the matching form fields; the rest become form-level errors."""
     if isinstance(error, ValidationFailed) and error.errors:
-        items = error.errors.items()
+        items = list(error.errors.items())
     else:
         items = [(error.field or "", [str(error.message)])]
     for key, messages in items:

@@ -47,6 +47,10 @@ class Config:
     DB_MAX_OVERFLOW: int | None = None
     DB_POOL_TIMEOUT: int | None = None
     DB_PING_AFTER_IDLE_SECONDS = 10.0
+    # The app reaches PostgreSQL through a pooler in transaction mode (PgBouncer pool_mode=transaction):
+    # psycopg then prepares no server-side statements (prepare_threshold=None), since consecutive
+    # transactions may run on different server connections (docs/deploy.md §3a).
+    DB_TRANSACTION_POOLER = False
     # A database outage is answered 503 with this Retry-After (seconds); core.errors logs it once a minute.
     DB_OUTAGE_RETRY_AFTER = 30
     DB_CONNECT_TIMEOUT = 5  # seconds for a new PostgreSQL connection (libpq connect_timeout)
@@ -187,6 +191,11 @@ class Config:
     CONTEST_MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard
     CONTEST_MAX_IMAGES_PER_ENTRY = 4
     UPLOAD_FSYNC = True  # photos reach the disk before the entry is committed
+
+    # Error tracking (core/sentry.py): off unless a DSN is given; personal data is scrubbed before sending.
+    SENTRY_DSN: str | None = None
+    SENTRY_RELEASE: str | None = None
+    SENTRY_TRACES_SAMPLE_RATE = 0.0  # performance traces: 0 = none, 0.05 = one request in twenty
 
     # Test-only switches; ``create_app`` refuses them outside testing.
     TESTING_DISABLE_CAPACITY_GUARD = False

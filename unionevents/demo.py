@@ -19,7 +19,7 @@ from .activities.services import add_question, add_slots, create_activity, set_u
 from .core.db import write_transaction
 from .core.timeutil import local_to_utc, now, utc_to_local
 from .extensions import db
-from .unions.models import NodeLevel
+from .unions.models import NodeLevel, UnionNode
 from .unions.services import get_or_create_node
 
 DEMO_PASSWORD = "demo1234"
@@ -106,7 +106,7 @@ def seed_demo() -> dict[str, int]:
 
 def _seed_unions_people_activities() -> tuple[Activity, Activity, dict[str, User]]:
     """The union tree, the people and their roles, the activities (written by the caller's transaction)."""
-    nodes = {}
+    nodes: dict[str | None, UnionNode] = {}
     for name, level, parent, district in NODES:
         nodes[name] = get_or_create_node(name, level, nodes.get(parent), district)
 

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: f6dea24e3d2e
-Revises: 
+Revises:
 Create Date: 2026-11-27 09:58:13.171037
 
 """

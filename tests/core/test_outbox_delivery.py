@@ -154,7 +154,7 @@ def test_a_message_with_no_address_goes_dead_at_once(app, at_noon, make):
     with write_transaction():
         message_id = enqueue(None, "test", "无地址")
         enqueue(user.id, "test", "有地址")
-    relay = Relay()
+    _relay = Relay()
     assert deliver_pending() == 1
     assert _message(message_id).state is S.DEAD
     assert _message(message_id).last_error == "no address for the recipient"

@@ -46,7 +46,7 @@ def test_every_get_answer_carries_the_security_headers(app, make, identity):
     if world.user:
         _login(client, world.user)
     problems, html_pages = [], 0
-    for rule, access, method, variants in _cells(app):
+    for rule, _access, method, variants in _cells(app):
         if method != "GET" or rule.rule == "/account/logout":
             continue
         args = _build_args(world, rule, variants, fresh=False)

@@ -143,7 +143,7 @@ class TestLedgerAndLibrary:
         services.record_donation(organiser, ready.id, wang.id, 1)
         services.record_donation(organiser, ready.id, liu.id, 4)
         ledger = services.ledger(ready.id)
-        assert [(l.name, l.donations, l.books, l.portions) for l in ledger.by_worker] == [
+        assert [(line.name, line.donations, line.books, line.portions) for line in ledger.by_worker] == [
             ("刘师傅", 2, 6, 5), ("王师傅", 1, 1, 1)]
         assert (ledger.books, ledger.portions, ledger.donors, ledger.stock) == (7, 6, 2, 14)
         assert services.totals_for_activities([ready.id, 424242]) == {

@@ -26,8 +26,8 @@ from .timing import phase
 BEARER = "Bearer "
 
 #: OpenAPI security requirements: token needed / token optional (anonymous allowed) / none.
-TOKEN_SECURITY = [{"bearerAuth": []}]
-OPTIONAL_TOKEN_SECURITY = [{}, {"bearerAuth": []}]
+TOKEN_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+OPTIONAL_TOKEN_SECURITY: list[dict[str, list[str]]] = [{}, {"bearerAuth": []}]
 NO_SECURITY: list = []
 
 

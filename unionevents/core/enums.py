@@ -10,7 +10,7 @@ class LabelledEnum(str, enum.Enum):
     """An enum whose members know their translated title (``__titles__`` maps value → lazy string)."""
 
     @property
-    def title(self) -> str:
+    def title(self) -> str:  # type: ignore[override]  # str.title() is shadowed on purpose
         titles = getattr(type(self), "__titles__", {})
         return str(titles.get(self.value, self.value))
 

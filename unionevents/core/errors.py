@@ -83,7 +83,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
         if wants_json():
-            extra = {"code": error.code}
+            extra: dict[str, object] = {"code": error.code}
             if isinstance(error, ValidationFailed):
                 extra["errors"] = error.errors
             if error.details:
@@ -112,8 +112,9 @@ def register_error_handlers(app: Flask) -> None:
             return json_error(422, message, code="validation_failed", errors=errors)
         if wants_json():
             response, code = json_error(status, message)
-            if status == 405 and error.valid_methods:
-                response.headers["Allow"] = ", ".join(error.valid_methods)
+            valid_methods = getattr(error, "valid_methods", None)  # set on MethodNotAllowed
+            if status == 405 and valid_methods:
+                response.headers["Allow"] = ", ".join(valid_methods)
             return response, code
         response = render_template("errors/error.html", status=status, message=message)
         return response, status

@@ -77,7 +77,8 @@ class BaseForm(FlaskForm):
             if extra:
                 own = tuple(unbound_field.kwargs.get("filters") or ())
                 options = dict(options, filters=(*extra, *own))
-            return super().bind_field(form, unbound_field, options)
+            # FlaskForm makes Meta a subclass of DefaultMeta, which has bind_field; mypy sees `object`.
+            return super().bind_field(form, unbound_field, options)  # type: ignore[misc]
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -92,7 +92,7 @@ def _refuse_nul_characters() -> None:
         if any(_has_nul(k) or _has_nul(v) for k, v in pairs):
             request.form = ImmutableMultiDict([(k.replace("\x00", ""), v.replace("\x00", ""))
                                                for k, v in pairs])
-    values = list(request.args.values())
+    values: list[object] = list(request.args.values())
     if request.method != "GET" and request.is_json:
         values.append(request.get_json(silent=True))  # nested at most MAX_JSON_DEPTH: checked above
     if any(_has_nul(v) for v in values):
@@ -172,7 +172,7 @@ def _refuse(status: int, message, *, code: str, errors: dict | None = None):
     from .errors import json_error, wants_json
 
     if wants_json() or request.is_json:
-        extra = {"code": code}
+        extra: dict[str, object] = {"code": code}
         if errors is not None:
             extra["errors"] = errors
         return json_error(status, message, **extra)

@@ -19,10 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
+from typing import cast
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, insert, select, text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, insert, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -143,7 +145,9 @@ def enqueue(user_id: int | None, kind: str, body: str, subject: str = "",
         "created_at": now(), "attempts": 0, "priority": int(priority), "address": address,
         "activity_id": activity_id, "state": OutboxState.QUEUED,
     })
-    return result.inserted_primary_key[0]
+    primary_key = cast(CursorResult, result).inserted_primary_key
+    assert primary_key is not None  # an INSERT always has one
+    return primary_key[0]
 
 
 _OUTBOX_INSERT = insert(OutboxMessage.__table__)

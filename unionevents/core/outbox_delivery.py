@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Callable
+from typing import Callable, cast
 
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..extensions import db
@@ -204,7 +205,7 @@ def _mark(message: Outgoing, error: Exception | None, settings: Settings, rand) 
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
-def _describe(error: Exception) -> str:
+def _describe(error: Exception | None) -> str:
     if isinstance(error, DeliveryError):
         return str(error)
     return f"{type(error).__name__}: {error}"
@@ -292,7 +293,7 @@ def retry(message_id: int) -> bool:
     "retry" button; the caller checks who may).  False when it was in neither state."""
     statement = (update(T).where(T.c.id == message_id, T.c.state.in_([S.FAILED, S.DEAD]))
                  .values({"state": S.QUEUED, "attempts": 0, "next_attempt_at": None, "lease_until": None}))
-    return (db.session.execute(statement).rowcount or 0) == 1
+    return (cast(CursorResult, db.session.execute(statement)).rowcount or 0) == 1
 
 
 def outbox_stats() -> dict[str, int]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, cast
 
 from flask import current_app
 from sqlalchemy import and_, delete, or_
+from sqlalchemy.engine import CursorResult
 
 from ..extensions import db
 from .audit import log_action
@@ -70,4 +71,4 @@ def purge_outbox(at: datetime) -> int:
         OutboxMessage.sent_at < cutoff,  # set when sent
         and_(OutboxMessage.state == OutboxState.DEAD, OutboxMessage.created_at < cutoff),
     )))
-    return result.rowcount or 0
+    return cast(CursorResult, result).rowcount or 0

@@ -44,6 +44,7 @@ LEGACY_NAMES: dict[str, tuple[str, ...]] = {
     "SIGNUP_RATE_LIMIT": ("SIGNUP_RATE_LIMIT",),
     "PASSWORD_HASH_METHOD": ("PASSWORD_HASH_METHOD",),
     "METRICS_TOKEN": ("METRICS_TOKEN",),
+    "SENTRY_DSN": ("SENTRY_DSN",),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -76,6 +77,12 @@ def _at_least(minimum: float) -> Callable[[object], str | None]:
     return check
 
 
+def _at_most(maximum: float) -> Callable[[object], str | None]:
+    def check(value) -> str | None:
+        return None if value is None or value <= maximum else f"at most {maximum:g}"
+    return check
+
+
 #: name → check returning what the value must be, or None when it is fine.  Numbers are never negative
 #: (every int and float setting); these add what a type cannot say.
 CHECKS: dict[str, Callable[[object], str | None]] = {
@@ -83,6 +90,7 @@ CHECKS: dict[str, Callable[[object], str | None]] = {
     "OUTBOX_RETENTION_DAYS": _at_least(1),
     "SMS_CODE_RETENTION_DAYS": _at_least(1),
     "DB_POOL_SIZE": _at_least(1),
+    "SENTRY_TRACES_SAMPLE_RATE": _at_most(1),
     "DB_POOL_TIMEOUT": _at_least(1),
     "API_TOKEN_LIFETIME_DAYS": _at_least(1),
     "SQLITE_SYNCHRONOUS": _one_of("OFF", "NORMAL", "FULL", "EXTRA"),

@@ -19,7 +19,7 @@ def _file_hash(path: str, mtime: float) -> str:
 
 def static_url(filename: str) -> str:
     """URL of a static file with its content hash, so it can be cached for a year."""
-    full = Path(current_app.static_folder) / filename
+    full = Path(current_app.static_folder or "static") / filename
     try:
         version = _file_hash(str(full), full.stat().st_mtime)
     except OSError:

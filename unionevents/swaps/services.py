@@ -387,7 +387,7 @@ def ledger(activity_id: int) -> Ledger:
         line.books += entry.books
         line.portions += entry.portions
     rule = get_rule(activity_id)
-    return Ledger(entries=entries, by_worker=sorted(lines.values(), key=lambda l: (l.name, l.user_id)),
+    return Ledger(entries=entries, by_worker=sorted(lines.values(), key=lambda line: (line.name, line.user_id)),
                   books=sum(e.books for e in entries), portions=sum(e.portions for e in entries),
                   donors=len(lines), stock=rule.stock if rule else None)
 
