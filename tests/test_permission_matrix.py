@@ -20,6 +20,9 @@ from unionevents.accounts.services import issue_token
 from unionevents.core.permissions import ACCESS_ATTR
 from tests.factories import check_in_at_the_door
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 EXEMPT_ENDPOINTS = {"static"}
 EXEMPT_PREFIXES = ("api-docs.",)  # flask-smorest's OpenAPI document
 
@@ -423,7 +426,7 @@ def _judged(world, activity_id: int, with_identity: bool) -> dict:
     panel = contests.judge_of(world.user, contest) if world.user is not None else None
     if panel is not None:
         contests.assign_entries(world.organiser, contest.id, panel.id, [assigned.code])
-    round_ = contests.open_round(world.organiser, contest.id, contest.rounds[0].id)
+    round_ = contests.open_round(world.organiser, contest.id, contest.rounds[0].id, override_reason=EARLY)
     return {"round": round_.id, "assigned": assigned.id, "unassigned": unassigned.id, "own": own.id}
 
 

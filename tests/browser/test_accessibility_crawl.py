@@ -39,6 +39,9 @@ from unionevents.registrations import enrolment, services as registrations
 from unionevents.results import services as results
 from unionevents.swaps import services as swaps
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 ROLES = ("anonymous", "worker", "officer", "organiser", "admin")  # least privileged first
 #: The wide tables issue 14 names: their scroll wrappers must be focusable, named regions.
 WIDE_TABLE_PAGES = {"swaps.ledger", "admin.audit", "contest_manage.round_results"}
@@ -164,7 +167,7 @@ def build_crawl_world(make) -> CrawlWorld:
     db.session.expire_all()
     contest = contests.get_contest(contest_activity.id)
     first_round = contest.rounds[0]
-    contests.open_round(organiser, contest.id, first_round.id)
+    contests.open_round(organiser, contest.id, first_round.id, override_reason=EARLY)
     for scored, mark in ((entry, 9), (other_entry, 7)):
         contests.save_scores(db.session.get(type(worker), worker.id), first_round.id, scored.id,
                              {c.id: mark for c in contest.criteria})
@@ -194,7 +197,7 @@ def build_crawl_world(make) -> CrawlWorld:
     }
     for endpoint in ("contests.contest", "contests.enter", "contests.results", "contests.gallery",
                      "contest_manage.overview", "contest_manage.awards", "contest_manage.judges",
-                     "contest_manage.rounds", "contest_manage.round_results"):
+                     "contest_manage.rounds", "contest_manage.round_results", "contest_manage.publish"):
         by_endpoint[endpoint] = contest_pages
     return CrawlWorld(users=users, args=args, by_endpoint=by_endpoint)
 
