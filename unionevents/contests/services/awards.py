@@ -13,6 +13,7 @@ from ...core.audit import log_action
 from ...core.db import write_transaction
 from ...core.errors import Conflict, NotFound, ValidationFailed
 from ...core.timeutil import now
+from ...core.quoting import quotable
 from ...extensions import db
 from .. import rules
 from ..models import Award, AwardTier, Contest, Entry, Round, RoundEntry, RoundStatus
@@ -159,7 +160,7 @@ def set_award(actor: User, contest_id: int, entry_id: int, tier_id: int | None) 
                                          .values(awarded=AwardTier.awarded + 1)).rowcount
             if not claimed:
                 raise QuotaFull(_l("“%(tier)s” already has its %(n)d awards. Take one away first.",
-                                   tier=tier.name, n=tier.quota))
+                                   tier=quotable(tier.name), n=tier.quota))
         if current is not None:
             db.session.execute(update(AwardTier).where(AwardTier.id == current.tier_id)
                                .values(awarded=AwardTier.awarded - 1))

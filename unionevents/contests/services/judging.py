@@ -16,6 +16,7 @@ from ...core.db import write_transaction
 from ...core.errors import Conflict, NotFound, ValidationFailed
 from ...core.permissions import has_role
 from ...core.timeutil import now
+from ...core.quoting import quotable
 from ...extensions import db
 from .. import rules
 from ..models import (
@@ -359,11 +360,11 @@ def score_sheet(user: User, round_: Round, entry_id: int) -> tuple[BlindEntry, d
 
 def _score_message(code: str, criterion: Criterion):
     if code == "missing":
-        return _l("Please give a score for “%(name)s”.", name=criterion.name)
+        return _l("Please give a score for “%(name)s”.", name=quotable(criterion.name))
     if code == "not_number":
         return _l("Please enter a number from 0 to %(max)d.", max=criterion.max_score)
     if code == "out_of_range":
-        return _l("The score for “%(name)s” must be between 0 and %(max)d.", name=criterion.name,
+        return _l("The score for “%(name)s” must be between 0 and %(max)d.", name=quotable(criterion.name),
                   max=criterion.max_score)
     return _l("Please use at most one decimal place.")
 
