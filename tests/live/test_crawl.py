@@ -145,6 +145,7 @@ POST_ONLY = {
     "roster.checkin_sync": "door page JavaScript (JSON body): test_concurrency.test_door_page_offline_sync",
     "roster.check_in_ticket": "door page ticket form", "roster.bulk": "roster page form",
     "roster.export": "roster page form (test_downloads)", "roster.mark_no_shows": "roster page form",
+    "roster.draw": "activity page form, shown for an undrawn lottery after sign-up closes (tests/registrations/test_fair_draw.py)",
     "contest_manage.allocate": "awards page form", "contest_manage.set_award": "awards page form",
     "contest_manage.delete_tier": "awards page form", "contest_manage.delete_criterion": "rounds page form",
     "contest_manage.assign": "judges page form", "contest_manage.remove_judge": "judges page form",
