@@ -484,6 +484,18 @@ def _build_awarded_entry(world, variant, args):
     return entry.id
 
 
+def _build_certificate_code(world, variant, args):
+    """A certificate's verification code: the showcase winner's (published), or one nobody holds."""
+    if variant != "of a published award":
+        return "NOSUCHCODE"
+    from sqlalchemy import select
+
+    from unionevents.contests.models import Award
+    from unionevents.extensions import db
+    winner = world.scene("showcase", _showcase)["winner"]
+    return db.session.scalar(select(Award.verify_code).where(Award.entry_id == winner))
+
+
 def _build_voted_entry(world, variant, args):
     if variant == "of this contest":
         return world.scene("showcase", _showcase)["winner"]
@@ -653,6 +665,9 @@ ARG_OVERRIDES: dict[tuple[str, str], Arg] = {
     ("contests", "activity_id"): Arg(("open contest",), _build_showcase),
     ("contests.vote", "entry_id"): Arg(OF_CONTEST, _build_voted_entry),
     ("contests.certificate", "entry_id"): Arg(("own, awarded", "other's, awarded"), _build_awarded_entry),
+    ("contests.certificate_pdf", "entry_id"): Arg(("own, awarded", "other's, awarded"), _build_awarded_entry),
+    ("contests.certificate_png", "entry_id"): Arg(("own, awarded", "other's, awarded"), _build_awarded_entry),
+    ("contests.check_certificate", "code"): Arg(("of a published award", "unknown"), _build_certificate_code),
     ("contests.judge_round", "round_id"): Arg(("of the judge's contest", "of another contest"),
                                               _build_judge_round),
     ("contests.judge_entry", "round_id"): Arg(("of the judge's contest", "of another contest"),
@@ -832,6 +847,9 @@ OBJECT_RULES: dict[str, Callable] = {  # endpoint -> (identity, variants, world,
     "contests.thumbnail": _sees_image,
     "contests.vote": lambda identity, variants, world, args: _all_of_this(variants),
     "contests.certificate": _certificate,
+    "contests.certificate_pdf": _certificate,
+    "contests.certificate_png": _certificate,
+    "contests.check_certificate": lambda identity, variants, world, args: variants["code"] == "of a published award",
 }
 
 

@@ -69,6 +69,8 @@ NOT_PAGES = {
     "registrations.calendar": "an .ics download",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
+    "contests.certificate_pdf": "a PDF download (parsed in tests/contests/test_certificates.py)",
+    "contests.certificate_png": "a PNG download (parsed in tests/contests/test_certificates.py)",
     "reports.export": "a CSV/XLSX download",
     "reports.activity_export": "a CSV/XLSX download",
 }
@@ -180,7 +182,8 @@ def build_crawl_world(make) -> CrawlWorld:
     args = {"activity_id": course.id, "registration_id": course_registration.id, "question_id": question.id,
             "entry_id": entry.id, "round_id": first_round.id, "assessment_id": assessment.id,
             "node_id": db.session.get(type(swap), swap.id).node_id,
-            "unit_id": option.unit.id}
+            "unit_id": option.unit.id,
+            "code": db.session.get(type(entry), entry.id).award.verify_code}
     contest_pages = {"activity_id": contest_activity.id}
     by_endpoint = {
         "health.attendees": {"activity_id": checkup.id},

@@ -231,6 +231,8 @@ def build_world(base_url: str, database_url: str) -> World:
         "song results published after the summary is confirmed")
     assert db.scalar("SELECT results_published_at FROM contest WHERE id = :c", c=songs_contest) is not None
     ids["song_tier"] = db.scalar("SELECT a.tier_id FROM contest_award a WHERE a.entry_id = :e", e=ids["song_entry"])
+    ids["song_certificate"] = db.scalar("SELECT verify_code FROM contest_award WHERE entry_id = :e",
+                                        e=ids["song_entry"])
     assert ids["song_tier"], "the teacher's song holds no award"
 
     # The health check's organiser checks the rider in; the medical staff record the assessment.  (Health

@@ -299,6 +299,8 @@ class Award(db.Model):
     entry_id: Mapped[int] = mapped_column(ForeignKey("contest_entry.id", ondelete="CASCADE"), unique=True)
     rank: Mapped[int | None] = mapped_column()
     by_hand: Mapped[bool] = mapped_column(default=False)
+    #: Printed on the certificate (text and QR); opens the public check page. Set at publication.
+    verify_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     tier: Mapped[AwardTier] = relationship(lazy="joined")

@@ -16,6 +16,7 @@ from ...core.timeutil import now
 from ...core.quoting import quotable
 from ...extensions import db
 from .. import rules
+from ..certificates import new_code
 from ..models import Award, AwardTier, Contest, Entry, Round, RoundEntry, RoundStatus
 from .contest import _contest_for_change, _merge, get_entry_of_contest, is_contest_organiser
 from .ranking import final_ranking
@@ -232,6 +233,9 @@ def publish_results(actor: User, contest_id: int) -> Contest:
         if refusal:
             raise Conflict(_REFUSALS[refusal])
         contest.results_published_at = now()
+        for award in db.session.scalars(select(Award).where(Award.contest_id == contest.id,
+                                                            Award.verify_code.is_(None))):
+            award.verify_code = new_code()  # printed on the certificate; opens the public check page
         log_action(actor.id, "contest.results.publish", contest, awards=held)
     return contest
 
