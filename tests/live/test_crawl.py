@@ -152,7 +152,7 @@ POST_ONLY = {
     "contest_manage.allocate": "awards page form", "contest_manage.set_award": "awards page form",
     "contest_manage.delete_tier": "awards page form", "contest_manage.delete_criterion": "rounds page form",
     "contest_manage.assign": "judges page form", "contest_manage.remove_judge": "judges page form",
-    "contest_manage.publish": "publish summary form (world.py confirms the songs')", "contest_manage.unpublish": "awards page form",
+    "contest_manage.unpublish": "awards page form",
     "contest_manage.close_round": "rounds page form", "contest_manage.delete_round": "rounds page form",
     "contest_manage.open_round": "rounds page form",
     "swaps.save_rule": "desk form", "swaps.save_stock": "desk form",
