@@ -20,6 +20,9 @@ from unionevents.accounts.services import issue_token
 from unionevents.core.permissions import ACCESS_ATTR
 from tests.factories import check_in_at_the_door
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 EXEMPT_ENDPOINTS = {"static"}
 EXEMPT_PREFIXES = ("api-docs.",)  # flask-smorest's OpenAPI document
 
@@ -423,7 +426,7 @@ def _judged(world, activity_id: int, with_identity: bool) -> dict:
     panel = contests.judge_of(world.user, contest) if world.user is not None else None
     if panel is not None:
         contests.assign_entries(world.organiser, contest.id, panel.id, [assigned.code])
-    round_ = contests.open_round(world.organiser, contest.id, contest.rounds[0].id)
+    round_ = contests.open_round(world.organiser, contest.id, contest.rounds[0].id, override_reason=EARLY)
     return {"round": round_.id, "assigned": assigned.id, "unassigned": unassigned.id, "own": own.id}
 
 
@@ -479,6 +482,18 @@ def _build_awarded_entry(world, variant, args):
     contests.set_award(world.organiser, contest.id, entry.id, contest.tiers[0].id)
     contests.publish_results(world.organiser, contest.id)
     return entry.id
+
+
+def _build_certificate_code(world, variant, args):
+    """A certificate's verification code: the showcase winner's (published), or one nobody holds."""
+    if variant != "of a published award":
+        return "NOSUCHCODE"
+    from sqlalchemy import select
+
+    from unionevents.contests.models import Award
+    from unionevents.extensions import db
+    winner = world.scene("showcase", _showcase)["winner"]
+    return db.session.scalar(select(Award.verify_code).where(Award.entry_id == winner))
 
 
 def _build_voted_entry(world, variant, args):
@@ -650,6 +665,9 @@ ARG_OVERRIDES: dict[tuple[str, str], Arg] = {
     ("contests", "activity_id"): Arg(("open contest",), _build_showcase),
     ("contests.vote", "entry_id"): Arg(OF_CONTEST, _build_voted_entry),
     ("contests.certificate", "entry_id"): Arg(("own, awarded", "other's, awarded"), _build_awarded_entry),
+    ("contests.certificate_pdf", "entry_id"): Arg(("own, awarded", "other's, awarded"), _build_awarded_entry),
+    ("contests.certificate_png", "entry_id"): Arg(("own, awarded", "other's, awarded"), _build_awarded_entry),
+    ("contests.check_certificate", "code"): Arg(("of a published award", "unknown"), _build_certificate_code),
     ("contests.judge_round", "round_id"): Arg(("of the judge's contest", "of another contest"),
                                               _build_judge_round),
     ("contests.judge_entry", "round_id"): Arg(("of the judge's contest", "of another contest"),
@@ -829,6 +847,9 @@ OBJECT_RULES: dict[str, Callable] = {  # endpoint -> (identity, variants, world,
     "contests.thumbnail": _sees_image,
     "contests.vote": lambda identity, variants, world, args: _all_of_this(variants),
     "contests.certificate": _certificate,
+    "contests.certificate_pdf": _certificate,
+    "contests.certificate_png": _certificate,
+    "contests.check_certificate": lambda identity, variants, world, args: variants["code"] == "of a published award",
 }
 
 

@@ -39,6 +39,9 @@ from unionevents.registrations import enrolment, services as registrations
 from unionevents.results import services as results
 from unionevents.swaps import services as swaps
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 ROLES = ("anonymous", "worker", "officer", "organiser", "admin")  # least privileged first
 #: The wide tables issue 14 names: their scroll wrappers must be focusable, named regions.
 WIDE_TABLE_PAGES = {"swaps.ledger", "admin.audit", "contest_manage.round_results"}
@@ -66,6 +69,8 @@ NOT_PAGES = {
     "registrations.calendar": "an .ics download",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
+    "contests.certificate_pdf": "a PDF download (parsed in tests/contests/test_certificates.py)",
+    "contests.certificate_png": "a PNG download (parsed in tests/contests/test_certificates.py)",
     "reports.export": "a CSV/XLSX download",
     "reports.activity_export": "a CSV/XLSX download",
 }
@@ -164,7 +169,7 @@ def build_crawl_world(make) -> CrawlWorld:
     db.session.expire_all()
     contest = contests.get_contest(contest_activity.id)
     first_round = contest.rounds[0]
-    contests.open_round(organiser, contest.id, first_round.id)
+    contests.open_round(organiser, contest.id, first_round.id, override_reason=EARLY)
     for scored, mark in ((entry, 9), (other_entry, 7)):
         contests.save_scores(db.session.get(type(worker), worker.id), first_round.id, scored.id,
                              {c.id: mark for c in contest.criteria})
@@ -177,7 +182,8 @@ def build_crawl_world(make) -> CrawlWorld:
     args = {"activity_id": course.id, "registration_id": course_registration.id, "question_id": question.id,
             "entry_id": entry.id, "round_id": first_round.id, "assessment_id": assessment.id,
             "node_id": db.session.get(type(swap), swap.id).node_id,
-            "unit_id": option.unit.id}
+            "unit_id": option.unit.id,
+            "code": db.session.get(type(entry), entry.id).award.verify_code}
     contest_pages = {"activity_id": contest_activity.id}
     by_endpoint = {
         "health.attendees": {"activity_id": checkup.id},
@@ -194,7 +200,7 @@ def build_crawl_world(make) -> CrawlWorld:
     }
     for endpoint in ("contests.contest", "contests.enter", "contests.results", "contests.gallery",
                      "contest_manage.overview", "contest_manage.awards", "contest_manage.judges",
-                     "contest_manage.rounds", "contest_manage.round_results"):
+                     "contest_manage.rounds", "contest_manage.round_results", "contest_manage.publish"):
         by_endpoint[endpoint] = contest_pages
     return CrawlWorld(users=users, args=args, by_endpoint=by_endpoint)
 

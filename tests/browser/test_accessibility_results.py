@@ -18,6 +18,9 @@ from unionevents.contests.models import ContestFormat
 from unionevents.core.timeutil import now
 from unionevents.extensions import db
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 
 @pytest.fixture
 def uploads(app, tmp_path):
@@ -43,7 +46,7 @@ def test_judge_contest_and_dashboard_pages_have_no_serious_violations(app, make,
     entry = services.submit_entry(entrant, activity.id, services.EntryData(title="工地的春天", description="清晨"),
                                   [upload(photo_bytes(size=(64, 48)))])
     first_round = contest.rounds[0]
-    services.open_round(organiser, contest.id, first_round.id)
+    services.open_round(organiser, contest.id, first_round.id, override_reason=EARLY)
     db.session.commit()
     entry_id, round_id, activity_id = entry.id, first_round.id, activity.id
 

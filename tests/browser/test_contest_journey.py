@@ -16,6 +16,9 @@ from unionevents.contests.models import ContestFormat, Entry
 from unionevents.core.timeutil import now
 from unionevents.extensions import db
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 pytestmark = pytest.mark.browser
 
 ENTRANT = "欧阳小雨"
@@ -80,7 +83,7 @@ def test_worker_enters_judge_scores_blind_worker_sees_the_award(
 
     # 2. The organiser opens the preliminary; the judge scores blind on a 360×740 phone.
     first, final = contest.rounds[0], contest.rounds[1]
-    services.open_round(organiser, contest.id, first.id)
+    services.open_round(organiser, contest.id, first.id, override_reason=EARLY)
     judge_page = new_context().new_page()
     log_in(judge_page, judge)
     judge_page.get_by_role("link", name=re.compile("Judging|评审|评分")).first.click()

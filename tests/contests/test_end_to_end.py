@@ -56,7 +56,8 @@ def small_session():
     db.session.expunge_all()
 
 
-def test_photo_contest_with_383_entries_to_a_published_award_list(contest_world, judge_user, quick_commits):
+def test_photo_contest_with_383_entries_to_a_published_award_list(contest_world, judge_user, quick_commits,
+                                                                  frozen_time):
     world = contest_world(entry_limit=3, capacity=1000)
     contest = world.refresh()
     contest_id, activity_id, organiser_id = contest.id, world.activity.id, world.organiser.id
@@ -90,6 +91,9 @@ def test_photo_contest_with_383_entries_to_a_published_award_list(contest_world,
     codes = dict(db.session.execute(select(Entry.id, Entry.code)).all())
     for judge_index, panel in enumerate(services.judges(contest)):
         services.assign_entries(organiser, contest_id, panel.id, [codes[e] for e in order[judge_index::2]])
+    with pytest.raises(services.SubmissionsStillOpen):  # entries are still open: judging waits
+        services.open_round(organiser, contest_id, preliminary_id)
+    frozen_time(contest.activity.signup_closes_at)  # the announced deadline passes
     services.open_round(organiser, contest_id, preliminary_id)
     for judge_index, judge_id in enumerate(judge_ids):
         for position, entry_id in list(enumerate(order))[judge_index::2]:

@@ -16,6 +16,9 @@ from unionevents.extensions import db
 from .conftest import submit_photo
 from .test_views import as_user
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 SECRET_TITLE = "我家阳台的秘密花园"
 SECRET_TEXT = "在工地拍摄"
 
@@ -23,7 +26,7 @@ SECRET_TEXT = "在工地拍摄"
 def _scored(world, judge, entries, marks):
     contest = world.refresh()
     first = contest.rounds[0]
-    services.open_round(world.organiser, contest.id, first.id)
+    services.open_round(world.organiser, contest.id, first.id, override_reason=EARLY)
     for entry, mark in zip(entries, marks):
         services.save_scores(judge, first.id, entry.id, {c.id: mark for c in contest.criteria})
     return first

@@ -18,6 +18,9 @@ from unionevents.registrations.models import Registration, RegistrationState
 
 from .conftest import submit_photo
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 
 def test_a_new_photo_contest_has_the_seed_page_award_tiers_rounds_and_criteria(contest_world):
     world = contest_world()
@@ -92,7 +95,7 @@ def test_entries_can_be_edited_until_the_deadline_then_lock(contest_world, worke
 def test_entries_lock_once_judging_starts(contest_world, worker):
     world, person = contest_world(), worker()
     entry = submit_photo(person, world)
-    services.open_round(world.organiser, world.contest.id, world.refresh().rounds[0].id)
+    services.open_round(world.organiser, world.contest.id, world.refresh().rounds[0].id, override_reason=EARLY)
     with pytest.raises(services.EntriesLocked) as caught:
         services.update_entry(person, entry.id, services.EntryData(title="改一改"))
     assert "Judging" in str(caught.value.message) or "评" in str(caught.value.message)
@@ -119,7 +122,7 @@ def _scored_round(world, judge, entries, marks):
     """Open the first round and let ``judge`` score each entry with all criteria = ``marks[i]``."""
     contest = world.refresh()
     first = contest.rounds[0]
-    services.open_round(world.organiser, contest.id, first.id)
+    services.open_round(world.organiser, contest.id, first.id, override_reason=EARLY)
     for entry, mark in zip(entries, marks):
         services.save_scores(judge, first.id, entry.id, {c.id: mark for c in contest.criteria})
     return first

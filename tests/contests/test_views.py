@@ -15,6 +15,9 @@ from unionevents.extensions import db
 
 from .conftest import photo_bytes, submit_photo
 
+#: Tests that judge before the entry deadline close submissions early, as an organiser may (with a reason).
+EARLY = "评委日程提前，提前截止投稿"
+
 ENTRANT_NAME = "欧阳独特"
 ENTRANT_MOBILE = "13612345678"
 
@@ -118,7 +121,7 @@ def test_photos_of_an_invitation_only_contest_stay_hidden_from_the_uninvited(app
 def _judged(world, judge, entries, marks):
     contest = world.refresh()
     first = contest.rounds[0]
-    services.open_round(world.organiser, contest.id, first.id)
+    services.open_round(world.organiser, contest.id, first.id, override_reason=EARLY)
     for entry, mark in zip(entries, marks):
         services.save_scores(judge, first.id, entry.id, {c.id: mark for c in contest.criteria})
     return first

@@ -68,6 +68,9 @@ ROUTES = {
     "contests.entry": _each("entry_id", ("photo_entry", "song_entry")),
     "contests.edit_entry": _each("entry_id", ("photo_entry", "song_entry")),
     "contests.certificate": _each("entry_id", ("photo_entry", "song_entry")),
+    "contests.certificate_pdf": _each("entry_id", ("photo_entry", "song_entry")),
+    "contests.certificate_png": _each("entry_id", ("photo_entry", "song_entry")),
+    "contests.check_certificate": lambda ids: [{"code": ids["song_certificate"]}],
     "manage.activities": None, "manage.new_activity": None,
     "manage.activity": _each("activity_id", ALL_ACTIVITIES),
     "manage.edit_activity": _each("activity_id", DOOR),
@@ -91,6 +94,7 @@ ROUTES = {
     "notifications.outbox": None,
     "contest_manage.overview": _each("activity_id", ("photo", "songs")),
     "contest_manage.awards": _each("activity_id", ("photo",)),
+    "contest_manage.publish": _each("activity_id", ("photo", "songs")),
     "contest_manage.export": _each("activity_id", ("photo",)),
     "contest_manage.judges": _each("activity_id", ("photo",)),
     "contest_manage.rounds": _each("activity_id", ("photo", "songs")),
@@ -144,10 +148,11 @@ POST_ONLY = {
     "roster.checkin_sync": "door page JavaScript (JSON body): test_concurrency.test_door_page_offline_sync",
     "roster.check_in_ticket": "door page ticket form", "roster.bulk": "roster page form",
     "roster.export": "roster page form (test_downloads)", "roster.mark_no_shows": "roster page form",
+    "roster.draw": "activity page form, shown for an undrawn lottery after sign-up closes (tests/registrations/test_fair_draw.py)",
     "contest_manage.allocate": "awards page form", "contest_manage.set_award": "awards page form",
     "contest_manage.delete_tier": "awards page form", "contest_manage.delete_criterion": "rounds page form",
     "contest_manage.assign": "judges page form", "contest_manage.remove_judge": "judges page form",
-    "contest_manage.publish": "awards page form", "contest_manage.unpublish": "awards page form",
+    "contest_manage.unpublish": "awards page form",
     "contest_manage.close_round": "rounds page form", "contest_manage.delete_round": "rounds page form",
     "contest_manage.open_round": "rounds page form",
     "swaps.save_rule": "desk form", "swaps.save_stock": "desk form",
@@ -187,6 +192,10 @@ DOWNLOADS = [
     ("metrics", None, None, "prometheus"),
     # The award winner's certificate (an HTML page to print): the world publishes the song contest's results.
     ("contests.certificate", TEACHER, ("entry_id", "song_entry"), "certificate"),
+    ("contests.certificate_pdf", TEACHER, ("entry_id", "song_entry"), "pdf"),
+    ("contests.certificate_png", TEACHER, ("entry_id", "song_entry"), "image/"),
+    # The public check page the certificate's QR code opens (a page, listed here for its "certificate" path).
+    ("contests.check_certificate", None, None, "text/html"),
 ]  # the roster's own CSV and XLSX (a POST): test_roster_export_downloads_for_every_kind
 # Downloads the demo data cannot produce, and why.
 DOWNLOADS_UNREACHABLE: dict[str, str] = {}
@@ -331,6 +340,11 @@ def _parse(kind: str, response) -> None:
         assert content_type.startswith("text/plain; version=0.0.4"), content_type
         families = {f.name for f in text_string_to_metric_families(body.decode())}
         assert "unionevents_http_requests" in families, sorted(families)
+    elif kind == "pdf":
+        from pypdf import PdfReader
+        assert content_type == "application/pdf", content_type
+        reader = PdfReader(io.BytesIO(body))
+        assert len(reader.pages) == 1 and reader.pages[0].extract_text().strip()
     elif kind == "image/":
         from PIL import Image
         assert content_type.startswith("image/"), content_type

@@ -192,7 +192,9 @@ def build_world(base_url: str, database_url: str) -> World:
     # ... opens the first round, assigns the entry to the judge, who scores it.
     ids.update(_ids(db, ids))
     rounds = f"/manage/activities/{ids['photo']}/contest/rounds"
-    _ok(contest_organiser.fill_and_post(rounds, action=f"/rounds/{ids['photo_round']}/open"), "round opened")
+    # Entries are still open, so opening the first round closes them early, with a reason.
+    _ok(contest_organiser.fill_and_post(rounds, {"reason": "评委日程提前"}, action=f"/rounds/{ids['photo_round']}/open"),
+        "round opened")
     code = db.scalar("SELECT code FROM contest_entry WHERE id = :e", e=ids["photo_entry"])
     _ok(contest_organiser.fill_and_post(f"/manage/activities/{ids['photo']}/contest/judges", {"codes": code},
                                         action=f"/judges/{ids['photo_judge']}/assign"), "entry assigned to the judge")
@@ -214,8 +216,8 @@ def build_world(base_url: str, database_url: str) -> World:
     songs_contest = db.scalar("SELECT id FROM contest WHERE activity_id = :a", a=ids["songs"])
     ids["song_round"] = db.scalar("SELECT id FROM contest_round WHERE contest_id = :c ORDER BY position",
                                   c=songs_contest)
-    _ok(songs_organiser.fill_and_post(f"{songs_manage}/rounds", action=f"/rounds/{ids['song_round']}/open"),
-        "song round opened")
+    _ok(songs_organiser.fill_and_post(f"{songs_manage}/rounds", {"reason": "评委日程提前"},
+                                      action=f"/rounds/{ids['song_round']}/open"), "song round opened")
     score_form = judge.form(f"/judge/rounds/{ids['song_round']}/entries/{ids['song_entry']}",
                             action=f"/entries/{ids['song_entry']}")
     scores = {f.name: "9" for f in score_form.fields if re.fullmatch(r"c\d+", f.name)}
@@ -225,9 +227,12 @@ def build_world(base_url: str, database_url: str) -> World:
     _ok(songs_organiser.fill_and_post(f"{songs_manage}/rounds", action=f"/rounds/{ids['song_round']}/close"),
         "song round closed")
     _ok(songs_organiser.fill_and_post(f"{songs_manage}/awards", action="/awards/allocate"), "song awards allocated")
-    _ok(songs_organiser.fill_and_post(f"{songs_manage}/awards", action="/results/publish"), "song results published")
+    _ok(songs_organiser.fill_and_post(f"{songs_manage}/results/publish", {"confirm": "y"}, action="/results/publish"),
+        "song results published after the summary is confirmed")
     assert db.scalar("SELECT results_published_at FROM contest WHERE id = :c", c=songs_contest) is not None
     ids["song_tier"] = db.scalar("SELECT a.tier_id FROM contest_award a WHERE a.entry_id = :e", e=ids["song_entry"])
+    ids["song_certificate"] = db.scalar("SELECT verify_code FROM contest_award WHERE entry_id = :e",
+                                        e=ids["song_entry"])
     assert ids["song_tier"], "the teacher's song holds no award"
 
     # The health check's organiser checks the rider in; the medical staff record the assessment.  (Health

@@ -352,6 +352,7 @@ def routes(activity_id: int, registration_id: int):
         ("post", f"{base}/checkin/{registration_id}/undo"), ("post", f"{base}/checkin/ticket"),
         ("get", f"{base}/walk-in"), ("post", f"{base}/walk-in"),
         ("get", f"{base}/checkin/roster.json"), ("post", f"{base}/checkin/sync"),
+        ("post", f"{base}/draw"),
     ]
 
 

@@ -1,6 +1,7 @@
 """The registration engine against a real database: every mode, transition and refusal."""
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -358,17 +359,20 @@ class TestLottery:
         with pytest.raises(DrawRefused):
             services.draw_lottery(activity.id, organiser, seed="x")
         frozen_time(activity.signup_closes_at + timedelta(minutes=1))
-        result = services.draw_lottery(activity.id, organiser, seed="工会2026")
-        assert (result.confirmed, result.waitlisted, result.not_drawn, result.seed) == (3, 5, 0, "工会2026")
-        expected = rules.lottery_order([r.id for r in regs], "工会2026")
+        committed = db.session.get(Activity, activity.id).lottery_seed  # fixed at publication
+        result = services.draw_lottery(activity.id, organiser)
+        assert (result.confirmed, result.waitlisted, result.not_drawn, result.seed) == (3, 5, 0, committed)
+        expected = rules.lottery_order([r.id for r in regs], committed)
         assert result.order == expected
         assert [state_of(i) for i in expected] == [S.CONFIRMED] * 3 + [S.WAITLISTED] * 5
         ranks = [db.session.get(Registration, i).queue_rank for i in expected[3:]]
         assert ranks == [1, 2, 3, 4, 5]
         stored = db.session.get(Activity, activity.id)
-        assert stored.lottery_seed == "工会2026" and stored.drawn_at is not None and stored.taken == 3
+        assert stored.lottery_seed == committed and stored.drawn_at is not None and stored.taken == 3
+        assert stored.lottery_order == ",".join(map(str, expected))
         audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "activity.lottery_draw"))
-        assert audit.data["seed"] == "工会2026" and audit.data["order"] == expected
+        assert audit.data["seed"] == committed and audit.data["order"] == expected
+        assert audit.data["committed_before_signup"] is True
         kinds = {m.kind for m in db.session.scalars(select(OutboxMessage))}
         assert {"registration.lottery_confirmed", "registration.lottery_waitlisted"} <= kinds
         with pytest.raises(DrawRefused) as twice:
@@ -379,20 +383,20 @@ class TestLottery:
         assert state_of(expected[3]) == S.CONFIRMED
         assert_counters_match(activity.id)
 
-    def test_same_seed_same_outcome(self, make, workers, frozen_time):
-        outcomes = []
-        people = workers(6)
-        for title in ("第一场", "第二场"):
-            activity = make.activity(title, capacity=2, mode=SignupMode.LOTTERY)
-            regs = [services.register(p, activity.id) for p in people]
-            outcomes.append((activity, regs))
-        frozen_time(outcomes[0][0].signup_closes_at + timedelta(minutes=1))
-        winners = []
-        for activity, regs in outcomes:
-            services.draw_lottery(activity.id, seed="same")
-            position = {r.id: i for i, r in enumerate(regs)}
-            winners.append(sorted(position[r.id] for r in regs if state_of(r.id) == S.CONFIRMED))
-        assert winners[0] == winners[1]
+    def test_the_committed_seed_cannot_be_replaced_and_decides_the_outcome(self, make, workers, frozen_time):
+        activity = lottery_activity(make, capacity=2)
+        regs = [services.register(p, activity.id) for p in workers(6)]
+        stored = db.session.get(Activity, activity.id)
+        committed, digest = stored.lottery_seed, stored.lottery_seed_hash
+        assert len(committed) == 32 and digest == hashlib.sha256(committed.encode()).hexdigest()
+        frozen_time(activity.signup_closes_at + timedelta(minutes=1))
+        with pytest.raises(DrawRefused) as refused:
+            services.draw_lottery(activity.id, seed="a seed picked after seeing who applied")
+        assert "fixed when sign-up opened" in str(refused.value.message)
+        result = services.draw_lottery(activity.id, seed=committed)  # the committed one is accepted
+        order = rules.lottery_order([r.id for r in regs], committed)
+        assert result.order == order
+        assert [state_of(i) for i in order] == [S.CONFIRMED] * 2 + [S.WAITLISTED] * 4
 
     def test_without_waiting_list_the_rest_are_not_drawn(self, make, workers, frozen_time):
         activity = lottery_activity(make, capacity=1, waitlist_enabled=False)
@@ -419,10 +423,12 @@ class TestLottery:
             services.register(p, activity.id)
         frozen_time(activity.signup_closes_at + timedelta(hours=1))
         runner = app.test_cli_runner()
-        result = runner.invoke(activities_cli, ["draw", str(activity.id), "--seed", "cli-seed"])
+        replaced = runner.invoke(activities_cli, ["draw", str(activity.id), "--seed", "cli-seed"])
+        assert replaced.exit_code != 0 and "fixed when sign-up opened" in replaced.output
+        result = runner.invoke(activities_cli, ["draw", str(activity.id)])
         assert result.exit_code == 0, result.output
         assert "confirmed 2" in result.output and "waitlisted 3" in result.output
-        assert "seed cli-seed" in result.output
+        assert f"seed {db.session.get(Activity, activity.id).lottery_seed}" in result.output
         again = runner.invoke(activities_cli, ["draw", str(activity.id)])
         assert again.exit_code != 0 and "already been drawn" in again.output
 

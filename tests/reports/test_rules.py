@@ -234,3 +234,12 @@ def test_month_signatures_spread_over_the_sets_give_the_same_rows():
                     if previous is not None:
                         have[(measure.value, code, SpanGrain.MONTH.value, previous, month)] -= 1
         assert {key: weight for key, weight in have.items() if weight} == want
+
+
+def test_the_default_range_is_the_year_so_far_and_the_next_quarter():
+    from unionevents.reports.queries import default_range
+
+    # In December the January contest whose results are already out is inside the default range.
+    assert default_range(D(2026, 12, 7)) == (D(2026, 1, 1), D(2027, 3, 31))
+    assert default_range(D(2026, 1, 1)) == (D(2026, 1, 1), D(2026, 6, 30))
+    assert default_range(D(2026, 5, 15)) == (D(2026, 1, 1), D(2026, 9, 30))

@@ -107,7 +107,7 @@ def test_csv_export_has_bom_and_the_numbers(scenario, officer, client, login):
     by_union = rows.index(["By union"])
     header = rows[by_union + 1]
     street = next(r for r in rows[by_union:] if r and r[0] == "朝阳区奥运村街道总工会")
-    assert street[header.index("Registrations")] == "5"
+    assert street[header.index("Number of registrations")] == "5"
     assert street[header.index("Unique participants")] == "2"
 
 
@@ -118,7 +118,7 @@ def test_xlsx_export_has_a_sheet_per_breakdown(scenario, officer, client, login)
     book = load_workbook(io.BytesIO(response.data), read_only=True)
     assert book.sheetnames == ["Summary", "By union", "By kind", "By month", "Top activities"]
     summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
-    assert summary["Registrations"] == 6 and summary["Unique participants"] == 2
+    assert summary["Number of registrations"] == 6 and summary["Unique participants"] == 2
     months = list(book["By month"].iter_rows(values_only=True))
     assert [r[0] for r in months[1:]] == ["2025-04", "2025-05", "2025-06"]
 

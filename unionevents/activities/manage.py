@@ -144,10 +144,16 @@ def new_activity():
 @bp.route("/activities/<int:activity_id>")
 @role_required(Role.ORGANISER)
 def activity(activity_id: int):
+    from ..registrations.services import published_draw
+
     activity = load_activity(activity_id, Role.ORGANISER)
+    draw = published_draw(activity)
+    can_draw = (draw is not None and not draw.drawn and activity.status == ActivityStatus.PUBLISHED
+                and now() >= activity.signup_closes_at)
     return render_template("activities/manage/activity.html", activity=activity,
                            counts=services.registration_counts(activity.id),
-                           problems=services.publish_problems(activity), action_form=EmptyForm())
+                           problems=services.publish_problems(activity), action_form=EmptyForm(), draw=draw,
+                           draw_action=url_for("roster.draw", activity_id=activity.id) if can_draw else None)
 
 
 @bp.route("/activities/<int:activity_id>/edit", methods=["GET", "POST"])

@@ -115,7 +115,12 @@ class Activity(db.Model):
     visibility: Mapped[Visibility] = mapped_column(enum_column_type(Visibility), default=Visibility.PUBLIC)
     status: Mapped[ActivityStatus] = mapped_column(enum_column_type(ActivityStatus), default=ActivityStatus.DRAFT)
     members_only: Mapped[bool] = mapped_column(default=False)
+    #: The draw's secret seed (chosen with ``secrets`` when a lottery is published) and its SHA-256,
+    #: shown from then on; the seed itself is shown only after the draw (commit, then reveal).
     lottery_seed: Mapped[str | None] = mapped_column(String(64))
+    lottery_seed_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The drawn order, registration ids comma-separated, published after the draw.
+    lottery_order: Mapped[str | None] = mapped_column(Text)
     drawn_at: Mapped[datetime | None] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=now)

@@ -30,4 +30,5 @@ def detail(activity_id: int):
     viewer = current_actor()
     activity = load_visible_activity(activity_id, user=viewer)  # invitation only: log in first
     state = registrations.signup_state(viewer, activity)
-    return render_template("activities/detail.html", activity=activity, state=state)
+    draw = registrations.published_draw(activity, viewer.id if viewer is not None else None)
+    return render_template("activities/detail.html", activity=activity, state=state, draw=draw)

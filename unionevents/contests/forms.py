@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import MultipleFileField
 from wtforms import (
-    BooleanField, DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, SubmitField,
+    BooleanField, DateTimeLocalField, DecimalField, IntegerField, RadioField, SelectField, StringField, SubmitField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -12,7 +12,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
 from .models import ContestFormat, PerformanceCategory
-from .rules import DEFAULT_JURY_WEIGHT, WEIGHT_TOTAL
+from .rules import DEFAULT_JURY_WEIGHT, SCORE_SCALE, WEIGHT_TOTAL
 from .services.awards import MAX_QUOTA, TIER_NAME_MAX
 from .services.contest import MAX_ENTRY_LIMIT
 from .services.entries import DESCRIPTION_MAX, MEMBERS_MAX, NAME_MAX, TITLE_MAX
@@ -135,7 +135,24 @@ class TierForm(BaseForm):
                                                                        Length(max=TIER_NAME_MAX)])
     quota = IntegerField(_l("Number of awards"), validators=[InputRequired(REQUIRED_MESSAGE),
                                                              NumberRange(0, MAX_QUOTA)])
+    min_score = DecimalField(_l("Minimum score"), places=None,
+                             description=_l("Optional: entries with a lower final score (0–100) cannot get "
+                                            "this award."),
+                             validators=[Optional(), NumberRange(0, SCORE_SCALE)])
     submit = SubmitField(_l("Save"))
+
+
+class OpenRoundForm(BaseForm):
+    """Opening the first round before the entry deadline closes submissions early: a reason is needed."""
+
+    reason = StringField(_l("Reason for closing submissions early"), filters=[strip_filter],
+                         validators=[Optional()])  # the service checks its length (at most REASON_MAX)
+
+
+class PublishForm(BaseForm):
+    confirm = BooleanField(_l("I have checked the entries, rounds and awards above; publish the results."),
+                           validators=[InputRequired(_l("Please confirm that you have checked the summary."))])
+    submit = SubmitField(_l("Publish the results"))
 
 
 class AwardForm(BaseForm):

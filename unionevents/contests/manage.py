@@ -17,8 +17,8 @@ from ..core.permissions import role_required
 from ..core.timeutil import local_to_utc, utc_to_local
 from . import services
 from .forms import (
-    AdvanceForm, AssignForm, AwardForm, CriterionForm, JudgeForm, RoundForm, SettingsForm, TierForm,
-    apply_errors,
+    AdvanceForm, AssignForm, AwardForm, CriterionForm, JudgeForm, OpenRoundForm, PublishForm, RoundForm,
+    SettingsForm, TierForm, apply_errors,
 )
 from .models import ContestFormat
 from .rules import DEFAULT_JURY_WEIGHT
@@ -119,7 +119,8 @@ def rounds(activity_id: int):
     elif request.method == "POST":
         status = 422
     return render_template("contests/manage/rounds.html", activity=activity, contest=contest,
-                           round_form=round_form, criterion_form=criterion_form), status
+                           round_form=round_form, criterion_form=criterion_form,
+                           submissions_open=not services.entries_locked(contest)), status
 
 
 def _contest_action(activity_id: int, back: str, done: str, service, *ids, refusals=(Conflict,)):
@@ -143,7 +144,17 @@ def _round_action(activity_id: int, round_id: int, service, done: str):
 @bp.route("/rounds/<int:round_id>/open", methods=["POST"])
 @role_required(Role.ORGANISER)
 def open_round(activity_id: int, round_id: int):
-    return _round_action(activity_id, round_id, services.open_round, _("The round is open for judging."))
+    activity, contest = load_managed_contest(activity_id)
+    form = OpenRoundForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.open_round(current_actor(), contest.id, round_id, override_reason=form.reason.data)
+    except (Conflict, NotFound, ValidationFailed) as error:
+        flash_error(error)
+    else:
+        flash(_("The round is open for judging."), "success")
+    return _back(".rounds", activity.id)
 
 
 @bp.route("/rounds/<int:round_id>/close", methods=["POST"])
@@ -279,7 +290,8 @@ def awards(activity_id: int):
     if form.validate_on_submit():
         tier_id = request.form.get("tier_id", type=bounded_int)
         try:
-            services.save_tier(current_actor(), contest.id, tier_id, form.name.data, form.quota.data)
+            services.save_tier(current_actor(), contest.id, tier_id, form.name.data, form.quota.data,
+                               float(form.min_score.data) if form.min_score.data is not None else None)
         except ValidationFailed as error:
             apply_errors(form, error.errors)
             status = 422
@@ -342,10 +354,26 @@ def set_award(activity_id: int, entry_id: int):
     return _back(".awards", activity.id)
 
 
-@bp.route("/results/publish", methods=["POST"])
+@bp.route("/results/publish", methods=["GET", "POST"])
 @role_required(Role.ORGANISER)
 def publish(activity_id: int):
-    return _contest_action(activity_id, ".awards", _("The results are published."), services.publish_results)
+    """The summary an organiser checks (entries, rounds, tiers, who gets what), then confirms."""
+    activity, contest = load_managed_contest(activity_id)
+    form = PublishForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.publish_results(current_actor(), contest.id)
+        except Conflict as error:
+            flash_error(error)
+            status = 409
+        else:
+            flash(_("The results are published."), "success")
+            return _back(".awards", activity.id)
+    elif form.is_submitted():
+        status = 422
+    return render_template("contests/manage/publish.html", activity=activity, contest=contest, form=form,
+                           summary=services.publish_summary(contest)), status
 
 
 @bp.route("/results/unpublish", methods=["POST"])

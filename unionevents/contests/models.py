@@ -74,6 +74,9 @@ class Contest(db.Model):
     public_weight: Mapped[int] = mapped_column(default=DEFAULT_PUBLIC_WEIGHT)
     normalise_judges: Mapped[bool] = mapped_column(default=False)
     results_published_at: Mapped[datetime | None] = mapped_column()
+    #: Set when the organiser closed submissions before the deadline (opening round 1 early, with a reason).
+    submissions_closed_at: Mapped[datetime | None] = mapped_column()
+    early_close_reason: Mapped[str | None] = mapped_column(String(200))
     next_code: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
@@ -92,6 +95,14 @@ class Contest(db.Model):
     @property
     def results_published(self) -> bool:
         return self.results_published_at is not None
+
+    @property
+    def entry_deadline(self) -> datetime:
+        """When submissions really close: the activity's sign-up close, or earlier when closed early."""
+        deadline = self.activity.signup_closes_at
+        if self.submissions_closed_at is not None and self.submissions_closed_at < deadline:
+            return self.submissions_closed_at
+        return deadline
 
     def vote_is_open(self, at: datetime) -> bool:
         return bool(self.public_vote and self.vote_opens_at and self.vote_closes_at
@@ -264,6 +275,7 @@ class AwardTier(db.Model):
         UniqueConstraint("contest_id", "position", name="uq_contest_award_tier_position"),
         CheckConstraint("quota >= 0", name="quota_not_negative"),
         CheckConstraint("awarded >= 0 AND awarded <= quota", name="awarded_within_quota"),
+        CheckConstraint("min_score IS NULL OR (min_score >= 0 AND min_score <= 100)", name="min_score_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -272,6 +284,8 @@ class AwardTier(db.Model):
     name: Mapped[str] = mapped_column(String(40))
     quota: Mapped[int] = mapped_column()
     awarded: Mapped[int] = mapped_column(default=0)
+    #: Entries scoring below this (final score, 0–100) cannot get this tier; None: no minimum.
+    min_score: Mapped[float | None] = mapped_column()
 
     contest: Mapped[Contest] = relationship(back_populates="tiers")
 
@@ -285,6 +299,8 @@ class Award(db.Model):
     entry_id: Mapped[int] = mapped_column(ForeignKey("contest_entry.id", ondelete="CASCADE"), unique=True)
     rank: Mapped[int | None] = mapped_column()
     by_hand: Mapped[bool] = mapped_column(default=False)
+    #: Printed on the certificate (text and QR); opens the public check page. Set at publication.
+    verify_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     tier: Mapped[AwardTier] = relationship(lazy="joined")

@@ -75,8 +75,11 @@ class Cut:
 
 @dataclass(frozen=True)
 class TierSpec:
+    """An award tier: at most ``quota`` entries, each with a final score of at least ``min_score``."""
+
     id: int
     quota: int
+    min_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -262,28 +265,83 @@ def select_advancing(ranked: Sequence[Ranked], *, top_n: int | None = None,
     return Cut(sure=sure, cut_score=ranked[len(sure) - 1].score if sure else None)
 
 
-def allocate_awards(ranked_entries: Sequence[Ranked], tiers: Sequence[TierSpec]) -> Allocation:
-    """Award tiers by rank, best tier first, never beyond a tier's quota.
+def tier_caps(quotas: Sequence[int], entries: int | None) -> list[int]:
+    """The most awards each tier may give in a contest of ``entries`` entries.
+
+    Quotas are maxima.  When the contest has at least as many entries as award places, each tier may
+    give its full quota (the 383-entry photo contest: 5/15/25/35/40).  With fewer entries the places
+    shrink in proportion, rounded up, so 4 entries get at most one 特等奖 rather than four; a
+    ``None`` entry count leaves the quotas as they are.
+    """
+    quotas = [max(q, 0) for q in quotas]
+    places = sum(quotas)
+    if entries is None or places == 0 or entries >= places:
+        return quotas
+    entries = max(entries, 0)
+    return [min(q, -(-q * entries // places)) for q in quotas]
+
+
+def allocate_awards(ranked_entries: Sequence[Ranked], tiers: Sequence[TierSpec],
+                    entries: int | None = None) -> Allocation:
+    """Award tiers by rank, best tier first, never beyond a tier's cap (see ``tier_caps``) and never
+    to an entry below the tier's minimum score.
 
     Entries with equal scores get the same tier: a group of tied entries that does not fit in
     the places a tier has left goes down to the next tier as a whole (the tier stays short and the
-    tie is reported, so the organiser can award a free place by hand).  Entries that fit in no tier
+    tie is reported, so the organiser can award a free place by hand).  An entry below a tier's
+    minimum score goes down to the next tier whose minimum it reaches.  Entries that fit in no tier
     get no award.
     """
     groups = _groups(ranked_entries)
+    caps = tier_caps([t.quota for t in tiers], entries)
     awards: list[tuple[int, int, int]] = []
     ties: list[TieAtCut] = []
     index = 0
-    for tier in tiers:
-        left = max(tier.quota, 0)
-        while index < len(groups) and len(groups[index]) <= left:
+    for tier, cap in zip(tiers, caps):
+        left = cap
+        while index < len(groups) and len(groups[index]) <= left and _reaches(groups[index][0], tier):
             for item in groups[index]:
                 awards.append((item.entry_id, tier.id, item.rank))
             left -= len(groups[index])
             index += 1
-        if index < len(groups) and left > 0:
+        if index < len(groups) and left > 0 and _reaches(groups[index][0], tier):
             ties.append(TieAtCut(tier.id, tuple(r.entry_id for r in groups[index]), left))
     return Allocation(awards=awards, ties=ties)
+
+
+def _reaches(item: Ranked, tier: TierSpec) -> bool:
+    return tier.min_score is None or _key(item.score) >= _key(tier.min_score)
+
+
+# --------------------------------------------------------------------------- the timeline's guards
+
+#: Why a round may not open / results may not be published (services turn these into messages).
+SUBMISSIONS_OPEN = "submissions_open"
+REASON_MAX = 200
+
+
+def open_round_refusal(first_round: bool, at: datetime, deadline: datetime,
+                       override_reason: str | None) -> str | None:
+    """None when a round may open now.  The first round takes every entry, so it waits until
+    submissions close, unless the organiser closes them early with a reason."""
+    if not first_round or at >= deadline:
+        return None
+    if (override_reason or "").strip():
+        return None
+    return SUBMISSIONS_OPEN
+
+
+ROUND_OPEN = "round_open"
+NO_AWARDS = "no_awards"
+
+
+def publish_refusal(open_rounds: int, awards: int) -> str | None:
+    """None when results may be published: no round is still being judged and some entry holds an award."""
+    if open_rounds:
+        return ROUND_OPEN
+    if not awards:
+        return NO_AWARDS
+    return None
 
 
 # --------------------------------------------------------------------------- time
@@ -291,6 +349,11 @@ def allocate_awards(ranked_entries: Sequence[Ranked], tiers: Sequence[TierSpec])
 def vote_day(at_utc: datetime) -> date:
     """The Beijing calendar day of a naive-UTC time (votes are counted per local day)."""
     return at_utc.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
+
+
+def local_text(at_utc: datetime) -> str:
+    """A naive-UTC time as Beijing wall-clock text for messages."""
+    return at_utc.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def entry_code(prefix: str, number: int) -> str:

@@ -5,7 +5,7 @@ Judges' pages show entry codes, titles, descriptions and photos only: the templa
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from ..access import check_action_form, current_actor, load_visible_contest
@@ -14,7 +14,7 @@ from ..accounts.models import Role
 from ..core.errors import Conflict, NotAllowed, ValidationFailed
 from ..core.permissions import login_required, public, role_required
 from ..core.timeutil import now
-from . import images, services
+from . import certificates, images, services
 from .forms import PerformanceEntryForm, PhotoEntryForm, ScoreForm, apply_errors
 
 bp = Blueprint("contests", __name__)
@@ -198,6 +198,39 @@ def certificate(entry_id: int):
     found = services.certificate_for(current_actor(), entry_id)
     return render_template("contests/certificate.html", entry=found, contest=found.contest,
                            activity=found.contest.activity, name=found.user.name)
+
+
+def _certificate_file(entry_id: int, kind: str):
+    found = services.certificate_for(current_actor(), entry_id)
+    cert = certificates.certificate_of(found.award)
+    check_url = url_for(".check_certificate", code=cert.verify_code or "-", _external=True)
+    body = certificates.pdf(cert, check_url) if kind == "pdf" else certificates.png(cert, check_url)
+    response = make_response(body)
+    response.mimetype = "application/pdf" if kind == "pdf" else "image/png"
+    response.headers["Content-Disposition"] = f'attachment; filename="certificate-{found.code}.{kind}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/me/entries/<int:entry_id>/certificate.pdf")
+@login_required
+def certificate_pdf(entry_id: int):
+    """The certificate as a printable A4 PDF (WeChat's browser cannot print the HTML page)."""
+    return _certificate_file(entry_id, "pdf")
+
+
+@bp.route("/me/entries/<int:entry_id>/certificate.png")
+@login_required
+def certificate_png(entry_id: int):
+    """The certificate as a picture to keep on a phone."""
+    return _certificate_file(entry_id, "png")
+
+
+@bp.route("/certificates/<code>")
+@public
+def check_certificate(code: str):
+    """Anyone who scans a certificate's QR code sees whether it is real (the winner's name masked)."""
+    return render_template("contests/check.html", cert=certificates.check(code[:32]))
 
 
 # --------------------------------------------------------------------------- public vote

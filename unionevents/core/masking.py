@@ -8,3 +8,13 @@ def mask_mobile(mobile: str | None) -> str:
     if len(mobile) < 7:
         return "*" * len(mobile)
     return f"{mobile[:3]}****{mobile[-4:]}"
+
+
+def mask_name(name: str | None) -> str:
+    """张*花, 张*, A***e: the first and last characters of a name, enough for its owner to recognise."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * min(len(name) - 2, 3) + name[-1]

@@ -10,6 +10,7 @@ from markupsafe import Markup
 from flask_babel import format_date, format_datetime, format_time, get_locale
 
 from .masking import mask_mobile
+from .quoting import quotable
 
 
 @lru_cache(maxsize=256)
@@ -42,6 +43,7 @@ def install_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["time"] = lambda v, fmt="short": format_time(v, fmt) if v else ""
     app.jinja_env.filters["mask_mobile"] = mask_mobile
+    app.jinja_env.filters["quotable"] = quotable  # “{{ title|quotable }}”: no doubled quotation marks
 
     @app.context_processor
     def _languages():

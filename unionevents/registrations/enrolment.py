@@ -38,6 +38,7 @@ from ..core.masking import mask_mobile
 from ..core.outbox import enqueue
 from ..core.permissions import has_role, scope_nodes
 from ..core.timeutil import now
+from ..core.quoting import quotable
 from ..extensions import db
 from ..unions.models import UnionNode
 from . import rules, services
@@ -284,7 +285,7 @@ def _notify_enrolled(option: EnrolOption, organiser: User, user: User, registrat
     url = _my_registrations_url()
     with write_transaction(), force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         enqueue(user.id, NOTICE_KIND, gettext(NOTICE_BODY, organiser=organiser.name, union=option.unit.name,
-                                              title=option.activity.title, when=rules.local_time(starts_at),
+                                              title=quotable(option.activity.title), when=rules.local_time(starts_at),
                                               state=str(registration.state.title), url=url),
                 subject=gettext(NOTICE_SUBJECT), activity_id=option.activity.id)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import (Blueprint, Response, flash, jsonify, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, flash, jsonify, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_babel import gettext as _, ngettext
 
@@ -98,6 +98,24 @@ def mark_no_shows(activity_id: int):
             flash(ngettext("%(num)d registration marked as no-show.",
                            "%(num)d registrations marked as no-show.", marked), "success")
     return redirect(url_for(".roster", activity_id=activity.id))
+
+
+@bp.route("/activities/<int:activity_id>/draw", methods=["POST"])
+@role_required(ORGANISER)
+def draw(activity_id: int):
+    """Run the lottery from the activity page (the same service as ``flask activities draw``)."""
+    activity = load_activity(activity_id, ORGANISER)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        result = services.draw_lottery(activity.id, current_actor())
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(_("The draw is done: %(confirmed)d confirmed, %(waitlisted)d on the waiting list, "
+                "%(not_drawn)d not drawn. The seed and order are now on the activity page.",
+                confirmed=result.confirmed, waitlisted=result.waitlisted, not_drawn=result.not_drawn), "success")
+    return redirect(url_for("manage.activity", activity_id=activity.id), 303)
 
 
 # --------------------------------------------------------------------------- messages

@@ -18,8 +18,8 @@ blp = Blueprint("api_reports", __name__, url_prefix="/api/v1", description="Offi
 
 class ReportSummaryArgs(ApiSchema):
     node = fields.Integer(metadata={"description": "Union id (default: the top of your officer scope)"})
-    from_ = fields.Date(data_key="from", metadata={"description": "First day, YYYY-MM-DD (default: quarter start)"})
-    to = fields.Date(metadata={"description": "Last day, inclusive (default: quarter end)"})
+    from_ = fields.Date(data_key="from", metadata={"description": "First day, YYYY-MM-DD (default: 1 January of this year)"})
+    to = fields.Date(metadata={"description": "Last day, inclusive (default: the end of next quarter)"})
     kind = fields.List(fields.String(), metadata={"description": "Activity kinds (repeat, or comma-separated)"})
 
 

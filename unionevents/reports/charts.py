@@ -11,10 +11,16 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-BAR_HEIGHT = 22
+#: Charts scale with the page (``width: 100%`` of their box, at most 40rem).  The drawing is this
+#: many units wide and its text FONT units high, so on a 360 px phone (a box of ~328 px) text renders
+#: at 15 × 328 / 380 ≈ 13 px, and on a 1280 px screen larger: never below 12 px (issue 20).
+WIDTH = 380
+FONT = 15
+#: A rough width of one character of FONT-unit text (CJK glyphs are about one em, digits half).
+CHAR_W = FONT * 0.62
+BAR_HEIGHT = 20
 BAR_GAP = 10
-LABEL_HEIGHT = 16
-WIDTH = 640
+LABEL_HEIGHT = FONT + 4
 PAD = 8
 
 
@@ -41,7 +47,7 @@ def bar_chart(chart_id: str, title: str, desc: str, labels: Sequence[str], value
     top = max([v for v in values if v is not None] + [0])
     row = LABEL_HEIGHT + BAR_HEIGHT + BAR_GAP
     height = PAD * 2 + max(len(labels), 1) * row
-    usable = WIDTH - 2 * PAD - 90  # room for the value text
+    usable = WIDTH - 2 * PAD - 70  # room for the value text
     body = []
     for index, (label, value) in enumerate(zip(labels, values)):
         y = PAD + index * row
@@ -72,12 +78,18 @@ def _marker(kind: str, x: float, y: float, css: str, tip: str) -> str:
 
 def line_chart(chart_id: str, title: str, desc: str, x_labels: Sequence[str],
                series: Sequence[tuple[str, Sequence[float]]]) -> Markup:
-    """Lines over months (up to three series), with a value axis, a legend and a marker per point."""
-    height, left, right, top_pad, bottom = 300, 56, 16, 16, 70
-    plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
-    top = max([v for _name, values in series for v in values if v is not None] + [0]) or 1
+    """Lines over months (up to three series), with a value axis, a legend (one row per series) and
+    a marker per point.  Month labels are thinned so they never overlap, and the first and last are
+    anchored inside the drawing so none is clipped."""
+    shown = list(series[:3])
+    legend_rows = max(len(shown), 1)
+    top = max([v for _name, values in shown for v in values if v is not None] + [0]) or 1
     step = _nice_step(top)
     top = step * -(-top // step)
+    left = PAD + round(len(_num(top)) * CHAR_W) + 6
+    height, right, top_pad = 240 + legend_rows * (FONT + 8), 12, 12
+    bottom = 30 + legend_rows * (FONT + 8)
+    plot_w, plot_h = WIDTH - left - right, height - top_pad - bottom
     n = max(len(x_labels), 1)
 
     def x_at(i: int) -> float:
@@ -91,27 +103,35 @@ def line_chart(chart_id: str, title: str, desc: str, x_labels: Sequence[str],
     while tick <= top:
         y = y_at(tick)
         body.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{WIDTH - right}" y2="{y:.1f}"/>')
-        body.append(f'<text class="axis-label" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_num(tick)}</text>')
+        body.append(f'<text class="axis-label" x="{left - 6}" y="{y + 5:.1f}" text-anchor="end">{_num(tick)}</text>')
         tick += step
-    every = max(1, -(-len(x_labels) // 12))
+    widest = max((len(label) for label in x_labels), default=1) * CHAR_W + 8
+    # Shown labels are at least 1.5 label-widths apart (the end ones may be anchored inwards).
+    every = max(1, -(-int(1.5 * widest * max(len(x_labels) - 1, 0)) // int(plot_w)))
     for i, label in enumerate(x_labels):
         if i % every == 0:
-            body.append(f'<text class="axis-label" x="{x_at(i):.1f}" y="{top_pad + plot_h + 18}" '
-                        f'text-anchor="middle">{escape(label)}</text>')
+            x = x_at(i)
+            anchor = "middle"
+            if x - widest / 2 < PAD:
+                anchor, x = "start", max(x - 4, PAD)
+            elif x + widest / 2 > WIDTH - PAD:
+                anchor, x = "end", min(x + 4, WIDTH - PAD)
+            body.append(f'<text class="axis-label" x="{x:.1f}" y="{top_pad + plot_h + FONT + 6}" '
+                        f'text-anchor="{anchor}">{escape(label)}</text>')
     body.append(f'<line class="axis" x1="{left}" y1="{top_pad + plot_h}" x2="{WIDTH - right}" '
                 f'y2="{top_pad + plot_h}"/>')
-    for index, (name, values) in enumerate(series[:3]):
+    for index, (name, values) in enumerate(shown):
         css = f"series-{index}"
         points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(values))
         body.append(f'<polyline class="line {css}" points="{points}"/>')
         for i, v in enumerate(values):
             label = x_labels[i] if i < len(x_labels) else ""
             body.append(_marker(MARKERS[index], x_at(i), y_at(v), f"marker {css}", f"{name} {label}: {_num(v or 0)}"))
-        lx = left + index * 190
-        ly = height - 18
+        lx = PAD
+        ly = top_pad + plot_h + FONT + 22 + index * (FONT + 8)
         body.append(f'<line class="line {css}" x1="{lx}" y1="{ly}" x2="{lx + 28}" y2="{ly}"/>')
         body.append(_marker(MARKERS[index], lx + 14, ly, f"marker {css}", name))
-        body.append(f'<text class="legend" x="{lx + 34}" y="{ly + 4}">{escape(name)}</text>')
+        body.append(f'<text class="legend" x="{lx + 34}" y="{ly + 5}">{escape(name)}</text>')
     return _frame(chart_id, title, desc, WIDTH, height, body, "line-chart")
 
 

@@ -136,7 +136,7 @@ def _rate(value: float | None) -> Any:
 
 
 def _figure_header() -> list[str]:
-    return [_("Activities held"), _("Activities cancelled"), _("Registrations"), _("Places taken"),
+    return [_("Activities held"), _("Activities cancelled"), _("Number of registrations"), _("Places taken"),
             _("Attended"), _("No-shows"), _("Cancelled registrations"), _("Attendance rate"), _("No-show rate"),
             _("Unique participants"), _("Unique attendees"), _("New-employment-form registrations"),
             _("New-employment-form workers reached")]
@@ -167,7 +167,7 @@ def dashboard_sheets(dash) -> list[Sheet]:
     by_month = Sheet(_("By month"), [_("Month"), *_figure_header()],
                      [(row.label, *_figure_cells(row.figures)) for row in dash.by_month])
     top = Sheet(_("Top activities"), [_("Activity"), _("Organised by"), _("Kind"), _("Date"), _("Capacity"),
-                                      _("Places taken"), _("Attended"), _("Registrations")],
+                                      _("Places taken"), _("Attended"), _("Number of registrations")],
                 [(t.title, t.node_name, t.kind.title, t.day, t.capacity, t.places, t.attended, t.registrations)
                  for t in dash.top])
     return [summary, by_child, by_kind, by_month, top]
@@ -179,14 +179,14 @@ def _count_cells(row: dict) -> list[int]:
 
 
 def _count_header() -> list[str]:
-    return [_("Registrations"), _("Places taken"), _("Attended"), _("No-shows"), _("Waiting list"),
+    return [_("Number of registrations"), _("Places taken"), _("Attended"), _("No-shows"), _("Waiting list"),
             _("Cancelled registrations")]
 
 
 def activity_sheets(stats, slot_label) -> list[Sheet]:
     """One activity's statistics: states, slots, unions, occupations, answers."""
     sheets = [
-        Sheet(_("By state"), [_("State"), _("Registrations")], [(s.title, n) for s, n in stats.by_state]),
+        Sheet(_("By state"), [_("State"), _("Number of registrations")], [(s.title, n) for s, n in stats.by_state]),
         Sheet(_("By union"), [_("Union"), *_count_header()],
               [(row["name"] or _("No union"), *_count_cells(row)) for row in stats.by_union]),
         Sheet(_("By occupation"), [_("Occupation"), *_count_header()],

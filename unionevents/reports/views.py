@@ -62,7 +62,7 @@ def _dashboard_charts(dash) -> dict:
             _("Line chart of registrations, places taken and attendances per month from %(first)s to "
               "%(last)s. The table beside it has every number.", first=months[0] if months else "",
               last=months[-1] if months else ""),
-            months, [(_("Registrations"), [r.figures.registrations for r in dash.by_month]),
+            months, [(_("Number of registrations"), [r.figures.registrations for r in dash.by_month]),
                      (_("Places taken"), [r.figures.places for r in dash.by_month]),
                      (_("Attended"), [r.figures.attended for r in dash.by_month])]),
     }

@@ -11,6 +11,7 @@ from ...core.db import write_transaction
 from ...core.errors import Conflict, ValidationFailed
 from ...core.outbox import enqueue
 from ...core.timeutil import now
+from ...core.quoting import quotable
 from ...extensions import db
 from ...registrations.models import Registration
 from ...reports.services import sync_activity
@@ -60,7 +61,7 @@ def _notify_activity_cancelled(registration: Registration, activity: Activity, r
         subject = gettext("Cancelled: %(title)s", title=activity.title)
         body = gettext("The activity “%(title)s” on %(when)s has been cancelled by %(organiser)s. "
                        "Your registration is cancelled; you do not need to do anything.",
-                       title=activity.title, when=format_datetime(activity.starts_at, "short"),
+                       title=quotable(activity.title), when=format_datetime(activity.starts_at, "short"),
                        organiser=activity.node.name)
         if reason:
             body += " " + gettext("Reason: %(reason)s", reason=reason)

@@ -28,6 +28,7 @@ from ..models import (
     Activity, ActivityEligibleNode, ActivityKind, ActivityOccupation, ActivityStatus, Question,
     SignupMode, TimeSlot, UnitQuota, Visibility,
 )
+from ..draw import commit_seed
 from .listing import confirmed_count, taking_part_count
 
 
@@ -111,6 +112,7 @@ def create_activity(*, title: str, kind: ActivityKind, node: UnionNode, starts_a
     )
     activity.eligible_occupations = [ActivityOccupation(occupation=o) for o in dict.fromkeys(occupations)]
     activity.eligible_nodes = [ActivityEligibleNode(node_id=n.id) for n in eligible_nodes]
+    commit_seed(activity)
     db.session.add(activity)
     db.session.flush()
     sync_activity(activity)
@@ -269,6 +271,7 @@ def update_activity(actor: User, activity_id: int, data: ActivityData) -> Activi
         activity.visibility = data.visibility
         activity.members_only = data.members_only
         _replace_eligibility(activity, data.occupations, eligible)
+        commit_seed(activity)
         sync_activity(activity)
         log_action(actor.id, "activity.update", activity)
         if raised and not activity.slots and activity.status == ActivityStatus.PUBLISHED:
@@ -328,6 +331,7 @@ def publish(actor: User, activity_id: int) -> Activity:
         if problems:
             raise ValidationFailed({"publish": problems}, message=problems[0])
         activity.status = ActivityStatus.PUBLISHED
+        commit_seed(activity)
         sync_activity(activity)
         log_action(actor.id, "activity.publish", activity)
     return activity

@@ -29,7 +29,7 @@ from .entries import (
 )
 from .judging import (
     CRITERION_NAME_MAX, MAX_CRITERION_SCORE, MAX_CRITERION_WEIGHT, ROUND_NAME_MAX, BlindEntry, JudgeRound,
-    RoundClosed, add_criterion, add_judge, add_round, assign_entries, blind_entries, close_round, delete_criterion,
+    RoundClosed, SubmissionsStillOpen, add_criterion, add_judge, add_round, assign_entries, blind_entries, close_round, delete_criterion,
     delete_round, judge_round_for, judge_rounds, judges, next_round, open_round, previous_round,
     remove_judge, save_scores, score_sheet,
 )
@@ -39,9 +39,9 @@ from .ranking import (
     preview_cut, ranking_round, round_entry_ids, round_results, round_scores,
 )
 from .awards import (
-    MAX_QUOTA, MSG_ANONYMOUS, TIER_NAME_MAX, Outcome, PublishedAward, QuotaFull, allocate, awards,
+    MAX_QUOTA, MSG_ANONYMOUS, TIER_NAME_MAX, Outcome, PublishedAward, PublishSummary, QuotaFull, allocate, awards,
     certificate_for, delete_tier, display_name, entry_outcome, publish_results, published_awards,
-    save_tier, set_award, unpublish_results,
+    publish_summary, save_tier, set_award, unpublish_results,
 )
 from .export import export_scores
 

@@ -13,8 +13,10 @@ from ...core.audit import log_action
 from ...core.db import write_transaction
 from ...core.errors import Conflict, NotFound, ValidationFailed
 from ...core.timeutil import now
+from ...core.quoting import quotable
 from ...extensions import db
 from .. import rules
+from ..certificates import new_code
 from ..models import Award, AwardTier, Contest, Entry, Round, RoundEntry, RoundStatus
 from .contest import _contest_for_change, _merge, get_entry_of_contest, is_contest_organiser
 from .ranking import final_ranking
@@ -40,8 +42,12 @@ class PublishedAward:
 
 # --------------------------------------------------------------------------- awards
 
-def _tier_errors(name: str, quota) -> dict[str, list[str]]:
+def _tier_errors(name: str, quota, min_score=None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
+    if min_score is not None and (isinstance(min_score, bool) or not isinstance(min_score, (int, float))
+                                  or not 0 <= min_score <= rules.SCORE_SCALE):
+        _merge(errors, "min_score", _l("Please enter a minimum score from 0 to %(n)d, or leave it empty.",
+                                       n=rules.SCORE_SCALE))
     if not name or len(name) > TIER_NAME_MAX:
         _merge(errors, "name", _l("Please give the award a name of at most %(n)d characters.",
                                   n=TIER_NAME_MAX))
@@ -55,18 +61,21 @@ def _refuse_after_publication(contest: Contest) -> None:
         raise Conflict(_l("The results are published. Withdraw the publication before changing awards."))
 
 
-def save_tier(actor: User, contest_id: int, tier_id: int | None, name: str, quota) -> AwardTier:
-    """Add an award tier or rename it / change its quota (never below the awards it already holds)."""
+def save_tier(actor: User, contest_id: int, tier_id: int | None, name: str, quota,
+              min_score: float | None = None) -> AwardTier:
+    """Add an award tier or rename it / change its quota (never below the awards it already holds)
+    and its minimum score (None: none)."""
     contest = _contest_for_change(contest_id)
     _refuse_after_publication(contest)
     name = (name or "").strip()
-    errors = _tier_errors(name, quota)
+    errors = _tier_errors(name, quota, min_score)
     if errors:
         raise ValidationFailed(errors)
     with write_transaction():
         if tier_id is None:
             position = max((t.position for t in contest.tiers), default=-1) + 1
-            tier = AwardTier(contest_id=contest.id, position=position, name=name, quota=quota)
+            tier = AwardTier(contest_id=contest.id, position=position, name=name, quota=quota,
+                             min_score=min_score)
             db.session.add(tier)
             db.session.flush()
         else:
@@ -75,12 +84,12 @@ def save_tier(actor: User, contest_id: int, tier_id: int | None, name: str, quot
                 raise NotFound()
             changed = db.session.execute(update(AwardTier).where(AwardTier.id == tier.id,
                                                                  AwardTier.awarded <= quota)
-                                         .values(name=name, quota=quota)).rowcount
+                                         .values(name=name, quota=quota, min_score=min_score)).rowcount
             if not changed:
                 raise ValidationFailed({"quota": [str(_l(
                     "%(n)d entries already hold this award; remove some before lowering the quota.",
                     n=tier.awarded))]})
-        log_action(actor.id, "contest.tier.save", tier, contest_id=contest.id, quota=quota)
+        log_action(actor.id, "contest.tier.save", tier, contest_id=contest.id, quota=quota, min_score=min_score)
     db.session.expire(tier)
     return tier
 
@@ -111,7 +120,8 @@ def allocate(actor: User, contest_id: int) -> rules.Allocation:
     round_, ranked, _scores = final_ranking(contest)
     if round_ is None:
         raise Conflict(_l("Close a scored round first: awards follow its ranking."))
-    allocation = rules.allocate_awards(ranked, [rules.TierSpec(t.id, t.quota) for t in contest.tiers])
+    allocation = rules.allocate_awards(ranked, [rules.TierSpec(t.id, t.quota, t.min_score) for t in contest.tiers],
+                                       entries=_entry_count(contest))
     counts = allocation.counts()
     with write_transaction():
         db.session.execute(delete(Award).where(Award.contest_id == contest.id))
@@ -151,7 +161,7 @@ def set_award(actor: User, contest_id: int, entry_id: int, tier_id: int | None) 
                                          .values(awarded=AwardTier.awarded + 1)).rowcount
             if not claimed:
                 raise QuotaFull(_l("“%(tier)s” already has its %(n)d awards. Take one away first.",
-                                   tier=tier.name, n=tier.quota))
+                                   tier=quotable(tier.name), n=tier.quota))
         if current is not None:
             db.session.execute(update(AwardTier).where(AwardTier.id == current.tier_id)
                                .values(awarded=AwardTier.awarded - 1))
@@ -167,13 +177,66 @@ def set_award(actor: User, contest_id: int, entry_id: int, tier_id: int | None) 
     return award
 
 
+def _entry_count(contest: Contest) -> int:
+    return db.session.scalar(select(func.count(Entry.id)).where(Entry.contest_id == contest.id))
+
+
+@dataclass
+class SummaryTier:
+    tier: AwardTier
+    cap: int
+    winners: list[PublishedAward]
+
+
+@dataclass
+class PublishSummary:
+    """What the organiser checks before publishing: entries, rounds, tiers and who gets what."""
+
+    contest: Contest
+    entries: int
+    rounds: list[Round]
+    tiers: list[SummaryTier]
+    refusal: str | None
+
+    @property
+    def awarded(self) -> int:
+        return sum(len(t.winners) for t in self.tiers)
+
+
+_REFUSALS = {
+    rules.ROUND_OPEN: _l("A round is still being judged. Close it before publishing the results."),
+    rules.NO_AWARDS: _l("There are no awards to publish yet."),
+}
+
+
+def publish_summary(contest: Contest) -> PublishSummary:
+    held = awards(contest)
+    open_rounds = sum(1 for r in contest.rounds if r.status == RoundStatus.OPEN)
+    refusal = rules.publish_refusal(open_rounds, len(held))
+    caps = rules.tier_caps([t.quota for t in contest.tiers], _entry_count(contest))
+    by_tier: dict[int, list[PublishedAward]] = {}
+    for award in held:
+        by_tier.setdefault(award.tier_id, []).append(_published(award))
+    return PublishSummary(contest=contest, entries=_entry_count(contest), rounds=list(contest.rounds),
+                          tiers=[SummaryTier(t, cap, by_tier.get(t.id, [])) for t, cap in zip(contest.tiers, caps)],
+                          refusal=str(_REFUSALS[refusal]) if refusal else None)
+
+
 def publish_results(actor: User, contest_id: int) -> Contest:
+    """Publish the awards (the organiser has confirmed the summary); refused while a round is open."""
     contest = _contest_for_change(contest_id)
-    if not db.session.scalar(select(func.count(Award.id)).where(Award.contest_id == contest.id)):
-        raise Conflict(_l("There are no awards to publish yet."))
     with write_transaction():
+        open_rounds = db.session.scalar(select(func.count(Round.id)).where(Round.contest_id == contest.id,
+                                                                          Round.status == RoundStatus.OPEN))
+        held = db.session.scalar(select(func.count(Award.id)).where(Award.contest_id == contest.id))
+        refusal = rules.publish_refusal(open_rounds, held)
+        if refusal:
+            raise Conflict(_REFUSALS[refusal])
         contest.results_published_at = now()
-        log_action(actor.id, "contest.results.publish", contest)
+        for award in db.session.scalars(select(Award).where(Award.contest_id == contest.id,
+                                                            Award.verify_code.is_(None))):
+            award.verify_code = new_code()  # printed on the certificate; opens the public check page
+        log_action(actor.id, "contest.results.publish", contest, awards=held)
     return contest
 
 
@@ -193,14 +256,15 @@ def display_name(entry: Entry) -> str:
 def published_awards(contest: Contest) -> list[PublishedAward]:
     if not contest.results_published:
         raise NotFound(_l("The results have not been published yet."))
-    result = []
-    for award in awards(contest):
-        entry = award.entry
-        consented = entry.consent_publish_name
-        union = entry.user.union.name if consented and entry.user.union else None
-        result.append(PublishedAward(tier_name=award.tier.name, entry=entry, display_name=display_name(entry),
-                                     union_name=union))
-    return result
+    return [_published(award) for award in awards(contest)]
+
+
+def _published(award: Award) -> PublishedAward:
+    entry = award.entry
+    consented = entry.consent_publish_name
+    union = entry.user.union.name if consented and entry.user.union else None
+    return PublishedAward(tier_name=award.tier.name, entry=entry, display_name=display_name(entry),
+                          union_name=union)
 
 
 @dataclass

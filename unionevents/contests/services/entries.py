@@ -87,7 +87,7 @@ def judging_started(contest: Contest) -> bool:
 def entries_locked(contest: Contest, at: datetime | None = None) -> bool:
     """Entries change until the deadline, and never once judging has started (judges must score what
     everyone else sees)."""
-    return (at or now()) >= contest.activity.signup_closes_at or judging_started(contest)
+    return (at or now()) >= contest.entry_deadline or judging_started(contest)
 
 
 def _refuse_if_locked(contest: Contest) -> None:

@@ -16,6 +16,7 @@ from ...core.db import write_transaction
 from ...core.errors import Conflict, NotFound, ValidationFailed
 from ...core.permissions import has_role
 from ...core.timeutil import now
+from ...core.quoting import quotable
 from ...extensions import db
 from .. import rules
 from ..models import (
@@ -110,13 +111,31 @@ def next_round(round_: Round) -> Round | None:
     return later[0] if later else None
 
 
-def open_round(actor: User, contest_id: int, round_id: int) -> Round:
-    """Start a round: the first takes every entry; later ones take the entries advanced into them."""
+class SubmissionsStillOpen(Conflict):
+    code = "submissions_open"
+    default_message = _l("Submissions are still open.")
+
+
+def open_round(actor: User, contest_id: int, round_id: int, override_reason: str | None = None) -> Round:
+    """Start a round: the first takes every entry; later ones take the entries advanced into them.
+
+    The first round waits until submissions close; ``override_reason`` closes them early (the
+    reason is kept on the contest and audited, and the contest page shows the real close)."""
     contest = _contest_for_change(contest_id)
     round_ = get_round(contest, round_id)
     if round_.status != RoundStatus.SETUP:
         raise Conflict(_l("This round has already started."))
+    reason = (override_reason or "").strip()
+    if len(reason) > rules.REASON_MAX:
+        raise ValidationFailed({"reason": [str(_l("Please keep the reason to %(n)d characters.",
+                                                  n=rules.REASON_MAX))]})
+    at = now()
     before = previous_round(round_)
+    if rules.open_round_refusal(before is None, at, contest.entry_deadline, reason):
+        raise SubmissionsStillOpen(_l(
+            "Submissions are open until %(when)s. Wait until then, or close them early and give a reason.",
+            when=rules.local_text(contest.entry_deadline)))
+    early = before is None and at < contest.entry_deadline
     if before is not None and before.status != RoundStatus.CLOSED:
         raise Conflict(_l("Close the previous round first."))
     if round_.scored and not contest.criteria:
@@ -130,8 +149,13 @@ def open_round(actor: User, contest_id: int, round_id: int) -> Round:
                                [{"round_id": round_.id, "entry_id": i} for i in ids])
         elif not _round_entry_count(round_.id):
             raise Conflict(_l("No entries have advanced to this round yet."))
+        if early:
+            contest.submissions_closed_at = at
+            contest.early_close_reason = reason
+            log_action(actor.id, "contest.submissions.close_early", contest, reason=reason,
+                       deadline=contest.activity.signup_closes_at.isoformat())
         round_.status = RoundStatus.OPEN
-        round_.opened_at = now()
+        round_.opened_at = at
         log_action(actor.id, "contest.round.open", round_, contest_id=contest.id)
     return round_
 
@@ -336,11 +360,11 @@ def score_sheet(user: User, round_: Round, entry_id: int) -> tuple[BlindEntry, d
 
 def _score_message(code: str, criterion: Criterion):
     if code == "missing":
-        return _l("Please give a score for “%(name)s”.", name=criterion.name)
+        return _l("Please give a score for “%(name)s”.", name=quotable(criterion.name))
     if code == "not_number":
         return _l("Please enter a number from 0 to %(max)d.", max=criterion.max_score)
     if code == "out_of_range":
-        return _l("The score for “%(name)s” must be between 0 and %(max)d.", name=criterion.name,
+        return _l("The score for “%(name)s” must be between 0 and %(max)d.", name=quotable(criterion.name),
                   max=criterion.max_score)
     return _l("Please use at most one decimal place.")
 

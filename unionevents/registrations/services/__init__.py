@@ -66,7 +66,7 @@ from .errors import (
     FULL_MESSAGES, MSG_ACTIVITY_FULL, MSG_QUOTA_FULL, MSG_SLOT_FULL, ActivityFull, AlreadyRegistered, Busy,
     CancellationClosed, DrawRefused, IllegalTransition, NotEligible, SignupClosed,
 )
-from .lottery import DrawResult, draw_lottery
+from .lottery import DrawCheck, DrawResult, PublishedDraw, draw_lottery, published_draw, verify_draw
 from .own import TICKET_LENGTH, get_own_registration, my_registrations, registration_for_ticket, ticket_token
 from .roster import (
     BULK_ACTIONS, BULK_LIMIT, NOTICE_ALL_STATES, NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX, BulkResult, NotStartedYet,
@@ -80,9 +80,9 @@ from .waitlist import (
 from .walkin import WalkInResult, walk_in
 
 __all__ = [
-    "ActivityFull", "AlreadyRegistered", "Busy", "CancellationClosed", "DrawRefused", "DrawResult",
+    "ActivityFull", "AlreadyRegistered", "Busy", "CancellationClosed", "DrawCheck", "DrawRefused", "DrawResult",
     "IllegalTransition", "NotEligible", "SignupClosed", "SignupState", "approve", "cancel", "check_in",
-    "draw_lottery", "get_own_registration", "mark_no_show", "my_registrations", "register",
+    "draw_lottery", "published_draw", "PublishedDraw", "verify_draw", "get_own_registration", "mark_no_show", "my_registrations", "register",
     "registration_for_ticket", "reject", "signup_state", "ticket_token", "undo_check_in",
     "waitlist_length", "waitlist_position",
     "BulkResult", "CheckInClosed", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",

@@ -17,6 +17,7 @@ from ...core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ...core.metrics import CHECKINS
 from ...core.timeutil import now
 from ...core.text import NotText, clean_text
+from ...core.quoting import quotable
 from ...extensions import db
 from .. import rules
 from ..models import CheckInReceipt, Registration, RegistrationState as S
@@ -266,7 +267,7 @@ def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None =
     if activity_id is not None and registration.activity_id != activity_id:
         if organiser:
             raise WrongActivity(_l("This ticket is for another activity: “%(title)s”. It cannot be "
-                                   "checked in here.", title=registration.activity.title))
+                                   "checked in here.", title=quotable(registration.activity.title)))
         raise WrongActivity()
     if not organiser:
         raise NotAllowed(_l("You do not organise the activity this ticket is for."))

@@ -9,6 +9,7 @@ from flask import current_app, has_request_context
 from flask_babel import force_locale, get_locale, gettext as _
 
 from ...core.outbox import enqueue
+from ...core.quoting import quotable
 from .. import rules
 
 
@@ -47,7 +48,7 @@ def _prepare_notice(notice: str, locale: str | None, title: str, starts_at: date
     subject, body = NOTICES[notice]
     subject_text, template = _translated(locale, subject, body)
     return _PreparedNotice(f"registration.{notice}", subject_text, template,
-                           {"title": title, "when": _when(starts_at)})
+                           {"title": quotable(title), "when": _when(starts_at)})
 
 
 def _notice_texts(_l=lambda text: text):  # noqa: N807 - the parameter is named _l so pybabel extracts them

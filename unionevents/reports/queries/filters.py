@@ -31,6 +31,16 @@ def quarter_of(day: date) -> tuple[date, date]:
     return start, end
 
 
+def default_range(day: date) -> tuple[date, date]:
+    """The range a report shows unless asked otherwise: the whole year so far and the next quarter.
+
+    From 1 January of ``day``'s year to the end of the quarter after ``day``'s, so activities about
+    to happen — a January contest whose results are already out, seen in December — are counted
+    (issue 20: the quarter left them out and 获奖作品数 read 0 right after publication)."""
+    _start, quarter_end = quarter_of(day)
+    return date(day.year, 1, 1), quarter_of(quarter_end + timedelta(days=1))[1]
+
+
 @dataclass
 class ReportFilter:
     node: UnionNode
@@ -77,8 +87,8 @@ def scope_tops(user) -> list[UnionNode]:
 def parse_filter(args, user) -> tuple[ReportFilter, dict[str, list[str]]]:
     """The report filter from query arguments (``node``, ``from``, ``to``, ``kind`` repeated).
 
-    Bad values give a message per field and fall back to the default (top of scope, this
-    quarter, all kinds).  Raises NotFound for an unknown union and NotAllowed for one outside
+    Bad values give a message per field and fall back to the default (top of scope,
+    ``default_range``, all kinds).  Raises NotFound for an unknown union and NotAllowed for one outside
     the user's officer scope.
     """
     from ...access import holds
@@ -100,7 +110,7 @@ def parse_filter(args, user) -> tuple[ReportFilter, dict[str, list[str]]]:
         if not holds(user, [Role.OFFICER], node=found):
             raise NotAllowed(_l("This union is outside the unions you report on."))
         node = found
-    default_from, default_to = quarter_of(today())
+    default_from, default_to = default_range(today())
     dates = {}
     for name, default in (("from", default_from), ("to", default_to)):
         raw = (args.get(name) or "").strip()
