@@ -142,3 +142,76 @@ def test_whole_series_signup_only_where_the_organiser_allows(weekly_class, organ
     made = series.create_series(organiser, weekly_class.id, weekly_dates(weekly_class, 2), whole_series_signup=False)
     with pytest.raises(Conflict):
         registrations.register_for_series(make.user("学员"), made.id)
+
+
+# --------------------------------------------------------------------------- pages
+
+def _edit_form(activity, **changes):
+    def local(value):
+        return utc_to_local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+    data = {"title": activity.title, "kind": activity.kind.value, "node_id": str(activity.node_id),
+            "description": activity.description, "venue": activity.venue, "starts_at": local(activity.starts_at),
+            "ends_at": local(activity.ends_at), "signup_opens_at": local(activity.signup_opens_at),
+            "signup_closes_at": local(activity.signup_closes_at), "cancel_cutoff_at": "",
+            "capacity": str(activity.capacity), "waitlist_enabled": "y", "mode": activity.mode.value,
+            "visibility": activity.visibility.value}
+    data.update(changes)
+    return data
+
+
+def test_organiser_makes_a_weekly_series_from_the_page(client, login, weekly_class, organiser):
+    login(organiser)
+    page = client.get(f"/manage/activities/{weekly_class.id}/series")
+    assert page.status_code == 200 and 'name="pattern"' in page.get_data(as_text=True)
+    start = utc_to_local(weekly_class.starts_at)
+    response = client.post(f"/manage/activities/{weekly_class.id}/series", data={
+        "pattern": "weekly", "first_day": start.strftime("%Y-%m-%d"), "weekday": str(start.weekday()),
+        "at": start.strftime("%H:%M"), "count": "8", "whole_series_signup": "y"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    activity = db.session.get(Activity, weekly_class.id)
+    assert activity.series_id is not None and len(series.occurrences(activity.series_id)) == 8
+    listing = client.get(f"/manage/activities/{weekly_class.id}/series").get_data(as_text=True)
+    assert listing.count('href="/manage/activities/') >= 8
+
+
+def test_series_form_errors_are_shown(client, login, weekly_class, organiser):
+    login(organiser)
+    response = client.post(f"/manage/activities/{weekly_class.id}/series",
+                           data={"pattern": "dates", "dates": "2027-02-30 14:00"})
+    assert response.status_code == 422 and "is not a date" in response.get_data(as_text=True)
+    assert db.session.get(Activity, weekly_class.id).series_id is None
+
+
+def test_edit_form_applies_to_every_later_date(client, login, weekly_class, organiser):
+    made = series.create_series(organiser, weekly_class.id, weekly_dates(weekly_class, 3))
+    second = series.occurrences(made.id)[1]
+    login(organiser)
+    page = client.get(f"/manage/activities/{second.id}/edit").get_data(as_text=True)
+    assert 'name="series_scope"' in page
+    response = client.post(f"/manage/activities/{second.id}/edit",
+                           data=_edit_form(second, venue="新教室", series_scope="future"))
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    db.session.expire_all()
+    assert [a.venue for a in series.occurrences(made.id)] == [weekly_class.venue, "新教室", "新教室"]
+
+
+def test_worker_signs_up_for_the_whole_series_from_the_activity_page(client, login, weekly_class, organiser, make):
+    made = series.create_series(organiser, weekly_class.id, weekly_dates(weekly_class, 3), whole_series_signup=True)
+    worker = make.user("学员")
+    login(worker)
+    page = client.get(f"/activities/{weekly_class.id}").get_data(as_text=True)
+    assert "All dates of this series" in page and "Sign up for all 3 open dates" in page
+    response = client.post(f"/activities/{weekly_class.id}/series/signup")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/me/registrations")
+    assert db.session.scalar(select(func.count(Registration.id)).where(Registration.user_id == worker.id)) == 3
+
+
+def test_series_pages_permissions(client, login, weekly_class, rival, make):
+    login(rival)
+    assert client.get(f"/manage/activities/{weekly_class.id}/series").status_code == 403
+    login(make.user("职工"))
+    assert client.get(f"/manage/activities/{weekly_class.id}/series").status_code == 403
+    response = client.post(f"/activities/{weekly_class.id}/series/signup")  # not a series: back to the page
+    assert response.status_code == 303

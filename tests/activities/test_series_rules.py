@@ -84,3 +84,9 @@ def test_occurrences_leave_out_the_source_and_refuse_the_past():
 def test_shift_moves_times_and_keeps_none():
     shift = rules.Shift(timedelta(hours=1))
     assert shift.apply(datetime(2027, 1, 5, 14)) == datetime(2027, 1, 5, 15) and shift.apply(None) is None
+
+
+def test_the_source_date_is_left_out_to_the_minute():
+    source = datetime(2027, 1, 5, 14, 0, 37, 120)
+    dates = rules.weekly(date(2027, 1, 5), 1, TWO_PM, 2)
+    assert rules.occurrences(source, dates, datetime(2027, 1, 1)) == dates[1:]

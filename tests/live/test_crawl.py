@@ -88,6 +88,7 @@ ROUTES = {
     "roster.message": _each("activity_id", ("class",)),
     "roster.sign_in_sheet": _each("activity_id", DOOR),
     "roster.walk_in": _each("activity_id", DOOR),
+    "series.manage_series": _each("activity_id", ("class", "meeting")),
     "seating.seating_page": _each("activity_id", ("meeting",)),
     "seating.chart": _each("activity_id", ("meeting",)),
     "seating.badges_pdf": _each("activity_id", ("meeting",)),
@@ -149,7 +150,9 @@ POST_ONLY = {
     "roster.check_in": "door page form", "roster.undo_check_in": "door page form",
     "roster.checkin_sync": "door page JavaScript (JSON body): test_concurrency.test_door_page_offline_sync",
     "roster.check_in_ticket": "door page ticket form",
-    "seating.assign": "seating page form", "roster.bulk": "roster page form",
+    "seating.assign": "seating page form",
+    "series.signup_series": "activity page form of a series (tests/activities/test_series.py; the world has none)",
+    "roster.bulk": "roster page form",
     "roster.export": "roster page form (test_downloads)", "roster.mark_no_shows": "roster page form",
     "contest_manage.allocate": "awards page form", "contest_manage.set_award": "awards page form",
     "contest_manage.delete_tier": "awards page form", "contest_manage.delete_criterion": "rounds page form",
@@ -170,6 +173,7 @@ NOT_SUBMITTED = {
     "accounts.delete_account": "deletes a demo account (the world deletes an account of its own)",
     "admin.revoke": "takes a demo role away from the accounts every live test logs in as",
     "accounts.change_password": "changes a demo password (the form is exercised by tests/accounts)",
+    "series.manage_series": "would add a series of dates to the shared demo world (tests/activities/test_series.py)",
 }
 # Forms submitted only on the activity the world created (they end or empty an activity).
 ONLY_ON_CREATED = {"manage.cancel_activity", "manage.unpublish", "roster.mark_no_shows", "roster.bulk"}

@@ -82,7 +82,8 @@ def occurrences(source_start: datetime, dates: list[datetime], not_before: datet
     """The new occurrences for a series made from an activity starting at ``source_start`` (all Beijing
     time): the dates other than the source's own, each after ``not_before`` (now), at most
     ``MAX_OCCURRENCES`` with the source."""
-    new = [d for d in dates if d != source_start]
+    own = source_start.replace(second=0, microsecond=0)  # forms give minutes; the source may have seconds
+    new = [d for d in dates if d.replace(second=0, microsecond=0) != own]
     past = [d for d in new if d <= not_before]
     if past:
         raise SeriesError("date_in_past", past[0].strftime("%Y-%m-%d %H:%M"))
