@@ -317,7 +317,7 @@ def register_all(user: User, activity_ids: list[int]) -> list[Registration]:
     for activity_id in activity_ids:
         activity, _slot, plan = _plan_for(user, activity_id)
         if rules.initial_state(activity.mode) is not None:
-            raise NotEligible(_l("“%(title)s” takes applications one by one; sign up for it on its own page.",
+            raise NotEligible(_l("%(title)s takes applications one by one; sign up for it on its own page.",
                                  title=activity.title))
         plan.activity_looked_full = False  # claim first: a full occurrence refuses the whole series
         plan.notices["confirmed"] = _prepare_notice("confirmed", plan.locale, plan.title, plan.starts_at)
@@ -329,7 +329,7 @@ def register_all(user: User, activity_ids: list[int]) -> list[Registration]:
             full = _claim_place(plan.activity_id, plan.slot_id, plan.quota_node_id, signup=True,
                                 looked_full=False)
             if full is not None:
-                raise ActivityFull(_l("“%(title)s” on %(date)s is full, so nobody was signed up for the series.",
+                raise ActivityFull(_l("%(title)s on %(date)s is full, so nobody was signed up for the series.",
                                       title=activity.title, date=format_date(utc_to_local(activity.starts_at))),
                                    counter=full)
             made.append(_insert_registration(plan, S.CONFIRMED))
