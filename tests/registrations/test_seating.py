@@ -159,7 +159,7 @@ def test_seat_is_on_the_ticket_roster_and_export(client, act_as, login, meeting,
     export = client.post(f"/manage/activities/{meeting.id}/roster/export", data={"format": "csv"})
     rows = list(csv.reader(io.StringIO(export.get_data().decode("utf-8-sig"))))
     header = rows[0]
-    row_at, seat_at = header.index("Row"), header.index("Seat")
+    row_at, seat_at = header.index("Seat row"), header.index("Seat number")
     line = next(r for r in rows[1:] if r[0] == str(mall_a.id))
     assert (line[row_at], line[seat_at]) == ("1", "1")
 

@@ -48,7 +48,7 @@ def badges_pdf(title: str, organiser: str, badges: Sequence[BadgeRow]) -> bytes:
     buffer = io.BytesIO()
     page_w, page_h = A4
     pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=1)
-    pdf.setTitle(f"{title} · {_('Name badges')}")
+    pdf.setTitle(_("%(title)s · name badges", title=title))
     pdf.setAuthor(organiser)
     cell_w = (page_w - 2 * MARGIN) / COLUMNS
     cell_h = (page_h - 2 * MARGIN) / ROWS

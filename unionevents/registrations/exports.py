@@ -67,7 +67,7 @@ def header(activity: Activity | RosterLayout) -> list[str]:
     if layout.uses_slots:
         columns.append(_("Time slot"))
     if layout.seats is not None:
-        columns += [_("Row"), _("Seat")]
+        columns += [_("Seat row"), _("Seat number")]
     columns += [_("State"), _("Registered at"), _("Checked in at")]
     columns += [label for _key, label in layout.questions]
     return [safe_cell(c) for c in columns]

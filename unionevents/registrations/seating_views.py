@@ -24,7 +24,7 @@ MEETING = ActivityKind.MEETING
 
 
 class LayoutForm(BaseForm):
-    rows = IntegerField(_l("Rows"), validators=[
+    rows = IntegerField(_l("Number of rows"), validators=[
         InputRequired(REQUIRED_MESSAGE), NumberRange(1, seating_rules.MAX_ROWS)])
     seats_per_row = IntegerField(_l("Seats per row"), validators=[
         InputRequired(REQUIRED_MESSAGE), NumberRange(1, seating_rules.MAX_SEATS_PER_ROW)])
