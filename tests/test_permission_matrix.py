@@ -623,6 +623,11 @@ def _build_health_registration(world, variant, args):
     return _register(world.make.user("体检职工", union=world.tree[WORKPLACE]), activity_id)
 
 
+def _build_meeting(world, variant, args):
+    from unionevents.activities.models import ActivityKind
+    return world.activity(variant, kind=ActivityKind.MEETING).id
+
+
 def _build_swap(world, variant, args):
     from unionevents.activities.models import ActivityKind
     return world.activity(variant, kind=ActivityKind.SWAP).id
@@ -656,6 +661,7 @@ NESTED_REGISTRATION = Arg(NESTED, _build_nested_registration)
 # The same argument name meaning another object: (endpoint or blueprint, argument) -> Arg.
 ARG_OVERRIDES: dict[tuple[str, str], Arg] = {
     ("swaps", "activity_id"): Arg(IN_OUT, _build_swap),
+    ("seating", "activity_id"): Arg(IN_OUT, _build_meeting),  # seating and the door dashboard
     ("health", "activity_id"): Arg(("served by the medical staff", "another health service"),
                                    _build_health_activity),
     ("health", "registration_id"): Arg(NESTED, _build_health_registration),
@@ -730,6 +736,7 @@ SAMPLE_BODIES: dict[str, Callable] = {
 # HTML POSTs that check their form before the object: a valid form, so the object check is reached.
 SAMPLE_FORMS: dict[str, Callable] = {
     "contest_manage.set_award": lambda world, args: {"tier_id": ""},  # "" takes the award away
+    "seating.seating_page": lambda world, args: {"rows": "2", "seats_per_row": "5"},
 }
 # Token routes that also need an organiser, and whether the scope that counts is the URL's activity
 # (True) or the in-scope union named in the body (False).

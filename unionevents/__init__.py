@@ -270,6 +270,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(results_bp)
     from .registrations.enrol_views import bp as enrol_bp
     app.register_blueprint(enrol_bp)
+    from .activities.series_views import bp as series_bp
+    app.register_blueprint(series_bp)
+    from .registrations.seating_views import bp as seating_bp
+    app.register_blueprint(seating_bp)
     from .reports.views import bp as reports_bp
     app.register_blueprint(reports_bp)
     from .notifications.views import bp as notifications_bp

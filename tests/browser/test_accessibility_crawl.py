@@ -36,6 +36,7 @@ from unionevents.core.timeutil import now
 from unionevents.extensions import db
 from unionevents.health import services as health
 from unionevents.registrations import enrolment, services as registrations
+from unionevents.registrations.services import seating
 from unionevents.results import services as results
 from unionevents.swaps import services as swaps
 
@@ -66,6 +67,8 @@ NOT_PAGES = {
     "accounts.export_xlsx": "an XLSX download",
     "admin.import_example": "a CSV download",
     "roster.checkin_roster": "JSON for the offline door page",
+    "seating.badges_pdf": "a PDF download (name badges)",
+    "seating.dashboard_json": "JSON for the live door dashboard's refresh",
     "registrations.calendar": "an .ics download",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
@@ -129,6 +132,8 @@ def build_crawl_world(make) -> CrawlWorld:
     set_unit_quota(meeting, city, 10)  # the organiser's own unit may enrol its members
     db.session.commit()
     registrations.check_in(registrations.register(worker, meeting.id, unit_node_id=street.id).id, organiser)
+    seating.save_layout(organiser, meeting.id, 5, 8)  # the seating page and chart, with one seated delegate
+    seating.assign_seats(organiser, meeting.id)
     option = enrolment.enrollable_activities(db.session.get(type(organiser), organiser.id))[0]
 
     # A health check with slots: the worker booked, was checked in and assessed; they are its medical staff.
@@ -190,6 +195,9 @@ def build_crawl_world(make) -> CrawlWorld:
         "health.assess": {"activity_id": checkup.id, "registration_id": checkup_registration.id},
         "manage.slots": {"activity_id": checkup.id},
         "manage.quotas": {"activity_id": meeting.id},
+        "seating.seating_page": {"activity_id": meeting.id},
+        "seating.chart": {"activity_id": meeting.id},
+        "seating.dashboard": {"activity_id": checkup.id},
         "results.attendance": {"activity_id": meeting.id},
         "results.give_feedback": {"registration_id": second_registration.id},
         "registrations.cancel": {"registration_id": upcoming_registration.id},

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from .client import Browser, parse_page
-from .world import (ADMIN, ORGANISER_AOYUNCUN, ORGANISER_INDUSTRY, ORGANISER_JIANGONG, ORGANISER_YUQUANYING, RIDER,
+from .world import (ADMIN, ORGANISER_AOYUNCUN, ORGANISER_INDUSTRY, ORGANISER_JIANGONG, ORGANISER_TONGZHOU,
+                    ORGANISER_YUQUANYING, RIDER,
                     ROLES, TEACHER, TECHNICIAN)
 
 pytestmark = pytest.mark.xdist_group("live-gunicorn")
@@ -90,6 +91,12 @@ ROUTES = {
     "roster.message": _each("activity_id", ("class",)),
     "roster.sign_in_sheet": _each("activity_id", DOOR),
     "roster.walk_in": _each("activity_id", DOOR),
+    "series.manage_series": _each("activity_id", ("class", "meeting")),
+    "seating.seating_page": _each("activity_id", ("meeting",)),
+    "seating.chart": _each("activity_id", ("meeting",)),
+    "seating.badges_pdf": _each("activity_id", ("meeting",)),
+    "seating.dashboard": _each("activity_id", DOOR + ("meeting",)),
+    "seating.dashboard_json": _each("activity_id", DOOR),
     "notifications.activity_messages": _each("activity_id", DOOR),
     "notifications.outbox": None,
     "contest_manage.overview": _each("activity_id", ("photo", "songs")),
@@ -146,7 +153,10 @@ POST_ONLY = {
     "notifications.retry": "messages page form (shown for a failed message only: tests/notifications)",
     "roster.check_in": "door page form", "roster.undo_check_in": "door page form",
     "roster.checkin_sync": "door page JavaScript (JSON body): test_concurrency.test_door_page_offline_sync",
-    "roster.check_in_ticket": "door page ticket form", "roster.bulk": "roster page form",
+    "roster.check_in_ticket": "door page ticket form",
+    "seating.assign": "seating page form",
+    "series.signup_series": "activity page form of a series (tests/activities/test_series.py; the world has none)",
+    "roster.bulk": "roster page form",
     "roster.export": "roster page form (test_downloads)", "roster.mark_no_shows": "roster page form",
     "roster.draw": "activity page form, shown for an undrawn lottery after sign-up closes (tests/registrations/test_fair_draw.py)",
     "contest_manage.allocate": "awards page form", "contest_manage.set_award": "awards page form",
@@ -168,6 +178,7 @@ NOT_SUBMITTED = {
     "accounts.delete_account": "deletes a demo account (the world deletes an account of its own)",
     "admin.revoke": "takes a demo role away from the accounts every live test logs in as",
     "accounts.change_password": "changes a demo password (the form is exercised by tests/accounts)",
+    "series.manage_series": "would add a series of dates to the shared demo world (tests/activities/test_series.py)",
 }
 # Forms submitted only on the activity the world created (they end or empty an activity).
 ONLY_ON_CREATED = {"manage.cancel_activity", "manage.unpublish", "roster.mark_no_shows", "roster.bulk"}
@@ -188,6 +199,8 @@ DOWNLOADS = [
     ("contests.thumbnail", TECHNICIAN, ("image_id", "image"), "image/"),
     ("roster.sign_in_sheet", ORGANISER_YUQUANYING, ("activity_id", "class"), "text/html"),
     ("roster.checkin_roster", ORGANISER_YUQUANYING, ("activity_id", "class"), "application/json"),
+    ("seating.dashboard_json", ORGANISER_YUQUANYING, ("activity_id", "class"), "application/json"),
+    ("seating.badges_pdf", ORGANISER_TONGZHOU, ("activity_id", "meeting"), "pdf"),
     ("api-docs.openapi_json", None, None, "application/json"),
     ("metrics", None, None, "prometheus"),
     # The award winner's certificate (an HTML page to print): the world publishes the song contest's results.
@@ -342,7 +355,7 @@ def _parse(kind: str, response) -> None:
         assert "unionevents_http_requests" in families, sorted(families)
     elif kind == "pdf":
         from pypdf import PdfReader
-        assert content_type == "application/pdf", content_type
+        assert content_type.startswith("application/pdf"), content_type
         reader = PdfReader(io.BytesIO(body))
         assert len(reader.pages) == 1 and reader.pages[0].extract_text().strip()
     elif kind == "image/":
@@ -395,7 +408,7 @@ def test_roster_export_downloads_for_every_kind(gunicorn_server, world, fmt, act
 
 def test_every_download_is_fetched_or_listed(url_map):
     downloads = {rule.endpoint for rule in url_map.iter_rules() if "GET" in rule.methods and any(
-        mark in rule.rule for mark in (".csv", ".xlsx", ".ics", ".json", "export", "certificate", "/images/"))}
+        mark in rule.rule for mark in (".csv", ".xlsx", ".ics", ".json", ".pdf", "export", "certificate", "/images/"))}
     covered = {d[0] for d in DOWNLOADS} | set(DOWNLOADS_UNREACHABLE)
     assert downloads <= covered, f"add to DOWNLOADS (or DOWNLOADS_UNREACHABLE): {sorted(downloads - covered)}"
 

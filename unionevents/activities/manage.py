@@ -25,6 +25,7 @@ from ..extensions import db
 from ..unions.models import UnionNode
 from ..unions.services import tree_choices
 from . import services
+from .services.series import EditScope
 from .forms import (
     ActivityFilterForm, ActivityForm, CancelActivityForm, CopyActivityForm, QuestionForm, QuotaForm,
     SlotForm, SlotGenerateForm,
@@ -165,15 +166,21 @@ def edit_activity(activity_id: int):
               "error")
         return redirect(url_for("manage.activity", activity_id=activity.id), 303)
     form = _activity_form(activity)
+    scope = EditScope.FUTURE if request.form.get("series_scope") == EditScope.FUTURE.value else EditScope.ONE
     if form.validate_on_submit():
         try:
-            services.update_activity(current_actor(), activity.id, _data_from(form))
+            if activity.series_id is not None:
+                changed = services.series.update_occurrences(current_actor(), activity.id, _data_from(form), scope)
+            else:
+                changed = [services.update_activity(current_actor(), activity.id, _data_from(form))]
         except (ValidationFailed, Conflict) as error:
             apply_errors(form, error)
         else:
-            flash(_("Changes saved."), "success")
+            flash(_("Changes saved.") if len(changed) == 1 else
+                  _("Changes saved for %(n)d dates of the series.", n=len(changed)), "success")
             return redirect(url_for("manage.activity", activity_id=activity.id), 303)
-    return render_template("activities/manage/form.html", form=form, activity=activity), _status(form)
+    return render_template("activities/manage/form.html", form=form, activity=activity,
+                           series_scopes=list(EditScope), series_scope=scope.value), _status(form)
 
 
 # -- status changes ------------------------------------------------------------------------------------

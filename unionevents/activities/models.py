@@ -125,6 +125,8 @@ class Activity(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+    #: The series this activity is one occurrence of (a weekly class, a monthly health day), if any.
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("activity_series.id", ondelete="SET NULL"), index=True)
 
     node: Mapped[UnionNode] = relationship(lazy="joined")
     slots: Mapped[list["TimeSlot"]] = relationship(
@@ -244,3 +246,17 @@ class UnitQuota(db.Model):
 
     activity: Mapped[Activity] = relationship(back_populates="unit_quotas")
     node: Mapped[UnionNode] = relationship(lazy="joined")
+
+
+class ActivitySeries(db.Model):
+    """Occurrences of one activity made together (each its own activity, capacity and roster)."""
+
+    __tablename__ = "activity_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("union_node.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    #: Workers may sign up for every open occurrence at once (all or nothing).
+    whole_series_signup: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=now)

@@ -30,5 +30,14 @@ def detail(activity_id: int):
     viewer = current_actor()
     activity = load_visible_activity(activity_id, user=viewer)  # invitation only: log in first
     state = registrations.signup_state(viewer, activity)
+    series_dates, series_left, whole_series = [], [], False
+    if activity.series_id is not None:
+        from .models import ActivityStatus
+        from .services import series
+
+        series_dates = [a for a in series.occurrences(activity.series_id) if a.status == ActivityStatus.PUBLISHED]
+        whole_series = series.get_series(activity.series_id).whole_series_signup
+        series_left = registrations.series_signup_left(viewer, activity.series_id) if whole_series else []
     draw = registrations.published_draw(activity, viewer.id if viewer is not None else None)
-    return render_template("activities/detail.html", activity=activity, state=state, draw=draw)
+    return render_template("activities/detail.html", activity=activity, state=state, draw=draw,
+                           series_dates=series_dates, series_left=series_left, whole_series=whole_series)

@@ -48,11 +48,13 @@ class RosterLayout:
 
     uses_slots: bool
     questions: tuple[tuple[str, str], ...]  # (question id as the answers key, label)
+    #: A meeting's seats by registration id (None: the activity has no seating, no column).
+    seats: dict | None = None
 
     @classmethod
-    def of(cls, activity: Activity) -> "RosterLayout":
+    def of(cls, activity: Activity, seats: dict | None = None) -> "RosterLayout":
         return cls(uses_slots=activity.uses_slots,
-                   questions=tuple((str(q.id), q.label) for q in activity.questions))
+                   questions=tuple((str(q.id), q.label) for q in activity.questions), seats=seats)
 
 
 def _layout(activity: Activity | RosterLayout) -> RosterLayout:
@@ -64,6 +66,8 @@ def header(activity: Activity | RosterLayout) -> list[str]:
     columns = [_("No."), _("Name"), _("Mobile number"), _("Union"), _("Occupation")]
     if layout.uses_slots:
         columns.append(_("Time slot"))
+    if layout.seats is not None:
+        columns += [_("Seat row"), _("Seat number")]
     columns += [_("State"), _("Registered at"), _("Checked in at")]
     columns += [label for _key, label in layout.questions]
     return [safe_cell(c) for c in columns]
@@ -77,6 +81,9 @@ def row_values(activity: Activity | RosterLayout, registration: Registration, fu
     if layout.uses_slots:
         slot = registration.slot
         values.append(f"{format_datetime_local(slot.starts_at)}" if slot else "")
+    if layout.seats is not None:
+        seat = layout.seats.get(registration.id)
+        values += [seat.row, seat.seat] if seat else ["", ""]
     values += [registration.state.title, format_datetime_local(registration.created_at),
                format_datetime_local(registration.checked_in_at)]
     answers = registration.answers or {}
@@ -105,10 +112,10 @@ def csv_stream(layout: RosterLayout, rows: Iterable[Registration], full_mobile: 
     yield flush()
 
 
-def xlsx_file(activity: Activity, rows: Iterable[Registration], full_mobile: bool):
+def xlsx_file(activity: Activity, rows: Iterable[Registration], full_mobile: bool, seats: dict | None = None):
     """The workbook written row by row (openpyxl write-only mode) into a spooled temporary file,
     rewound for reading."""
-    layout = RosterLayout.of(activity)
+    layout = RosterLayout.of(activity, seats)
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Roster"))
     sheet.append(header(layout))

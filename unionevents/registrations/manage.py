@@ -15,7 +15,7 @@ from flask_babel import gettext as _, ngettext
 
 from ..access import current_actor, flash_error, load_activity
 from ..accounts.models import Occupation, Role
-from ..activities.models import Activity, QuestionKind
+from ..activities.models import Activity, ActivityKind, QuestionKind
 from ..core.db import MAX_ID
 from ..core.errors import DomainError, ValidationFailed
 from ..core.permissions import role_required
@@ -25,6 +25,7 @@ from . import exports, queries, rules, services
 from .manage_forms import (EmptyForm, ExportForm, MessageForm, TicketForm, WalkInForm, slot_choices,
                            state_choices)
 from .models import RegistrationState as S
+from .services import seating
 
 bp = Blueprint("roster", __name__, url_prefix="/manage")
 
@@ -47,6 +48,7 @@ def roster(activity_id: int):
         slots=activity.slots, states=state_choices(), occupations=Occupation.choices(),
         sorts=_sort_choices(), answer_text=queries.answer_text, export_form=export_form,
         action_form=EmptyForm(), started=now() >= activity.starts_at, S=S, search_max=queries.SEARCH_MAX,
+        seats=seating.seat_labels(activity.id) if activity.kind == ActivityKind.MEETING else {},
     )
 
 
@@ -165,12 +167,13 @@ def export(activity_id: int):
     filename = f"roster-{activity.id}-{stamp}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
     rows = queries.export_rows(activity.id, filters)
+    seats = seating.seat_labels(activity.id) if activity.kind == ActivityKind.MEETING else None
     if fmt == "csv":
         # Everything the body needs of the activity is read now: the view's session is gone by the time
         # the body is iterated (``rows`` is a generator: its query runs in the streaming context).
-        body = stream_with_context(exports.csv_stream(exports.RosterLayout.of(activity), rows, full))
+        body = stream_with_context(exports.csv_stream(exports.RosterLayout.of(activity, seats), rows, full))
         return Response(body, mimetype="text/csv", content_type="text/csv; charset=utf-8", headers=headers)
-    spool = exports.xlsx_file(activity, rows, full)
+    spool = exports.xlsx_file(activity, rows, full, seats)
     return Response(exports.file_chunks(spool), headers=headers,
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 

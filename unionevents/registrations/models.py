@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -82,6 +82,8 @@ class Registration(db.Model):
     #: Why an organiser checked this person in outside the check-in window (None inside it).  Kept
     #: here, not in the audit log, because it is free text that may name people (decisions.md).
     checkin_override_reason: Mapped[str | None] = mapped_column(String(200))
+    #: Who checked this person in (the organiser's phone at a door), for the live door dashboard.
+    checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
@@ -123,3 +125,35 @@ class CheckInReceipt(db.Model):
     registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class SeatingPlan(db.Model):
+    """A meeting hall's layout, set by the organiser: ``rows`` rows of ``seats_per_row`` seats."""
+
+    __tablename__ = "seating_plan"
+    __table_args__ = (
+        CheckConstraint("rows >= 1", name="rows_positive"),
+        CheckConstraint("seats_per_row >= 1", name="seats_per_row_positive"),
+    )
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True)
+    rows: Mapped[int] = mapped_column()
+    seats_per_row: Mapped[int] = mapped_column()
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class SeatAssignment(db.Model):
+    """One delegate's seat (row and number, both from 1); a seat holds one person per activity."""
+
+    __tablename__ = "seat_assignment"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "row", "seat", name="uq_seat_assignment_seat"),
+        CheckConstraint("row >= 1 AND seat >= 1", name="seat_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), unique=True)
+    row: Mapped[int] = mapped_column()
+    seat: Mapped[int] = mapped_column()

@@ -16,6 +16,7 @@ from ..core.errors import Conflict, NotAllowed, ValidationFailed
 from ..core.permissions import login_required
 from ..core.timeutil import now
 from . import services
+from .services import seating
 from .forms import build_signup_form, health_consent_version
 from .models import RegistrationState
 from .presenting import answer_rows, calendar_bytes, qr_svg
@@ -95,15 +96,16 @@ def my_registrations():
 @login_required
 def detail(registration_id: int):
     registration = services.get_own_registration(current_actor(), registration_id)
-    ticket = None
+    ticket = seat = None
     if registration.holds_place:
         ticket = qr_svg(services.ticket_token(registration), _("Ticket QR code"))
+        seat = seating.seat_of(registration.id)
     position = (services.waitlist_position(registration)
                 if registration.state == RegistrationState.WAITLISTED else None)
     from ..results.services import feedback_refusal  # results builds on registrations: asked, not imported
 
     return render_template("registrations/detail.html", registration=registration,
-                           activity=registration.activity, ticket=ticket, position=position,
+                           activity=registration.activity, ticket=ticket, seat=seat, position=position,
                            answers=answer_rows(registration), form=EmptyForm(),
                            feedback_refusal=feedback_refusal(registration))
 

@@ -31,3 +31,4 @@ from .questions import (
     delete_question, move_question, update_question,
 )
 from .quotas import remove_unit_quota, save_unit_quota, set_unit_quota
+from . import series

@@ -234,52 +234,70 @@ def update_activity(actor: User, activity_id: int, data: ActivityData) -> Activi
     errors: dict[str, list[str]] = {}
     node, eligible = _check_data(actor, data, errors)
     with write_transaction():
-        activity = _lock_activity(activity_id)
-        _ensure_changeable(activity)
-        if taking_part_count(activity.id):
-            if data.kind != activity.kind:
-                errors.setdefault("kind", []).append(str(_l(
-                    "People have already signed up, so the kind of activity can no longer change.")))
-            if data.mode != activity.mode:
-                errors.setdefault("mode", []).append(str(_l(
-                    "People have already signed up, so the sign-up mode can no longer change.")))
-        capacity = _capacity_from(data, activity, errors)
-        slot_span = ((min(s.starts_at for s in activity.slots), max(s.ends_at for s in activity.slots))
-                     if activity.slots else None)
-        quota_total = sum(q.quota for q in activity.unit_quotas) if data.mode == SignupMode.QUOTA else 0
-        _merge(errors, validate_activity_fields(
-            title=data.title, starts_at=data.starts_at, ends_at=data.ends_at,
-            signup_opens_at=data.signup_opens_at, signup_closes_at=data.signup_closes_at, capacity=capacity,
-            cancel_cutoff_at=data.cancel_cutoff_at, venue=data.venue, description=data.description,
-            confirmed=max(confirmed_count(activity.id), activity.taken), quota_total=quota_total,
-            slot_span=slot_span))
-        if errors:
-            raise ValidationFailed(errors)
-        raised = capacity > activity.capacity
-        activity.title = data.title.strip()
-        activity.kind = data.kind
-        activity.node = node
-        activity.district = node.district
-        activity.description = (data.description or "").strip()
-        activity.venue = (data.venue or "").strip()
-        activity.starts_at, activity.ends_at = data.starts_at, data.ends_at
-        activity.signup_opens_at, activity.signup_closes_at = data.signup_opens_at, data.signup_closes_at
-        activity.cancel_cutoff_at = data.cancel_cutoff_at
-        activity.capacity = capacity
-        activity.waitlist_enabled = data.waitlist_enabled
-        activity.mode = data.mode
-        activity.visibility = data.visibility
-        activity.members_only = data.members_only
-        _replace_eligibility(activity, data.occupations, eligible)
-        commit_seed(activity)
-        sync_activity(activity)
-        log_action(actor.id, "activity.update", activity)
-        if raised and not activity.slots and activity.status == ActivityStatus.PUBLISHED:
-            from ...registrations.services import fill_free_places
-
-            db.session.flush()  # the promotion's conditional UPDATE must see the new capacity
-            fill_free_places(activity.id, actor.id)
+        activity = apply_update(actor, activity_id, data, node, eligible, errors)
     return activity
+
+
+def apply_update(actor: User, activity_id: int, data: ActivityData, node, eligible,
+                 errors: dict[str, list[str]] | None = None) -> Activity:
+    """The body of ``update_activity``, inside the caller's write transaction (a series edit changes
+    several occurrences in one).  ``node`` and ``eligible`` come from ``check_data``."""
+    errors = errors if errors is not None else {}
+    activity = _lock_activity(activity_id)
+    _ensure_changeable(activity)
+    if taking_part_count(activity.id):
+        if data.kind != activity.kind:
+            errors.setdefault("kind", []).append(str(_l(
+                "People have already signed up, so the kind of activity can no longer change.")))
+        if data.mode != activity.mode:
+            errors.setdefault("mode", []).append(str(_l(
+                "People have already signed up, so the sign-up mode can no longer change.")))
+    capacity = _capacity_from(data, activity, errors)
+    slot_span = ((min(s.starts_at for s in activity.slots), max(s.ends_at for s in activity.slots))
+                 if activity.slots else None)
+    quota_total = sum(q.quota for q in activity.unit_quotas) if data.mode == SignupMode.QUOTA else 0
+    _merge(errors, validate_activity_fields(
+        title=data.title, starts_at=data.starts_at, ends_at=data.ends_at,
+        signup_opens_at=data.signup_opens_at, signup_closes_at=data.signup_closes_at, capacity=capacity,
+        cancel_cutoff_at=data.cancel_cutoff_at, venue=data.venue, description=data.description,
+        confirmed=max(confirmed_count(activity.id), activity.taken), quota_total=quota_total,
+        slot_span=slot_span))
+    if errors:
+        raise ValidationFailed(errors)
+    raised = capacity > activity.capacity
+    activity.title = data.title.strip()
+    activity.kind = data.kind
+    activity.node = node
+    activity.district = node.district
+    activity.description = (data.description or "").strip()
+    activity.venue = (data.venue or "").strip()
+    activity.starts_at, activity.ends_at = data.starts_at, data.ends_at
+    activity.signup_opens_at, activity.signup_closes_at = data.signup_opens_at, data.signup_closes_at
+    activity.cancel_cutoff_at = data.cancel_cutoff_at
+    activity.capacity = capacity
+    activity.waitlist_enabled = data.waitlist_enabled
+    activity.mode = data.mode
+    activity.visibility = data.visibility
+    activity.members_only = data.members_only
+    _replace_eligibility(activity, data.occupations, eligible)
+    commit_seed(activity)
+    sync_activity(activity)
+    log_action(actor.id, "activity.update", activity)
+    if raised and not activity.slots and activity.status == ActivityStatus.PUBLISHED:
+        from ...registrations.services import fill_free_places
+
+        db.session.flush()  # the promotion's conditional UPDATE must see the new capacity
+        fill_free_places(activity.id, actor.id)
+    return activity
+
+
+def check_data(actor: User, data: ActivityData) -> tuple[UnionNode | None, list]:
+    """The union and eligible unions ``data`` names, checked (ValidationFailed when not)."""
+    errors: dict[str, list[str]] = {}
+    node, eligible = _check_data(actor, data, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return node, eligible
 
 
 def _replace_eligibility(activity: Activity, occupations, eligible: list[UnionNode]) -> None:
@@ -359,25 +377,33 @@ def copy_activity(actor: User, activity_id: int, starts_at: datetime | None = No
         source = _lock_activity(activity_id)
         delta = (starts_at - source.starts_at) if starts_at is not None else timedelta(0)
         title = gettext("Copy of %(title)s", title=source.title)[:TITLE_MAX]
-        copy = Activity(
-            title=title, kind=source.kind, node_id=source.node_id, description=source.description,
-            venue=source.venue, district=source.district, starts_at=source.starts_at + delta,
-            ends_at=source.ends_at + delta, signup_opens_at=source.signup_opens_at + delta,
-            signup_closes_at=source.signup_closes_at + delta,
-            cancel_cutoff_at=source.cancel_cutoff_at + delta if source.cancel_cutoff_at else None,
-            capacity=source.capacity, taken=0, waitlist_enabled=source.waitlist_enabled, mode=source.mode,
-            visibility=source.visibility, members_only=source.members_only, status=ActivityStatus.DRAFT,
-            created_by_id=actor.id,
-        )
-        copy.eligible_occupations = [ActivityOccupation(occupation=o) for o in source.occupation_codes]
-        copy.eligible_nodes = [ActivityEligibleNode(node_id=row.node_id) for row in source.eligible_nodes]
-        copy.slots = [TimeSlot(starts_at=s.starts_at + delta, ends_at=s.ends_at + delta, capacity=s.capacity)
-                      for s in source.slots]
-        copy.questions = [Question(position=q.position, label=q.label, kind=q.kind, required=q.required,
-                                   choices=list(q.choices) if q.choices else None) for q in source.questions]
-        copy.unit_quotas = [UnitQuota(node_id=q.node_id, quota=q.quota, used=0) for q in source.unit_quotas]
-        db.session.add(copy)
-        db.session.flush()
-        sync_activity(copy)
+        copy = clone_activity(actor, source, delta, title=title, status=ActivityStatus.DRAFT)
         log_action(actor.id, "activity.copy", copy, source_id=source.id)
+    return copy
+
+
+def clone_activity(actor: User, source: Activity, delta: timedelta, *, title: str, status: ActivityStatus,
+                   series_id: int | None = None) -> Activity:
+    """``source``'s fields, slots, questions and quotas as a new activity, every time moved by ``delta``
+    (inside the caller's write transaction; nobody signed up)."""
+    copy = Activity(
+        title=title, kind=source.kind, node_id=source.node_id, description=source.description,
+        venue=source.venue, district=source.district, starts_at=source.starts_at + delta,
+        ends_at=source.ends_at + delta, signup_opens_at=source.signup_opens_at + delta,
+        signup_closes_at=source.signup_closes_at + delta,
+        cancel_cutoff_at=source.cancel_cutoff_at + delta if source.cancel_cutoff_at else None,
+        capacity=source.capacity, taken=0, waitlist_enabled=source.waitlist_enabled, mode=source.mode,
+        visibility=source.visibility, members_only=source.members_only, status=status,
+        created_by_id=actor.id, series_id=series_id,
+    )
+    copy.eligible_occupations = [ActivityOccupation(occupation=o) for o in source.occupation_codes]
+    copy.eligible_nodes = [ActivityEligibleNode(node_id=row.node_id) for row in source.eligible_nodes]
+    copy.slots = [TimeSlot(starts_at=s.starts_at + delta, ends_at=s.ends_at + delta, capacity=s.capacity)
+                  for s in source.slots]
+    copy.questions = [Question(position=q.position, label=q.label, kind=q.kind, required=q.required,
+                               choices=list(q.choices) if q.choices else None) for q in source.questions]
+    copy.unit_quotas = [UnitQuota(node_id=q.node_id, quota=q.quota, used=0) for q in source.unit_quotas]
+    db.session.add(copy)
+    db.session.flush()
+    sync_activity(copy)
     return copy

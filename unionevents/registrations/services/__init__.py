@@ -72,7 +72,8 @@ from .roster import (
     BULK_ACTIONS, BULK_LIMIT, NOTICE_ALL_STATES, NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX, BulkResult, NotStartedYet,
     bulk_apply, clean_ids, mark_rest_no_show, record_full_mobile_export, send_notice,
 )
-from .signup import SignupState, _activity_for_signup, register, signup_state
+from .signup import SignupState, _activity_for_signup, register, register_all, signup_state
+from .series_signup import open_occurrence_ids, register_for_series, series_signup_left
 from .transactions import RETRY_BACKOFF, WRITE_ATTEMPTS, _in_write_transaction
 from .waitlist import (
     PROMOTION_SCAN_LIMIT, fill_free_places, promote, waitlist_length, waitlist_position, waitlist_position_by_id,
@@ -82,7 +83,9 @@ from .walkin import WalkInResult, walk_in
 __all__ = [
     "ActivityFull", "AlreadyRegistered", "Busy", "CancellationClosed", "DrawCheck", "DrawRefused", "DrawResult",
     "IllegalTransition", "NotEligible", "SignupClosed", "SignupState", "approve", "cancel", "check_in",
-    "draw_lottery", "published_draw", "PublishedDraw", "verify_draw", "get_own_registration", "mark_no_show", "my_registrations", "register",
+    "draw_lottery", "published_draw", "PublishedDraw", "verify_draw", "get_own_registration", "mark_no_show",
+    "my_registrations", "open_occurrence_ids", "register", "register_all", "register_for_series",
+    "series_signup_left",
     "registration_for_ticket", "reject", "signup_state", "ticket_token", "undo_check_in",
     "waitlist_length", "waitlist_position",
     "BulkResult", "CheckInClosed", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",

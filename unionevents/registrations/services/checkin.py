@@ -149,7 +149,7 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
             try:
                 _change_state(row, S.ATTENDED, actor_id=actor_id, action="registration.check_in",
                               checked_in_at=at, checkin_override_reason=reason if override else None,
-                              audit=audit)
+                              checked_in_by_id=actor_id, audit=audit)
                 made.append(override)
                 return
             except _StaleState:
@@ -174,7 +174,7 @@ def undo_check_in(registration_id: int, actor: User | None) -> Registration:
             raise IllegalTransition(_l("Only a checked-in registration can have its check-in undone."))
         try:
             _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.undo_check_in",
-                          checked_in_at=None, checkin_override_reason=None)
+                          checked_in_at=None, checkin_override_reason=None, checked_in_by_id=None)
         except _StaleState:
             raise IllegalTransition(_l("This registration was changed by someone else just now.")) from None
 

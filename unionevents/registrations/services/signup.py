@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
+from flask_babel import format_date, lazy_gettext as _l
 from sqlalchemy import bindparam, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, make_transient_to_detached
@@ -24,7 +24,7 @@ from ...core.db import testing_flag
 from ...core.errors import NotFound, ValidationFailed
 from ...core.events import emit
 from ...core.metrics import SIGNUPS, outcome_of
-from ...core.timeutil import now
+from ...core.timeutil import now, utc_to_local
 from ...extensions import db
 from .. import rules
 from ..events import TRANSITION
@@ -196,14 +196,9 @@ def _count_outcome(service):
     return counted
 
 
-@_count_outcome
-def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None = None,
-             health_consent: bool = False, entered_by: User | None = None,
-             unit_node_id: int | None = None) -> Registration:
-    """Sign ``user`` up for the activity, or put them on its waiting list, or file their application.
-
-    Raises NotFound, NotEligible, SignupClosed, ValidationFailed, AlreadyRegistered, ActivityFull, Busy.
-    """
+def _plan_for(user: User, activity_id: int, *, slot_id=None, answers: dict | None = None,
+              health_consent: bool = False, entered_by: User | None = None, unit_node_id: int | None = None):
+    """Check everything a sign-up needs before writing: (activity, slot, plan).  Raises the refusals."""
     activity = _activity_for_signup(activity_id)
     worker = _worker_facts(user)
     on_behalf = entered_by is not None and worker is not None and entered_by.id != worker.id
@@ -230,6 +225,20 @@ def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None
         # The likely one, as the activity looked; the other is translated inside if it comes to that.
         likely = "waitlisted" if plan.activity_looked_full and activity.waitlist_enabled else "confirmed"
         plan.notices[likely] = _prepare_notice(likely, plan.locale, plan.title, plan.starts_at)
+    return activity, slot, plan
+
+
+@_count_outcome
+def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None = None,
+             health_consent: bool = False, entered_by: User | None = None,
+             unit_node_id: int | None = None) -> Registration:
+    """Sign ``user`` up for the activity, or put them on its waiting list, or file their application.
+
+    Raises NotFound, NotEligible, SignupClosed, ValidationFailed, AlreadyRegistered, ActivityFull, Busy.
+    """
+    activity, slot, plan = _plan_for(user, activity_id, slot_id=slot_id, answers=answers,
+                                     health_consent=health_consent, entered_by=entered_by,
+                                     unit_node_id=unit_node_id)
     for attempt in (1, 2):
         try:
             with _keep_loaded():
@@ -298,6 +307,46 @@ def _race_delay() -> None:
     delay = testing_flag("TESTING_RACE_DELAY", 0) or 0
     if delay:
         time.sleep(float(delay))
+
+
+def register_all(user: User, activity_ids: list[int]) -> list[Registration]:
+    """Sign ``user`` up for every activity of ``activity_ids`` (a whole series) in ONE transaction: each
+    occurrence's place is claimed as ``register`` claims it, and if any is refused (full, closed, not
+    eligible, a waiting list) nothing is written.  Only for modes where a place is given at once."""
+    plans = []
+    for activity_id in activity_ids:
+        activity, _slot, plan = _plan_for(user, activity_id)
+        if rules.initial_state(activity.mode) is not None:
+            raise NotEligible(_l("%(title)s takes applications one by one; sign up for it on its own page.",
+                                 title=activity.title))
+        plan.activity_looked_full = False  # claim first: a full occurrence refuses the whole series
+        plan.notices["confirmed"] = _prepare_notice("confirmed", plan.locale, plan.title, plan.starts_at)
+        plans.append((activity, plan))
+
+    def tx():
+        made = []
+        for activity, plan in plans:
+            full = _claim_place(plan.activity_id, plan.slot_id, plan.quota_node_id, signup=True,
+                                looked_full=False)
+            if full is not None:
+                raise ActivityFull(_l("%(title)s on %(date)s is full, so nobody was signed up for the series.",
+                                      title=activity.title, date=format_date(utc_to_local(activity.starts_at))),
+                                   counter=full)
+            made.append(_insert_registration(plan, S.CONFIRMED))
+        return made
+
+    try:
+        with _keep_loaded():
+            made = _in_write_transaction(tx)
+    except IntegrityError:
+        for activity_id in activity_ids:
+            existing = _live_registration_id(user.id, activity_id)
+            if existing is not None:
+                raise AlreadyRegistered(existing) from None
+        raise
+    for activity, _plan in plans:
+        db.session.expire(activity, ["taken"])
+    return made
 
 
 def _register_in_transaction(plan: _Plan) -> Registration:
