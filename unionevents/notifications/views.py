@@ -11,8 +11,8 @@ from ..accounts.models import Role
 from ..core.errors import Conflict
 from ..core.input import bounded_int
 from ..core.outbox import OutboxState
-from ..core.permissions import role_required
-from . import services
+from ..core.permissions import login_required, role_required
+from . import inbox as inbox_service, services
 
 bp = Blueprint("notifications", __name__)
 
@@ -49,3 +49,17 @@ def retry(activity_id: int, message_id: int):
 @role_required(Role.ADMIN)
 def outbox():
     return render_template("notifications/outbox.html", overview=services.overview(), states=list(OutboxState))
+
+
+# -- the worker's inbox ----------------------------------------------------------------------------------
+
+@bp.route("/me/messages")
+@login_required
+def inbox():
+    """我的消息: newest first; what this page shows is marked read (the unread stay highlighted once)."""
+    user = current_actor()
+    page = request.args.get("page", 1, type=bounded_int) or 1
+    result = inbox_service.inbox(user.id, page)
+    if result.messages and result.messages[0].unread:
+        inbox_service.mark_read(user.id, result.messages[0].id)
+    return render_template("notifications/inbox.html", result=result)
