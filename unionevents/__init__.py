@@ -292,10 +292,11 @@ def _register_cli(app: Flask) -> None:
     from .core.cli import register_cli
     from .demo import seed_demo_command
     from .health.cli import health_cli
+    from .notifications.cli import notifications_cli
     from .reports.cli import reports_cli
     from .unions.cli import unions_cli
 
     register_cli(app)
     for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli,
-                    unions_cli):
+                    unions_cli, notifications_cli):
         app.cli.add_command(command)

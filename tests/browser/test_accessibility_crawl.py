@@ -64,6 +64,8 @@ NOT_PAGES = {
     "admin.import_example": "a CSV download",
     "roster.checkin_roster": "JSON for the offline door page",
     "registrations.calendar": "an .ics download",
+    "notifications.short_ticket": "a redirect to the ticket (the short link in SMS)",
+    "notifications.short_release": "a redirect to the cancel page (the short link in SMS)",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
     "reports.export": "a CSV/XLSX download",
