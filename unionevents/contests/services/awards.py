@@ -14,6 +14,7 @@ from ...core.db import write_transaction
 from ...core.errors import Conflict, NotFound, ValidationFailed
 from ...core.timeutil import now
 from ...extensions import db
+from ...notifications.results import notify_results_published
 from .. import rules
 from ..models import Award, AwardTier, Contest, Entry, Round, RoundEntry, RoundStatus
 from .contest import _contest_for_change, _merge, get_entry_of_contest, is_contest_organiser
@@ -174,6 +175,7 @@ def publish_results(actor: User, contest_id: int) -> Contest:
     with write_transaction():
         contest.results_published_at = now()
         log_action(actor.id, "contest.results.publish", contest)
+        notify_results_published(contest.id)
     return contest
 
 
