@@ -1,11 +1,12 @@
-"""inbox read marks, reminder settings and the reminders sent
+"""inbox read marks, reminder settings, reminders sent; waiting-list offers that expire
 
 Revision ID: d3a9f1c7e5b2
 Revises: c8e4a7d2f615
 Create Date: 2026-12-07 04:40:00
 
 New tables only: an activity without a reminder_setting row gets the default reminders (24 h and
-2 h before); a registration without reminder_sent rows has had none yet.
+2 h before); a registration without reminder_sent rows has had none yet.  Every activity gets
+offer_hours = 12 (a waiting-list offer's time to answer); no registration has an open offer.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -50,7 +51,21 @@ def upgrade():
     )
 
 
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('offer_hours', sa.Integer(), server_default='12', nullable=False))
+        batch_op.create_check_constraint('offer_hours_range', 'offer_hours BETWEEN 1 AND 168')
+    with op.batch_alter_table('registration', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('offer_expires_at', sa.DateTime(), nullable=True))
+        batch_op.create_index('ix_registration_offer_expires_at', ['offer_expires_at'], unique=False)
+
+
 def downgrade():
+    with op.batch_alter_table('registration', schema=None) as batch_op:
+        batch_op.drop_index('ix_registration_offer_expires_at')
+        batch_op.drop_column('offer_expires_at')
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.drop_constraint('offer_hours_range', type_='check')
+        batch_op.drop_column('offer_hours')
     op.drop_table('reminder_sent')
     op.drop_table('reminder_setting')
     op.drop_table('inbox_read')

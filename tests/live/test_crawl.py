@@ -93,6 +93,7 @@ ROUTES = {
     "notifications.reminders": _each("activity_id", DOOR),
     "notifications.short_ticket": _each("registration_id", ("rider_class",)),
     "notifications.short_release": _each("registration_id", ("rider_class",)),
+    "notifications.accept_offer": _each("registration_id", ("rider_class",)),
     "api_notifications.MyMessages": lambda ids: [{}, {"page": 2, "per_page": 5}],
     "contest_manage.overview": _each("activity_id", ("photo", "songs")),
     "contest_manage.awards": _each("activity_id", ("photo",)),

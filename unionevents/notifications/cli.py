@@ -27,3 +27,21 @@ def remind_command(every: float):
         if not every:
             return
         time.sleep(every)
+
+
+@notifications_cli.command("expire-offers", help="Pass waiting-list offers whose deadline has come to the "
+                                                 "next in line (run every minute from a timer, or --every).")
+@click.option("--every", type=float, default=0, show_default=True,
+              help="Keep running, every this many seconds (0: once, then exit).")
+def expire_offers_command(every: float):
+    from ..extensions import db
+    from ..registrations.services import expire_offers
+
+    while True:
+        expired = expire_offers()
+        db.session.remove()
+        if expired or not every:
+            click.echo(f"passed on {expired} expired offers")
+        if not every:
+            return
+        time.sleep(every)

@@ -122,7 +122,8 @@ def _due_places(at: datetime) -> list[_Place]:
         .outerjoin(ReminderSetting, ReminderSetting.activity_id == Activity.id)
         .where(Activity.status == ActivityStatus.PUBLISHED, Activity.ends_at > at,
                Activity.starts_at <= at + timedelta(hours=MAX_HOURS),
-               Registration.state == RegistrationState.CONFIRMED)
+               Registration.state == RegistrationState.CONFIRMED,
+               Registration.offer_expires_at.is_(None))  # an open offer is its own notice
         .order_by(Registration.id)).all()
     places = []
     for row in rows:

@@ -12,6 +12,7 @@ from ..core.errors import Conflict, ValidationFailed
 from ..core.input import bounded_int
 from ..core.outbox import OutboxState
 from ..core.permissions import login_required, role_required
+from ..registrations import services as offers
 from ..registrations.services import get_own_registration
 from . import inbox as inbox_service, reminders as reminder_service, services
 from .forms import ReminderForm
@@ -74,10 +75,13 @@ def inbox():
 def reminders(activity_id: int):
     activity = load_activity(activity_id, ORGANISER)
     hours = reminder_service.reminder_hours(activity.id)
-    form = ReminderForm(data={"hours": ", ".join(str(h) for h in hours)} if request.method == "GET" else None)
+    form = ReminderForm(data={"hours": ", ".join(str(h) for h in hours), "offer_hours": activity.offer_hours}
+                        if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             hours = reminder_service.set_reminder_hours(current_actor(), activity.id, form.hours.data or "")
+            if form.offer_hours.data != activity.offer_hours:
+                offers.set_offer_hours(current_actor(), activity.id, form.offer_hours.data)
         except ValidationFailed as error:
             apply_errors(form, error)
         else:
@@ -103,3 +107,30 @@ def short_ticket(registration_id: int):
 def short_release(registration_id: int):
     registration = get_own_registration(current_actor(), registration_id)
     return redirect(url_for("registrations.cancel", registration_id=registration.id))
+
+
+@bp.route("/t/<int:registration_id>/ok", methods=["GET", "POST"])
+@login_required
+def accept_offer(registration_id: int):
+    """The link in a waiting-list offer: one button takes the place (a GET changes nothing, so a
+    phone previewing the link cannot accept for the worker)."""
+    user = current_actor()
+    registration = get_own_registration(user, registration_id)
+    form = EmptyForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash(_("The form has expired. Please try again."), "error")
+            return redirect(url_for(".accept_offer", registration_id=registration.id))
+        try:
+            offers.accept_offer(registration.id, user)
+        except Conflict as error:
+            flash_error(error)
+        else:
+            flash(_("The place is yours. See you there!"), "success")
+        return redirect(url_for("registrations.detail", registration_id=registration.id))
+    deadline = offers.open_offer(registration)
+    if deadline is None:
+        flash(str(offers.MSG_NO_OFFER), "info")
+        return redirect(url_for("registrations.detail", registration_id=registration.id))
+    return render_template("notifications/offer.html", registration=registration,
+                           activity=registration.activity, deadline=deadline, form=form)

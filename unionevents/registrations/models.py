@@ -82,6 +82,10 @@ class Registration(db.Model):
     #: Why an organiser checked this person in outside the check-in window (None inside it).  Kept
     #: here, not in the audit log, because it is free text that may name people (decisions.md).
     checkin_override_reason: Mapped[str | None] = mapped_column(String(200))
+    #: A place offered from the waiting list and not yet accepted: the registration is confirmed (the
+    #: place is held, counted like any other) until then; unanswered, it passes to the next in line
+    #: (``services.offers``).  None for every other registration.
+    offer_expires_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
