@@ -67,7 +67,7 @@ NOT_PAGES = {
     "notifications.short_ticket": "a redirect to the ticket (the short link in SMS)",
     "notifications.short_release": "a redirect to the cancel page (the short link in SMS)",
     "notifications.accept_offer": "a redirect unless an offer is open; the offer page is audited in "
-                                  "tests/notifications/test_browser_inbox.py",
+                                  "tests/browser/test_inbox.py",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
     "reports.export": "a CSV/XLSX download",
