@@ -147,6 +147,7 @@ POST_ONLY = {
     "manage.delete_slot": "slots page form", "manage.generate_slots": "slots page form",
     "notifications.retry": "messages page form (shown for a failed message only: tests/notifications)",
     "api_notifications.MarkRead": "tests/notifications/test_inbox.py (API read mark)",
+    "api_registrations.AcceptOffer": "tests/registrations/test_offers.py (API accept)",
     "roster.check_in": "door page form", "roster.undo_check_in": "door page form",
     "roster.checkin_sync": "door page JavaScript (JSON body): test_concurrency.test_door_page_offline_sync",
     "roster.check_in_ticket": "door page ticket form", "roster.bulk": "roster page form",

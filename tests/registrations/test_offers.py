@@ -143,3 +143,18 @@ def test_expiries_cancellations_and_sign_ups_racing_never_sell_a_place_twice(app
     assert db.session.get(Activity, activity.id).taken == 10  # every freed place was taken again
     # The queue came first: the offers ran out for the first five, the next five hold places.
     assert [_reg(r.id).state for r in waiting] == [S.CANCELLED] * 5 + [S.CONFIRMED] * 5
+
+
+def test_the_app_accepts_an_offer_through_the_api(make, workers, client):
+    from tests.api_support import bearer
+
+    activity, held, holder, (w1, w2), (first, second) = _full_with_queue(make, workers)
+    services.cancel(held.id, holder)
+    mine = client.get(f"/api/v1/registrations/{w1.id}", headers=bearer(first)).get_json()
+    assert mine["state"] == "confirmed" and mine["offer_expires_at"].endswith("+00:00")
+    assert client.post(f"/api/v1/registrations/{w1.id}/accept", headers=bearer(second)).status_code == 404
+    assert client.post(f"/api/v1/registrations/{w1.id}/accept").status_code == 401
+    accepted = client.post(f"/api/v1/registrations/{w1.id}/accept", headers=bearer(first))
+    assert accepted.status_code == 200 and accepted.get_json()["offer_expires_at"] is None
+    again = client.post(f"/api/v1/registrations/{w1.id}/accept", headers=bearer(first))
+    assert again.status_code == 409
