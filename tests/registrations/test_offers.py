@@ -63,6 +63,8 @@ def test_a_freed_place_is_offered_held_and_taken_with_one_tap(make, workers, act
     assert send_due_reminders(activity.starts_at - timedelta(hours=1)) == 0  # an open offer is its own notice
 
     client = act_as(first)
+    detail = client.get(f"/me/registrations/{w1.id}").get_data(as_text=True)
+    assert "This place is held for you until" in detail and f'href="/t/{w1.id}/ok"' in detail
     page = client.get(f"/t/{w1.id}/ok")
     assert page.status_code == 200 and "Take the place" in page.get_data(as_text=True)
     assert _reg(w1.id).offer_expires_at is not None  # opening the link changes nothing
