@@ -174,3 +174,17 @@ def test_the_short_links_lead_the_owner_to_the_ticket_and_the_release_page(make,
     other = act_as(make.user("李快递"))
     assert other.get(f"/t/{registration.id}").status_code == 404
     assert other.get(f"/t/{registration.id}/x").status_code == 404
+
+
+def test_each_worker_is_reminded_in_their_language(make, tree):
+    activity = make.activity("花卉养护课", starts_in=timedelta(hours=5), venue="职工之家")
+    chinese, english = make.user("王骑手"), make.user("Li Kuaidi")
+    english.locale = "en"
+    db.session.commit()
+    register(chinese, activity.id)
+    register(english, activity.id)
+    assert reminders.send_due_reminders() == 2
+    [zh] = _sent(user=chinese)
+    [en] = _sent(user=english)
+    assert zh.body.startswith("提醒：“花卉养护课”") and "地点职工之家" in zh.body and len(zh.body) <= 70
+    assert en.body.startswith("Reminder: “花卉养护课”") and ", at 职工之家" in en.body and en.subject == "Reminder"

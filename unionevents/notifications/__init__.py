@@ -13,9 +13,14 @@ def init_app(app) -> None:
         if not current_user.is_authenticated:
             return 0
         if "unread_messages" not in g:
+            from sqlalchemy.exc import SQLAlchemyError
+
             from .inbox import unread_count
 
-            g.unread_messages = unread_count(current_user.id)
+            try:
+                g.unread_messages = unread_count(current_user.id)
+            except SQLAlchemyError:  # the error page of a database outage still renders
+                g.unread_messages = 0
         return g.unread_messages
 
     @app.context_processor

@@ -72,7 +72,7 @@ class SignupReplySchema(RegistrationSchema):
     """The reply to a sign-up: the registration without the activity the client just sent it for."""
 
     class Meta:
-        exclude = ("activity",)
+        exclude = ("activity", "offer_expires_at")  # a new sign-up holds no offer
 
 
 class RegistrationView:
