@@ -229,10 +229,10 @@ def _connect_domains(app: Flask) -> None:
     """What a domain does when another acts, wired here at start-up rather than by importing: the
     report counters listen to the registration engine (``core.events``), and the domains hand
     ``accounts.privacy`` their erasure hooks."""
-    from . import contests, health, registrations, reports, results
+    from . import contests, health, notifications, registrations, reports, results
 
     reports.init_app(app)
-    for domain in (registrations, results, health, contests):
+    for domain in (registrations, results, health, contests, notifications):
         domain.init_app(app)
 
 
@@ -289,10 +289,11 @@ def _register_blueprints(app: Flask) -> None:
     from .registrations.checkin_api import blp as checkin_api
     from .reports.api import blp as reports_api
     from .unions.api import blp as unions_api
+    from .notifications.api import blp as notifications_api
 
     init_api(app)
     register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api,
-                            unions_api)
+                            unions_api, notifications_api)
 
 
 def _register_cli(app: Flask) -> None:
@@ -302,10 +303,11 @@ def _register_cli(app: Flask) -> None:
     from .core.cli import register_cli
     from .demo import seed_demo_command
     from .health.cli import health_cli
+    from .notifications.cli import notifications_cli
     from .reports.cli import reports_cli
     from .unions.cli import unions_cli
 
     register_cli(app)
     for command in (users_cli, privacy_cli, activities_cli, seed_demo_command, health_cli, reports_cli,
-                    unions_cli):
+                    unions_cli, notifications_cli):
         app.cli.add_command(command)

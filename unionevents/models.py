@@ -17,3 +17,4 @@ from .results.models import Feedback  # noqa: F401
 from .reports.models import (  # noqa: F401
     ReportActivity, ReportDaily, ReportNodeAncestor, ReportReach, ReportReachSpan,
 )
+from .notifications.models import InboxRead, ReminderSent, ReminderSetting  # noqa: F401

@@ -191,6 +191,9 @@ API_ENDPOINTS = {
     ("get", "/api/v1/registrations/{registration_id}"),
     ("post", "/api/v1/registrations/{registration_id}/cancel"),
 }
+#: POSTs that take no body, so nothing to answer 422 about.
+BODILESS_POSTS = {("post", "/api/v1/registrations/{registration_id}/cancel"),
+                  ("post", "/api/v1/registrations/{registration_id}/accept")}
 PUBLIC = {("post", "/api/v1/tokens"), ("post", "/api/v1/auth/sms-codes"), ("get", "/api/v1/activities"),
           ("get", "/api/v1/activities/{activity_id}"), ("get", "/api/v1/unions")}
 
@@ -234,7 +237,7 @@ def test_openapi_every_endpoint_has_schemas_errors_and_security(client):
             assert spec["security"] == [{"bearerAuth": []}]
             assert "401" in errors, key
         if key[0] == "post":
-            assert "422" in errors or key == ("post", "/api/v1/registrations/{registration_id}/cancel"), key
+            assert "422" in errors or key in BODILESS_POSTS, key
         for code in errors:
             response = responses[code]
             if "$ref" in response:

@@ -70,6 +70,10 @@ NOT_PAGES = {
     "seating.badges_pdf": "a PDF download (name badges)",
     "seating.dashboard_json": "JSON for the live door dashboard's refresh",
     "registrations.calendar": "an .ics download",
+    "notifications.short_ticket": "a redirect to the ticket (the short link in SMS)",
+    "notifications.short_release": "a redirect to the cancel page (the short link in SMS)",
+    "notifications.accept_offer": "a redirect unless an offer is open; the offer page is audited in "
+                                  "tests/browser/test_inbox.py",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
     "contests.certificate_pdf": "a PDF download (parsed in tests/contests/test_certificates.py)",

@@ -49,7 +49,7 @@ def test_every_roster_change_is_audited_with_before_and_after(make, tree, frozen
     saw("registration.approve", r3, organiser, "pending", "waitlisted")
     services.cancel(r1.id, organiser)
     saw("registration.cancel", r1, organiser, "confirmed", "cancelled")
-    saw("registration.promote", r3, organiser, "waitlisted", "confirmed")  # the freed place moves on
+    saw("registration.offer", r3, organiser, "waitlisted", "confirmed")  # the freed place is offered on
 
     r4 = services.register(w4, first_come.id)
     r5 = services.register(w5, first_come.id)

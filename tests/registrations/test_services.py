@@ -217,10 +217,11 @@ class TestCancelAndPromotion:
         assert services.waitlist_position(db.session.get(Registration, w2.id)) == 1
         assert taken(activity.id) == 1
         assert [m.kind for m in messages_to(holder)] == ["registration.confirmed", "registration.cancelled"]
-        promoted = messages_to(first, "registration.promoted")
+        # The place is offered (held for them until a deadline: tests/registrations/test_offers.py).
+        promoted = messages_to(first, "registration.offered")
         assert len(promoted) == 1 and "花卉养护课" in promoted[0].body
         actions = db.session.scalars(select(AuditLog.action).where(AuditLog.object_id == w1.id)).all()
-        assert "registration.promote" in actions
+        assert "registration.offer" in actions
         assert_counters_match(activity.id)
 
     def test_leaving_the_waiting_list_promotes_nobody(self, make, workers):

@@ -94,6 +94,7 @@ class Activity(db.Model):
         CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
         CheckConstraint("signup_closes_at > signup_opens_at", name="window_ordered"),
         Index("ix_activity_status_starts", "status", "starts_at"),
+        CheckConstraint("offer_hours BETWEEN 1 AND 168", name="offer_hours_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,6 +116,8 @@ class Activity(db.Model):
     visibility: Mapped[Visibility] = mapped_column(enum_column_type(Visibility), default=Visibility.PUBLIC)
     status: Mapped[ActivityStatus] = mapped_column(enum_column_type(ActivityStatus), default=ActivityStatus.DRAFT)
     members_only: Mapped[bool] = mapped_column(default=False)
+    #: How long a place offered from the waiting list waits for a yes (shortened near the start).
+    offer_hours: Mapped[int] = mapped_column(default=12, server_default="12")
     #: The draw's secret seed (chosen with ``secrets`` when a lottery is published) and its SHA-256,
     #: shown from then on; the seed itself is shown only after the draw (commit, then reveal).
     lottery_seed: Mapped[str | None] = mapped_column(String(64))

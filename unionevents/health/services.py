@@ -36,6 +36,7 @@ from ..core.permissions import has_role
 from ..core.retention import retention_job
 from ..core.timeutil import now
 from ..extensions import db
+from ..notifications.results import notify_assessment_ready
 from ..registrations.models import Registration, RegistrationState
 from . import rules
 from .models import HealthAssessment, HealthAssessmentRevision
@@ -222,6 +223,7 @@ def record_assessment(actor: User, registration_id: int, raw: Mapping[str, Any],
                 db.session.flush()
                 changed = [name for name in rules.FIELD_NAMES
                            if getattr(values, name) not in (None, "", False)]
+                notify_assessment_ready(registration.user_id, activity.id)
             else:
                 if expected_version is not None and expected_version != assessment.version:
                     raise StaleAssessment()

@@ -63,13 +63,16 @@ class RegistrationSchema(Schema):
     answers = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
     created_at = UtcDateTime()
     checked_in_at = UtcDateTime(allow_none=True)
+    offer_expires_at = UtcDateTime(allow_none=True, metadata={
+        "description": "A place offered from the waiting list is held until then: accept it with "
+                       "`POST /registrations/{id}/accept`, or it passes to the next in line. Null otherwise."})
 
 
 class SignupReplySchema(RegistrationSchema):
     """The reply to a sign-up: the registration without the activity the client just sent it for."""
 
     class Meta:
-        exclude = ("activity",)
+        exclude = ("activity", "offer_expires_at")  # a new sign-up holds no offer
 
 
 class RegistrationView:
@@ -148,3 +151,17 @@ class CancelRegistration(MethodView):
         user = current_api_user()
         own = services.get_own_registration(user, registration_id)  # 404 for anyone else's
         return _view(services.cancel(own.id, actor=user))
+
+
+@blp.route("/registrations/<int:registration_id>/accept")
+class AcceptOffer(MethodView):
+    decorators = [token_required]
+
+    @blp.response(200, RegistrationSchema)
+    @api_errors(blp, 401, 404, 409, c409="`conflict`: no open offer (already accepted, cancelled) or it ran "
+                                         "out and passed to the next in line.")
+    def post(self, registration_id: int):
+        """Take the place offered from the waiting list (the token owner's own registration)."""
+        user = current_api_user()
+        own = services.get_own_registration(user, registration_id)  # 404 for anyone else's
+        return _view(services.accept_offer(own.id, user))

@@ -84,6 +84,10 @@ class Registration(db.Model):
     checkin_override_reason: Mapped[str | None] = mapped_column(String(200))
     #: Who checked this person in (the organiser's phone at a door), for the live door dashboard.
     checked_in_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    #: A place offered from the waiting list and not yet accepted: the registration is confirmed (the
+    #: place is held, counted like any other) until then; unanswered, it passes to the next in line
+    #: (``services.offers``).  None for every other registration.
+    offer_expires_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 

@@ -491,3 +491,18 @@ def checkin_refusal(window: CheckInWindow, at: datetime) -> tuple[str, Any] | No
         return "checkin_not_open", _l("Check-in has not opened yet; it opens at %(when)s.",
                                       when=local_time(window.opens_at))
     return "checkin_closed", _l("The activity has ended; check-in is closed.")
+
+
+# --------------------------------------------------------------------------- waiting-list offers
+
+#: The shortest time to answer an offer (unless the start is nearer still).
+OFFER_MIN = timedelta(minutes=15)
+
+
+def offer_deadline(at: datetime, starts_at: datetime, hours: int) -> datetime:
+    """When a place offered at ``at`` passes to the next in line: ``hours`` later, but never later
+    than halfway to the start (so the next in line still has time to answer), and at least
+    ``OFFER_MIN`` (or the start, when that is nearer)."""
+    full = at + timedelta(hours=hours)
+    halfway = at + (starts_at - at) / 2
+    return max(min(full, halfway), min(at + OFFER_MIN, starts_at))

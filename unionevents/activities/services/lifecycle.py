@@ -22,6 +22,7 @@ from ...core.errors import Conflict, NotFound, ValidationFailed
 from ...core.permissions import has_role
 from ...core.timeutil import now
 from ...extensions import db
+from ...notifications.reminders import notify_activity_changed
 from ...reports.services import sync_activity
 from ...unions.models import UnionNode
 from ..models import (
@@ -265,6 +266,7 @@ def apply_update(actor: User, activity_id: int, data: ActivityData, node, eligib
     if errors:
         raise ValidationFailed(errors)
     raised = capacity > activity.capacity
+    old_starts_at, old_venue = activity.starts_at, activity.venue or ""
     activity.title = data.title.strip()
     activity.kind = data.kind
     activity.node = node
@@ -283,6 +285,9 @@ def apply_update(actor: User, activity_id: int, data: ActivityData, node, eligib
     commit_seed(activity)
     sync_activity(activity)
     log_action(actor.id, "activity.update", activity)
+    if activity.status == ActivityStatus.PUBLISHED:
+        db.session.flush()
+        notify_activity_changed(activity.id, old_starts_at, old_venue)
     if raised and not activity.slots and activity.status == ActivityStatus.PUBLISHED:
         from ...registrations.services import fill_free_places
 

@@ -15,6 +15,7 @@ from ...core.errors import Conflict, NotFound, ValidationFailed
 from ...core.timeutil import now
 from ...core.quoting import quotable
 from ...extensions import db
+from ...notifications.results import notify_results_published
 from .. import rules
 from ..certificates import new_code
 from ..models import Award, AwardTier, Contest, Entry, Round, RoundEntry, RoundStatus
@@ -237,6 +238,7 @@ def publish_results(actor: User, contest_id: int) -> Contest:
                                                             Award.verify_code.is_(None))):
             award.verify_code = new_code()  # printed on the certificate; opens the public check page
         log_action(actor.id, "contest.results.publish", contest, awards=held)
+        notify_results_published(contest.id)
     return contest
 
 

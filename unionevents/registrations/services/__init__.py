@@ -32,6 +32,7 @@ Where each part lives (``from unionevents.registrations import services`` reache
 * ``counters``     place counters (activity, time slot, unit quota): claim and release;
 * ``signup``       sign-up and places, eligibility facts, ``signup_state``;
 * ``waitlist``     waiting-list order and position, promotion (automatic and by the organiser);
+* ``offers``       a freed place offered with a deadline: accepting it, passing it on when it runs out;
 * ``decisions``    cancel, approve, reject; cancelling the registrations of a cancelled activity;
 * ``checkin``      the check-in window, check-in (door, ticket, offline), undo, no-show;
 * ``walkin``       registering someone at the door by mobile number;
@@ -67,6 +68,7 @@ from .errors import (
     CancellationClosed, DrawRefused, IllegalTransition, NotEligible, SignupClosed,
 )
 from .lottery import DrawCheck, DrawResult, PublishedDraw, draw_lottery, published_draw, verify_draw
+from .offers import MAX_OFFER_HOURS, MSG_NO_OFFER, accept_offer, expire_offers, open_offer, set_offer_hours
 from .own import TICKET_LENGTH, get_own_registration, my_registrations, registration_for_ticket, ticket_token
 from .roster import (
     BULK_ACTIONS, BULK_LIMIT, NOTICE_ALL_STATES, NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX, BulkResult, NotStartedYet,
@@ -92,4 +94,5 @@ __all__ = [
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
     "check_in_offline", "cancel_for_activity", "fill_free_places",
+    "accept_offer", "expire_offers", "open_offer", "set_offer_hours",
 ]

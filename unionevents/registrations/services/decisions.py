@@ -81,7 +81,8 @@ def _organiser_decision(registration_id: int, actor: User, approve_it: bool) -> 
                 return
             try:
                 _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.approve")
-                _send("approved", row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id)
+                _send("approved", row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id,
+                      registration_id=row.id)
             except ActivityFull as full:
                 if not _waitlist_enabled(row.activity_id):
                     raise ActivityFull(_l("There is no place left to approve this application."),

@@ -83,7 +83,8 @@ def draw_lottery(activity_id: int, actor: User | None = None, seed: str | None =
         for reg_id in outcome.confirmed:
             _change_state(rows[reg_id], S.CONFIRMED, actor_id=actor_id, action="registration.draw")
             row = rows[reg_id]
-            _send("lottery_confirmed", row.user_id, row.locale, row.title, row.starts_at, activity_id=activity_id)
+            _send("lottery_confirmed", row.user_id, row.locale, row.title, row.starts_at, activity_id=activity_id,
+                  registration_id=row.id)
         for reg_id, rank in outcome.waitlisted:
             _change_state(rows[reg_id], S.WAITLISTED, actor_id=actor_id, action="registration.draw",
                           queue_rank=rank)

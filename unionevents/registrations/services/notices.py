@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import current_app, has_request_context
 from flask_babel import force_locale, get_locale, gettext as _
 
-from ...core.outbox import enqueue
+from ...core.outbox import Priority, enqueue
 from ...core.quoting import quotable
 from .. import rules
 
@@ -38,17 +38,34 @@ class _PreparedNotice:
     subject: str
     template: str
     params: dict
+    release_template: str = ""
 
-    def enqueue(self, user_id: int, *, activity_id: int | None = None, **late) -> None:
-        enqueue(user_id, self.kind, self.template % {**self.params, **late}, subject=self.subject,
-                activity_id=activity_id)
+    def enqueue(self, user_id: int, *, activity_id: int | None = None, registration_id: int | None = None,
+                priority: Priority = Priority.NOTICE, **late) -> None:
+        """Queue it; a notice that gives a place gets the "release my place" link of
+        ``registration_id`` (the short path ``/t/<id>/x``, notifications.short_release)."""
+        body = self.template % {**self.params, **late}
+        if registration_id is not None and self.release_template:
+            body += self.release_template % {"release": release_path(registration_id)}
+        enqueue(user_id, self.kind, body, subject=self.subject, activity_id=activity_id, priority=priority)
+
+
+def release_path(registration_id: int) -> str:
+    return f"/t/{registration_id}/x"
+
+
+def accept_path(registration_id: int) -> str:
+    return f"/t/{registration_id}/ok"
 
 
 def _prepare_notice(notice: str, locale: str | None, title: str, starts_at: datetime) -> _PreparedNotice:
     subject, body = NOTICES[notice]
-    subject_text, template = _translated(locale, subject, body)
+    if notice in PLACE_NOTICES:
+        subject_text, template, release = _translated(locale, subject, body, RELEASE_SUFFIX)
+    else:
+        (subject_text, template), release = _translated(locale, subject, body), ""
     return _PreparedNotice(f"registration.{notice}", subject_text, template,
-                           {"title": quotable(title), "when": _when(starts_at)})
+                           {"title": quotable(title), "when": _when(starts_at)}, release)
 
 
 def _notice_texts(_l=lambda text: text):  # noqa: N807 - the parameter is named _l so pybabel extracts them
@@ -85,13 +102,28 @@ def _notice_texts(_l=lambda text: text):  # noqa: N807 - the parameter is named 
         "lottery_not_drawn": (_l("Lottery result"),
                               _l("You were not drawn in the lottery for “%(title)s” on %(when)s. "
                                  "Thank you for taking part.")),
+        "offered": (_l("A place for you"),
+                    _l("A place in “%(title)s” %(when)s is yours if you accept by %(deadline)s: %(accept)s")),
+        "offer_accepted": (_l("Place accepted"),
+                           _l("Your place in “%(title)s” on %(when)s is confirmed.")),
+        "offer_expired": (_l("Offer expired"),
+                          _l("Your offer for “%(title)s” ran out and passed to the next in line.")),
     }
 
 
+def _release_suffix(_l=lambda text: text) -> str:  # noqa: N807 - named _l so pybabel extracts it
+    return _l(" Can't go? Release your place: %(release)s")
+
+
 NOTICES = _notice_texts()
+#: Notices that give a place: they end with the "release my place" link.
+PLACE_NOTICES = frozenset({"confirmed", "promoted", "approved", "lottery_confirmed", "offer_accepted"})
+RELEASE_SUFFIX = _release_suffix()
 
 
 def _send(notice: str, user_id: int, locale: str | None, title: str, starts_at: datetime, *,
-          activity_id: int | None = None, **params) -> None:
+          activity_id: int | None = None, registration_id: int | None = None,
+          priority: Priority = Priority.NOTICE, **params) -> None:
     """Queue a notice to ``user_id`` in their language, in the current transaction."""
-    _prepare_notice(notice, locale, title, starts_at).enqueue(user_id, activity_id=activity_id, **params)
+    _prepare_notice(notice, locale, title, starts_at).enqueue(
+        user_id, activity_id=activity_id, registration_id=registration_id, priority=priority, **params)

@@ -393,7 +393,7 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
     make_transient_to_detached(registration)
     db.session.add(registration)
     if state == S.CONFIRMED:
-        plan.notice("confirmed").enqueue(plan.user_id, activity_id=plan.activity_id)
+        plan.notice("confirmed").enqueue(plan.user_id, activity_id=plan.activity_id, registration_id=new_id)
     elif state == S.WAITLISTED:
         # Known sort key (just inserted, unranked): one COUNT, kept on the object for the reply.
         position = _place_in_queue(registration.id, plan.activity_id, plan.slot_id,

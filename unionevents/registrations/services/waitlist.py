@@ -8,10 +8,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Integer, and_, bindparam, func, or_, select
 
 from ...accounts.models import User
+from ...activities.models import Activity
+from ...core.outbox import Priority
+from ...core.timeutil import now
 from ...extensions import db
+from .. import rules
 from ..models import Registration, RegistrationState as S
 from .errors import ActivityFull, IllegalTransition, _StaleState
-from .notices import _send
+from .notices import _send, accept_path
 from .state import _change_state, _load_row, _lock_activity_row, _reg_rows
 from .transactions import _in_write_transaction
 
@@ -24,10 +28,16 @@ def _position(row_id: int, activity_id: int, slot_id: int | None) -> int:
 
 
 def _promote(activity_id: int, slot_id: int | None, actor_id: int | None) -> int | None:
-    """Offer a freed place to the first in line who can still take it; the id promoted, or None.
+    """Offer a freed place to the first in line who can still take it; the id offered, or None.
 
     Order: lottery rank (unranked last), then first come, then id.  A candidate who is no longer
     waiting, or whose unit's quota is used up, is skipped; a full activity or slot ends the search.
+
+    The place is *offered*: the registration is confirmed (so the place is held and counted like
+    any other: it cannot be sold twice) with ``offer_expires_at`` set; the worker accepts with one
+    tap (``offers.accept_offer``) or the place passes to the next in line when the deadline comes
+    (``offers.expire_offers``).  The deadline is the activity's ``offer_hours``, shortened near the
+    start (``rules.offer_deadline``).
     """
     where = [Registration.activity_id == activity_id, Registration.state == S.WAITLISTED]
     if slot_id is not None:
@@ -35,16 +45,23 @@ def _promote(activity_id: int, slot_id: int | None, actor_id: int | None) -> int
     candidates = _reg_rows(*where, order_by=(Registration.queue_rank.asc().nulls_last(),
                                              Registration.created_at, Registration.id),
                            limit=PROMOTION_SCAN_LIMIT)
+    offer_hours = None
     for row in candidates:
+        if offer_hours is None:
+            offer_hours = db.session.scalar(select(Activity.offer_hours).where(Activity.id == activity_id))
+        at = now()
+        deadline = rules.offer_deadline(at, row.starts_at, offer_hours)
         try:
-            _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.promote")
+            _change_state(row, S.CONFIRMED, actor_id=actor_id, action="registration.offer",
+                          offer_expires_at=deadline)
         except _StaleState:
             continue
         except ActivityFull as full:
             if full.counter == "quota":
                 continue
             return None
-        _send("promoted", row.user_id, row.locale, row.title, row.starts_at, activity_id=activity_id)
+        _send("offered", row.user_id, row.locale, row.title, row.starts_at, activity_id=activity_id,
+              priority=Priority.TIMELY, deadline=rules.local_time(deadline)[5:], accept=accept_path(row.id))
         return row.id
     return None
 
@@ -134,7 +151,8 @@ def promote(registration_id: int, actor: User) -> Registration:
         except ActivityFull as full:
             raise ActivityFull(_l("No place is free. Raise the number of places or cancel a registration "
                                   "first."), counter=full.counter) from None
-        _send("promoted", row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id)
+        _send("promoted", row.user_id, row.locale, row.title, row.starts_at, activity_id=row.activity_id,
+              registration_id=row.id)
 
     _in_write_transaction(tx)
     return db.session.get(Registration, registration_id)
