@@ -55,8 +55,8 @@ from ..models import (  # noqa: F401
 )
 from ..rules import Refusal  # noqa: F401
 from .checkin import (
-    MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, WrongActivity,
-    check_in, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
+    MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, UnknownTicketCode,
+    WrongActivity, check_in, check_in_code, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
     clean_override_reason, mark_no_show, registration_checkin_window, ticket_digest, undo_check_in,
     undo_check_in_registration,
 )
@@ -88,5 +88,5 @@ __all__ = [
     "BulkResult", "CheckInClosed", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
-    "check_in_offline", "cancel_for_activity", "fill_free_places",
+    "check_in_offline", "cancel_for_activity", "fill_free_places", "check_in_code", "UnknownTicketCode",
 ]

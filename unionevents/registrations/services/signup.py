@@ -26,7 +26,7 @@ from ...core.events import emit
 from ...core.metrics import SIGNUPS, outcome_of
 from ...core.timeutil import now
 from ...extensions import db
-from .. import rules
+from .. import rules, ticket_codes
 from ..events import TRANSITION
 from ..models import TAKING_PART_STATES, Registration, RegistrationState as S
 from ..rules import Refusal
@@ -243,7 +243,9 @@ def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None
             existing = _live_registration_id(plan.user_id, plan.activity_id)
             if existing is not None:
                 raise AlreadyRegistered(existing) from None
-            if attempt == 2:  # not a duplicate after all (it was cancelled meanwhile, or another rule)
+            # Not a duplicate: cancelled meanwhile, or (about once in 10⁸ sign-ups) the random ticket
+            # code clashed with another in the activity; the second attempt draws a fresh one.
+            if attempt == 2:
                 raise
     # The counters moved in SQL: let the loaded rows read them afresh when next asked.
     db.session.expire(activity, ["taken"])
@@ -336,7 +338,7 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
         activity_id=plan.activity_id, user_id=plan.user_id, slot_id=plan.slot_id,
         unit_node_id=plan.unit_node_id, state=state, queue_rank=None, answers=plan.answers,
         health_consent_at=plan.health_consent_at, health_consent_version=plan.health_consent_version,
-        ticket_secret=secrets.token_urlsafe(32), entered_by_id=plan.entered_by_id, checked_in_at=None,
+        ticket_secret=secrets.token_urlsafe(32), ticket_code=ticket_codes.new_code(), entered_by_id=plan.entered_by_id, checked_in_at=None,
         created_at=at, updated_at=at,
     )
     new_id = db.session.execute(_REGISTRATION_INSERT, values).inserted_primary_key[0]
