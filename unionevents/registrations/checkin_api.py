@@ -27,9 +27,9 @@ def _organiser():
 # --------------------------------------------------------------------------- check-in
 
 class CheckInRequest(ApiSchema):
-    token = fields.String(load_default=None, allow_none=False, validate=validate.Length(min=1, max=200),
+    token = fields.String(validate=validate.Length(min=1, max=200),
                           metadata={"description": "The code in the ticket's QR code. Send it or `code`."})
-    code = fields.String(load_default=None, allow_none=False, validate=validate.Length(min=1, max=20), metadata={
+    code = fields.String(validate=validate.Length(min=1, max=20), metadata={
         "description": "The short ticket code printed under the QR code (8 characters; spaces, dashes and "
                        "lower case are accepted), typed when the QR code cannot be scanned. Needs "
                        "`activity_id`. Unknown codes are counted per token: past CHECKIN_CODE_GUESS_LIMIT "

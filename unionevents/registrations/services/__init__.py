@@ -33,12 +33,13 @@ Where each part lives (``from unionevents.registrations import services`` reache
 * ``signup``       sign-up and places, eligibility facts, ``signup_state``;
 * ``waitlist``     waiting-list order and position, promotion (automatic and by the organiser);
 * ``decisions``    cancel, approve, reject; cancelling the registrations of a cancelled activity;
-* ``checkin``      the check-in window, check-in (door, ticket, offline), undo, no-show;
+* ``checkin``      the check-in window, check-in (door, ticket, typed code, offline), undo, no-show;
 * ``walkin``       registering someone at the door by mobile number;
 * ``lottery``      the seeded draw;
 * ``roster``       the organiser's bulk actions, no-shows after the start, messages to registrants;
 * ``notices``      the engine's own messages to workers, translated for each recipient;
 * ``own``          a worker's own registrations and tickets (read only);
+* ``cards``        what each catalogue card tells the worker looking (``signup_verdict``), a page at once;
 * ``erasure``      what account erasure does to registrations (``accounts.privacy`` hooks);
 * ``errors``, ``transactions``: the domain errors; one write transaction with bounded retries.
 
@@ -60,6 +61,7 @@ from .checkin import (
     clean_override_reason, mark_no_show, registration_checkin_window, ticket_digest, undo_check_in,
     undo_check_in_registration,
 )
+from .cards import card_verdicts, waitlist_positions
 from .counters import _Counter
 from .decisions import approve, cancel, cancel_for_activity, reject
 from .errors import (
@@ -89,4 +91,5 @@ __all__ = [
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
     "check_in_offline", "cancel_for_activity", "fill_free_places", "check_in_code", "UnknownTicketCode",
+    "card_verdicts", "waitlist_positions",
 ]

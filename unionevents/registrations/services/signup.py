@@ -30,11 +30,12 @@ from .. import rules, ticket_codes
 from ..events import TRANSITION
 from ..models import TAKING_PART_STATES, Registration, RegistrationState as S
 from ..rules import Refusal
+from ..signup_verdict import Verdict, verdict
 from .counters import _claim_place, _PlaceFreed, _still_published
 from .errors import FULL_MESSAGES, MSG_ACTIVITY_FULL, ActivityFull, AlreadyRegistered, NotEligible, SignupClosed
 from .notices import _prepare_notice, _PreparedNotice
 from .transactions import _in_write_transaction
-from .waitlist import _place_in_queue, waitlist_length
+from .waitlist import _place_in_queue, waitlist_length, waitlist_position
 
 
 @dataclass
@@ -46,6 +47,8 @@ class SignupState:
     places_left: int
     waitlist_length: int
     will_be_waitlisted: bool
+    #: What the activity's card says (``signup_verdict``): the same rule as the catalogue's.
+    verdict: Verdict | None = None
 
 
 def _worker_facts(user: User | None) -> rules.WorkerFacts | None:
@@ -414,14 +417,14 @@ def signup_state(user: User | None, activity: Activity) -> SignupState:
                                        Registration.activity_id == activity.id,
                                        Registration.state.in_(TAKING_PART_STATES))
             .options(joinedload(Registration.slot)))
-    places_left = activity.places_left
+    places_left = places_for(activity, worker, facts) if not refusals else activity.places_left
     length = waitlist_length(activity.id)
     needs_place = rules.initial_state(activity.mode) is None
-    if worker is not None and activity.mode == SignupMode.QUOTA and not refusals:
-        unit = rules.quota_unit(worker.union_path, facts.quota_nodes)
-        quota = next((q for q in activity.unit_quotas if unit and q.node_id == unit.id), None)
-        if quota is not None:
-            places_left = min(places_left, max(quota.quota - quota.used, 0))
+    position = waitlist_position(existing) if existing is not None else None
+    card = verdict(refusals, existing_state=existing.state if existing is not None else None,
+                   existing_id=existing.id if existing is not None else None, waitlist_position=position,
+                   places_left=places_left, needs_place=needs_place, waitlist_enabled=activity.waitlist_enabled,
+                   eligible_node_names=[node.name for node in facts.eligible_nodes])
     reasons = [str(message) for _code, message in refusals]
     if existing is not None:
         reasons.append(str(_l("You have already signed up for this activity.")))
@@ -432,4 +435,16 @@ def signup_state(user: User | None, activity: Activity) -> SignupState:
         can_sign_up=not reasons, reasons=reasons, existing=existing, window=window.value,
         places_left=places_left, waitlist_length=length,
         will_be_waitlisted=rules.will_be_waitlisted(activity.mode, places_left, activity.waitlist_enabled),
+        verdict=card,
     )
+
+
+def places_for(activity: Activity, worker: rules.WorkerFacts | None, facts: rules.ActivityFacts) -> int:
+    """Free places as this worker sees them: a quota activity counts their union's share."""
+    places_left = activity.places_left
+    if worker is not None and activity.mode == SignupMode.QUOTA:
+        unit = rules.quota_unit(worker.union_path, facts.quota_nodes)
+        quota = next((q for q in activity.unit_quotas if unit and q.node_id == unit.id), None)
+        if quota is not None:
+            places_left = min(places_left, max(quota.quota - quota.used, 0))
+    return places_left
