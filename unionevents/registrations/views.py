@@ -82,13 +82,16 @@ def signup(activity_id: int):
 @bp.route("/me/registrations")
 @login_required
 def my_registrations():
-    registrations = services.my_registrations(current_actor())
+    registrations = services.my_registrations(current_actor())  # upcoming soonest first, then past
     current = now()
-    upcoming = [r for r in registrations if r.activity.ends_at >= current]
-    past = [r for r in registrations if r.activity.ends_at < current]
-    positions = {r.id: services.waitlist_position(r) for r in upcoming
-                 if r.state == RegistrationState.WAITLISTED}
-    return render_template("registrations/mine.html", upcoming=upcoming, past=past, positions=positions)
+    upcoming = [r for r in registrations if services.is_upcoming(r, current)]
+    past = [r for r in registrations if not services.is_upcoming(r, current)]
+    positions = services.waitlist_positions([r.id for r in upcoming if r.state == RegistrationState.WAITLISTED])
+    next_ticket = next((r for r in upcoming if r.holds_place), None)  # one tap from the list to the QR code
+    from ..results.rules import FEEDBACK_KINDS  # results builds on registrations: asked, not imported
+
+    return render_template("registrations/mine.html", upcoming=upcoming, past=past, positions=positions,
+                           next_ticket=next_ticket, feedback_kinds=FEEDBACK_KINDS)
 
 
 @bp.route("/me/registrations/<int:registration_id>")

@@ -69,7 +69,7 @@ from .errors import (
     CancellationClosed, DrawRefused, IllegalTransition, NotEligible, SignupClosed,
 )
 from .lottery import DrawResult, draw_lottery
-from .own import TICKET_LENGTH, get_own_registration, my_registrations, registration_for_ticket, ticket_token
+from .own import TICKET_LENGTH, get_own_registration, is_upcoming, my_registrations, registration_for_ticket, ticket_token
 from .roster import (
     BULK_ACTIONS, BULK_LIMIT, NOTICE_ALL_STATES, NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX, BulkResult, NotStartedYet,
     bulk_apply, clean_ids, mark_rest_no_show, record_full_mobile_export, send_notice,
@@ -91,5 +91,5 @@ __all__ = [
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
     "check_in_offline", "cancel_for_activity", "fill_free_places", "check_in_code", "UnknownTicketCode",
-    "card_verdicts", "waitlist_positions",
+    "card_verdicts", "waitlist_positions", "is_upcoming",
 ]
