@@ -104,6 +104,9 @@ class Config:
     # Short ticket codes typed at the door (registrations/door_limits.py): unknown codes per organiser
     # (session or API token) before code entry is refused until the window ends.  QR scans never count.
     CHECKIN_CODE_GUESS_LIMIT = "20 per 5 minutes"
+    # The font the ticket picture (保存为图片) is drawn in; None: Debian's fonts-wqy-microhei, found at
+    # /usr/share/fonts/truetype/wqy/wqy-microhei.ttc or through fc-match (registrations/ticket_image.py).
+    TICKET_FONT_PATH: str | None = None
     # SMS codes (accounts/codes.py, README "SMS codes"): one send per mobile number per
     # SMS_CODE_RESEND_SECONDS whatever the purpose; at most SMS_CODE_MOBILE_DAILY_LIMIT sends to one
     # number and SMS_CODE_ADDRESS_DAILY_LIMIT requests from one client address in any 24 hours (a venue's

@@ -64,6 +64,7 @@ NOT_PAGES = {
     "admin.import_example": "a CSV download",
     "roster.checkin_roster": "JSON for the offline door page",
     "registrations.calendar": "an .ics download",
+    "registrations.ticket_picture": "a PNG picture of the ticket",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
     "reports.export": "a CSV/XLSX download",

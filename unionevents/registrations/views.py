@@ -125,6 +125,35 @@ def calendar(registration_id: int):
     return response
 
 
+@bp.route("/me/registrations/<int:registration_id>/ticket.png")
+@login_required
+def ticket_picture(registration_id: int):
+    """保存为图片: the ticket as a PNG (registrations.ticket_image), for a browser that cannot save the page."""
+    from flask import current_app
+    from flask_babel import format_datetime
+
+    from .presenting import event_times
+    from .ticket_image import find_font, ticket_png
+
+    registration = services.get_own_registration(current_actor(), registration_id)
+    if not registration.holds_place:
+        raise Conflict(_l("This registration holds no place, so there is no ticket."))
+    activity = registration.activity
+    starts, ends = event_times(registration)
+    body = ticket_png(
+        font_path=find_font(current_app.config.get("TICKET_FONT_PATH")), token=services.ticket_token(registration),
+        code=registration.ticket_code, title=activity.title,
+        when=f"{format_datetime(starts, 'short')} – {format_datetime(ends, 'short')}",
+        where=activity.venue or activity.node.name, heading=_("Your ticket"), code_label=_("Ticket code"),
+        note=_("Show the QR code at the entrance, or read out the ticket code if it cannot be scanned. "
+               "Do not share either."))
+    response = make_response(body)
+    response.headers["Content-Type"] = "image/png"
+    response.headers["Content-Disposition"] = f'inline; filename="ticket-{registration.activity_id}.png"'
+    response.headers["Cache-Control"] = "private, no-store"  # a ticket: not for shared caches
+    return response
+
+
 @bp.route("/me/registrations/<int:registration_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(registration_id: int):
