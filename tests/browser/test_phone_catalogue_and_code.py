@@ -44,7 +44,7 @@ def catalogue_world(make):
         "later": make.activity("歌唱比赛报名", signup_opens_at=now() + timedelta(days=2)),
         "full": make.activity("篮球友谊赛", capacity=1, waitlist_enabled=True),
         "waiting": make.activity("健康体检", capacity=1, waitlist_enabled=True),
-        "mine": make.activity("摄影讲座", capacity=20, mode=SignupMode.FIRST_COME),
+        "mine": make.activity("摄影讲座", capacity=20, mode=SignupMode.FIRST_COME, venue="奥运村街道职工之家"),
     }
     db.session.commit()
     services.register(first, made["full"].id)

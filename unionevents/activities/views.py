@@ -9,8 +9,10 @@ from ..core.permissions import public
 from ..unions.services import tree_choices
 from . import queries, services
 from .models import ActivityKind
+from .venue_links import map_links
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
+bp.add_app_template_global(map_links, "map_links")  # 导航 next to every venue shown (activity, ticket)
 
 
 @bp.route("/")
