@@ -18,7 +18,7 @@ from ..core.timeutil import now
 from . import services
 from .forms import build_signup_form, health_consent_version
 from .models import RegistrationState
-from .presenting import answer_rows, calendar_bytes, qr_svg
+from .presenting import answer_rows, calendar_bytes, event_times, qr_svg
 
 bp = Blueprint("registrations", __name__)
 
@@ -105,10 +105,17 @@ def detail(registration_id: int):
                 if registration.state == RegistrationState.WAITLISTED else None)
     from ..results.services import feedback_refusal  # results builds on registrations: asked, not imported
 
-    return render_template("registrations/detail.html", registration=registration,
-                           activity=registration.activity, ticket=ticket, position=position,
-                           answers=answer_rows(registration), form=EmptyForm(),
-                           feedback_refusal=feedback_refusal(registration))
+    # A place in an activity not over yet may be kept on the phone for the venue without signal
+    # (static/sw.js), until the activity's (or its slot's) end.
+    offline_until = event_times(registration)[1] if ticket is not None and services.is_upcoming(
+        registration, now()) else None
+    response = make_response(render_template(
+        "registrations/detail.html", registration=registration, activity=registration.activity, ticket=ticket,
+        position=position, answers=answer_rows(registration), form=EmptyForm(),
+        feedback_refusal=feedback_refusal(registration), offline_until=offline_until))
+    if offline_until is not None:
+        response.headers["X-Ticket-Offline-Until"] = offline_until.isoformat() + "Z"
+    return response
 
 
 @bp.route("/me/registrations/<int:registration_id>/calendar.ics")
@@ -132,7 +139,6 @@ def ticket_picture(registration_id: int):
     from flask import current_app
     from flask_babel import format_datetime
 
-    from .presenting import event_times
     from .ticket_image import find_font, ticket_png
 
     registration = services.get_own_registration(current_actor(), registration_id)
