@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from unionevents import create_app  # noqa: E402
 from unionevents.accounts.models import Occupation, Role, RoleGrant, User  # noqa: E402
 from unionevents.activities.models import Activity, ActivityKind, ActivityStatus  # noqa: E402
+from unionevents.registrations.ticket_codes import new_code as new_ticket_code  # noqa: E402
 from unionevents.core.timeutil import local_to_utc, now  # noqa: E402
 from unionevents.extensions import db  # noqa: E402
 from unionevents.registrations.models import Registration, RegistrationState as S  # noqa: E402
@@ -150,7 +151,8 @@ def generate(rng: random.Random, workers: int, activities: int, registrations: i
             reg_id += 1
             reg_rows.append({"id": reg_id, "activity_id": activity["id"], "user_id": user_id, "slot_id": None,
                              "unit_node_id": None, "state": state.value, "queue_rank": None, "answers": None,
-                             "ticket_secret": secrets.token_urlsafe(32), "created_at": at, "updated_at": at})
+                             "ticket_secret": secrets.token_urlsafe(32),
+                             "ticket_code": new_ticket_code(), "created_at": at, "updated_at": at})
         activity["taken"] = taken
     bulk(Activity.__table__, activity_rows)
     del activity_rows

@@ -111,6 +111,12 @@ class Config:
     LOGIN_ADDRESS_FAILURE_LIMIT = "40 per 5 minutes"
     # Account creation per address, every attempt: a venue's worth of new workers on one Wi-Fi.
     SIGNUP_RATE_LIMIT = "300 per hour"
+    # Short ticket codes typed at the door (registrations/door_limits.py): unknown codes per organiser
+    # (session or API token) before code entry is refused until the window ends.  QR scans never count.
+    CHECKIN_CODE_GUESS_LIMIT = "20 per 5 minutes"
+    # The font the ticket picture (保存为图片) is drawn in; None: Debian's fonts-wqy-microhei, found at
+    # /usr/share/fonts/truetype/wqy/wqy-microhei.ttc or through fc-match (registrations/ticket_image.py).
+    TICKET_FONT_PATH: str | None = None
     # SMS codes (accounts/codes.py, README "SMS codes"): one send per mobile number per
     # SMS_CODE_RESEND_SECONDS whatever the purpose; at most SMS_CODE_MOBILE_DAILY_LIMIT sends to one
     # number and SMS_CODE_ADDRESS_DAILY_LIMIT requests from one client address in any 24 hours (a venue's

@@ -74,6 +74,7 @@ NOT_PAGES = {
     "notifications.short_release": "a redirect to the cancel page (the short link in SMS)",
     "notifications.accept_offer": "a redirect unless an offer is open; the offer page is audited in "
                                   "tests/browser/test_inbox.py",
+    "registrations.ticket_picture": "a PNG picture of the ticket",
     "swaps.ledger_export": "an XLSX download",
     "contest_manage.export": "an XLSX download",
     "contests.certificate_pdf": "a PDF download (parsed in tests/contests/test_certificates.py)",

@@ -58,15 +58,17 @@ def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, new_cont
 
     # Landed logged in.
     page.wait_for_url(live_server + "/")
-    assert page.locator('form[action="/account/logout"]').count() == 1
+    assert page.locator("nav.tab-bar").count() == 1  # a worker: the tab bar, logout inside 我的
     assert "新来的骑手" in page.locator(".flashes").inner_text()
     db.session.rollback()
     user = db.session.scalar(select(User).where(User.mobile == "13612345678"))
     assert user is not None and user.union_id == union_id
     screenshot("smoke-3-signed-up", page)
 
-    # Log out, log in again.
-    page.locator('form[action="/account/logout"] button').click()
+    # Log out (inside 我的, after a question), log in again.
+    page.locator("nav.tab-bar").get_by_role("link", name="我的", exact=True).click()
+    page.locator(".logout-confirm summary").click()
+    page.locator('.logout-confirm form[action="/account/logout"] button').click()
     page.wait_for_selector('a[href="/account/login"]')
     assert page.locator('form[action="/account/logout"]').count() == 0
     page.locator('a[href="/account/login"]').first.click()
@@ -74,7 +76,7 @@ def test_newcomer_signs_up_logs_in_and_switches_to_english(live_server, new_cont
     page.fill("#password", "ride2026ok")
     page.click("#submit")
     page.wait_for_url(live_server + "/")
-    assert page.locator('form[action="/account/logout"]').count() == 1
+    assert page.locator("nav.tab-bar").count() == 1
     screenshot("smoke-4-logged-in", page)
 
     # Switch to English.

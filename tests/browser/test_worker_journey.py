@@ -44,7 +44,7 @@ def test_worker_signs_up_sees_ticket_cancels_and_the_waiting_list_moves(
 
     # 1. Log in and find the class in the catalogue.
     log_in(page, worker)
-    page.get_by_role("link", name=re.compile("全部活动|All activities")).first.click()
+    page.locator("nav.tab-bar").get_by_role("link", name="活动", exact=True).click()
     page.fill("#q", "花卉")
     page.locator("form.filter-form button[type=submit]").click()
     card = page.locator(".card", has_text="花卉养护课")
@@ -83,7 +83,7 @@ def test_worker_signs_up_sees_ticket_cancels_and_the_waiting_list_moves(
 
     # 5. "My activities" lists it; cancel through the confirmation step.
     page.get_by_role("link", name=re.compile("我的活动|My activities")).first.click()
-    page.get_by_role("link", name="花卉养护课").click()
+    page.get_by_role("link", name="花卉养护课", exact=True).click()
     page.locator("a.button.danger").click()
     page.wait_for_url(re.compile(rf"/me/registrations/{registration_id}/cancel$"))
     screenshot("05-cancel-confirm")

@@ -77,6 +77,15 @@ PAYLOADS = ["<script>alert('XSS1')</script>", "\"><img src=x onerror=alert('XSS2
             "</textarea><script>XSS3</script>", "javascript:alert('XSS4')//<svg onload=alert('XSS5')>"]
 
 
+#: Map links (activities/venue_links.py) search for the venue's text: fixed schemes and hosts, the text
+#: percent-encoded in the query, so it cannot leave the URL or change its scheme.
+MAP_SEARCHES = ("geo:0,0?q=", "https://uri.amap.com/search?", "https://api.map.baidu.com/geocoder?")
+
+
+def _percent_encoded_search(value: str) -> bool:
+    return value.startswith(MAP_SEARCHES) and not any(char in value for char in "<>\"' ")
+
+
 class _Scan(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -86,7 +95,8 @@ class _Scan(HTMLParser):
         if tag == "script":
             self.in_script = True
         for name, value in attrs:
-            if name.startswith("on") or (value and "XSS" in value and name in ("src", "href", "action")):
+            if name.startswith("on") or (value and "XSS" in value and name in ("src", "href", "action")
+                                          and not _percent_encoded_search(value)):
                 self.bad.append(f"<{tag} {name}={value!r}>")
         if tag in ("img", "svg") and any("XSS" in (v or "") for _, v in attrs):
             self.bad.append(f"<{tag}> from a payload")

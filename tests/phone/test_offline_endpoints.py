@@ -154,7 +154,7 @@ def test_service_worker_and_manifest_are_served(client):
     worker = client.get("/sw.js")
     assert worker.status_code == 200
     assert worker.mimetype == "text/javascript"
-    assert worker.headers["Service-Worker-Allowed"] == "/manage/"
+    assert worker.headers["Service-Worker-Allowed"] == "/"  # /manage/ (door) and /me/registrations/ (tickets)
     assert "no-cache" in worker.headers["Cache-Control"]
     worker.close()
     page = client.get("/account/login").get_data(as_text=True)

@@ -186,11 +186,12 @@ def test_a_session_cookie_does_not_authenticate_the_api(client, make, worker, lo
 
 # --- My registrations, one registration, cancel -------------------------------------------------------
 
-def test_my_registrations_lists_only_mine_newest_first(client, make, worker, headers):
-    first, second = make.activity("书法课"), make.activity("游泳课")
+def test_my_registrations_lists_only_mine_soonest_first(client, make, worker, headers):
+    # Signed up for the later one first: the list goes by when things happen (issue 19).
+    later, sooner = make.activity("书法课", starts_in=timedelta(days=12)), make.activity("游泳课")
     other = make.activity("象棋赛")
-    a = client.post(signup_url(first), json={}, headers=headers).get_json()
-    b = client.post(signup_url(second), json={}, headers=headers).get_json()
+    a = client.post(signup_url(later), json={}, headers=headers).get_json()
+    b = client.post(signup_url(sooner), json={}, headers=headers).get_json()
     client.post(signup_url(other), json={}, headers=bearer(make.user("李师傅")))
     response = client.get("/api/v1/me/registrations", headers=headers)
     assert response.status_code == 200

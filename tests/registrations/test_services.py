@@ -704,12 +704,12 @@ class TestCheckIn:
 
 class TestReading:
     def test_my_registrations_and_ownership(self, make, workers):
-        first = make.activity("第一", capacity=2)
+        first = make.activity("第一", capacity=2, starts_in=timedelta(days=12))
         second = make.activity("第二", capacity=2)
         me, other = workers(2)
         a = services.register(me, first.id)
         b = services.register(me, second.id)
-        mine = services.my_registrations(me)
+        mine = services.my_registrations(me)  # by start, not by sign-up time
         assert [r.id for r in mine] == [b.id, a.id] and mine[0].activity.title == "第二"
         assert services.get_own_registration(me, a.id).id == a.id
         with pytest.raises(NotFound):

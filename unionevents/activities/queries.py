@@ -20,6 +20,7 @@ from typing import Any, Generic, Mapping, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
 from ..core.db import MAX_ID
@@ -55,6 +56,10 @@ class CatalogueFilters:
     open_now: bool = False
     places_left: bool = False
     eligible: bool = False
+    #: 我可报名 (the HTML catalogue): eligible and sign-up not closed yet.  On by default for workers
+    #: (``joinable_default``): then only an explicit ``joinable=0`` turns it off.
+    joinable: bool = False
+    joinable_default: bool = False
     q: str = ""
     page: int = 1
     per_page: int = DEFAULT_PAGE_SIZE
@@ -69,7 +74,7 @@ class CatalogueFilters:
 
     @property
     def any_set(self) -> bool:
-        return self.advanced_set or bool(self.q)
+        return self.advanced_set or bool(self.q) or self.joinable != self.joinable_default
 
     def as_args(self, **overrides: Any) -> dict[str, Any]:
         """Query-string arguments that reproduce these filters (for pager links)."""
@@ -82,6 +87,7 @@ class CatalogueFilters:
             "open": "1" if self.open_now else None,
             "places": "1" if self.places_left else None,
             "eligible": "1" if self.eligible else None,
+            "joinable": None if self.joinable == self.joinable_default else ("1" if self.joinable else "0"),
             "q": self.q or None,
             "page": self.page if self.page != 1 else None,
             "per_page": self.per_page if self.per_page != DEFAULT_PAGE_SIZE else None,
@@ -143,10 +149,18 @@ def _parse_date(raw: str | None) -> date | None:
         return None
 
 
-def parse_catalogue_filters(args: Mapping[str, Any]) -> CatalogueFilters:
-    """Read filters from query-string ``args``. Never raises: bad values are ignored with a message."""
-    filters = CatalogueFilters()
+def parse_catalogue_filters(args: Mapping[str, Any], *, joinable_default: bool = False) -> CatalogueFilters:
+    """Read filters from query-string ``args``. Never raises: bad values are ignored with a message.
+
+    ``joinable``: the form sends a hidden ``0`` before the checkbox's ``1``, so the last value wins."""
+    filters = CatalogueFilters(joinable=joinable_default, joinable_default=joinable_default)
     msgs = filters.messages
+    values = args.getlist("joinable") if hasattr(args, "getlist") else [args.get("joinable")]
+    raw = str(values[-1]).strip().lower() if values and values[-1] is not None else None
+    if raw in _TRUE_VALUES:
+        filters.joinable = True
+    elif raw in _FALSE_VALUES:
+        filters.joinable = False
 
     raw = _first(args, "kind")
     if raw:
@@ -259,8 +273,11 @@ def catalogue_statement(filters: CatalogueFilters, user: User | None = None):
         stmt = stmt.where(Activity.signup_opens_at <= current, Activity.signup_closes_at > current)
     if filters.places_left:
         stmt = stmt.where(Activity.taken < Activity.capacity)
-    if filters.eligible and user is not None and getattr(user, "is_authenticated", False):
+    signed_in = user is not None and getattr(user, "is_authenticated", False)
+    if (filters.eligible or filters.joinable) and signed_in:
         stmt = stmt.where(eligibility_clause(user))
+    if filters.joinable and signed_in:
+        stmt = stmt.where(Activity.signup_closes_at > current)
     if filters.q:
         stmt = stmt.where(Activity.title.contains(filters.q, autoescape=True))
     return stmt
@@ -271,12 +288,16 @@ def catalogue(filters: CatalogueFilters, user: User | None = None) -> Page[Activ
     if filters.eligible and (user is None or not getattr(user, "is_authenticated", False)):
         filters.eligible = False
         filters.messages.append(_l("Log in to see only the activities you can join."))
+    if filters.joinable and (user is None or not getattr(user, "is_authenticated", False)):
+        filters.joinable = False
     stmt = catalogue_statement(filters, user)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, math.ceil(total / filters.per_page))
     page = min(filters.page, pages)
     items = list(db.session.scalars(
-        stmt.order_by(Activity.starts_at, Activity.id).limit(filters.per_page)
+        # Quotas come with the page: judging each card for the worker reads them (no statement per card).
+        stmt.options(selectinload(Activity.unit_quotas)).order_by(Activity.starts_at, Activity.id)
+        .limit(filters.per_page)
         .offset((page - 1) * filters.per_page)
     ))
     return Page(items=items, total=total, page=page, pages=pages, per_page=filters.per_page)

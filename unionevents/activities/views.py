@@ -4,22 +4,35 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from ..access import current_actor, load_visible_activity
+from ..accounts.models import Role
 from ..core.permissions import public
 from ..unions.services import tree_choices
 from . import queries, services
 from .models import ActivityKind
+from .venue_links import map_links
 
 bp = Blueprint("activities", __name__, url_prefix="/activities")
+bp.add_app_template_global(map_links, "map_links")  # 导航 next to every venue shown (activity, ticket)
 
 
 @bp.route("/")
 @public
 def catalogue():
-    filters = queries.parse_catalogue_filters(request.args)
-    page = queries.catalogue(filters, current_actor())
+    from ..registrations import services as registrations  # registrations builds on activities
+
+    viewer = current_actor()
+    filters = queries.parse_catalogue_filters(request.args, joinable_default=_is_worker(viewer))
+    page = queries.catalogue(filters, viewer)
     return render_template("activities/catalogue.html", filters=filters, page=page,
+                           verdicts=registrations.card_verdicts(viewer, page.items),
                            kinds=ActivityKind, nodes=tree_choices(),
                            districts=queries.district_choices(), search_max=queries.MAX_SEARCH_LENGTH)
+
+
+def _is_worker(user) -> bool:
+    """Signed in without a union-wide role: the catalogue starts at what they can join (我可报名)."""
+    return user is not None and user.is_authenticated and not user.has_any_role(
+        Role.ADMIN, Role.ORGANISER, Role.OFFICER)
 
 
 @bp.route("/<int:activity_id>")

@@ -16,9 +16,10 @@ bp = Blueprint("phone", __name__)
 @bp.route("/sw.js")
 @public
 def service_worker():
-    """static/sw.js at the site root; ``Service-Worker-Allowed`` lets the check-in page register it
-    for the /manage/ scope. Never cached long: a new version must reach the phones."""
+    """static/sw.js at the site root; ``Service-Worker-Allowed`` lets the check-in page register it for
+    the /manage/ scope and a ticket page for /me/registrations/. Never cached long: a new version must
+    reach the phones."""
     response = send_from_directory(current_app.static_folder or "static", "sw.js", mimetype="text/javascript", max_age=0)
-    response.headers["Service-Worker-Allowed"] = "/manage/"
+    response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
     return response

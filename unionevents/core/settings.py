@@ -100,6 +100,7 @@ CHECKS: dict[str, Callable[[object], str | None]] = {
     "LOGIN_ACCOUNT_HARD_LIMIT": _rate_limit,
     "LOGIN_ADDRESS_FAILURE_LIMIT": _rate_limit,
     "SIGNUP_RATE_LIMIT": _rate_limit,
+    "CHECKIN_CODE_GUESS_LIMIT": _rate_limit,
 }
 
 

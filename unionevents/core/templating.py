@@ -37,8 +37,14 @@ def scroll_region(label) -> Markup:
     return Markup(' tabindex="0" role="region" aria-label="{}"').format(label)
 
 
+def has_endpoint(name: str) -> bool:
+    """Whether a page exists in this app (a link to a part another package may not have built yet)."""
+    return name in current_app.view_functions
+
+
 def install_template_helpers(app: Flask) -> None:
-    app.jinja_env.globals.update(static_url=static_url, get_locale=get_locale, scroll_region=scroll_region)
+    app.jinja_env.globals.update(static_url=static_url, get_locale=get_locale, scroll_region=scroll_region,
+                                 has_endpoint=has_endpoint)
     app.jinja_env.filters["datetime"] = lambda v, fmt="medium": format_datetime(v, fmt) if v else ""
     app.jinja_env.filters["date"] = lambda v, fmt="medium": format_date(v, fmt) if v else ""
     app.jinja_env.filters["time"] = lambda v, fmt="short": format_time(v, fmt) if v else ""

@@ -9,3 +9,7 @@ def init_app(app) -> None:
     register_pre_erasure_hook(erasure.cancel_live_registrations)
     register_erasure_hook(erasure.anonymise_registrations)
     register_erasure_hook(erasure.erase_checkin_override_reasons)
+
+    from .ticket_codes import display
+
+    app.jinja_env.filters["ticket_code"] = display

@@ -61,6 +61,11 @@ class RegistrationSchema(Schema):
     activity = fields.Nested(RegistrationActivitySchema)
     slot = fields.Nested(RegistrationSlotSchema, allow_none=True)
     answers = fields.Dict(keys=fields.String(), values=fields.Raw(), allow_none=True)
+    ticket_code = fields.Function(
+        lambda r: r.ticket_code if r.holds_place else None, allow_none=True,
+        metadata={"description": "The short code printed under the ticket's QR code (8 characters from "
+                                 "23456789ABCDEFGHJKMNPQRSTUVWXYZ), read out or typed at the door; null "
+                                 "while the registration holds no place (waiting list, pending ...)."})
     created_at = UtcDateTime()
     checked_in_at = UtcDateTime(allow_none=True)
     offer_expires_at = UtcDateTime(allow_none=True, metadata={

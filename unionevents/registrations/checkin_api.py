@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema
+from flask_babel import gettext as _
+from marshmallow import Schema, ValidationError, validates_schema
 
 from ..access import load_activity, require_any_role
 from ..accounts.models import Role
 from ..core import api_fields as fields, api_validate as validate
 from ..core.api import ApiSchema, UtcDateTime, api_errors, require_api_user, token_required
 from ..core.db import MAX_ID
-from . import queries, rules, services
+from . import door_limits, queries, rules, services
 
 blp = Blueprint("api_checkin", __name__, url_prefix="/api/v1", description="Check-in and organiser tools")
 
@@ -26,8 +27,14 @@ def _organiser():
 # --------------------------------------------------------------------------- check-in
 
 class CheckInRequest(ApiSchema):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                          metadata={"description": "The code in the ticket's QR code."})
+    token = fields.String(validate=validate.Length(min=1, max=200),
+                          metadata={"description": "The code in the ticket's QR code. Send it or `code`."})
+    code = fields.String(validate=validate.Length(min=1, max=20), metadata={
+        "description": "The short ticket code printed under the QR code (8 characters; spaces, dashes and "
+                       "lower case are accepted), typed when the QR code cannot be scanned. Needs "
+                       "`activity_id`. Unknown codes are counted per token: past CHECKIN_CODE_GUESS_LIMIT "
+                       "(20 per 5 minutes) code requests answer 429 until the window ends; QR tokens are "
+                       "never limited."})
     client_id = fields.UUID(load_default=None, metadata={
         "description": "A UUID the device makes per check-in; sending it again changes nothing."})
     activity_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1, max=MAX_ID), metadata={
@@ -41,6 +48,15 @@ class CheckInRequest(ApiSchema):
         "description": "When an offline scanner recorded the check-in: the check-in window is judged at "
                        "this time and it becomes checked_in_at. Not in the future (5 min clock skew), at "
                        "most CHECKIN_RECORDED_MAX_AGE_HOURS (24) old; else 422."})
+
+
+    @validates_schema
+    def _token_or_code(self, data, **_kwargs):
+        if (data.get("token") is None) == (data.get("code") is None):
+            raise ValidationError(_("Send either the QR code's token or the ticket code."), field_name="token")
+        if data.get("code") is not None and data.get("activity_id") is None:
+            raise ValidationError(_("A ticket code needs the activity it is checked in at."),
+                                  field_name="activity_id")
 
 
 class CheckInResponse(Schema):
@@ -61,22 +77,30 @@ class CheckIns(MethodView):
 
     @blp.arguments(CheckInRequest())
     @blp.response(200, CheckInResponse)
-    @api_errors(blp, 401, 403, 404, 409, 422, c403="Not an organiser of the ticket's activity",
-                c404="Unknown ticket",
+    @api_errors(blp, 401, 403, 404, 409, 422, 429, c403="Not an organiser of the ticket's activity",
+                c404="Unknown ticket or ticket code (or, with a code, no such activity)",
+                c429="Too many unknown ticket codes from this token; QR tokens still work",
                 c409="Cannot be checked in (cancelled, waiting list ...), outside the check-in window "
                      "(code checkin_not_open or checkin_closed), another activity's ticket, or the client "
                      "id was used for another ticket")
+    @door_limits.code_guesses
     def post(self, body):
-        """Check in by ticket. Idempotent: the same ticket or the same client_id twice is one check-in.
+        """Check in by ticket (the QR code's token) or by the short code under it (with activity_id). Idempotent: the same ticket or the same client_id twice is one check-in.
 
         A replayed client_id is authorised like a new request. Check-in opens 2 h before the start (a
         time-slot ticket: 30 min before its slot) and closes at the end; outside that an organiser may
         send ``override_reason``."""
         user = _organiser()
         client_id = str(body["client_id"]) if body.get("client_id") else None
-        return services.check_in_ticket(body["token"], user, activity_id=body.get("activity_id"),
-                                        client_id=client_id, override_reason=body.get("override_reason"),
-                                        recorded_at=body.get("recorded_at"))
+        how = dict(client_id=client_id, override_reason=body.get("override_reason"),
+                   recorded_at=body.get("recorded_at"))
+        if body.get("code") is not None:
+            try:
+                return services.check_in_code(body["activity_id"], body["code"], user, **how)
+            except services.UnknownTicketCode:
+                door_limits.note_miss()
+                raise
+        return services.check_in_ticket(body["token"], user, activity_id=body.get("activity_id"), **how)
 
 
 # --------------------------------------------------------------------------- scanner roster

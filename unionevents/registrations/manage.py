@@ -21,7 +21,7 @@ from ..core.errors import DomainError, ValidationFailed
 from ..core.permissions import role_required
 from ..core.timeutil import now
 from ..extensions import db
-from . import exports, queries, rules, services
+from . import door_limits, exports, queries, rules, services, ticket_codes
 from .manage_forms import (EmptyForm, ExportForm, MessageForm, TicketForm, WalkInForm, slot_choices,
                            state_choices)
 from .models import RegistrationState as S
@@ -258,6 +258,7 @@ def undo_check_in(activity_id: int, registration_id: int):
 
 
 @bp.route("/activities/<int:activity_id>/checkin/ticket", methods=["POST"])
+@door_limits.code_guesses
 @role_required(ORGANISER)
 def check_in_ticket(activity_id: int):
     activity = load_activity(activity_id, ORGANISER)
@@ -266,10 +267,17 @@ def check_in_ticket(activity_id: int):
         for messages in form.errors.values():
             flash(" ".join(str(m) for m in messages), "error")
         return redirect(_checkin_url(activity.id))
+    override_reason = (request.form.get("override_reason") or "").strip() or None
     try:
-        result = services.check_in_ticket(form.token.data, current_actor(), activity_id=activity.id,
-                                          override_reason=(request.form.get("override_reason") or "").strip()
-                                          or None)
+        if ticket_codes.looks_like_code(form.token.data):  # the short code under the QR code, typed
+            result = services.check_in_code(activity.id, form.token.data, current_actor(),
+                                            override_reason=override_reason)
+        else:  # the QR code's token, scanned
+            result = services.check_in_ticket(form.token.data, current_actor(), activity_id=activity.id,
+                                              override_reason=override_reason)
+    except services.UnknownTicketCode as error:
+        door_limits.note_miss()
+        flash_error(error)
     except DomainError as error:
         flash_error(error)
     else:

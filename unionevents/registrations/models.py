@@ -14,6 +14,7 @@ from ..activities.models import Activity, TimeSlot
 from ..core.enums import LabelledEnum, enum_column_type
 from ..core.timeutil import now
 from ..extensions import db
+from .ticket_codes import new_code as new_ticket_code
 
 
 class RegistrationState(LabelledEnum):
@@ -64,6 +65,8 @@ class Registration(db.Model):
         # the people ahead of it from the index alone, without visiting their rows.
         Index("ix_registration_activity_state", "activity_id", "state", "queue_rank", "created_at", "id"),
         Index("ix_registration_user", "user_id", "created_at"),
+        # The short code a rider reads out at the door names one place in one activity.
+        UniqueConstraint("activity_id", "ticket_code", name="uq_registration_ticket_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +80,8 @@ class Registration(db.Model):
     health_consent_at: Mapped[datetime | None] = mapped_column()
     health_consent_version: Mapped[str | None] = mapped_column(String(16))
     ticket_secret: Mapped[str] = mapped_column(String(43), unique=True)
+    #: The short code under the QR code (``ticket_codes``), typed at the door when the camera fails.
+    ticket_code: Mapped[str] = mapped_column(String(8), default=new_ticket_code)
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     checked_in_at: Mapped[datetime | None] = mapped_column()
     #: Why an organiser checked this person in outside the check-in window (None inside it).  Kept

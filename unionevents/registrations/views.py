@@ -19,7 +19,7 @@ from . import services
 from .services import seating
 from .forms import build_signup_form, health_consent_version
 from .models import RegistrationState
-from .presenting import answer_rows, calendar_bytes, qr_svg
+from .presenting import answer_rows, calendar_bytes, event_times, qr_svg
 
 bp = Blueprint("registrations", __name__)
 
@@ -83,13 +83,16 @@ def signup(activity_id: int):
 @bp.route("/me/registrations")
 @login_required
 def my_registrations():
-    registrations = services.my_registrations(current_actor())
+    registrations = services.my_registrations(current_actor())  # upcoming soonest first, then past
     current = now()
-    upcoming = [r for r in registrations if r.activity.ends_at >= current]
-    past = [r for r in registrations if r.activity.ends_at < current]
-    positions = {r.id: services.waitlist_position(r) for r in upcoming
-                 if r.state == RegistrationState.WAITLISTED}
-    return render_template("registrations/mine.html", upcoming=upcoming, past=past, positions=positions)
+    upcoming = [r for r in registrations if services.is_upcoming(r, current)]
+    past = [r for r in registrations if not services.is_upcoming(r, current)]
+    positions = services.waitlist_positions([r.id for r in upcoming if r.state == RegistrationState.WAITLISTED])
+    next_ticket = next((r for r in upcoming if r.holds_place), None)  # one tap from the list to the QR code
+    from ..results.rules import FEEDBACK_KINDS  # results builds on registrations: asked, not imported
+
+    return render_template("registrations/mine.html", upcoming=upcoming, past=past, positions=positions,
+                           next_ticket=next_ticket, feedback_kinds=FEEDBACK_KINDS)
 
 
 @bp.route("/me/registrations/<int:registration_id>")
@@ -104,10 +107,17 @@ def detail(registration_id: int):
                 if registration.state == RegistrationState.WAITLISTED else None)
     from ..results.services import feedback_refusal  # results builds on registrations: asked, not imported
 
-    return render_template("registrations/detail.html", registration=registration,
-                           activity=registration.activity, ticket=ticket, seat=seat, position=position,
-                           answers=answer_rows(registration), form=EmptyForm(),
-                           feedback_refusal=feedback_refusal(registration))
+    # A place in an activity not over yet may be kept on the phone for the venue without signal
+    # (static/sw.js), until the activity's (or its slot's) end.
+    offline_until = event_times(registration)[1] if ticket is not None and services.is_upcoming(
+        registration, now()) else None
+    response = make_response(render_template(
+        "registrations/detail.html", registration=registration, activity=registration.activity, ticket=ticket,
+        seat=seat, position=position, answers=answer_rows(registration), form=EmptyForm(),
+        feedback_refusal=feedback_refusal(registration), offline_until=offline_until))
+    if offline_until is not None:
+        response.headers["X-Ticket-Offline-Until"] = offline_until.isoformat() + "Z"
+    return response
 
 
 @bp.route("/me/registrations/<int:registration_id>/calendar.ics")
@@ -121,6 +131,34 @@ def calendar(registration_id: int):
     response = make_response(body)
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="activity-{registration.activity_id}.ics"'
+    return response
+
+
+@bp.route("/me/registrations/<int:registration_id>/ticket.png")
+@login_required
+def ticket_picture(registration_id: int):
+    """保存为图片: the ticket as a PNG (registrations.ticket_image), for a browser that cannot save the page."""
+    from flask import current_app
+    from flask_babel import format_datetime
+
+    from .ticket_image import find_font, ticket_png
+
+    registration = services.get_own_registration(current_actor(), registration_id)
+    if not registration.holds_place:
+        raise Conflict(_l("This registration holds no place, so there is no ticket."))
+    activity = registration.activity
+    starts, ends = event_times(registration)
+    body = ticket_png(
+        font_path=find_font(current_app.config.get("TICKET_FONT_PATH")), token=services.ticket_token(registration),
+        code=registration.ticket_code, title=activity.title,
+        when=f"{format_datetime(starts, 'short')} – {format_datetime(ends, 'short')}",
+        where=activity.venue or activity.node.name, heading=_("Your ticket"), code_label=_("Ticket code"),
+        note=_("Show the QR code at the entrance, or read out the ticket code if it cannot be scanned. "
+               "Do not share either."))
+    response = make_response(body)
+    response.headers["Content-Type"] = "image/png"
+    response.headers["Content-Disposition"] = f'inline; filename="ticket-{registration.activity_id}.png"'
+    response.headers["Cache-Control"] = "private, no-store"  # a ticket: not for shared caches
     return response
 
 

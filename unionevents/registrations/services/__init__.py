@@ -34,12 +34,13 @@ Where each part lives (``from unionevents.registrations import services`` reache
 * ``waitlist``     waiting-list order and position, promotion (automatic and by the organiser);
 * ``offers``       a freed place offered with a deadline: accepting it, passing it on when it runs out;
 * ``decisions``    cancel, approve, reject; cancelling the registrations of a cancelled activity;
-* ``checkin``      the check-in window, check-in (door, ticket, offline), undo, no-show;
+* ``checkin``      the check-in window, check-in (door, ticket, typed code, offline), undo, no-show;
 * ``walkin``       registering someone at the door by mobile number;
 * ``lottery``      the seeded draw;
 * ``roster``       the organiser's bulk actions, no-shows after the start, messages to registrants;
 * ``notices``      the engine's own messages to workers, translated for each recipient;
 * ``own``          a worker's own registrations and tickets (read only);
+* ``cards``        what each catalogue card tells the worker looking (``signup_verdict``), a page at once;
 * ``erasure``      what account erasure does to registrations (``accounts.privacy`` hooks);
 * ``errors``, ``transactions``: the domain errors; one write transaction with bounded retries.
 
@@ -56,11 +57,12 @@ from ..models import (  # noqa: F401
 )
 from ..rules import Refusal  # noqa: F401
 from .checkin import (
-    MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, WrongActivity,
-    check_in, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
+    MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, UnknownTicketCode,
+    WrongActivity, check_in, check_in_code, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
     clean_override_reason, mark_no_show, registration_checkin_window, ticket_digest, undo_check_in,
     undo_check_in_registration,
 )
+from .cards import card_verdicts, waitlist_positions
 from .counters import _Counter
 from .decisions import approve, cancel, cancel_for_activity, reject
 from .errors import (
@@ -69,7 +71,7 @@ from .errors import (
 )
 from .lottery import DrawCheck, DrawResult, PublishedDraw, draw_lottery, published_draw, verify_draw
 from .offers import MAX_OFFER_HOURS, MSG_NO_OFFER, accept_offer, expire_offers, open_offer, set_offer_hours
-from .own import TICKET_LENGTH, get_own_registration, my_registrations, registration_for_ticket, ticket_token
+from .own import TICKET_LENGTH, get_own_registration, is_upcoming, my_registrations, registration_for_ticket, ticket_token
 from .roster import (
     BULK_ACTIONS, BULK_LIMIT, NOTICE_ALL_STATES, NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX, BulkResult, NotStartedYet,
     bulk_apply, clean_ids, mark_rest_no_show, record_full_mobile_export, send_notice,
@@ -95,4 +97,5 @@ __all__ = [
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
     "check_in_offline", "cancel_for_activity", "fill_free_places",
     "accept_offer", "expire_offers", "open_offer", "set_offer_hours",
+    "card_verdicts", "waitlist_positions", "is_upcoming",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ...accounts.models import User
+from ...activities.models import Activity
 from ...core.db import write_transaction
 from ...core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ...core.metrics import CHECKINS
@@ -19,7 +20,7 @@ from ...core.timeutil import now
 from ...core.text import NotText, clean_text
 from ...core.quoting import quotable
 from ...extensions import db
-from .. import rules
+from .. import rules, ticket_codes
 from ..models import CheckInReceipt, Registration, RegistrationState as S
 from .decisions import _is_organiser
 from .errors import IllegalTransition, _StaleState
@@ -286,6 +287,35 @@ def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None =
         except IntegrityError:
             db.session.rollback()  # the same request arrived twice at once: the other one recorded it
     return result
+
+
+class UnknownTicketCode(UnknownTicket):
+    """A typed short code that names no place in this activity: what the door's guess limit counts."""
+
+
+def check_in_code(activity_id: int, code: str | None, actor: User, *, client_id: str | None = None,
+                  override_reason: str | None = None, recorded_at: datetime | None = None) -> CheckInResult:
+    """Check in the place whose short ticket code (``ticket_codes``) was typed at the door of ``activity_id``.
+
+    Only an organiser of the activity may look a code up, asked before the code is (anyone else learns
+    nothing about which codes exist).  Everything after the look-up — the check-in window, the
+    override, a replayed ``client_id`` — is ``check_in_ticket``'s, reached with the place's own token:
+    one rule set for a scan and a typed code.  Raises UnknownTicketCode (404) for a code that names
+    no place here, whatever its shape.
+    """
+    activity = db.session.get(Activity, activity_id) \
+        if isinstance(activity_id, int) and not isinstance(activity_id, bool) else None
+    if activity is None:
+        raise NotFound(_l("This activity does not exist."))
+    if not _is_organiser(actor, activity.node_id):
+        raise NotAllowed(_l("You do not organise this activity."))
+    normalised = ticket_codes.normalise(code)
+    token = db.session.scalar(select(Registration.ticket_secret).where(
+        Registration.activity_id == activity.id, Registration.ticket_code == normalised)) if normalised else None
+    if token is None:
+        raise UnknownTicketCode()
+    return check_in_ticket(token, actor, activity_id=activity.id, client_id=client_id,
+                           override_reason=override_reason, recorded_at=recorded_at)
 
 
 def check_in_offline(activity_id: int, actor: User, *, client_id: str, registration_id: int | None = None,

@@ -6,7 +6,7 @@
   past its cancellation cut-off keeps its state (the place stays taken, like a no-show);
 * inside it (``anonymise_registrations``, ``erase_checkin_override_reasons``): every registration keeps its state, activity, slot and unit
   (the reports count them) but loses its answers and any check-in override reason, and gets a fresh
-  ticket secret (an old QR code stops working).
+  ticket secret (an old QR code stops working) and ticket code.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from ...accounts.models import User
 from ...extensions import db
+from .. import ticket_codes
 from ..models import Registration
 from .decisions import cancel
 from .errors import CancellationClosed, IllegalTransition
@@ -38,6 +39,7 @@ def anonymise_registrations(user_id: int) -> None:
     for registration in db.session.scalars(select(Registration).where(Registration.user_id == user_id)):
         registration.answers = None
         registration.ticket_secret = secrets.token_urlsafe(32)
+        registration.ticket_code = ticket_codes.new_code()
 
 
 def erase_checkin_override_reasons(user_id: int) -> None:

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from ...accounts.models import User
+from ...activities.models import Activity, TimeSlot
 from ...core.errors import NotFound
+from ...core.timeutil import now
 from ...extensions import db
 from ..models import Registration
 
@@ -14,11 +18,28 @@ from ..models import Registration
 TICKET_LENGTH = 43
 
 
+def _times():
+    """When a registration's part starts and ends: its time slot's, else the activity's (SQL)."""
+    return (func.coalesce(TimeSlot.starts_at, Activity.starts_at), func.coalesce(TimeSlot.ends_at, Activity.ends_at))
+
+
 def my_registrations(user: User) -> list[Registration]:
-    stmt = (select(Registration).where(Registration.user_id == user.id)
-            .options(joinedload(Registration.activity), joinedload(Registration.slot))
-            .order_by(Registration.created_at.desc(), Registration.id.desc()))
+    """The worker's registrations by when things happen: upcoming ones (not ended) soonest first, then
+    past ones, latest first.  A time-slot registration goes by its slot.  HTML and API list this order."""
+    starts, ends = _times()
+    current = now()
+    past = case((ends < current, 1), else_=0)
+    stmt = (select(Registration).join(Registration.activity).outerjoin(Registration.slot)
+            .where(Registration.user_id == user.id)
+            .options(contains_eager(Registration.activity), contains_eager(Registration.slot))
+            .order_by(past, case((ends >= current, starts)), starts.desc(), Registration.id.desc()))
     return list(db.session.scalars(stmt))
+
+
+def is_upcoming(registration: Registration, at: datetime) -> bool:
+    """Not ended yet at ``at`` (its time slot's end when it has one): the split ``my_registrations`` sorts by."""
+    slot = registration.slot
+    return (slot.ends_at if slot is not None else registration.activity.ends_at) >= at
 
 
 def get_own_registration(user: User, registration_id: int) -> Registration:

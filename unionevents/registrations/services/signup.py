@@ -26,15 +26,16 @@ from ...core.events import emit
 from ...core.metrics import SIGNUPS, outcome_of
 from ...core.timeutil import now, utc_to_local
 from ...extensions import db
-from .. import rules
+from .. import rules, ticket_codes
 from ..events import TRANSITION
 from ..models import TAKING_PART_STATES, Registration, RegistrationState as S
 from ..rules import Refusal
+from ..signup_verdict import Verdict, verdict
 from .counters import _claim_place, _PlaceFreed, _still_published
 from .errors import FULL_MESSAGES, MSG_ACTIVITY_FULL, ActivityFull, AlreadyRegistered, NotEligible, SignupClosed
 from .notices import _prepare_notice, _PreparedNotice
 from .transactions import _in_write_transaction
-from .waitlist import _place_in_queue, waitlist_length
+from .waitlist import _place_in_queue, waitlist_length, waitlist_position
 
 
 @dataclass
@@ -46,6 +47,8 @@ class SignupState:
     places_left: int
     waitlist_length: int
     will_be_waitlisted: bool
+    #: What the activity's card says (``signup_verdict``): the same rule as the catalogue's.
+    verdict: Verdict | None = None
 
 
 def _worker_facts(user: User | None) -> rules.WorkerFacts | None:
@@ -252,7 +255,9 @@ def register(user: User, activity_id: int, *, slot_id=None, answers: dict | None
             existing = _live_registration_id(plan.user_id, plan.activity_id)
             if existing is not None:
                 raise AlreadyRegistered(existing) from None
-            if attempt == 2:  # not a duplicate after all (it was cancelled meanwhile, or another rule)
+            # Not a duplicate: cancelled meanwhile, or (about once in 10⁸ sign-ups) the random ticket
+            # code clashed with another in the activity; the second attempt draws a fresh one.
+            if attempt == 2:
                 raise
     # The counters moved in SQL: let the loaded rows read them afresh when next asked.
     db.session.expire(activity, ["taken"])
@@ -385,7 +390,7 @@ def _insert_registration(plan: _Plan, state: S) -> Registration:
         activity_id=plan.activity_id, user_id=plan.user_id, slot_id=plan.slot_id,
         unit_node_id=plan.unit_node_id, state=state, queue_rank=None, answers=plan.answers,
         health_consent_at=plan.health_consent_at, health_consent_version=plan.health_consent_version,
-        ticket_secret=secrets.token_urlsafe(32), entered_by_id=plan.entered_by_id, checked_in_at=None,
+        ticket_secret=secrets.token_urlsafe(32), ticket_code=ticket_codes.new_code(), entered_by_id=plan.entered_by_id, checked_in_at=None,
         created_at=at, updated_at=at,
     )
     new_id = db.session.execute(_REGISTRATION_INSERT, values).inserted_primary_key[0]
@@ -461,14 +466,14 @@ def signup_state(user: User | None, activity: Activity) -> SignupState:
                                        Registration.activity_id == activity.id,
                                        Registration.state.in_(TAKING_PART_STATES))
             .options(joinedload(Registration.slot)))
-    places_left = activity.places_left
+    places_left = places_for(activity, worker, facts) if not refusals else activity.places_left
     length = waitlist_length(activity.id)
     needs_place = rules.initial_state(activity.mode) is None
-    if worker is not None and activity.mode == SignupMode.QUOTA and not refusals:
-        unit = rules.quota_unit(worker.union_path, facts.quota_nodes)
-        quota = next((q for q in activity.unit_quotas if unit and q.node_id == unit.id), None)
-        if quota is not None:
-            places_left = min(places_left, max(quota.quota - quota.used, 0))
+    position = waitlist_position(existing) if existing is not None else None
+    card = verdict(refusals, existing_state=existing.state if existing is not None else None,
+                   existing_id=existing.id if existing is not None else None, waitlist_position=position,
+                   places_left=places_left, needs_place=needs_place, waitlist_enabled=activity.waitlist_enabled,
+                   eligible_node_names=[node.name for node in facts.eligible_nodes])
     reasons = [str(message) for _code, message in refusals]
     if existing is not None:
         reasons.append(str(_l("You have already signed up for this activity.")))
@@ -479,4 +484,16 @@ def signup_state(user: User | None, activity: Activity) -> SignupState:
         can_sign_up=not reasons, reasons=reasons, existing=existing, window=window.value,
         places_left=places_left, waitlist_length=length,
         will_be_waitlisted=rules.will_be_waitlisted(activity.mode, places_left, activity.waitlist_enabled),
+        verdict=card,
     )
+
+
+def places_for(activity: Activity, worker: rules.WorkerFacts | None, facts: rules.ActivityFacts) -> int:
+    """Free places as this worker sees them: a quota activity counts their union's share."""
+    places_left = activity.places_left
+    if worker is not None and activity.mode == SignupMode.QUOTA:
+        unit = rules.quota_unit(worker.union_path, facts.quota_nodes)
+        quota = next((q for q in activity.unit_quotas if unit and q.node_id == unit.id), None)
+        if quota is not None:
+            places_left = min(places_left, max(quota.quota - quota.used, 0))
+    return places_left
