@@ -100,8 +100,24 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        # SQLite: batch mode changes a table by copying it, DROP TABLE and a rename. With foreign
+        # keys on, that DROP deletes the rows of every table referencing it ON DELETE CASCADE (all
+        # registrations, when `activity` is rebuilt). So they are off while migrating (SQLite's own
+        # recipe for schema changes) and checked afterwards; the pragma only acts outside a
+        # transaction, which is why it goes to the driver's connection before the migration begins.
+        sqlite = connection.dialect.name == "sqlite" and not connection.in_transaction()
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                driver = connection.connection.driver_connection
+                broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+                driver.execute("PRAGMA foreign_keys = ON")
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:10]}")
 
     # pytest-alembic hands over its own engine (or a connection of it) for a fresh database.
     given = config.attributes.get("connection")

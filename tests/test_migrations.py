@@ -81,3 +81,45 @@ def test_single_migration_head(migrated_app):
         config = migrated_app.extensions["migrate"].migrate.get_config()
         heads = ScriptDirectory.from_config(config).get_heads()
         assert len(heads) == 1, f"several migration heads: {heads}"
+
+
+def test_every_step_of_this_waves_migrations_keeps_the_registrations(worker_id, tmp_path):
+    """SQLite rebuilds a table to change it (copy, DROP TABLE, rename); with foreign keys on, the
+    DROP of `activity` deleted every registration through ON DELETE CASCADE. Each step down and up
+    again keeps them (migrations/env.py turns foreign keys off while migrating, then checks them)."""
+    from sqlalchemy import text
+
+    from unionevents.registrations import services
+
+    from .factories import Factories
+
+    url = worker_database_url(worker_id, tmp_path, suffix="_steps")
+    application = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+
+    def counts():
+        db.session.remove()
+        db.engine.dispose()
+        with db.engine.connect() as connection:
+            return tuple(connection.scalar(text(f"SELECT COUNT(*) FROM {table}"))
+                         for table in ("registration", "activity", '"user"'))
+
+    try:
+        with application.app_context(), application.test_request_context():
+            upgrade()
+            make = Factories()
+            activity = make.activity("花卉养护课", capacity=30)
+            for i in range(6):
+                services.register(make.user(f"骑手{i}"), activity.id)
+            before = counts()
+            assert before[0] == 6
+            steps = 5  # this wave's schema changes, activity rebuilt by several of them
+            for _ in range(steps):
+                downgrade(revision="-1")
+                assert counts() == before
+            for _ in range(steps):
+                upgrade(revision="+1")
+                assert counts() == before
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
