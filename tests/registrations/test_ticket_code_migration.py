@@ -15,7 +15,7 @@ from unionevents.registrations.models import Registration
 from ..conftest import worker_database_url
 from ..factories import Factories
 
-BEFORE = "c8e4a7d2f615"  # the revision before ticket codes
+BEFORE = "d3a9f1c7e5b2"  # the revision before ticket codes
 
 
 @pytest.fixture
