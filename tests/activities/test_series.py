@@ -215,3 +215,17 @@ def test_series_pages_permissions(client, login, weekly_class, rival, make):
     assert client.get(f"/manage/activities/{weekly_class.id}/series").status_code == 403
     response = client.post(f"/activities/{weekly_class.id}/series/signup")  # not a series: back to the page
     assert response.status_code == 303
+
+
+def test_every_date_of_a_published_lottery_series_commits_its_own_seed(make, organiser):
+    """The draw anyone can check: each date shows its seed's hash from publication, not just the first."""
+    from unionevents.activities.models import SignupMode
+
+    lottery = make.activity("体检抽签", capacity=2, mode=SignupMode.LOTTERY, starts_in=timedelta(days=3),
+                            signup_opens_at=now() - timedelta(days=30))
+    assert lottery.status == ActivityStatus.PUBLISHED and lottery.lottery_seed_hash
+    made = series.create_series(organiser, lottery.id, weekly_dates(lottery, 3), whole_series_signup=False)
+    dates = series.occurrences(made.id)
+    assert len(dates) == 3
+    hashes = [date.lottery_seed_hash for date in dates]
+    assert all(hashes) and len(set(hashes)) == 3

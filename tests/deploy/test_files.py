@@ -231,7 +231,10 @@ def test_systemd_units_verify(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
     assert {"unionevents.service", "unionevents-outbox.service", "unionevents-job@reports_settle.timer",
-            "unionevents-job@privacy_purge-all.timer", "unionevents-job@backup.timer"} <= set(names)
+            "unionevents-job@privacy_purge-all.timer", "unionevents-job@backup.timer",
+            # without these no reminder is sent and unanswered offers hold their place forever
+            "unionevents-job@notifications_remind.timer",
+            "unionevents-job@notifications_expire-offers.timer"} <= set(names)
 
 
 def test_job_timers_name_real_flask_commands(tmp_path):

@@ -44,6 +44,7 @@ def test_the_worker_logs_out_inside_me_after_a_question(worker, client, login):
     login(worker)
     client.set_cookie("lang", "zh_Hans")
     body = client.get("/account/profile").get_data(as_text=True)
+    assert body.index('class="logout-section"') < body.index("</main>")  # in the page, not under the footer
     section = body.split('class="logout-section"', 1)[1]
     assert "<details" in section and "确定在这部手机上退出登录吗" in section
     assert 'action="/account/logout"' in section and "data-logout-guard" not in section

@@ -160,3 +160,19 @@ def test_the_app_accepts_an_offer_through_the_api(make, workers, client):
     assert accepted.status_code == 200 and accepted.get_json()["offer_expires_at"] is None
     again = client.post(f"/api/v1/registrations/{w1.id}/accept", headers=bearer(first))
     assert again.status_code == 409
+
+
+def test_checking_in_an_offered_place_ends_the_offer_even_after_an_undo(make, workers, organiser, tree):
+    """A delegate at the door with an unanswered offer is checked in: the offer is over. An undone
+    check-in must not leave the old deadline behind for expire_offers to cancel them by."""
+    activity, held, holder, (w1, _w2), (first, _second) = _full_with_queue(
+        make, workers, starts_in=timedelta(hours=2), signup_closes_at=now() + timedelta(minutes=30))
+    services.cancel(held.id, holder)
+    deadline = _reg(w1.id).offer_expires_at
+    assert deadline is not None
+    services.check_in(w1.id, organiser, override_reason="提前到场")
+    assert _reg(w1.id).offer_expires_at is None
+    services.undo_check_in(w1.id, organiser)
+    assert _reg(w1.id).state == S.CONFIRMED and _reg(w1.id).offer_expires_at is None
+    assert services.expire_offers(deadline + timedelta(hours=1)) == 0
+    assert _reg(w1.id).state == S.CONFIRMED

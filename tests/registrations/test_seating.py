@@ -77,6 +77,19 @@ def test_assigning_again_keeps_seats_and_frees_a_cancelled_one(meeting, delegate
     assert all(after[r.id] == before[r.id] for r in delegates if r.id != mall_a.id)
 
 
+def test_the_chart_drops_a_cancelled_delegate_before_seats_are_assigned_again(meeting, delegates, organiser,
+                                                                             workers):
+    seating.save_layout(organiser, meeting.id, 2, 4)
+    seating.assign_seats(organiser, meeting.id)
+    mall_a = delegates[1]
+    services.cancel(mall_a.id, organiser)
+    services.register(workers(1, union=MALL)[0], meeting.id)
+    chart = seating.seating_chart(meeting.id)
+    names = [seat.name for row in chart.grid for seat in row if seat.name]
+    assert mall_a.user.name not in names and len(names) == 4
+    assert chart.without_seat == 1  # the newcomer, until the organiser assigns again
+
+
 def test_a_hall_too_small_for_the_quotas_is_refused(meeting, organiser):
     with pytest.raises(ValidationFailed) as error:
         seating.save_layout(organiser, meeting.id, 1, 4)

@@ -408,6 +408,7 @@ def clone_activity(actor: User, source: Activity, delta: timedelta, *, title: st
     copy.questions = [Question(position=q.position, label=q.label, kind=q.kind, required=q.required,
                                choices=list(q.choices) if q.choices else None) for q in source.questions]
     copy.unit_quotas = [UnitQuota(node_id=q.node_id, quota=q.quota, used=0) for q in source.unit_quotas]
+    commit_seed(copy)  # a published lottery date (a series) shows its own seed's hash from the start
     db.session.add(copy)
     db.session.flush()
     sync_activity(copy)

@@ -166,7 +166,9 @@ def seating_chart(activity_id: int) -> SeatingChart | None:
         select(SeatAssignment.row, SeatAssignment.seat, User.name, Registration.unit_node_id)
         .join(Registration, Registration.id == SeatAssignment.registration_id)
         .join(User, User.id == Registration.user_id)
-        .where(SeatAssignment.activity_id == activity_id))}
+        .where(SeatAssignment.activity_id == activity_id,
+               # a seat whose holder cancelled is free on the chart before seats are assigned again
+               Registration.state.in_(PLACE_STATES)))}
     index_of_seat: dict[rules.Seat, int | None] = {}
     legend = []
     for index, quota in enumerate(quotas, start=1):

@@ -120,6 +120,9 @@ def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, au
     refusal = rules.transition_refusal(old, new)
     if refusal is not None:
         raise IllegalTransition(str(refusal))
+    # An offer lives only until the place's next change: one that makes a new offer says so; any
+    # other (a check-in, its undo, a cancellation) must not leave a deadline for expire_offers.
+    values.setdefault("offer_expires_at", None)
     stmt = (update(Registration).where(Registration.id == row.id, Registration.state == old)
             .values(state=new, updated_at=now(), **values).execution_options(synchronize_session=False))
     if db.session.execute(stmt).rowcount != 1:
@@ -139,6 +142,7 @@ def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, au
     identity = db.session.identity_map.get(db.session.identity_key(Registration, row.id))
     if identity is not None:
         set_committed_value(identity, "state", new)
+        set_committed_value(identity, "offer_expires_at", values["offer_expires_at"])
     # Ids and states only (no personal data): who (actor), what, when (``at``), before and after.
     log_action(actor_id, action, Ref("registration", row.id), from_state=old.value, to_state=new.value,
                activity_id=row.activity_id, **(audit or {}))
