@@ -45,10 +45,9 @@ def detail(activity_id: int):
     state = registrations.signup_state(viewer, activity)
     series_dates, series_left, whole_series = [], [], False
     if activity.series_id is not None:
-        from .models import ActivityStatus
         from .services import series
 
-        series_dates = [a for a in series.occurrences(activity.series_id) if a.status == ActivityStatus.PUBLISHED]
+        series_dates = series.published_dates(activity.series_id)
         whole_series = series.get_series(activity.series_id).whole_series_signup
         series_left = registrations.series_signup_left(viewer, activity.series_id) if whole_series else []
     draw = registrations.published_draw(activity, viewer.id if viewer is not None else None)

@@ -86,6 +86,13 @@ def occurrences(series_id: int) -> list[Activity]:
                                    .order_by(Activity.starts_at, Activity.id)))
 
 
+def published_dates(series_id: int) -> list[Activity]:
+    """The dates a worker sees listed on any date's page: the published ones, by date."""
+    return list(db.session.scalars(select(Activity).where(
+        Activity.series_id == series_id, Activity.status == ActivityStatus.PUBLISHED)
+        .order_by(Activity.starts_at, Activity.id)))
+
+
 def get_series(series_id: int) -> ActivitySeries | None:
     return db.session.get(ActivitySeries, series_id)
 
