@@ -7,19 +7,26 @@ database file (SQLite, WAL) or a PostgreSQL database, each thread in its own app
 * two first-come activities with small capacities (one plain, one with two time slots) and
   40 workers, so places run out, waiting lists form and promotions race with cancellations;
 * operations, drawn with a seeded RNG per thread: register (with or without a slot), cancel by the
-  worker or the organiser, promote, fill free places, change the capacity (0..6), check in, undo a
-  check-in, mark a no-show;
+  worker or the organiser, promote, fill free places, change the capacity (0..6), check in (the
+  door's override: the activities are days away), undo a check-in, mark a no-show, accept an offer
+  from the waiting list, and the expiry job (``expire_offers``, its clock now or hours/days on, so
+  offers run out and pass on while others are being accepted);
 * a monitor thread takes a consistent snapshot every 0.5 s (REPEATABLE READ on PostgreSQL, one read
   transaction on SQLite's WAL) and checks: ``taken`` equals the registrations holding a place, for
   the activity and for each slot; ``taken <= capacity``; nobody holds two live registrations of an
-  activity; waiting-list positions are 1..n; and once more after the last operation.
+  activity; waiting-list positions are 1..n; an offer is only on a confirmed registration; and once
+  more after the last operation.
+
+Then the same with offers **over real HTTP** (bench/invariants_http.py; ``--http-ops 0`` skips it):
+gunicorn serves the product, client threads sign up, cancel and accept offers through the API while
+two expiry jobs loop beside them, and the monitor checks the same invariants.
 
 Refusals the rules give (full, not eligible, illegal transition, cut-off) are expected and counted;
 anything else — an exception that is not a domain refusal, including ``Busy`` — is an error.
 Target: 0 invariant violations, 0 errors.  Contest scoring is not among the operations (it touches
 no place counter; its own rules are tested in tests/contests).
 
-    python -m bench invariants [-- --ops 10000 --threads 8 --seed 1]
+    python -m bench invariants [-- --ops 10000 --threads 8 --seed 1 --http-ops 2000 --http-threads 8]
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres python -m bench invariants
 """
 from __future__ import annotations
@@ -42,7 +49,7 @@ from .common import bench_app, database_url, engine_label, machine_line
 
 WORKERS = 40
 OPERATIONS = ("register", "register", "register", "cancel", "cancel", "promote", "fill", "capacity",
-              "check_in", "undo_check_in", "no_show")
+              "check_in", "undo_check_in", "no_show", "accept", "accept", "expire")
 
 
 def prepare(url: str, secret_key: str):
@@ -87,12 +94,18 @@ def run_operations(app, fixture, ops: int, seed: int, counts: Counter, errors: l
     from unionevents.activities.services import ActivityData, update_activity
     from unionevents.core.db import write_transaction
     from unionevents.core.errors import DomainError
+    from unionevents.core.timeutil import now
     from unionevents.extensions import db
     from unionevents.registrations import services
     from unionevents.registrations.models import Registration, RegistrationState as S
 
     rng = random.Random(seed)
     live_states = [S.PENDING, S.CONFIRMED, S.WAITLISTED]
+
+    def pick_offer():
+        ids = list(db.session.scalars(select(Registration.id).where(
+            Registration.activity_id.in_(fixture["activities"]), Registration.offer_expires_at.is_not(None))))
+        return rng.choice(ids) if ids else None
 
     def pick(states=None):
         stmt = select(Registration.id).where(Registration.activity_id.in_(fixture["activities"]))
@@ -128,6 +141,17 @@ def run_operations(app, fixture, ops: int, seed: int, counts: Counter, errors: l
                 elif op == "fill":
                     with write_transaction():
                         services.fill_free_places(rng.choice(fixture["activities"]), organiser.id)
+                elif op == "accept":  # the worker takes the place offered from the waiting list
+                    registration_id = pick_offer()
+                    if registration_id is None:
+                        op = "accept (no offer)"
+                    else:
+                        registration = db.session.get(Registration, registration_id)
+                        services.accept_offer(registration_id, registration.user)
+                elif op == "expire":  # the timer's job, its clock at, past or before the deadlines
+                    passed = services.expire_offers(at=now() + timedelta(hours=rng.choice([0, 0, 1, 24, 96])))
+                    with lock:
+                        counts[("offers passed on", "ok")] += passed
                 elif op == "capacity":
                     activity = db.session.get(Activity, fixture["activities"][0])
                     data = replace(ActivityData.from_activity(activity), capacity=rng.randint(0, 6))
@@ -137,9 +161,11 @@ def run_operations(app, fixture, ops: int, seed: int, counts: Counter, errors: l
                     if registration_id is None:
                         op += " (none)"
                     else:
-                        action = {"check_in": services.check_in, "undo_check_in": services.undo_check_in,
-                                  "no_show": services.mark_no_show}[op]
-                        action(registration_id, organiser)
+                        if op == "check_in":  # days before the start: the door's override, with its reason
+                            services.check_in(registration_id, organiser, override_reason="压测：提前入场")
+                        else:
+                            action = {"undo_check_in": services.undo_check_in, "no_show": services.mark_no_show}[op]
+                            action(registration_id, organiser)
                 outcome = "ok"
             except DomainError as refusal:
                 db.session.rollback()
@@ -185,7 +211,12 @@ def check_invariants(app, fixture) -> list[str]:
                     .group_by(Registration.user_id).having(func.count() > 1)).all()
                 if doubles:
                     problems.append(f"activity {activity_id}: two live registrations for {doubles}")
-                for slot_id in fixture["slots"] if activity_id == fixture["activities"][1] else [None]:
+                stray = db.session.scalar(select(func.count()).where(
+                    Registration.activity_id == activity_id, Registration.offer_expires_at.is_not(None),
+                    Registration.state != S.CONFIRMED))
+                if stray:
+                    problems.append(f"activity {activity_id}: {stray} offers on registrations not confirmed")
+                for slot_id in fixture["slots"] if activity_id in fixture["activities"][1:] else [None]:
                     waiting = list(db.session.scalars(select(Registration).where(
                         Registration.activity_id == activity_id, Registration.state == S.WAITLISTED,
                         Registration.slot_id.is_(None) if slot_id is None else Registration.slot_id == slot_id)))
@@ -211,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=10_000, help="operations in all (default 10,000)")
     parser.add_argument("--threads", type=int, default=8, help="threads (default 8)")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--http-ops", type=int, default=2000,
+                        help="then offers over real HTTP: this many API requests (default 2,000; 0 skips it)")
+    parser.add_argument("--http-threads", type=int, default=8, help="client threads of the HTTP part (default 8)")
     opts, _unknown = parser.parse_known_args(argv)
     seed = opts.seed if opts.seed is not None else secrets.randbelow(10**6)
 
@@ -243,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         snapshots += 1
         elapsed = time.perf_counter() - started
 
-        done = sum(counts.values())
+        done = sum(n for (op, _outcome), n in counts.items() if op != "offers passed on")
         by_op: Counter = Counter()
         for (op, outcome), n in counts.items():
             by_op[(op.split(" ")[0], "ok" if outcome == "ok" else "refused" if outcome.startswith("refused")
@@ -262,13 +296,19 @@ def main(argv: list[str] | None = None) -> int:
             print("  " + line.replace("\n", "\n  "))
         # A run where some operation never succeeds (say, the organiser lost their scope) would check
         # the invariants against far less than it claims.
-        idle = [op for op in ("register", "cancel", "promote", "fill", "capacity", "check_in")
-                if not by_op[(op, "ok")]]
+        idle = [op for op in ("register", "cancel", "promote", "fill", "capacity", "check_in", "accept",
+                              "offers") if not by_op[(op, "ok")]]
         ok = not violations and not errors and done == opts.ops and not idle
         if idle:
             print(f"MISSED: these operations never succeeded: {', '.join(idle)}")
         if violations or errors:
             print("MISSED: R4 target is 0 violations and 0 errors")
+        if opts.http_ops:
+            from . import invariants_http
+
+            http_url = database_url(opts.database_url, tmp, "invariants_http")
+            ok = invariants_http.run(http_url, secrets.token_urlsafe(32), tmp, opts.http_ops, opts.http_threads,
+                                     seed) and ok
         return 0 if ok else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -37,3 +37,35 @@ def test_purge_all_command_lists_every_job(app):
     assert result.exit_code == 0, result.output
     assert sorted(line.split(":")[0] for line in result.output.splitlines()) == sorted(JOBS)
 
+
+
+def test_reminders_sent_for_past_starts_are_purged_and_the_rest_kept(app, make, frozen_time):
+    """``reminder_sent`` only stops a reminder going out twice for one start: once that start is
+    REMINDER_RETENTION_DAYS (30) behind, nothing can be due for it again and its rows go."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from unionevents.core.audit import AuditLog
+    from unionevents.core.retention import run_all
+    from unionevents.core.timeutil import now
+    from unionevents.notifications.models import ReminderSent
+    from unionevents.registrations.services import register
+
+    assert app.config["REMINDER_RETENTION_DAYS"] == 30
+    assert JOBS["reminders"].tables == ("reminder_sent",)
+    at = now()
+    activity = make.activity(capacity=5)
+    registrations = [register(make.user(f"骑手{i}"), activity.id) for i in range(3)]
+    starts = {registrations[0].id: at - timedelta(days=31),   # long over: purged
+              registrations[1].id: at - timedelta(days=29),   # within the period: kept
+              registrations[2].id: at + timedelta(days=1)}    # still to come: kept
+    db.session.add_all([ReminderSent(registration_id=rid, hours=h, starts_at=start, sent_at=start - timedelta(hours=h))
+                        for rid, start in starts.items() for h in (24, 2)])
+    db.session.commit()
+    frozen_time(at)
+    assert run_all()["reminders"] == 2
+    kept = sorted(db.session.scalars(select(ReminderSent.registration_id).distinct()))
+    assert kept == sorted([registrations[1].id, registrations[2].id])
+    audit = db.session.scalars(select(AuditLog).where(AuditLog.action == "retention.purge")).all()
+    assert {"job": "reminders", "deleted": 2} in [row.data for row in audit]

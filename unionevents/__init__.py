@@ -220,6 +220,7 @@ def _hand_domains_to_core(app: Flask) -> None:
     the user of an API token, a message's address, the retention jobs of `flask privacy purge-all`)."""
     from . import accounts, unions
     from .health import services as _health_services  # noqa: F401 - registers the "health" retention job
+    from .notifications import reminders as _reminders  # noqa: F401 - registers the "reminders" retention job
 
     unions.init_app(app)
     accounts.init_app(app)

@@ -183,10 +183,16 @@ class Config:
     # Organisers' bulk messages: at most this many per recipient per hour (0 = no limit), and no
     # bulk SMS in the quiet hours (Beijing time; equal start and end switch them off).
     OUTBOX_BULK_PER_RECIPIENT_PER_HOUR = 3
+    # ... and at most this many sends of an organiser's message to one activity's people in any 24 hours
+    # (0 = no limit); the next is refused with a message (registrations/services/roster.py).
+    BULK_MESSAGES_PER_ACTIVITY_PER_DAY = 3
     OUTBOX_QUIET_HOURS_START = "22:00"
     OUTBOX_QUIET_HOURS_END = "07:00"
     # Sent messages are deleted after this many days (`flask privacy purge-outbox`).
     OUTBOX_RETENTION_DAYS = 90
+    # The record of which reminders went out is deleted this long after the start they were for
+    # (`flask privacy purge-all`, job "reminders").
+    REMINDER_RETENTION_DAYS = 30
 
     # `flask backup` writes here unless --output is given (default: instance/backups).
     BACKUP_DIR: str | None = None

@@ -98,12 +98,45 @@ def browser_errors(page):
 
 @pytest.fixture
 def screenshot(page):
-    """``screenshot(name)`` saves the whole page to test-artifacts/screenshots/<name>.png."""
+    """``screenshot(name, target)`` saves the whole of ``target`` (a page or a locator; the ``page``
+    fixture when left out) to test-artifacts/screenshots/<name>.png.
+
+    Shots came out blank when a test opened its own context (``new_context().new_page()``) and
+    called ``screenshot(name)``: that shot the fixture's ``page``, which never left about:blank.  So a
+    shot of a page that was never loaded fails here, the shot waits for the page's load and fonts
+    (the CJK font is a system font, read when first used), and a PNG of one colour fails too."""
 
     def _shot(name: str, target=None) -> Path:
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOT_DIR / f"{name}.png"
-        (target or page).screenshot(path=str(path), full_page=True)
+        target = target or page
+        shown = getattr(target, "page", target)  # a locator's page
+        if shown.url in ("", "about:blank"):
+            pytest.fail(f"screenshot {name!r}: that page was never loaded (about:blank); pass the page the "
+                        "test drives: screenshot(name, page)")
+        shown.wait_for_load_state("load")
+        shown.evaluate("document.fonts.ready.then(() => document.fonts.status)")
+        if target is shown:  # the whole page: as tall a window as the page, so the fixed tab bar sits at
+            size = shown.viewport_size  # its foot instead of across the middle of a full-page shot
+            height = shown.evaluate("document.documentElement.scrollHeight")
+            if size and height > size["height"]:
+                shown.set_viewport_size({"width": size["width"], "height": height})
+            try:
+                shown.screenshot(path=str(path), full_page=True, animations="disabled")
+            finally:
+                if size:
+                    shown.set_viewport_size(size)
+        else:
+            target.screenshot(path=str(path), animations="disabled")
+        _assert_not_blank(path, name)
         return path
 
     return _shot
+
+
+def _assert_not_blank(path: Path, name: str) -> None:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        low, high = image.convert("L").getextrema()
+    assert high - low > 32, f"screenshot {name!r} ({path}) is one colour: nothing was drawn"

@@ -46,14 +46,14 @@ def test_inbox_and_offer_on_a_phone(make, new_context, screenshot):
     assert "集合通知" in cards.nth(1).inner_text()
     assert page.locator(".message.unread").count() == 3
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
-    screenshot("inbox-phone-360")
+    screenshot("inbox-phone-360", page)
     assert axe_problems(page) == []
     page.reload()
     assert page.locator(".message.unread").count() == 0 and page.locator(".nav-count").count() == 0
 
     page.goto(f"/t/{mine.id}/ok")
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
-    screenshot("offer-phone-360")
+    screenshot("offer-phone-360", page)
     assert axe_problems(page) == []
     page.get_by_role("button", name="接受名额").click()
     page.wait_for_url(f"**/me/registrations/{mine.id}")

@@ -176,3 +176,17 @@ def test_checking_in_an_offered_place_ends_the_offer_even_after_an_undo(make, wo
     assert _reg(w1.id).state == S.CONFIRMED and _reg(w1.id).offer_expires_at is None
     assert services.expire_offers(deadline + timedelta(hours=1)) == 0
     assert _reg(w1.id).state == S.CONFIRMED
+
+
+def test_an_offer_refused_for_want_of_a_place_leaves_no_deadline_behind(make, workers):
+    """Filling free places tries the next in line until the activity says full; that last try is
+    undone, and with it the deadline it set: a worker still waiting holds no offer (bench/invariants.py
+    found waiting registrations left with a deadline)."""
+    from unionevents.core.db import write_transaction
+
+    activity, held, holder, queue, _people = _full_with_queue(make, workers)
+    with write_transaction():
+        assert services.fill_free_places(activity.id, None) == []  # full: nobody moves up
+    for registration in queue:
+        row = _reg(registration.id)
+        assert row.state == S.WAITLISTED and row.offer_expires_at is None, (row.state, row.offer_expires_at)

@@ -22,8 +22,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from typing import cast
+
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.engine import CursorResult
 
 from ..accounts.models import User
 from ..activities.models import Activity, ActivityStatus, TimeSlot
@@ -31,6 +35,7 @@ from ..core.audit import Ref, log_action
 from ..core.db import write_transaction
 from ..core.errors import ValidationFailed
 from ..core.outbox import Priority, enqueue
+from ..core.retention import retention_job
 from ..core.timeutil import now
 from ..extensions import db
 from ..registrations.models import PLACE_STATES, Registration, RegistrationState
@@ -179,6 +184,17 @@ def _remind(places: list[_Place], at: datetime) -> int:
                 db.session.add(ReminderSent(registration_id=place.registration_id, hours=h,
                                             starts_at=place.starts_at, sent_at=at))
     return queued
+
+
+@retention_job("reminders", "Delete the record of reminders sent for starts more than REMINDER_RETENTION_DAYS "
+               "(default 30) ago.", setting="REMINDER_RETENTION_DAYS", tables=("reminder_sent",))
+def purge_reminders_sent(at: datetime) -> int:
+    """A ``reminder_sent`` row only stops a second reminder for the same start; once that start has
+    passed nothing can be due for it again (a moved activity has a new start, due afresh), so rows
+    whose start is the retention period behind go.  `flask privacy purge-all`'s share."""
+    days = int(current_app.config.get("REMINDER_RETENTION_DAYS", 30))
+    result = db.session.execute(delete(ReminderSent).where(ReminderSent.starts_at < at - timedelta(days=days)))
+    return cast(CursorResult, result).rowcount or 0
 
 
 # --------------------------------------------------------------------------- a moved activity

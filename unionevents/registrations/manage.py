@@ -139,10 +139,13 @@ def message(activity_id: int):
             for key, messages in error.errors.items():
                 target = form[key] if key in form._fields else form.audience
                 target.errors = list(target.errors) + [str(m) for m in messages]
+        except services.BulkLimitReached as error:  # the day's share sent: the text stays for later
+            flash_error(error)
+            status = error.http_status
         else:
             flash(ngettext("%(num)d message queued.", "%(num)d messages queued.", queued), "success")
             return redirect(url_for(".roster", activity_id=activity.id))
-    if request.method == "POST":
+    if request.method == "POST" and status == 200:
         status = 422
     return render_template("registrations/manage/message.html", activity=activity, form=form, ids=ids), status
 

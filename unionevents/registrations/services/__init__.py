@@ -73,7 +73,8 @@ from .lottery import DrawCheck, DrawResult, PublishedDraw, draw_lottery, publish
 from .offers import MAX_OFFER_HOURS, MSG_NO_OFFER, accept_offer, expire_offers, open_offer, set_offer_hours
 from .own import TICKET_LENGTH, get_own_registration, is_upcoming, my_registrations, registration_for_ticket, ticket_token
 from .roster import (
-    BULK_ACTIONS, BULK_LIMIT, NOTICE_ALL_STATES, NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX, BulkResult, NotStartedYet,
+    BULK_ACTIONS, BULK_LIMIT, NOTICE_ALL_STATES, NOTICE_BODY_MAX, NOTICE_SUBJECT_MAX, BulkLimitReached, BulkResult,
+    NotStartedYet,
     bulk_apply, clean_ids, mark_rest_no_show, record_full_mobile_export, send_notice,
 )
 from .signup import SignupState, _activity_for_signup, register, register_all, signup_state
@@ -92,7 +93,8 @@ __all__ = [
     "series_signup_left",
     "registration_for_ticket", "reject", "signup_state", "ticket_token", "undo_check_in",
     "waitlist_length", "waitlist_position",
-    "BulkResult", "CheckInClosed", "CheckInResult", "NotStartedYet", "UnknownTicket", "WalkInResult", "WrongActivity",
+    "BulkLimitReached", "BulkResult", "CheckInClosed", "CheckInResult", "NotStartedYet", "UnknownTicket",
+    "WalkInResult", "WrongActivity",
     "bulk_apply", "check_in_registration", "check_in_ticket", "mark_rest_no_show", "promote",
     "record_full_mobile_export", "send_notice", "ticket_digest", "undo_check_in_registration", "walk_in",
     "check_in_offline", "cancel_for_activity", "fill_free_places",

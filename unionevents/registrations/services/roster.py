@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Callable
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ...accounts.models import User
 from ...activities.models import Activity
-from ...core.audit import Ref, log_action
+from ...core.audit import AuditLog, Ref, log_action
 from ...core.db import write_transaction
 from ...core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from ...core.outbox import Priority, enqueue
@@ -34,6 +36,14 @@ NOTICE_BODY_MAX = 500
 NOTICE_SUBJECT_MAX = 60
 #: States a notice "to everyone" reaches: people still taking part or who took part.
 NOTICE_ALL_STATES = (S.PENDING, S.CONFIRMED, S.WAITLISTED, S.ATTENDED, S.NO_SHOW)
+#: The window of the per-activity limit on messages to many (``BULK_MESSAGES_PER_ACTIVITY_PER_DAY``).
+NOTICE_WINDOW = timedelta(hours=24)
+
+
+class BulkLimitReached(Conflict):
+    """The activity's people have had the day's share of the organisers' messages (a rolling 24 hours)."""
+    http_status = 429
+    code = "bulk_limit"
 
 
 class NotStartedYet(Conflict):
@@ -144,6 +154,10 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
     Recipients: the registrations named in ``registration_ids`` (when given), else everyone in
     ``state``, else everyone still taking part or who took part (``NOTICE_ALL_STATES``).
     One message per person.  Returns how many were queued.
+
+    At most ``BULK_MESSAGES_PER_ACTIVITY_PER_DAY`` sends per activity in any 24 hours (0 = no limit):
+    the next is refused with ``BulkLimitReached`` (429), nothing queued, the refusal audited.  The
+    outbox also spaces them per person (``OUTBOX_BULK_PER_RECIPIENT_PER_HOUR``).
     """
     subject = (subject or "").strip()
     body = (body or "").strip()
@@ -172,7 +186,17 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
     subject = subject or activity.title
     actor_id = actor.id if actor is not None else None
 
-    def tx() -> int:
+    limit = int(current_app.config.get("BULK_MESSAGES_PER_ACTIVITY_PER_DAY", 3))
+
+    def tx() -> int | datetime:
+        _lock_activity_row(activity_id=activity_id)  # two organisers sending at once are counted in turn
+        if limit > 0:
+            recent = _recent_notices(activity_id, now() - NOTICE_WINDOW)
+            if len(recent) >= limit:
+                log_action(actor_id, "activity.notice", Ref("activity", activity_id), outcome="refused",
+                           limit=limit, state=state.value if state is not None else None,
+                           selected=registration_ids is not None)
+                return recent[-limit] + NOTICE_WINDOW  # when the oldest counted send leaves the window
         user_ids = db.session.scalars(select(Registration.user_id).where(*where).distinct()).all()
         for user_id in user_ids:
             enqueue(user_id, "activity.notice", body, subject=subject, priority=Priority.BULK,
@@ -182,7 +206,22 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
                    selected=registration_ids is not None)
         return len(user_ids)
 
-    return _in_write_transaction(tx)
+    result = _in_write_transaction(tx)
+    if isinstance(result, datetime):  # the refusal's audit row is committed; nothing was queued
+        raise BulkLimitReached(_l("This activity's people have had %(n)d messages in the last 24 hours, the most "
+                                  "allowed. The next one can be sent after %(when)s.",
+                                  n=limit, when=rules.local_time(result)))
+    return result
+
+
+def _recent_notices(activity_id: int, since: datetime) -> list[datetime]:
+    """When the organisers' messages to the activity's people went out since ``since``, oldest first
+    (the audit trail is the record: one ``activity.notice`` row per send)."""
+    return list(db.session.scalars(
+        select(AuditLog.at).where(AuditLog.action == "activity.notice", AuditLog.object_type == "activity",
+                                  AuditLog.object_id == activity_id, AuditLog.outcome == "ok",
+                                  AuditLog.at > since)
+        .order_by(AuditLog.at)))
 
 
 def record_full_mobile_export(activity_id: int, actor: User, export_format: str) -> None:

@@ -131,8 +131,10 @@ def _change_state(row: _RegRow, new: S, *, actor_id: int | None, action: str, au
     if delta > 0:
         full = _claim_place(row.activity_id, row.slot_id, row.quota_node_id)
         if full is not None:
+            # Undone, deadline included: a row that held no place holds no offer (the caller may go on
+            # and commit, as promotion does when the activity turns out to be full).
             db.session.execute(
-                update(Registration).where(Registration.id == row.id).values(state=old)
+                update(Registration).where(Registration.id == row.id).values(state=old, offer_expires_at=None)
                 .execution_options(synchronize_session=False))
             raise ActivityFull(FULL_MESSAGES[full], counter=full)
     elif delta < 0:
