@@ -83,6 +83,10 @@ from .waitlist import (
     PROMOTION_SCAN_LIMIT, fill_free_places, promote, waitlist_length, waitlist_position, waitlist_position_by_id,
 )
 from .walkin import WalkInResult, walk_in
+from .door import (  # noqa: F401
+    ADMITTED, ALREADY, REFUSED, DoorVerdict, UndoTooLate, admit_over_capacity, door_scan, undo_door_check_in,
+    undo_minutes,
+)
 
 __all__ = [
     "ActivityFull", "AlreadyRegistered", "Busy", "CancellationClosed", "DrawCheck", "DrawRefused", "DrawResult",
