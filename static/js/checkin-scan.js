@@ -9,7 +9,8 @@
      the form is an ordinary POST and the page answers with a message).
    - The count "checked in / expected" follows each answer and the door dashboard's JSON every few seconds.
    - Offline (or when the scan endpoint cannot be reached), a scanned code fills the ticket form and
-     submits it, which checkin-offline.js handles from the saved roster.
+     submits it, which checkin-offline.js handles from the saved roster (queued, and shown with the same
+     verdict through a "door-verdict" event).
    Decoding: the browser's BarcodeDetector where it exists; elsewhere the vendored jsQR decoder
    (static/vendor/jsqr, URL in data-decoder-src), loaded only then and only on this page. Browsers give
    pages the camera only over HTTPS (or on localhost). */
@@ -78,6 +79,11 @@
     hideTimer = window.setTimeout(hideVerdict, VERDICT_MS);
   }
   if (overlay) { overlay.addEventListener("click", hideVerdict); }
+  /* Offline, checkin-offline.js judges a ticket from the saved roster and asks for the same verdict. */
+  document.addEventListener("door-verdict", function (event) {
+    var d = event.detail || {};
+    showVerdict(d.outcome, d.name, d.message);
+  });
 
   function showCount(done, total) {
     if (!counter || typeof done !== "number" || typeof total !== "number") { return; }

@@ -49,8 +49,8 @@ def test_continuous_scan_verdicts_undo_and_count(make, new_context, screenshot):
     tree = make.tree()
     organiser = make.user("赵组织", union="玉泉营商场工会", role=Role.ORGANISER, scope=tree["丰台区总工会"])
     activity = make.activity("夜骑安全课", capacity=10, **door_open_now())
-    wang, zhang, li = (services.register(make.user(n, union="玉泉营商场工会"), activity.id)
-                       for n in ("王一", "张三", "李二"))
+    wang, zhang, li, liu = (services.register(make.user(n, union="玉泉营商场工会"), activity.id)
+                            for n in ("王一", "张三", "李二", "刘四"))
     services.cancel(li.id, organiser)
 
     context = new_context(bypass_csp=True)  # axe is injected below; the page's own scripts run as always
@@ -61,7 +61,7 @@ def test_continuous_scan_verdicts_undo_and_count(make, new_context, screenshot):
     log_in(page, organiser)
     page.goto(f"/manage/activities/{activity.id}/checkin")
     page.wait_for_selector("[data-scan-box][data-scanner=jsqr]", state="attached")
-    assert count(page) == ["0", "2"]
+    assert count(page) == ["0", "3"]
 
     # Scan: green, with the name; the camera stays on; the verdict clears itself.
     page.evaluate("src => window.__showTicket(src)", qr_data_url(wang.ticket_secret))
@@ -70,7 +70,7 @@ def test_continuous_scan_verdicts_undo_and_count(make, new_context, screenshot):
     assert page.locator("[data-verdict-title]").inner_text() == "已入场"
     screenshot("door-kit-admitted", page)
     assert state_of(wang.id) == S.ATTENDED
-    assert count(page) == ["1", "2"]
+    assert count(page) == ["1", "3"]
     assert page.get_attribute("[data-scan-box]", "data-running") == "true"
     page.locator("[data-door-verdict]").wait_for(state="hidden", timeout=4000)  # ~1.5 s
 
@@ -108,7 +108,7 @@ def test_continuous_scan_verdicts_undo_and_count(make, new_context, screenshot):
     page.fill("#ticket-form input[name=token]", zhang.ticket_code.lower())
     page.locator("#ticket-form input[name=token]").press("Enter")
     verdict(page, "admitted", "张三")
-    assert count(page) == ["2", "2"]
+    assert count(page) == ["2", "3"]
     page.locator("[data-door-verdict]").click()
 
     # The last check-ins are listed with an undo button; undoing one brings the count down.
@@ -119,11 +119,24 @@ def test_continuous_scan_verdicts_undo_and_count(make, new_context, screenshot):
     recent.first.get_by_role("button").click()
     page.wait_for_url(re.compile(rf"/manage/activities/{activity.id}/checkin$"))
     assert state_of(zhang.id) == S.CONFIRMED
-    assert count(page) == ["1", "2"]
+    assert count(page) == ["1", "3"]
     assert "已撤销签到：张三" in page.locator(".flashes").inner_text()
     assert page.locator("[data-recent-list] .recent-item").count() == 1
     screenshot("door-kit-undone", page)
     assert not axe_problems(page)
+
+    # Offline: a scanned ticket is judged from the saved roster, queued, and shown with the same verdict.
+    page.wait_for_selector("#offline-door[data-roster-ready=true]")
+    page.context.set_offline(True)
+    page.wait_for_selector("#offline-door.is-offline")
+    page.fill("#ticket-form input[name=token]", liu.ticket_secret)
+    page.locator("#ticket-form input[name=token]").press("Enter")
+    verdict(page, "admitted", "刘四")
+    assert page.locator(".pending-item.pending-pending").count() == 1
+    assert state_of(liu.id) == S.CONFIRMED  # not sent yet
+    page.context.set_offline(False)
+    page.wait_for_selector("#offline-door[data-synced=true]")
+    assert state_of(liu.id) == S.ATTENDED
     assert not errors
 
 

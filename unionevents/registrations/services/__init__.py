@@ -36,6 +36,8 @@ Where each part lives (``from unionevents.registrations import services`` reache
 * ``decisions``    cancel, approve, reject; cancelling the registrations of a cancelled activity;
 * ``checkin``      the check-in window, check-in (door, ticket, typed code, offline), undo, no-show;
 * ``walkin``       registering someone at the door by mobile number;
+* ``door``         the door kit: a verdict per scanned or typed ticket, undo within minutes, walk-ins
+                   admitted over capacity on an organiser's recorded reason;
 * ``lottery``      the seeded draw;
 * ``roster``       the organiser's bulk actions, no-shows after the start, messages to registrants;
 * ``notices``      the engine's own messages to workers, translated for each recipient;
