@@ -15,4 +15,5 @@ BENCHMARKS: dict[str, str] = {
     "reports": "bench.reports",  # 1,000,000 registrations; every report page timed for the city officer
     "outbox": "bench.outbox",  # 100,000 messages through 1 and 2 outbox workers to a relay stub (issue 17)
     "outbox-crash": "bench.outbox_crash",  # kill -9 the outbox worker 10 times: nothing lost, duplicates counted
+    "door": "bench.door",  # 20 riders by camera scan and 20 by typed code at a 360 px door page (issue 19)
 }

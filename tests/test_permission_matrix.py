@@ -832,6 +832,7 @@ def _certificate(identity, variants, world, args) -> bool:
 
 
 OBJECT_RULES: dict[str, Callable] = {  # endpoint -> (identity, variants, world, args) -> bool
+    "api_checkin.CheckInUndo": _manages_activity,  # the URL's activity, and a registration of it
     "swaps.library_node": _organises_node,
     "union_admin.node": _organises_node,
     "union_admin.add_child": _organises_node,

@@ -163,6 +163,8 @@ class Config:
     CHECKIN_SLOT_EARLY_MINUTES = 30
     CHECKIN_GRACE_AFTER_END_MINUTES = 0
     CHECKIN_RECORDED_MAX_AGE_HOURS = 24
+    # The door may undo a check-in this long after it was made (services.undo_door_check_in).
+    CHECKIN_UNDO_MINUTES = 10
 
     # Notifications: "log" writes messages to the log; other senders are configured by name.
     OUTBOX_SENDER = "log"  # log | file | webhook

@@ -300,6 +300,11 @@
     event.target.hidden = true;
   });
 
+  /* The door kit's full-screen verdict (checkin-scan.js listens), for a ticket judged on this phone. */
+  function verdict(outcome, name, message) {
+    document.dispatchEvent(new CustomEvent("door-verdict", { detail: { outcome: outcome, name: name, message: message } }));
+  }
+
   /* A typed (or scanned) ticket code while offline: found in the saved roster by its SHA-256 digest. */
   var ticketForm = document.getElementById("ticket-form");
   if (ticketForm && window.crypto && crypto.subtle && window.TextEncoder) {
@@ -315,13 +320,19 @@
         }).join("");
         var row = roster().rows.filter(function (x) { return x.token_digest === hex; })[0];
         resultsEl.textContent = "";
-        if (!row) { resultsEl.appendChild(el("p", "empty", t("nomatch"))); return; }
+        if (!row) {
+          resultsEl.appendChild(el("p", "empty", t("nomatch")));
+          verdict("refused", "", t("nomatch"));
+          return;
+        }
         if (row.state === "confirmed" || row.state === "no_show") {
           recordLocal(row);
           input.value = "";
+          verdict("admitted", row.name, t("pending"));
         } else {
-          resultsEl.appendChild(el("p", "door-refusal", row.name + ": " +
-            (row.state === "attended" ? t("already") : t("cannot"))));
+          var why = row.state === "attended" ? t("already") : t("cannot");
+          resultsEl.appendChild(el("p", "door-refusal", row.name + ": " + why));
+          verdict(row.state === "attended" ? "already" : "refused", row.name, why);
         }
       });
     });

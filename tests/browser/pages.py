@@ -90,6 +90,7 @@ def signed_in_pages(app, world: World) -> list[tuple[str, str]]:
         ("roster", f"/manage/activities/{a}/roster"),
         ("checkin", f"/manage/activities/{a}/checkin"),
         ("checkin-search", f"/manage/activities/{a}/checkin?q=%E8%B5%B5"),
+        ("walk-in", f"/manage/activities/{a}/walk-in"),
     ]
     return pages
 

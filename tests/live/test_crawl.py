@@ -163,6 +163,8 @@ POST_ONLY = {
     "roster.check_in": "door page form", "roster.undo_check_in": "door page form",
     "roster.checkin_sync": "door page JavaScript (JSON body): test_concurrency.test_door_page_offline_sync",
     "roster.check_in_ticket": "door page ticket form",
+    "roster.checkin_scan": "door page JavaScript (JSON body): tests/browser/test_door_kit.py",
+    "api_checkin.CheckInUndo": "tests/registrations/test_door_kit.py (API undo)",
     "seating.assign": "seating page form",
     "series.signup_series": "activity page form of a series (tests/activities/test_series.py; the world has none)",
     "roster.bulk": "roster page form",

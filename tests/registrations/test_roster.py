@@ -351,7 +351,7 @@ def routes(activity_id: int, registration_id: int):
         ("get", f"{base}/checkin"), ("post", f"{base}/checkin/{registration_id}"),
         ("post", f"{base}/checkin/{registration_id}/undo"), ("post", f"{base}/checkin/ticket"),
         ("get", f"{base}/walk-in"), ("post", f"{base}/walk-in"),
-        ("get", f"{base}/checkin/roster.json"), ("post", f"{base}/checkin/sync"),
+        ("get", f"{base}/checkin/roster.json"), ("post", f"{base}/checkin/sync"), ("post", f"{base}/checkin/scan"),
         ("post", f"{base}/draw"),
     ]
 

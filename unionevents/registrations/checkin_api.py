@@ -103,6 +103,30 @@ class CheckIns(MethodView):
         return services.check_in_ticket(body["token"], user, activity_id=body.get("activity_id"), **how)
 
 
+class UndoResponse(Schema):
+    registration_id = fields.Integer(attribute="id")
+    activity_id = fields.Integer()
+    state = fields.Function(lambda r: r.state.value)
+
+
+@blp.route("/activities/<int:activity_id>/checkins/<int:registration_id>")
+class CheckInUndo(MethodView):
+    decorators = [token_required]
+
+    @blp.response(200, UndoResponse)
+    @api_errors(blp, 401, 403, 404, 409, c403="Not an organiser of this activity",
+                c404="No such activity, or no such registration in it",
+                c409="Checked in longer ago than CHECKIN_UNDO_MINUTES (10; code undo_too_late), or changed by "
+                     "someone else meanwhile")
+    def delete(self, activity_id: int, registration_id: int):
+        """Undo a check-in made at the door a moment ago (within CHECKIN_UNDO_MINUTES, 10 minutes).
+
+        The registration goes back to confirmed; the audit records who undid it and when. Undoing one that
+        is not checked in changes nothing."""
+        activity = load_activity(activity_id, Role.ORGANISER, user=_organiser())
+        return services.undo_door_check_in(activity.id, registration_id, require_api_user())
+
+
 # --------------------------------------------------------------------------- scanner roster
 
 class ScannerRow(Schema):

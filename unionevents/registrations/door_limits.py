@@ -34,8 +34,13 @@ def _organiser_key() -> str:
 def _typed_code() -> str | None:
     if request.is_json:
         body = request.get_json(silent=True)
-        code = body.get("code") if isinstance(body, dict) else None
-        return code if isinstance(code, str) else None
+        if not isinstance(body, dict):
+            return None
+        code = body.get("code")
+        if isinstance(code, str):
+            return code
+        ticket = body.get("ticket")  # the door page's scanner: a typed code counts, a QR token never
+        return ticket if ticket_codes.looks_like_code(ticket) else None
     typed = request.form.get("token")
     return typed if ticket_codes.looks_like_code(typed) else None
 

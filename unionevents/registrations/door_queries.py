@@ -80,3 +80,25 @@ def door_board(activity_id: int, door_label: str = "") -> Board:
                  .where(TimeSlot.activity_id == activity_id)
                  .group_by(TimeSlot.id, TimeSlot.starts_at).order_by(TimeSlot.starts_at))]
     return Board(int(checked_in or 0), int(expected or 0), int(recent or 0), doors, slots, current)
+
+
+@dataclass(frozen=True)
+class RecentCheckIn:
+    registration_id: int
+    name: str
+    checked_in_at: datetime
+
+
+#: How many of the last check-ins the door page lists with an undo button.
+RECENT_LIST = 5
+
+
+def recent_check_ins(activity_id: int, minutes: int, limit: int = RECENT_LIST) -> list[RecentCheckIn]:
+    """The last check-ins still young enough to undo (``services.undo_door_check_in``), newest first."""
+    since = now() - timedelta(minutes=minutes)
+    return [RecentCheckIn(*row) for row in db.session.execute(
+        select(Registration.id, User.name, Registration.checked_in_at)
+        .join(User, User.id == Registration.user_id)
+        .where(Registration.activity_id == activity_id, Registration.state == S.ATTENDED,
+               Registration.checked_in_at >= since)
+        .order_by(Registration.checked_in_at.desc(), Registration.id.desc()).limit(limit))]

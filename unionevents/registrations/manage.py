@@ -21,7 +21,7 @@ from ..core.errors import DomainError, ValidationFailed
 from ..core.permissions import role_required
 from ..core.timeutil import now
 from ..extensions import db
-from . import door_limits, exports, queries, rules, services, ticket_codes
+from . import door_limits, door_queries, exports, queries, rules, services, ticket_codes
 from .manage_forms import (EmptyForm, ExportForm, MessageForm, TicketForm, WalkInForm, slot_choices,
                            state_choices)
 from .models import RegistrationState as S
@@ -210,7 +210,48 @@ def checkin(activity_id: int):
                            window_closed=window_closed[1] if window_closed else None,
                            offer_override=bool(activity.slots) or window_closed is not None,
                            checkin_refusal=services.checkin_refusal,
-                           override_max=rules.OVERRIDE_REASON_MAX, search_max=queries.SEARCH_MAX)
+                           override_max=rules.OVERRIDE_REASON_MAX, search_max=queries.SEARCH_MAX,
+                           recent=door_queries.recent_check_ins(activity.id, services.undo_minutes()),
+                           undo_minutes=services.undo_minutes(), refresh=door_queries.REFRESH_SECONDS)
+
+
+@bp.route("/activities/<int:activity_id>/checkin/scan", methods=["POST"])
+@door_limits.code_guesses
+@role_required(ORGANISER)
+def checkin_scan(activity_id: int):
+    """The door page's continuous scanner (JSON, CSRF token in the X-CSRFToken header).
+
+    Body ``{"ticket": "<QR token or typed code>", "client_id": "<uuid>"}``.  Answers 200 with the
+    verdict — ``admitted`` (green), ``already`` (amber) or ``refused`` (red) with the reason — the name,
+    the undo URL and the door's count, so the scanner shows it and keeps the camera on."""
+    activity = load_activity(activity_id, ORGANISER)
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    text = body.get("ticket")
+    if not isinstance(text, str) or not text.strip() or len(text) > 200:
+        return _json_error("ticket", _("Scan a ticket or type its code."), 422)
+    client_id = None
+    if body.get("client_id") is not None:
+        try:
+            client_id = str(uuid.UUID(str(body["client_id"])))
+        except ValueError:
+            return _json_error("client_id", _("The request id is missing or not valid."), 422)
+    try:
+        verdict = services.door_scan(activity.id, text, current_actor(), client_id=client_id)
+    except services.UnknownTicketCode as error:
+        door_limits.note_miss()
+        verdict = services.DoorVerdict(services.REFUSED, str(error.message), code=error.code, http_status=404)
+    except DomainError as error:
+        return _json_error(error.code, str(error.message), error.http_status)
+    figures = queries.roster_figures(activity.id)
+    done = figures.count(S.ATTENDED)
+    return jsonify({
+        "outcome": verdict.outcome, "message": verdict.message, "name": verdict.name, "code": verdict.code,
+        "registration_id": verdict.registration_id,
+        "undo_url": url_for(".undo_check_in", activity_id=activity.id, registration_id=verdict.registration_id)
+        if verdict.outcome == services.ADMITTED else None,
+        "checked_in": done, "expected": done + figures.count(S.CONFIRMED),
+    })
 
 
 @bp.route("/activities/<int:activity_id>/checkin/<int:registration_id>", methods=["POST"])
@@ -252,7 +293,7 @@ def undo_check_in(activity_id: int, registration_id: int):
     q = request.form.get("q")
     if EmptyForm().validate_on_submit():
         try:
-            registration = services.undo_check_in_registration(activity.id, registration_id, current_actor())
+            registration = services.undo_door_check_in(activity.id, registration_id, current_actor())
         except DomainError as error:
             flash_error(error)
         else:
@@ -320,13 +361,16 @@ def walk_in(activity_id: int):
         try:
             result = services.walk_in(activity.id, mobile=form.mobile.data, name=form.name.data, actor=current_actor(),
                                       slot_id=form.slot_id.data or None, answers=answers,
-                                      check_in_now=bool(form.check_in_now.data))
+                                      check_in_now=bool(form.check_in_now.data),
+                                      full_override_reason=form.full_override_reason.data)
         except ValidationFailed as error:
             for key, messages in error.errors.items():
                 if key in form._fields:
                     form[key].errors = list(form[key].errors) + [str(m) for m in messages]
                 else:
                     question_errors[key] = [str(m) for m in messages]
+        except services.ActivityFull as error:  # full, no waiting list, no override: say how to admit anyway
+            form.full_override_reason.errors = list(form.full_override_reason.errors) + [str(error.message)]
         except DomainError as error:
             form.mobile.errors = list(form.mobile.errors) + [str(error.message)]
         else:
@@ -336,7 +380,7 @@ def walk_in(activity_id: int):
             return redirect(_checkin_url(activity.id))
     status = 422 if request.method == "POST" else 200
     return render_template("registrations/manage/walk_in.html", activity=activity, form=form,
-                           answers=answers, question_errors=question_errors, QuestionKind=QuestionKind), status
+                           activity_full=activity.places_left <= 0, answers=answers, question_errors=question_errors, QuestionKind=QuestionKind), status
 
 
 def _flash_walk_in(result: services.WalkInResult) -> None:
@@ -349,6 +393,9 @@ def _flash_walk_in(result: services.WalkInResult) -> None:
                 "with a code sent by SMS to their mobile number.", name=name, state=registration.state.title), "success")
     else:
         flash(_("Registered %(name)s (%(state)s).", name=name, state=registration.state.title), "success")
+    if result.over_capacity:
+        flash(_("Admitted over capacity: %(name)s. One place was added; the reason is recorded.", name=name),
+              "success")
     if result.checked_in:
         flash(_("Checked in: %(name)s.", name=name), "success")
     elif result.check_in_refused:

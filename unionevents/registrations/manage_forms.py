@@ -34,6 +34,11 @@ class WalkInForm(BaseForm):
                        render_kw={"autocomplete": "off"})
     slot_id = SelectField(_l("Time slot"), choices=[], validate_choice=False)
     check_in_now = BooleanField(_l("Check in now"), default=True)
+    full_override_reason = StringField(
+        _l("Admit over capacity: reason"), filters=[strip_filter], validators=[Optional(), Length(max=200)],
+        description=_l("Only when the activity is full: an organiser admits this walk-in anyway, for the reason "
+                       "given here. One place is added for them; the reason and your name are recorded."),
+        render_kw={"autocomplete": "off"})
     return_to = HiddenField(default="checkin")
     submit = SubmitField(_l("Register walk-in"))
 

@@ -36,6 +36,8 @@ Where each part lives (``from unionevents.registrations import services`` reache
 * ``decisions``    cancel, approve, reject; cancelling the registrations of a cancelled activity;
 * ``checkin``      the check-in window, check-in (door, ticket, typed code, offline), undo, no-show;
 * ``walkin``       registering someone at the door by mobile number;
+* ``door``         the door kit: a verdict per scanned or typed ticket, undo within minutes, walk-ins
+                   admitted over capacity on an organiser's recorded reason;
 * ``lottery``      the seeded draw;
 * ``roster``       the organiser's bulk actions, no-shows after the start, messages to registrants;
 * ``notices``      the engine's own messages to workers, translated for each recipient;
@@ -84,6 +86,10 @@ from .waitlist import (
     PROMOTION_SCAN_LIMIT, fill_free_places, promote, waitlist_length, waitlist_position, waitlist_position_by_id,
 )
 from .walkin import WalkInResult, walk_in
+from .door import (  # noqa: F401
+    ADMITTED, ALREADY, REFUSED, DoorVerdict, UndoTooLate, admit_over_capacity, door_scan, undo_door_check_in,
+    undo_minutes,
+)
 
 __all__ = [
     "ActivityFull", "AlreadyRegistered", "Busy", "CancellationClosed", "DrawCheck", "DrawRefused", "DrawResult",

@@ -12,9 +12,10 @@ from ...core.db import write_transaction
 from ...core.errors import ValidationFailed
 from ...extensions import db
 from ..models import Registration, RegistrationState as S
-from .checkin import CheckInClosed, check_in
+from .checkin import CheckInClosed, check_in, clean_override_reason
 from .decisions import approve
-from .errors import AlreadyRegistered, IllegalTransition, NotEligible
+from .door import MSG_FULL_NEEDS_OVERRIDE, add_place_over_capacity, admit_over_capacity
+from .errors import ActivityFull, AlreadyRegistered, IllegalTransition, NotEligible
 from .signup import _activity_for_signup, _validate_signup, register
 
 
@@ -25,16 +26,23 @@ class WalkInResult:
     existing_registration: bool
     checked_in: bool
     check_in_refused: str | None = None  # why the asked-for check-in did not happen
+    over_capacity: bool = False  # admitted to a full activity on the organiser's recorded override
 
 
 def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slot_id=None,
-            answers: dict | None = None, check_in_now: bool = False) -> WalkInResult:
+            answers: dict | None = None, check_in_now: bool = False,
+            full_override_reason: str | None = None) -> WalkInResult:
     """Register someone at the door by mobile number, making an unactivated account (with the name the
     organiser gives) when the number has none; optionally check them in at once.
 
     Every sign-up rule holds except the window (``register(entered_by=...)``).  An application to an
     approval activity is approved on the spot.  Someone already registered is not registered again:
     their registration is used (and checked in when asked).
+
+    A full activity: without ``full_override_reason`` the walk-in joins the waiting list (or, with no
+    list, is refused with ``MSG_FULL_NEEDS_OVERRIDE``) and is not admitted.  With it, an organiser's
+    recorded reason, the activity gets one more place for them (``door.admit_over_capacity`` /
+    ``door.add_place_over_capacity``: counters stay exact, the reason is audited).
     """
     from ...accounts.codes import send_welcome
     from ...accounts.services import create_user, find_by_mobile, mobile_error, normalise_mobile
@@ -56,6 +64,8 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
             raise NotEligible(_l("A health service needs the worker's own consent, so nobody can be signed up "
                                  "for one by someone else."))
         _validate_signup(activity, slot_id=slot_id or None, answers=answers, health_consent=False)
+        if activity.places_left <= 0 and not activity.waitlist_enabled and not (full_override_reason or "").strip():
+            raise ActivityFull(MSG_FULL_NEEDS_OVERRIDE)
         try:
             with write_transaction():
                 user = create_user(mobile, name, None, created_by=actor, activated=False)
@@ -66,12 +76,26 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
             user = find_by_mobile(mobile)
             if user is None:
                 raise
+    reason = clean_full_override_reason(full_override_reason)
     existing = False
-    try:
-        registration = register(user, activity_id, slot_id=slot_id or None, answers=answers, entered_by=actor)
-    except AlreadyRegistered as already:
-        registration = db.session.get(Registration, already.registration_id)
-        existing = True
+    for _attempt in range(3):
+        try:
+            registration = register(user, activity_id, slot_id=slot_id or None, answers=answers, entered_by=actor)
+        except AlreadyRegistered as already:
+            registration = db.session.get(Registration, already.registration_id)
+            existing = True
+        except ActivityFull:  # no waiting list: nothing was written
+            if reason is None:
+                raise ActivityFull(MSG_FULL_NEEDS_OVERRIDE) from None
+            add_place_over_capacity(activity_id, slot_id or None, actor, reason)
+            continue  # the place just added is claimed by the sign-up (or, rarely, by someone faster)
+        break
+    else:
+        raise ActivityFull(MSG_FULL_NEEDS_OVERRIDE)
+    over = False
+    if registration.state == S.WAITLISTED and reason is not None:
+        registration = admit_over_capacity(registration.id, actor, reason)
+        over = True
     if registration.state == S.PENDING and registration.activity.mode == SignupMode.APPROVAL:
         registration = approve(registration.id, actor)
     checked_in, refused = False, None
@@ -80,6 +104,17 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
             registration = check_in(registration.id, actor)
             checked_in = True
         except (IllegalTransition, CheckInClosed) as error:  # e.g. waiting list, or not yet the day
-            refused = str(error.message)
+            refused = str(MSG_FULL_NEEDS_OVERRIDE if registration.state == S.WAITLISTED else error.message)
     return WalkInResult(registration, created_account=created, existing_registration=existing,
-                        checked_in=checked_in, check_in_refused=refused)
+                        checked_in=checked_in, check_in_refused=refused, over_capacity=over)
+
+
+def clean_full_override_reason(reason: str | None) -> str | None:
+    """None when no override is asked (blank counts as none on the walk-in form: the field is optional,
+    and the refusal then says what to do); the check-in override's text rules otherwise."""
+    if reason is None or not str(reason).strip():
+        return None
+    try:
+        return clean_override_reason(reason)
+    except ValidationFailed as error:
+        raise ValidationFailed({"full_override_reason": error.errors.get("override_reason", [])}) from None
