@@ -235,6 +235,7 @@ def test_the_entry_form_takes_members_and_a_recording_and_the_pages_show_the_sta
     assert response.status_code == 302, response.get_data(as_text=True)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "作品已提交" in page and "139****1111" in page and "成员（3）" in page
+    assert "13900002222" not in page  # the members' mobiles are shown masked, even to the entrant
     mine = client.get("/me/entries").get_data(as_text=True)
     assert 'aria-current="step"' in mine and "作品已提交" in mine
 

@@ -144,7 +144,9 @@ def build_world(base_url: str, database_url: str) -> World:
     _ok(technician.fill_and_post(f"/contests/{ids['photo']}/enter", {"title": "长城晨光"}, action="/enter"),
         "technician enters a photo")
     teacher = world.browser(TEACHER)
-    _ok(teacher.fill_and_post(f"/contests/{ids['songs']}/enter", {"title": "五月的鲜花"}, action="/enter"),
+    # A solo (the first category) lists no members; the recording is optional (a photo is not one).
+    _ok(teacher.fill_and_post(f"/contests/{ids['songs']}/enter", {"title": "五月的鲜花", "members": "",
+                                                                  "recording": None}, action="/enter"),
         "teacher enters a song")
     ids["photo_entry"] = db.scalar("SELECT e.id FROM contest_entry e JOIN contest c ON c.id = e.contest_id "
                                    "WHERE c.activity_id = :a ORDER BY e.id", a=ids["photo"])

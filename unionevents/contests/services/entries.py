@@ -238,7 +238,7 @@ def submit_entry(user: User, activity_id: int, data: EntryData, uploads: Sequenc
                           code=rules.entry_code(CODE_PREFIX[contest.format], number), title=clean.title,
                           description=clean.description,
                           category=PerformanceCategory(clean.category) if clean.category else None,
-                          team_leader=clean.team_leader or None, members=clean.members or None,
+                          team_leader=clean.team_leader or None, members=None,  # performers below
                           consent_publish_name=clean.consent_publish_name,
                           consent_at=now() if clean.consent_publish_name else None)
             if recorded is not None:
