@@ -226,6 +226,17 @@ def test_signing_up_for_a_contest_leads_to_the_entry_form_and_the_ticket_says_wh
     assert "下一步：提交参赛作品" not in ticket and "作品已提交" in ticket
 
 
+def test_the_entry_form_sends_a_worker_who_has_not_signed_up_to_the_sign_up(app, contest_world, worker):
+    world, person = singing(contest_world), worker()
+    client = as_user(app, person)
+    response = client.get(f"/contests/{world.activity.id}/enter")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/activities/{world.activity.id}/signup")
+    assert db.session.query(Registration).count() == 0  # nothing made by looking
+    registrations.register(person, world.activity.id)
+    assert client.get(f"/contests/{world.activity.id}/enter").status_code == 200
+
+
 def test_the_entry_form_takes_members_and_a_recording_and_the_pages_show_the_status(app, contest_world, worker):
     world, person = singing(contest_world), worker()
     client = as_user(app, person)

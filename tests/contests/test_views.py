@@ -47,7 +47,8 @@ def entrant(make):
 def test_worker_uploads_an_entry_and_sees_it(app, contest_world, entrant):
     world = contest_world()
     client = as_user(app, entrant)
-    assert client.get(f"/contests/{world.activity.id}/enter").status_code == 200
+    first = client.get(f"/contests/{world.activity.id}/enter")  # not signed up: the sign-up comes first
+    assert first.status_code == 302 and first.headers["Location"].endswith(f"/activities/{world.activity.id}/signup")
     response = _post_entry(client, world.activity.id, photo_bytes(gps=True))
     assert response.status_code == 302
     entry = db.session.query(Entry).one()

@@ -141,9 +141,13 @@ def build_world(base_url: str, database_url: str) -> World:
 
     # Contest entries: a photo (multipart upload) and a song.
     technician = world.browser(TECHNICIAN)
+    _ok(technician.fill_and_post(f"/activities/{ids['photo']}/signup", action="/signup"),
+        "technician signs up for the photo contest (the entry form comes after the sign-up)")
     _ok(technician.fill_and_post(f"/contests/{ids['photo']}/enter", {"title": "长城晨光"}, action="/enter"),
         "technician enters a photo")
     teacher = world.browser(TEACHER)
+    _ok(teacher.fill_and_post(f"/activities/{ids['songs']}/signup", action="/signup"),
+        "teacher signs up for the singing contest")
     # A solo (the first category) lists no members; the recording is optional (a photo is not one).
     _ok(teacher.fill_and_post(f"/contests/{ids['songs']}/enter", {"title": "五月的鲜花", "members": "",
                                                                   "recording": None}, action="/enter"),

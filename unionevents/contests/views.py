@@ -154,6 +154,11 @@ def _send_image(image_id: int, thumb: bool):
 @login_required
 def enter(activity_id: int):
     activity, found = load_visible_contest(activity_id)
+    if request.method == "GET" and not services.entries_locked(found) \
+            and not services.has_signed_up(current_actor(), activity.id):
+        # One flow: sign up first (eligibility, questions, approval); a place leads straight back here.
+        flash(_("Please sign up for the contest first; then you go straight on to your entry."), "info")
+        return redirect(url_for("registrations.signup", activity_id=activity.id))
     form = _entry_form(found)
     problems: list[str] = []
     status = 200

@@ -164,6 +164,14 @@ def _clean_uploads(uploads: Sequence[Upload], errors: dict[str, list[str]], *, r
     return cleaned
 
 
+def has_signed_up(user: User, activity_id: int) -> bool:
+    """Whether the worker has a live or place-holding registration for the contest's activity: the
+    entry form sends anyone else to the sign-up first, which then leads back to the form."""
+    return db.session.scalar(select(Registration.id).where(
+        Registration.user_id == user.id, Registration.activity_id == activity_id,
+        Registration.is_live | Registration.holds_place).limit(1)) is not None
+
+
 def _entry_registration(user: User, activity: Activity) -> Registration:
     """The registration holding the entrant's place, made now through the sign-up engine if missing."""
     existing = db.session.scalar(select(Registration).where(
