@@ -251,7 +251,7 @@ def _seed_song_entries(songs: Activity) -> None:
     from .registrations.services import register
 
     for mobile, category, song, members in SONG_ENTRIES:
-        singer = db.session.scalar(select(User).where(User.mobile == mobile))
+        singer = db.session.scalars(select(User).where(User.mobile == mobile)).one()
         register(singer, songs.id)
         submit_entry(singer, songs.id, EntryData(title=song, category=category, team_leader=singer.name,
                                                  members=members, consent_publish_name=True))
