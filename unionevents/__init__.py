@@ -285,6 +285,7 @@ def _register_blueprints(app: Flask) -> None:
 
     from .accounts.api import blp as accounts_api
     from .activities.api import blp as activities_api
+    from .contests.api import blp as contests_api
     from .core.api import init_api, register_api_blueprints
     from .registrations.api import blp as registrations_api
     from .registrations.checkin_api import blp as checkin_api
@@ -294,7 +295,7 @@ def _register_blueprints(app: Flask) -> None:
 
     init_api(app)
     register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api,
-                            unions_api, notifications_api)
+                            unions_api, notifications_api, contests_api)
 
 
 def _register_cli(app: Flask) -> None:

@@ -204,6 +204,12 @@ class Config:
     CONTEST_MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per photo
     CONTEST_MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard
     CONTEST_MAX_IMAGES_PER_ENTRY = 4
+    # A performance's optional recording (contests/media.py): type by its first bytes, size by kind.
+    CONTEST_MAX_AUDIO_BYTES = 20 * 1024 * 1024  # mp3, m4a, aac, wav
+    CONTEST_MAX_VIDEO_BYTES = 50 * 1024 * 1024  # mp4, mov
+    # The entry pages alone accept a request this large (a 50 MiB video and the form around it);
+    # deploy/nginx/unionevents.conf allows the same on those paths, MAX_CONTENT_LENGTH elsewhere.
+    CONTEST_MAX_ENTRY_REQUEST_BYTES = 52 * 1024 * 1024
     UPLOAD_FSYNC = True  # photos reach the disk before the entry is committed
 
     # Error tracking (core/sentry.py): off unless a DSN is given; personal data is scrubbed before sending.

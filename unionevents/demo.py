@@ -65,6 +65,10 @@ USERS = [
     ("13900000004", "赵老师", "北京京北职业技术学院工会", Occupation.TEACHER, None, None),
     ("13900000005", "刘技术员", "北京长城电子装备有限责任公司工会", Occupation.FACTORY_WORKER, None, None),
     ("13900000006", "陈师傅", None, Occupation.RIDE_HAILING_DRIVER, None, None),
+    # Singers of 怀柔's "五月的鲜花" (the seed page names 周阳 of 国科大 and 孙明月 of 京北职业技术学院).
+    ("13900000011", "周阳", "中国科学院大学工会", Occupation.TEACHER, None, None),
+    ("13900000012", "孙明月", "北京京北职业技术学院工会", Occupation.TEACHER, None, None),
+    ("13900000013", "钱建国", "怀柔区总工会", Occupation.CIVIL_SERVANT, None, None),
     ("13700000001", "评委周老师", "北京市工业（国防）工会", Occupation.OTHER, Role.JUDGE, None),
     ("13700000002", "孙医生", "朝阳区奥运村街道总工会", Occupation.MEDICAL_WORKER, Role.MEDICAL, None),
 ]
@@ -230,6 +234,27 @@ def _seed_contests(photo: Activity, songs: Activity, photo_organiser: User, song
     setup_contest(song_organiser, songs.id, ContestSettings(format=ContestFormat.PERFORMANCE, entry_limit=2),
                   DefaultNames(tiers=("一等奖", "二等奖", "三等奖"), rounds=("初赛", "决赛", "颁奖展演"),
                                criteria=("演唱", "表现力", "台风")))
+    _seed_song_entries(songs)
+
+
+#: Demo entries of the singing contest, one per category: (entrant's mobile, category, song, members).
+SONG_ENTRIES = (
+    ("13900000011", "solo", "一路生花", ""),
+    ("13900000012", "group", "唱支山歌给党听", "孙明月 13901000001\n李晓光 13901000002\n王春燕 13901000003"),
+    ("13900000013", "choir", "红旗飘飘", "\n".join(f"合唱团员{n:02d} 139020000{n:02d}" for n in range(1, 13))),
+)
+
+
+def _seed_song_entries(songs: Activity) -> None:
+    """Each singer signs up through the engine, then enters: the flow a worker follows on the site."""
+    from .contests.services import EntryData, submit_entry
+    from .registrations.services import register
+
+    for mobile, category, song, members in SONG_ENTRIES:
+        singer = db.session.scalars(select(User).where(User.mobile == mobile)).one()
+        register(singer, songs.id)
+        submit_entry(singer, songs.id, EntryData(title=song, category=category, team_leader=singer.name,
+                                                 members=members, consent_publish_name=True))
 
 
 @click.command("seed-demo", help="Load the demo unions, users and activities from the seed page (once).")

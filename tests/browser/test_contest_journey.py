@@ -67,6 +67,8 @@ def test_worker_enters_judge_scores_blind_worker_sees_the_award(
     page.locator("a.button", has_text=re.compile("Contest entries|参赛")).click()
     page.wait_for_url(re.compile(rf"/contests/{activity.id}$"))
     page.locator("a.button.primary").click()
+    page.wait_for_url(re.compile(rf"/activities/{activity.id}/signup$"))  # one flow: sign up, then enter
+    page.locator("form.signup-form [type=submit]").click()
     page.wait_for_url(re.compile(rf"/contests/{activity.id}/enter$"))
     page.fill("input[name=title]", "工地的春天")
     page.fill("textarea[name=description]", "清晨的塔吊与初升的太阳。")

@@ -22,6 +22,10 @@ def test_demo_contests_are_ready_and_the_seed_stays_idempotent(app, client):
                                                         ("优秀奖", 40)]
     assert [r.name for r in songs.rounds] == ["初赛", "决赛", "颁奖展演"] and not songs.rounds[-1].scored
     assert not db.session.get(Activity, songs.activity_id).questions  # the entry form asks category and song
+    song_entries = services.contest_entries(songs)
+    assert sorted(e.category.value for e in song_entries) == ["choir", "group", "solo"]
+    assert [len(e.performers) for e in sorted(song_entries, key=lambda e: e.category.value)] == [12, 3, 0]
+    assert all(services.entry_progress(e).stage.value == "submitted" for e in song_entries)
     judge = db.session.scalar(select(User).where(User.mobile == "13700000001"))
     assert services.judge_of(judge, photo) is not None
     for contest in contests.values():

@@ -82,18 +82,26 @@ def test_deleting_the_account_deletes_the_photos_and_anonymises_the_entry(app, m
     assert overview.status_code == 200 and SECRET_TITLE not in overview.get_data(as_text=True)
 
 
-def test_a_performance_entry_loses_its_names_and_title_too(contest_world, worker):
+def test_a_performance_entry_loses_its_names_and_title_too(contest_world, worker, upload_dir):
     from unionevents.contests.models import ContestFormat
+
+    from unionevents.contests.models import EntryMember
+    from .test_media import mp3_bytes, upload
 
     world = contest_world(format=ContestFormat.PERFORMANCE)
     person = worker()
     entry = services.submit_entry(person, world.activity.id, services.EntryData(
-        title=SECRET_TITLE, description=SECRET_TEXT, category="solo", team_leader="欧阳独特", members="欧阳独特"))
+        title=SECRET_TITLE, description=SECRET_TEXT, category="group", team_leader="欧阳独特",
+        members="欧阳独特 13900001111\n司马小雨 13900002222"), recording=upload(mp3_bytes(), "歌.mp3"))
+    recording = entry.media_name
+    assert (upload_dir / recording).exists()
     privacy.erase_account(db.session.get(User, person.id))
     db.session.expire_all()
     anonymous = db.session.get(Entry, entry.id)
     assert SECRET_TITLE not in anonymous.title and anonymous.team_leader is None and anonymous.members is None
-    assert anonymous.description == ""
+    assert anonymous.description == "" and anonymous.media_name is None
+    assert db.session.query(EntryMember).count() == 0  # the members' names and mobiles go too
+    assert not (upload_dir / recording).exists()
 
 
 def test_files_stay_when_the_erasure_rolls_back(app, contest_world, worker, upload_dir):

@@ -71,9 +71,11 @@ def test_performance_entries_need_category_leader_and_members(contest_world, wor
     with pytest.raises(ValidationFailed) as caught:
         services.submit_entry(person, world.activity.id, services.EntryData(title="我和我的祖国", category="choir"))
     assert set(caught.value.errors) == {"team_leader", "members"}
+    choir = "\n".join(f"团员{n} 1390000{n:04d}" for n in range(1, 13))
     entry = services.submit_entry(person, world.activity.id, services.EntryData(
-        title="我和我的祖国", category="choir", team_leader="赵老师", members="赵老师\n钱老师\n孙老师"))
+        title="我和我的祖国", category="choir", team_leader="赵老师", members=choir))
     assert entry.category == PerformanceCategory.CHOIR and entry.code == "S0001"
+    assert [(p.name, p.mobile) for p in entry.performers][:2] == [("团员1", "13900000001"), ("团员2", "13900000002")]
 
 
 def test_entries_can_be_edited_until_the_deadline_then_lock(contest_world, worker, frozen_time):

@@ -47,7 +47,8 @@ def entrant(make):
 def test_worker_uploads_an_entry_and_sees_it(app, contest_world, entrant):
     world = contest_world()
     client = as_user(app, entrant)
-    assert client.get(f"/contests/{world.activity.id}/enter").status_code == 200
+    first = client.get(f"/contests/{world.activity.id}/enter")  # not signed up: the sign-up comes first
+    assert first.status_code == 302 and first.headers["Location"].endswith(f"/activities/{world.activity.id}/signup")
     response = _post_entry(client, world.activity.id, photo_bytes(gps=True))
     assert response.status_code == 302
     entry = db.session.query(Entry).one()
@@ -69,15 +70,26 @@ def test_fake_photo_over_http_is_a_message_not_a_500(app, contest_world, entrant
     assert db.session.query(Entry).count() == 0
 
 
-def test_oversize_request_is_413_not_500(app, contest_world, entrant):
+def test_oversize_request_is_the_entry_form_with_a_chinese_message_not_an_error_page(app, contest_world, entrant):
     world = contest_world()
-    previous = app.config["MAX_CONTENT_LENGTH"]
-    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    previous = app.config["CONTEST_MAX_ENTRY_REQUEST_BYTES"]
+    app.config["CONTEST_MAX_ENTRY_REQUEST_BYTES"] = 10_000
     try:
         response = _post_entry(as_user(app, entrant), world.activity.id, photo_bytes() + b"\0" * 20_000)
     finally:
-        app.config["MAX_CONTENT_LENGTH"] = previous
+        app.config["CONTEST_MAX_ENTRY_REQUEST_BYTES"] = previous
     assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "上传的文件太大" in page and 'class="stack-form entry-form"' in page  # the form again, to try once more
+    assert db.session.query(Entry).count() == 0
+
+
+def test_the_entry_pages_alone_take_a_request_larger_than_max_content_length(app, contest_world, entrant):
+    """A 30 MB body is refused on another page, but reaches the entry form (whose service then judges it)."""
+    world = contest_world()
+    body = photo_bytes() + b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1024)
+    response = _post_entry(as_user(app, entrant), world.activity.id, body)
+    assert response.status_code == 422 and "照片" in response.get_data(as_text=True)
 
 
 def test_unpublished_photos_are_private(app, make, contest_world, entrant, judge_user):

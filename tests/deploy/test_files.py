@@ -195,6 +195,11 @@ def test_nginx_limits_and_headers_match_the_app():
     size = re.search(r"client_max_body_size (\d+)m;", site).group(1)
     assert int(size) * 1024 * 1024 == Config.MAX_CONTENT_LENGTH
     assert Config.CONTEST_MAX_UPLOAD_BYTES <= Config.MAX_CONTENT_LENGTH
+    entry_pages = re.search(r"location ~ \^/\(contests/\[0-9\]\+/enter\|me/entries/\[0-9\]\+/edit\)\$ \{\s*"
+                            r"client_max_body_size (\d+)m;", site)
+    assert entry_pages, "the contest entry pages need their own client_max_body_size"
+    assert int(entry_pages.group(1)) * 1024 * 1024 == Config.CONTEST_MAX_ENTRY_REQUEST_BYTES
+    assert max(Config.CONTEST_MAX_AUDIO_BYTES, Config.CONTEST_MAX_VIDEO_BYTES) < Config.CONTEST_MAX_ENTRY_REQUEST_BYTES
     for header in ("X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
                    "Host $host", "X-Request-ID $request_id"):
         assert f"proxy_set_header {header};" in proxy

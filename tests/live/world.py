@@ -141,15 +141,22 @@ def build_world(base_url: str, database_url: str) -> World:
 
     # Contest entries: a photo (multipart upload) and a song.
     technician = world.browser(TECHNICIAN)
+    _ok(technician.fill_and_post(f"/activities/{ids['photo']}/signup", action="/signup"),
+        "technician signs up for the photo contest (the entry form comes after the sign-up)")
     _ok(technician.fill_and_post(f"/contests/{ids['photo']}/enter", {"title": "长城晨光"}, action="/enter"),
         "technician enters a photo")
     teacher = world.browser(TEACHER)
-    _ok(teacher.fill_and_post(f"/contests/{ids['songs']}/enter", {"title": "五月的鲜花"}, action="/enter"),
+    _ok(teacher.fill_and_post(f"/activities/{ids['songs']}/signup", action="/signup"),
+        "teacher signs up for the singing contest")
+    # A solo (the first category) lists no members; the recording is optional (a photo is not one).
+    _ok(teacher.fill_and_post(f"/contests/{ids['songs']}/enter", {"title": "五月的鲜花", "members": "",
+                                                                  "recording": None}, action="/enter"),
         "teacher enters a song")
     ids["photo_entry"] = db.scalar("SELECT e.id FROM contest_entry e JOIN contest c ON c.id = e.contest_id "
                                    "WHERE c.activity_id = :a ORDER BY e.id", a=ids["photo"])
     ids["song_entry"] = db.scalar("SELECT e.id FROM contest_entry e JOIN contest c ON c.id = e.contest_id "
-                                  "WHERE c.activity_id = :a ORDER BY e.id", a=ids["songs"])
+                                  'JOIN "user" u ON u.id = e.user_id WHERE c.activity_id = :a AND u.mobile = :m '
+                                  "ORDER BY e.id", a=ids["songs"], m=TEACHER)  # the demo has singers' entries too
     ids["image"] = db.scalar("SELECT id FROM contest_entry_image WHERE entry_id = :e", e=ids["photo_entry"])
     assert ids["photo_entry"] and ids["song_entry"] and ids["image"], ids
 

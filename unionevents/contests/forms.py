@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf.file import MultipleFileField
+from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
     BooleanField, DateTimeLocalField, DecimalField, IntegerField, RadioField, SelectField, StringField, SubmitField,
     TextAreaField,
@@ -11,8 +11,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..core.forms import REQUIRED_MESSAGE, BaseForm, enum_choices, strip_filter
+from .media import ACCEPT as MEDIA_ACCEPT, limit_for
 from .models import ContestFormat, PerformanceCategory
-from .rules import DEFAULT_JURY_WEIGHT, SCORE_SCALE, WEIGHT_TOTAL
+from .rules import DEFAULT_JURY_WEIGHT, MEMBER_LIMITS, SCORE_SCALE, WEIGHT_TOTAL
 from .services.awards import MAX_QUOTA, TIER_NAME_MAX
 from .services.contest import MAX_ENTRY_LIMIT
 from .services.entries import DESCRIPTION_MAX, MEMBERS_MAX, NAME_MAX, TITLE_MAX
@@ -55,8 +56,13 @@ class PerformanceEntryForm(BaseForm):
                         validators=[InputRequired(REQUIRED_MESSAGE), Length(max=TITLE_MAX)])
     team_leader = StringField(_l("Team leader (or soloist)"), filters=[strip_filter],
                               validators=[InputRequired(REQUIRED_MESSAGE), Length(max=NAME_MAX)])
-    members = TextAreaField(_l("Members"), filters=[strip_filter], validators=[Length(max=MEMBERS_MAX)],
-                            description=_l("One name per line (for small groups and choirs)."))
+    members = TextAreaField(
+        _l("Members (name and mobile)"), filters=[strip_filter], validators=[Length(max=MEMBERS_MAX)],
+        description=_l("One member per line: name, then mobile number, e.g. “张三 13800001111”. Small group "
+                       "%(group_min)d–%(group_max)d members, choir %(choir_min)d–%(choir_max)d; leave empty "
+                       "for a solo.", group_min=MEMBER_LIMITS["group"][0], group_max=MEMBER_LIMITS["group"][1],
+                       choir_min=MEMBER_LIMITS["choir"][0], choir_max=MEMBER_LIMITS["choir"][1]))
+    recording = FileField(_l("Recording (optional)"), render_kw={"accept": MEDIA_ACCEPT})
     description = TextAreaField(_l("Notes for the organiser"), filters=[strip_filter],
                                 validators=[Length(max=DESCRIPTION_MAX)])
     consent_publish_name = BooleanField(CONSENT_LABEL, description=CONSENT_HELP)
@@ -65,6 +71,9 @@ class PerformanceEntryForm(BaseForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.category.choices = enum_choices(PerformanceCategory)
+        audio, video = (limit_for(t) // 2 ** 20 for t in ("audio/mpeg", "video/mp4"))
+        self.recording.description = _l("Audio (MP3, M4A, AAC, WAV) up to %(audio)d MB or video (MP4, MOV) up to "
+                                        "%(video)d MB.", audio=audio, video=video)
 
 
 class ScoreForm(BaseForm):

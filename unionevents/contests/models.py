@@ -43,6 +43,24 @@ class PerformanceCategory(LabelledEnum):
     }
 
 
+class EntryStage(LabelledEnum):
+    """Where an entrant is, in order: the progress strip on their entry and contest pages."""
+
+    SIGNED_UP = "signed_up"
+    SUBMITTED = "submitted"
+    PRELIMINARY = "preliminary"
+    FINAL = "final"
+    AWARDED = "awarded"
+
+    __titles__ = {
+        "signed_up": _l("Sign-up done"),
+        "submitted": _l("Entry submitted"),
+        "preliminary": _l("Preliminary"),
+        "final": _l("Final"),
+        "awarded": _l("Award won"),
+    }
+
+
 class RoundStatus(LabelledEnum):
     SETUP = "setup"
     OPEN = "open"
@@ -116,13 +134,18 @@ class Entry(db.Model):
     __table_args__ = (
         UniqueConstraint("contest_id", "code", name="uq_contest_entry_code"),
         Index("ix_contest_entry_contest_user", "contest_id", "user_id"),
+        # An uploaded recording is stored whole or not at all (name, checked type and size together).
+        CheckConstraint("(media_name IS NULL AND media_type IS NULL AND media_size IS NULL) OR "
+                        "(media_name IS NOT NULL AND media_type IS NOT NULL AND media_size > 0)",
+                        name="media_complete"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
-    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id", ondelete="SET NULL"),
-                                                        index=True)
+    #: The entrant's registration that holds their place: never missing (the service refuses an entry
+    #: without a place; the database refuses one without a registration).
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id", ondelete="CASCADE"), index=True)
     #: The anonymous code judges see (P0001, S0001).
     code: Mapped[str] = mapped_column(String(12))
     title: Mapped[str] = mapped_column(String(120))
@@ -132,6 +155,11 @@ class Entry(db.Model):
     members: Mapped[str | None] = mapped_column(Text)
     consent_publish_name: Mapped[bool] = mapped_column(default=False)
     consent_at: Mapped[datetime | None] = mapped_column()
+    #: An optional audio or video recording of a performance (``contests.media``): a random file
+    #: name, the type found from the file's first bytes (never the browser's word) and its size.
+    media_name: Mapped[str | None] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str | None] = mapped_column(String(40))
+    media_size: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
@@ -140,6 +168,26 @@ class Entry(db.Model):
     images: Mapped[list["EntryImage"]] = relationship(back_populates="entry", cascade="all, delete-orphan",
                                                       order_by="EntryImage.position")
     award: Mapped["Award | None"] = relationship(back_populates="entry", uselist=False)
+    performers: Mapped[list["EntryMember"]] = relationship(back_populates="entry", cascade="all, delete-orphan",
+                                                          order_by="EntryMember.position")
+
+
+class EntryMember(db.Model):
+    """One performer of a small group or choir: name and mobile (the organiser's contact list)."""
+
+    __tablename__ = "contest_entry_member"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "position", name="uq_contest_entry_member_position"),
+        CheckConstraint("position >= 0", name="position_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("contest_entry.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    name: Mapped[str] = mapped_column(String(40))
+    mobile: Mapped[str] = mapped_column(String(11))
+
+    entry: Mapped[Entry] = relationship(back_populates="performers")
 
 
 class EntryImage(db.Model):

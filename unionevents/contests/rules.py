@@ -12,6 +12,7 @@ entry is shown, and when the organiser chooses normalised ranking it becomes a T
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from statistics import mean, pstdev
@@ -358,3 +359,77 @@ def local_text(at_utc: datetime) -> str:
 
 def entry_code(prefix: str, number: int) -> str:
     return f"{prefix}{number:04d}"
+
+
+# --------------------------------------------------------------------------- performance entries
+
+#: Performers listed on a performance entry, by category: (fewest, most).  A soloist lists nobody
+#: (the team leader field names them); a small group (组合唱) is 2–10 singers; a choir (合唱) 10–80.
+#: The one source for the service, the form's help text and the docs.
+MEMBER_LIMITS = {"solo": (0, 0), "group": (2, 10), "choir": (10, 80)}
+#: A performer's name, at most this many characters.
+MEMBER_NAME_MAX = 40
+
+TOO_FEW = "too_few"
+TOO_MANY = "too_many"
+NO_MEMBERS = "no_members"
+
+
+def member_count_problem(category: str, count: int) -> tuple[str, int] | None:
+    """``(TOO_FEW, fewest)``, ``(TOO_MANY, most)``, ``(NO_MEMBERS, 0)`` for a solo with members, or None."""
+    fewest, most = MEMBER_LIMITS[category]
+    if most == 0:
+        return (NO_MEMBERS, 0) if count else None
+    if count < fewest:
+        return TOO_FEW, fewest
+    if count > most:
+        return TOO_MANY, most
+    return None
+
+
+_MEMBER_SEPARATORS = re.compile(r"[\s,，、;；:：]+")
+_MEMBER_MOBILE = re.compile(r"(?:^|[\s,，、;；:：])(\+?[\d\-()]*\d[\d\-()]*)\s*$")
+
+
+def split_member_lines(text: str) -> list[tuple[int, str, str]]:
+    """``(line number, name, mobile as typed)`` for each non-empty line of "name mobile".
+
+    The mobile is the line's last word (digits, ``+``, ``-``; spaces and Chinese or ASCII commas
+    separate it from the name), so "张三 13800001111", "张三，138-0000-1111" and "欧阳 小雨 13800001111"
+    all read.  A line without one gives an empty mobile (the service says which line)."""
+    rows = []
+    for number, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        match = _MEMBER_MOBILE.search(line)
+        if match:
+            name, mobile = line[:match.start(1)], match.group(1)
+        else:
+            name, mobile = line, ""
+        rows.append((number, _MEMBER_SEPARATORS.sub(" ", name).strip(), mobile.strip()))
+    return rows
+
+
+# --------------------------------------------------------------------------- an entrant's progress
+
+#: The strip's steps in order (``models.EntryStage`` values; the titles live there).
+STAGES = ("signed_up", "submitted", "preliminary", "final", "awarded")
+
+
+def entry_stage(*, holds_place: bool, submitted: bool, round_positions: Iterable[int], awarded: bool) -> int:
+    """How far along the strip an entrant is: the index into ``STAGES`` of the last step reached, or -1.
+
+    ``round_positions``: the positions (0 = preliminary, 1 = final, 2 = award show) of the rounds the
+    entry takes part in (opened, or advanced into).  A published award is the last step whatever the
+    rounds say; an entry in the award show has been through the final."""
+    if awarded and submitted:
+        return STAGES.index("awarded")
+    if not submitted:
+        return 0 if holds_place else -1
+    reached = max(round_positions, default=-1)
+    if reached >= 1:
+        return STAGES.index("final")
+    if reached == 0:
+        return STAGES.index("preliminary")
+    return STAGES.index("submitted")

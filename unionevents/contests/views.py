@@ -5,8 +5,11 @@ Judges' pages show entry codes, titles, descriptions and photos only: the templa
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, send_file, url_for,
+)
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..access import check_action_form, current_actor, load_visible_contest
 from ..accounts.forms import EmptyForm
@@ -14,7 +17,7 @@ from ..accounts.models import Role
 from ..core.errors import Conflict, NotAllowed, ValidationFailed
 from ..core.permissions import login_required, public, role_required
 from ..core.timeutil import now
-from . import certificates, images, services
+from . import certificates, images, media, services
 from .forms import PerformanceEntryForm, PhotoEntryForm, ScoreForm, apply_errors
 
 bp = Blueprint("contests", __name__)
@@ -29,16 +32,47 @@ def _pixel_guard(state):
     Image.MAX_IMAGE_PIXELS = int(limit)
 
 
-def _entry_form(contest, entry=None):
+#: The pages that take an entry's files: a larger request than elsewhere (a video), see contests/media.py.
+UPLOAD_ENDPOINTS = {"contests.enter", "contests.edit_entry"}
+
+
+@bp.url_value_preprocessor
+def _entry_upload_limit(endpoint, _values):
+    """Runs before every before_request hook (CSRF and the input guard read the body)."""
+    if endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = int(current_app.config.get("CONTEST_MAX_ENTRY_REQUEST_BYTES")
+                                         or current_app.config["MAX_CONTENT_LENGTH"])
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_error):
+    """An upload over the request limit: the entry form again with a clear message, never a bare 413."""
+    message = media.too_large_message()
+    args = request.view_args or {}
+    if request.endpoint == "contests.enter":
+        activity, found = load_visible_contest(args["activity_id"])
+        form, entry = _entry_form(found, blank=True), None
+    elif request.endpoint == "contests.edit_entry":
+        entry = services.get_own_entry(current_actor(), args["entry_id"])
+        found, activity = entry.contest, entry.contest.activity
+        form = _entry_form(found, entry, blank=True)
+    else:
+        return render_template("errors/error.html", status=413, message=message), 413
+    return render_template("contests/entry_form.html", activity=activity, contest=found, form=form,
+                           problems=[message], entry=entry, locked=services.entries_locked(found)), 413
+
+
+def _entry_form(contest, entry=None, blank=False):
     form_class = PhotoEntryForm if contest.is_photo else PerformanceEntryForm
-    if entry is not None and request.method == "GET":
+    if entry is not None and (request.method == "GET" or blank):
         data = {"title": entry.title, "description": entry.description,
                 "consent_publish_name": entry.consent_publish_name}
         if not contest.is_photo:
             data.update(category=entry.category.value if entry.category else None,
-                        team_leader=entry.team_leader, members=entry.members)
-        return form_class(data=data)
-    return form_class()
+                        team_leader=entry.team_leader,
+                        members=services.performers_text(entry) or entry.members)
+        return form_class(formdata=None, data=data) if blank else form_class(data=data)
+    return form_class(formdata=None) if blank else form_class()
 
 
 def _entry_data(form) -> services.EntryData:
@@ -53,6 +87,11 @@ def _entry_data(form) -> services.EntryData:
 def _uploads() -> list[services.Upload]:
     return [services.Upload(stream=f.stream, filename=f.filename or "")
             for f in request.files.getlist("photos")]
+
+
+def _recording() -> services.Upload | None:
+    found = request.files.get("recording")
+    return services.Upload(stream=found.stream, filename=found.filename or "") if found else None
 
 
 # --------------------------------------------------------------------------- public
@@ -115,12 +154,18 @@ def _send_image(image_id: int, thumb: bool):
 @login_required
 def enter(activity_id: int):
     activity, found = load_visible_contest(activity_id)
+    if request.method == "GET" and not services.entries_locked(found) \
+            and not services.has_signed_up(current_actor(), activity.id):
+        # One flow: sign up first (eligibility, questions, approval); a place leads straight back here.
+        flash(_("Please sign up for the contest first; then you go straight on to your entry."), "info")
+        return redirect(url_for("registrations.signup", activity_id=activity.id))
     form = _entry_form(found)
     problems: list[str] = []
     status = 200
     if form.validate_on_submit():
         try:
-            entry = services.submit_entry(current_actor(), activity.id, _entry_data(form), _uploads())
+            entry = services.submit_entry(current_actor(), activity.id, _entry_data(form), _uploads(),
+                                          _recording())
         except ValidationFailed as error:
             problems = apply_errors(form, error.errors)
             status = 422
@@ -134,14 +179,14 @@ def enter(activity_id: int):
     elif form.is_submitted():
         status = 422
     return render_template("contests/entry_form.html", activity=activity, contest=found, form=form,
-                           problems=problems, entry=None,
-                           locked=services.entries_locked(found)), status
+                           problems=problems, entry=None, locked=services.entries_locked(found)), status
 
 
 @bp.route("/me/entries")
 @login_required
 def my_entries():
-    return render_template("contests/mine.html", entries=services.all_my_entries(current_actor()))
+    entries = services.all_my_entries(current_actor())
+    return render_template("contests/mine.html", entries=entries, progress=services.entries_progress(entries))
 
 
 @bp.route("/me/entries/<int:entry_id>")
@@ -150,6 +195,7 @@ def entry(entry_id: int):
     found = services.get_own_entry(current_actor(), entry_id)
     return render_template("contests/entry.html", entry=found, contest=found.contest,
                            activity=found.contest.activity, outcome=services.entry_outcome(found),
+                           progress=services.entry_progress(found),
                            locked=services.entries_locked(found.contest), action_form=EmptyForm())
 
 
@@ -162,7 +208,7 @@ def edit_entry(entry_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_entry(current_actor(), found.id, _entry_data(form), _uploads())
+            services.update_entry(current_actor(), found.id, _entry_data(form), _uploads(), _recording())
         except ValidationFailed as error:
             problems = apply_errors(form, error.errors)
             status = 422

@@ -16,6 +16,7 @@ from ..core.errors import Conflict, NotAllowed, ValidationFailed
 from ..core.permissions import login_required
 from ..core.timeutil import now
 from . import services
+from .followups import followup
 from .services import seating
 from .forms import build_signup_form, health_consent_version
 from .models import RegistrationState
@@ -71,6 +72,10 @@ def signup(activity_id: int):
             status = error.http_status
         else:
             flash(confirmation_message(registration, services.waitlist_position(registration)), "success")
+            after = followup(registration)  # a contest: straight on to the entry form
+            if after is not None and after.action is not None:
+                endpoint, values, _label = after.action
+                return redirect(url_for(endpoint, **values))
             return redirect(url_for(".detail", registration_id=registration.id))
     elif form.is_submitted():
         status = 422
@@ -114,7 +119,8 @@ def detail(registration_id: int):
     response = make_response(render_template(
         "registrations/detail.html", registration=registration, activity=registration.activity, ticket=ticket,
         seat=seat, position=position, answers=answer_rows(registration), form=EmptyForm(),
-        feedback_refusal=feedback_refusal(registration), offline_until=offline_until))
+        feedback_refusal=feedback_refusal(registration), offline_until=offline_until,
+        followup=followup(registration)))
     if offline_until is not None:
         response.headers["X-Ticket-Offline-Until"] = offline_until.isoformat() + "Z"
     return response

@@ -11,6 +11,8 @@ authorise, then call exactly one of these.  The package is split by what a conte
 - ``ranking``  a round's results, advancing entries to the next round, the final ranking
 - ``awards``   award tiers and their quotas, allocation, awards by hand, publication, certificates
 - ``export``   the jury's deliberation workbook
+- ``performance`` a performance's performers (name, mobile, limits) and its recording
+- ``progress`` the entrant's strip (已报名 · 作品已提交 · 初赛 · 决赛 · 获奖) and the sign-up's next step
 
 Callers import from here (``contests.services.X``); the names below are the package's public face.
 """
@@ -25,7 +27,8 @@ from .contest import (
 from .entries import (
     CODE_PREFIX, DEFAULT_MAX_IMAGES, DESCRIPTION_MAX, ERASED_TITLE, MEMBERS_MAX, NAME_MAX, TITLE_MAX,
     EntriesLocked, EntryData, EntryLimitReached, Upload, all_my_entries, can_view_image, contest_entries,
-    entries_locked, image_for, judging_started, my_entries, submit_entry, update_entry, withdraw_entry,
+    entries_locked, has_signed_up, image_for, judging_started, my_entries, submit_entry, update_entry,
+    withdraw_entry,
 )
 from .judging import (
     CRITERION_NAME_MAX, MAX_CRITERION_SCORE, MAX_CRITERION_WEIGHT, ROUND_NAME_MAX, BlindEntry, JudgeRound,
@@ -44,6 +47,8 @@ from .awards import (
     publish_summary, save_tier, set_award, unpublish_results,
 )
 from .export import export_scores
+from .performance import performers_text
+from .progress import Progress, contest_followup, entries_progress, entry_progress, needs_entry, registration_progress
 
 # The type of ContestSettings.format, for callers that build settings (e.g. tests/test_permission_matrix.py).
 from ..models import ContestFormat

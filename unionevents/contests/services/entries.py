@@ -30,9 +30,10 @@ from ...core.timeutil import now
 from ...extensions import db
 from ...registrations import services as registrations
 from ...registrations.models import PLACE_STATES, Registration
-from .. import images, rules
-from ..models import Contest, ContestFormat, Entry, EntryImage, PerformanceCategory, RoundStatus
+from .. import images, media, rules
+from ..models import Contest, ContestFormat, Entry, EntryImage, EntryMember, PerformanceCategory, RoundStatus
 from .contest import _merge, get_contest, get_own_entry, is_contest_organiser, judge_of
+from .performance import Performer, parse_performers, precheck_recording, set_performers, store_recording
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class EntryData:
     team_leader: str = ""
     members: str = ""
     consent_publish_name: bool = False
+    #: Filled in by the check: the performers parsed from ``members`` ("name mobile" per line).
+    performers: list[Performer] | None = None
 
 
 @dataclass
@@ -133,9 +136,8 @@ def _entry_errors(contest: Contest, data: EntryData) -> tuple[dict[str, list[str
             _merge(errors, "team_leader", _l("At most %(n)d characters.", n=NAME_MAX))
         if len(clean.members) > MEMBERS_MAX:
             _merge(errors, "members", _l("At most %(n)d characters.", n=MEMBERS_MAX))
-        if clean.category in (PerformanceCategory.GROUP.value, PerformanceCategory.CHOIR.value) \
-                and not clean.members:
-            _merge(errors, "members", _l("Please list the members of the group or choir."))
+        else:
+            clean.performers = parse_performers(clean.category, clean.members, errors)
     return errors, clean
 
 
@@ -160,6 +162,14 @@ def _clean_uploads(uploads: Sequence[Upload], errors: dict[str, list[str]], *, r
         except images.UploadRejected as rejected:
             _merge(errors, "photos", rejected.message)
     return cleaned
+
+
+def has_signed_up(user: User, activity_id: int) -> bool:
+    """Whether the worker has a live or place-holding registration for the contest's activity: the
+    entry form sends anyone else to the sign-up first, which then leads back to the form."""
+    return db.session.scalar(select(Registration.id).where(
+        Registration.user_id == user.id, Registration.activity_id == activity_id,
+        Registration.is_live | Registration.holds_place).limit(1)) is not None
 
 
 def _entry_registration(user: User, activity: Activity) -> Registration:
@@ -200,9 +210,11 @@ def _attach(entry: Entry, stored) -> None:
                                   size_bytes=len(clean.data)))
 
 
-def submit_entry(user: User, activity_id: int, data: EntryData, uploads: Sequence[Upload] = ()) -> Entry:
-    """A new entry (photos are checked and cleaned first). Raises ValidationFailed, EntriesLocked,
-    EntryLimitReached and the sign-up engine's refusals."""
+def submit_entry(user: User, activity_id: int, data: EntryData, uploads: Sequence[Upload] = (),
+                 recording: Upload | None = None) -> Entry:
+    """A new entry (photos are checked and cleaned first; a performance's recording is checked by its
+    first bytes and size). Raises ValidationFailed, EntriesLocked, EntryLimitReached and the sign-up
+    engine's refusals."""
     contest = get_contest(activity_id)
     activity = contest.activity
     if activity.status != ActivityStatus.PUBLISHED:
@@ -210,9 +222,14 @@ def submit_entry(user: User, activity_id: int, data: EntryData, uploads: Sequenc
     _refuse_if_locked(contest)
     errors, clean = _entry_errors(contest, data)
     cleaned = _clean_uploads(uploads, errors, required=True) if contest.is_photo else []
+    if not contest.is_photo:
+        precheck_recording(recording, errors)
     if errors:
         raise ValidationFailed(errors)
     registration = _entry_registration(user, activity)
+    recorded = None if contest.is_photo else store_recording(recording, errors)
+    if errors:
+        raise ValidationFailed(errors)
     stored = _store_all(cleaned)
     try:
         with write_transaction():
@@ -229,30 +246,45 @@ def submit_entry(user: User, activity_id: int, data: EntryData, uploads: Sequenc
                           code=rules.entry_code(CODE_PREFIX[contest.format], number), title=clean.title,
                           description=clean.description,
                           category=PerformanceCategory(clean.category) if clean.category else None,
-                          team_leader=clean.team_leader or None, members=clean.members or None,
+                          team_leader=clean.team_leader or None, members=None,  # performers below
                           consent_publish_name=clean.consent_publish_name,
                           consent_at=now() if clean.consent_publish_name else None)
+            if recorded is not None:
+                entry.media_name, entry.media_type, entry.media_size = (recorded.name, recorded.content_type,
+                                                                        recorded.size)
             db.session.add(entry)
             db.session.flush()
             _attach(entry, stored)
-            log_action(user.id, "contest.entry.create", entry, contest_id=contest.id, images=len(stored))
+            if clean.performers:
+                set_performers(entry, clean.performers)
+            log_action(user.id, "contest.entry.create", entry, contest_id=contest.id, images=len(stored),
+                       members=len(clean.performers or ()), recording=recorded is not None)
     except BaseException:
         images.remove(*[n for _c, a, b in stored for n in (a, b)])
+        media.remove(recorded.name if recorded else None)
         raise
     return entry
 
 
-def update_entry(user: User, entry_id: int, data: EntryData, uploads: Sequence[Upload] = ()) -> Entry:
-    """Change one's own entry until the deadline; new photos, if given, replace the old ones."""
+def update_entry(user: User, entry_id: int, data: EntryData, uploads: Sequence[Upload] = (),
+                 recording: Upload | None = None) -> Entry:
+    """Change one's own entry until the deadline; new photos (or a new recording), if given, replace
+    the old ones."""
     entry = get_own_entry(user, entry_id)
     contest = entry.contest
     _refuse_if_locked(contest)
     errors, clean = _entry_errors(contest, data)
     cleaned = _clean_uploads(uploads, errors, required=False) if contest.is_photo else []
+    if not contest.is_photo:
+        precheck_recording(recording, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    recorded = None if contest.is_photo else store_recording(recording, errors)
     if errors:
         raise ValidationFailed(errors)
     stored = _store_all(cleaned)
     old_names: list[str] = []
+    old_media = entry.media_name if recorded is not None else None
     try:
         with write_transaction():
             entry.title = clean.title
@@ -260,7 +292,11 @@ def update_entry(user: User, entry_id: int, data: EntryData, uploads: Sequence[U
             if not contest.is_photo:
                 entry.category = PerformanceCategory(clean.category)
                 entry.team_leader = clean.team_leader
-                entry.members = clean.members or None
+                entry.members = None  # the performers below replace any list typed before them
+                set_performers(entry, clean.performers or [])
+                if recorded is not None:
+                    entry.media_name, entry.media_type, entry.media_size = (recorded.name, recorded.content_type,
+                                                                            recorded.size)
             if clean.consent_publish_name and not entry.consent_publish_name:
                 entry.consent_at = now()
             elif not clean.consent_publish_name:
@@ -275,9 +311,11 @@ def update_entry(user: User, entry_id: int, data: EntryData, uploads: Sequence[U
             log_action(user.id, "contest.entry.update", entry, contest_id=contest.id, images=len(stored))
     except BaseException:
         images.remove(*[n for _c, a, b in stored for n in (a, b)])
+        media.remove(recorded.name if recorded else None)
         raise
     images.remove(*old_names)
-    db.session.expire(entry, ["images"])
+    media.remove(old_media)
+    db.session.expire(entry, ["images", "performers"])
     return entry
 
 
@@ -287,10 +325,12 @@ def withdraw_entry(user: User, entry_id: int) -> int:
     contest = entry.contest
     _refuse_if_locked(contest)
     names = [n for image in entry.images for n in (image.stored_name, image.thumb_name)]
+    recording = entry.media_name
     with write_transaction():
         log_action(user.id, "contest.entry.withdraw", entry, contest_id=contest.id)
         db.session.delete(entry)
     images.remove(*names)
+    media.remove(recording)
     return contest.activity_id
 
 
@@ -355,17 +395,21 @@ def erase_entrant(user_id: int):
     names = [n for stored, thumb in db.session.execute(
         select(EntryImage.stored_name, EntryImage.thumb_name).where(EntryImage.entry_id.in_(entry_ids))).all()
         for n in (stored, thumb)]
+    recordings = list(db.session.scalars(select(Entry.media_name).where(Entry.user_id == user_id,
+                                                                         Entry.media_name.is_not(None))))
     db.session.execute(delete(EntryImage).where(EntryImage.entry_id.in_(entry_ids)))
+    db.session.execute(delete(EntryMember).where(EntryMember.entry_id.in_(entry_ids)))
     db.session.execute(
         update(Entry).where(Entry.user_id == user_id)
         .values(title=placeholder[:120], consent_publish_name=False, consent_at=None, team_leader=None,
-                members=None, description="")
+                members=None, description="", media_name=None, media_type=None, media_size=None)
     )
 
     def delete_files() -> None:
         try:
             images.remove(*names)
+            media.remove(*recordings)
         except OSError:  # the account is gone already; a file left over is logged, not a failed request
             log.exception("could not delete contest photos of an erased account")
 
-    return delete_files if names else None
+    return delete_files if names or recordings else None
