@@ -123,3 +123,75 @@ def test_every_step_of_this_waves_migrations_keeps_the_registrations(worker_id, 
         with application.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_entries_without_a_registration_stop_the_upgrade_and_nothing_is_lost(worker_id, tmp_path, caplog):
+    """e7b2c4d6f8a1 makes contest_entry.registration_id NOT NULL.  An entry that lost its registration
+    gets the entrant's latest one; an entry whose entrant has none at all stops the upgrade, which
+    names it and changes nothing (a migration never deletes a contestant's entry)."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+
+    from unionevents.accounts.models import Role
+    from unionevents.activities.models import ActivityKind
+    from unionevents.contests import services as contests
+    from unionevents.contests.models import ContestFormat
+
+    from .contests.conftest import photo_bytes, upload
+    from .factories import Factories
+
+    url = worker_database_url(worker_id, tmp_path, suffix="_entries")
+    application = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url,
+                              "UPLOAD_DIR": str(tmp_path / "uploads")})
+
+    def sql(statement, **params):
+        db.session.remove()
+        with db.engine.begin() as connection:
+            return connection.execute(text(statement), params).all() if statement.startswith("SELECT") \
+                else connection.execute(text(statement), params)
+
+    def revision():
+        db.session.remove()
+        with db.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    try:
+        with application.app_context(), application.test_request_context():
+            upgrade()
+            make = Factories()
+            tree = make.tree()
+            organiser = make.user("组织者", role=Role.ORGANISER, scope=tree["朝阳区总工会"])
+            activity = make.activity("职工摄影大赛", node=tree["朝阳区总工会"], kind=ActivityKind.CONTEST,
+                                     capacity=100, waitlist_enabled=False)
+            contests.setup_contest(organiser, activity.id, contests.ContestSettings(
+                format=ContestFormat.PHOTO, entry_limit=3))
+            entrants = [make.user(name, union="奥运村快递驿站联合工会") for name in ("张小花", "李大山")]
+            for person in entrants:
+                contests.submit_entry(person, activity.id, contests.EntryData(title="春天的工地"),
+                                      [upload(photo_bytes())])
+            stranger_id, entrant_ids = make.user("王路人").id, [person.id for person in entrants]
+            activity_id = activity.id
+            downgrade(revision="-1")
+            old = revision()
+            sql("UPDATE contest_entry SET registration_id = NULL")
+            sql("UPDATE contest_entry SET user_id = :stranger WHERE user_id = :entrant",
+                stranger=stranger_id, entrant=entrant_ids[1])
+            (lost_id,) = sql("SELECT id FROM contest_entry WHERE user_id = :u", u=stranger_id)[0]
+
+            # flask db upgrade logs the message and exits with status 1
+            with pytest.raises(SystemExit) as stopped:
+                upgrade(revision="+1")
+            assert stopped.value.code == 1 and f"ids [{lost_id}]" in caplog.text
+            assert revision() == old
+            assert sql("SELECT COUNT(*) FROM contest_entry")[0][0] == 2
+            assert "contest_entry_member" not in inspect(db.engine).get_table_names()
+
+            sql("UPDATE contest_entry SET user_id = :entrant WHERE id = :id", entrant=entrant_ids[1], id=lost_id)
+            upgrade(revision="+1")
+            rows = sql("SELECT e.user_id, r.user_id, r.activity_id FROM contest_entry e "
+                       "JOIN registration r ON r.id = e.registration_id")
+            assert sorted(rows) == sorted((person_id, person_id, activity_id) for person_id in entrant_ids)
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()

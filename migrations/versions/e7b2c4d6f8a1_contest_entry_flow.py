@@ -8,7 +8,8 @@ Create Date: 2026-12-07 09:40:00
   entries (ON DELETE CASCADE instead of SET NULL): an entry never exists without the registration
   that holds the entrant's place.  Rows left without one (only a deleted registration could leave
   them: the app never deletes one, an erased account's are kept) get the entrant's latest
-  registration for the contest's activity; an entry whose entrant has none at all is deleted.
+  registration for the contest's activity; if an entrant has none at all the upgrade stops
+  and names the entries (nothing is deleted).
 - ``contest_entry_member``: one row per performer of a small group or choir (name, mobile).
 - ``contest_entry.media_name/media_type/media_size``: the optional audio or video recording, all
   three or none (``ck_contest_entry_media_complete``).
@@ -24,7 +25,7 @@ branch_labels = None
 depends_on = None
 
 
-def _backfill(connection):
+def _tables():
     entry = sa.table('contest_entry', sa.column('id', sa.Integer), sa.column('contest_id', sa.Integer),
                      sa.column('user_id', sa.Integer), sa.column('registration_id', sa.Integer))
     contest = sa.table('contest', sa.column('id', sa.Integer), sa.column('activity_id', sa.Integer))
@@ -33,19 +34,32 @@ def _backfill(connection):
     latest = (sa.select(sa.func.max(registration.c.id))
               .where(registration.c.user_id == entry.c.user_id,
                      registration.c.activity_id == sa.select(contest.c.activity_id)
-                     .where(contest.c.id == entry.c.contest_id).scalar_subquery())
-              .scalar_subquery())
+                     .where(contest.c.id == entry.c.contest_id).correlate(entry).scalar_subquery())
+              .correlate(entry).scalar_subquery())
+    return entry, latest
+
+
+def _refuse_unplaceable_entries(connection):
+    """Before anything changes: an entry whose entrant has no registration for the activity at all
+    cannot be given one without inventing a place, and a migration must not delete a contestant's
+    entry (with its scores and awards) either.  Stop and name them; the operator decides."""
+    entry, latest = _tables()
+    orphans = [row[0] for row in connection.execute(
+        sa.select(entry.c.id).where(entry.c.registration_id.is_(None), latest.is_(None)).order_by(entry.c.id))]
+    if orphans:
+        raise RuntimeError(
+            "contest_entry rows whose entrant has no registration for the contest's activity: "
+            f"ids {orphans[:50]}{' ...' if len(orphans) > 50 else ''}. Give each entrant a registration "
+            "(or withdraw the entry) and run the upgrade again; nothing was changed.")
+
+
+def _backfill(connection):
+    entry, latest = _tables()
     connection.execute(entry.update().where(entry.c.registration_id.is_(None)).values(registration_id=latest))
-    orphans = sa.select(entry.c.id).where(entry.c.registration_id.is_(None))
-    for table, column in (('contest_entry_image', 'entry_id'), ('contest_round_entry', 'entry_id'),
-                          ('contest_judge_entry', 'entry_id'), ('contest_score', 'entry_id'),
-                          ('contest_vote', 'entry_id'), ('contest_award', 'entry_id')):
-        child = sa.table(table, sa.column(column, sa.Integer))
-        connection.execute(child.delete().where(child.c[column].in_(orphans)))
-    connection.execute(entry.delete().where(entry.c.registration_id.is_(None)))
 
 
 def upgrade():
+    _refuse_unplaceable_entries(op.get_bind())
     op.create_table(
         'contest_entry_member',
         sa.Column('id', sa.Integer(), nullable=False),
