@@ -40,8 +40,9 @@ CONTEST_TITLE = "奥运村街道“我的劳动之歌”职工歌手小赛"
 DRAW_TITLE = "冬奥场馆开放日参观（名额抽签）"
 SERIES_TITLE = "职工八段锦晨练课（每周二）"
 SEATED_TITLE = "通州区职工代表座谈会"
-#: Seven activities from the seed page, four here.
-ACTIVITIES = 4
+#: Activities made here: a contest, a lottery, a meeting and the series' dates.
+SERIES_DATES = 6
+ACTIVITIES = 3 + SERIES_DATES
 EARLY_CLOSE = "演示数据：作品已全部收齐，提前截止报名"
 #: (song, marks 0-10 for singing, expression, stage presence): five solo entries for three prizes.
 SONGS = [("咱们工人有力量", 9.5, 9, 9), ("劳动最光荣", 9, 8.5, 8), ("我和我的祖国", 8, 8, 7.5),
@@ -59,9 +60,10 @@ def _create(**fields) -> Activity:
 
 
 def seed_showcase() -> dict[str, int]:
-    """Load the showcase once (the caller checks the database was empty). Returns the activity ids."""
+    """Load the showcase once (the caller checks the database was empty). Returns the activity ids
+    (``contest``, ``draw``, ``series`` — its first date —, ``meeting``) and ``series_dates``."""
     nodes = {n.name: n for n in db.session.scalars(select(UnionNode))}
-    users = {m: db.session.scalar(select(User).where(User.mobile == m)) for m in
+    users = {m: db.session.execute(select(User).where(User.mobile == m)).scalar_one() for m in
              ("13800000002", "13800000003", "13800000009", "13700000001")}
     with write_transaction():
         people = [create_user(mobile, name, None, union=nodes[union], occupation=Occupation.OTHER,
@@ -71,6 +73,7 @@ def seed_showcase() -> dict[str, int]:
         "draw": _drawn_lottery(users["13800000002"], nodes, people[2:8]),
         "series": _weekly_series(users["13800000003"], nodes),
         "meeting": _seated_meeting(users["13800000009"], nodes, people[:4]),
+        "series_dates": SERIES_DATES,
     }
 
 
@@ -105,7 +108,7 @@ def _small_contest(organiser: User, judge: User, nodes, entrants: list[User]) ->
     contest = get_contest(activity.id)
     first = contest.rounds[0]
     open_round(organiser, contest.id, first.id, override_reason=EARLY_CLOSE)
-    judge = db.session.get(User, judge.id)
+    judge = db.session.execute(select(User).where(User.id == judge.id)).scalar_one()  # after the commits
     for entry, (_song, *marks) in zip(entries, SONGS):
         save_scores(judge, first.id, entry.id, {c.id: str(m) for c, m in zip(contest.criteria, marks)})
     close_round(organiser, contest.id, first.id)
@@ -152,7 +155,8 @@ def _weekly_series(organiser: User, nodes) -> int:
             signup_opens_at=now() - timedelta(days=1), signup_closes_at=_at(tuesday - timedelta(days=1), 20),
             capacity=20, publish=True, created_by=organiser)
     start = utc_to_local(first.starts_at)
-    series.create_series(organiser, first.id, series_rules.weekly(start.date(), start.weekday(), start.time(), 6),
+    series.create_series(organiser, first.id, series_rules.weekly(start.date(), start.weekday(), start.time(),
+                                                                 SERIES_DATES),
                          whole_series_signup=True)
     return first.id
 
