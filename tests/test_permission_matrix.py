@@ -662,6 +662,7 @@ NESTED_REGISTRATION = Arg(NESTED, _build_nested_registration)
 ARG_OVERRIDES: dict[tuple[str, str], Arg] = {
     ("swaps", "activity_id"): Arg(IN_OUT, _build_swap),
     ("seating", "activity_id"): Arg(IN_OUT, _build_meeting),  # seating and the door dashboard
+    ("api_organiser", "activity_id"): Arg(IN_OUT, _build_meeting),  # their JSON read-outs
     ("health", "activity_id"): Arg(("served by the medical staff", "another health service"),
                                    _build_health_activity),
     ("health", "registration_id"): Arg(NESTED, _build_health_registration),
@@ -741,7 +742,8 @@ SAMPLE_FORMS: dict[str, Callable] = {
 # Token routes that also need an organiser, and whether the scope that counts is the URL's activity
 # (True) or the in-scope union named in the body (False).
 ORGANISER_API_ENDPOINTS = {"api_checkin.ScannerRoster": True, "api_checkin.CheckIns": False,
-                           "api_activities.ActivityCreateView": False}
+                           "api_activities.ActivityCreateView": False,
+                           "api_organiser.SeatingChart": True, "api_organiser.DoorDashboard": True}
 
 
 # --------------------------------------------------------------------------- object-level expectations

@@ -289,13 +289,14 @@ def _register_blueprints(app: Flask) -> None:
     from .core.api import init_api, register_api_blueprints
     from .registrations.api import blp as registrations_api
     from .registrations.checkin_api import blp as checkin_api
+    from .registrations.organiser_api import blp as organiser_api
     from .reports.api import blp as reports_api
     from .unions.api import blp as unions_api
     from .notifications.api import blp as notifications_api
 
     init_api(app)
     register_api_blueprints(accounts_api, activities_api, registrations_api, checkin_api, reports_api,
-                            unions_api, notifications_api, contests_api)
+                            unions_api, notifications_api, contests_api, organiser_api)
 
 
 def _register_cli(app: Flask) -> None:

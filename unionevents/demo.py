@@ -105,7 +105,11 @@ def seed_demo() -> dict[str, int]:
     with write_transaction():  # the whole seed is one transaction
         photo, songs, organisers = _seed_unions_people_activities()
     _seed_contests(photo, songs, organisers["13800000006"], organisers["13800000008"])
-    return {"activities": 7, "users": len(USERS), "nodes": len(NODES)}
+    from .demo_showcase import ACTIVITIES, PEOPLE, seed_showcase
+
+    showcase = seed_showcase()
+    return {"activities": 7 + ACTIVITIES, "users": len(USERS) + len(PEOPLE), "nodes": len(NODES),
+            **{f"{key}_id": value for key, value in showcase.items() if key != "series_dates"}}
 
 
 def _seed_unions_people_activities() -> tuple[Activity, Activity, dict[str, User]]:
@@ -269,6 +273,9 @@ def seed_demo_command():
     else:
         click.echo(f"loaded {created['nodes']} unions, {created['users']} users, "
                    f"{created['activities']} activities")
+        click.echo(f"showcase: contest results /contests/{created['contest_id']}/results, draw /activities/"
+                   f"{created['draw_id']} (flask activities verify-draw {created['draw_id']}), series "
+                   f"/activities/{created['series_id']}, seating /manage/activities/{created['meeting_id']}/seating")
 
 
 def print_demo_logins() -> None:

@@ -195,7 +195,8 @@ API_ENDPOINTS = {
 BODILESS_POSTS = {("post", "/api/v1/registrations/{registration_id}/cancel"),
                   ("post", "/api/v1/registrations/{registration_id}/accept")}
 PUBLIC = {("post", "/api/v1/tokens"), ("post", "/api/v1/auth/sms-codes"), ("get", "/api/v1/activities"),
-          ("get", "/api/v1/activities/{activity_id}"), ("get", "/api/v1/unions")}
+          ("get", "/api/v1/activities/{activity_id}"), ("get", "/api/v1/activities/{activity_id}/series"),
+          ("get", "/api/v1/unions")}
 
 
 def openapi_operations(spec) -> dict[tuple[str, str], dict]:

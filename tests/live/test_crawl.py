@@ -54,6 +54,9 @@ ROUTES = {
     "api_activities.ActivityList": None,
     "api_activities.ActivityDetail": _each("activity_id", DOOR),
     "api_checkin.ScannerRoster": _each("activity_id", DOOR),
+    "api_organiser.SeatingChart": _each("activity_id", ("meeting",)),
+    "api_organiser.DoorDashboard": _each("activity_id", DOOR + ("meeting",)),
+    "api_activities.ActivitySeriesView": _each("activity_id", ("class", "meeting")),
     "api_accounts.Me": None, "api_registrations.MyRegistrations": None,
     "api_registrations.RegistrationDetail": _each("registration_id", ("rider_class", "builder_swap")),
     "api_reports.Summary": None,
@@ -95,6 +98,7 @@ ROUTES = {
     "roster.sign_in_sheet": _each("activity_id", DOOR),
     "roster.walk_in": _each("activity_id", DOOR),
     "series.manage_series": _each("activity_id", ("class", "meeting")),
+    "series.cancel_series": _each("activity_id", ("class",)),
     "seating.seating_page": _each("activity_id", ("meeting",)),
     "seating.chart": _each("activity_id", ("meeting",)),
     "seating.badges_pdf": _each("activity_id", ("meeting",)),
@@ -193,6 +197,7 @@ NOT_SUBMITTED = {
     "admin.revoke": "takes a demo role away from the accounts every live test logs in as",
     "accounts.change_password": "changes a demo password (the form is exercised by tests/accounts)",
     "series.manage_series": "would add a series of dates to the shared demo world (tests/activities/test_series.py)",
+    "series.cancel_series": "would cancel the demo series (tests/activities/test_series_cancel.py)",
 }
 # Forms submitted only on the activity the world created (they end or empty an activity).
 ONLY_ON_CREATED = {"manage.cancel_activity", "manage.unpublish", "roster.mark_no_shows", "roster.bulk"}

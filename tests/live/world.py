@@ -210,7 +210,7 @@ def build_world(base_url: str, database_url: str) -> World:
                             action=f"/entries/{ids['photo_entry']}")
     scores = {f.name: "8" for f in score_form.fields if re.fullmatch(r"c\d+", f.name)}
     _ok(judge.submit(score_form, scores), "judge scores")
-    assert db.scalar("SELECT count(*) FROM contest_score") == len(scores) > 0
+    assert db.scalar("SELECT count(*) FROM contest_score WHERE entry_id = :e", e=ids["photo_entry"]) == len(scores) > 0
 
     # The song contest is taken through to published results (the photo contest stays in its open round,
     # which the concurrency tier judges): its organiser puts the judge on the panel and opens the first

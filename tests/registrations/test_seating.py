@@ -187,3 +187,40 @@ def test_seating_pages_are_for_meetings_and_their_organisers(client, act_as, mak
     a_class = make.activity("花卉课")
     act_as(make.user("组织者2", role=Role.ORGANISER, scope="丰台区玉泉营街道总工会"))
     assert client.get(f"/manage/activities/{a_class.id}/seating").status_code == 404
+
+
+def test_a_cancelled_delegate_loses_the_seat_everywhere_before_seats_are_assigned_again(
+        client, act_as, meeting, delegates, organiser):
+    seating.save_layout(organiser, meeting.id, 2, 4)
+    seating.assign_seats(organiser, meeting.id)
+    mall_a = delegates[1]
+    services.cancel(mall_a.id, organiser)
+    assert mall_a.id not in seating.seat_labels(meeting.id)  # the roster and its export read this
+    assert seating.seat_of(mall_a.id) is None  # the ticket reads this
+    assert len(seating.seat_labels(meeting.id)) == 4
+    act_as(organiser)
+    export = client.post(f"/manage/activities/{meeting.id}/roster/export", data={"format": "csv"})
+    rows = list(csv.reader(io.StringIO(export.get_data().decode("utf-8-sig"))))
+    row_at = rows[0].index("Seat row")
+    line = next(r for r in rows[1:] if r[0] == str(mall_a.id))
+    assert line[row_at] == ""
+
+
+def test_assigning_is_idempotent_and_stable(meeting, delegates, organiser):
+    seating.save_layout(organiser, meeting.id, 2, 4)
+    first = seating.assign_seats(organiser, meeting.id)
+    seats = seat_map(meeting.id)
+    again = seating.assign_seats(organiser, meeting.id)
+    assert seat_map(meeting.id) == seats and (again.seated, again.moved, again.unseated) == (first.seated, 0, 0)
+    rows = db.session.scalar(select(func.count()).select_from(SeatAssignment)
+                             .where(SeatAssignment.activity_id == meeting.id))
+    assert rows == 5
+
+
+def test_the_seating_page_has_the_assign_button(client, act_as, meeting, delegates, organiser):
+    seating.save_layout(organiser, meeting.id, 2, 4)
+    act_as(organiser)
+    page = client.get(f"/manage/activities/{meeting.id}/seating").get_data(as_text=True)
+    assert f'action="/manage/activities/{meeting.id}/seating/assign"' in page
+    response = client.post(f"/manage/activities/{meeting.id}/seating/assign")
+    assert response.status_code in (302, 303) and len(seat_map(meeting.id)) == 5

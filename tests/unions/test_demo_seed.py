@@ -1,9 +1,9 @@
-"""`flask seed-demo`: the seed page's unions, one login per role, seven activities — once."""
+"""`flask seed-demo`: the seed page's unions, one login per role, its activities and the showcase — once."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from unionevents import demo
+from unionevents import demo, demo_showcase
 from unionevents.accounts.models import Role, User
 from unionevents.accounts.services import authenticate
 from unionevents.activities.models import Activity, Visibility
@@ -21,7 +21,9 @@ def test_seed_demo_twice_creates_the_data_once_and_every_page_renders(app, clien
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
     counts = (count(Activity), count(UnionNode), count(User))
-    assert counts == (7, len(demo.NODES), len(demo.USERS))
+    # the seed page's seven activities, then the organiser showcase (demo_showcase.py): a contest, a
+    # drawn lottery, a meeting and a weekly class of six dates
+    assert counts == (7 + 3 + 6, len(demo.NODES), len(demo.USERS) + len(demo_showcase.PEOPLE))
     assert {n.name for n in db.session.scalars(select(UnionNode))} == {name for name, *_ in demo.NODES}
 
     second = runner.invoke(args=["seed-demo"])

@@ -242,3 +242,50 @@ class ActivityCreateView(MethodView):
         if publish_now:
             activity = services.publish(user, activity.id)
         return activity
+
+
+# --------------------------------------------------------------------------- a series and its dates
+
+class SeriesInfo(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    whole_series_signup = fields.Boolean(metadata={"description": "Workers may sign up for every date at once."})
+
+
+class OccurrenceSchema(Schema):
+    id = fields.Integer()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    status = fields.Function(lambda a: a.status.value)
+    capacity = fields.Integer()
+    places_left = fields.Integer()
+
+
+class SeriesOut(Schema):
+    activity_id = fields.Integer()
+    series = fields.Nested(SeriesInfo, allow_none=True, metadata={"description": "null: not part of a series."})
+    occurrences = fields.List(fields.Nested(OccurrenceSchema), metadata={
+        "description": "By date. The activity's organisers get every date (drafts and cancelled ones too, as "
+                       "on the series page); anyone else the published dates, as on the activity page."})
+
+
+@blp.route("/activities/<int:activity_id>/series")
+class ActivitySeriesView(MethodView):
+    decorators = [public]
+
+    @blp.doc(security=OPTIONAL_TOKEN_SECURITY)
+    @blp.response(200, SeriesOut)
+    @api_errors(blp, 401, 404, c401="A token was sent but is not valid, or the activity is by invitation "
+                                     "only and no token was sent",
+                c404="No such activity, or one the token's user may not see")
+    def get(self, activity_id: int):
+        """The series an activity belongs to, with its dates."""
+        from .services import series
+
+        user = optional_api_user()
+        activity = load_visible_activity(activity_id, user=user)
+        if activity.series_id is None:
+            return {"activity_id": activity.id, "series": None, "occurrences": []}
+        dates = series.occurrences(activity.series_id) if holds(user, (Role.ORGANISER,), activity=activity) \
+            else series.published_dates(activity.series_id)
+        return {"activity_id": activity.id, "series": series.get_series(activity.series_id), "occurrences": dates}

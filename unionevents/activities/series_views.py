@@ -18,6 +18,7 @@ from ..core.permissions import login_required, role_required
 from ..core.timeutil import utc_to_local
 from . import series_rules
 from .services import series
+from .services.cancellation import CANCEL_REASON_MAX
 
 bp = Blueprint("series", __name__)
 
@@ -91,6 +92,35 @@ def manage_series(activity_id: int):
     return render_template("activities/manage/series.html", activity=activity, form=form,
                            occurrences=occurrences,
                            the_series=series.get_series(activity.series_id) if activity.series_id else None), status
+
+
+class CancelSeriesForm(BaseForm):
+    reason = TextAreaField(_l("Reason (sent to everyone who signed up)"),
+                           validators=[Optional(), Length(max=CANCEL_REASON_MAX)], render_kw={"rows": 3})
+    submit = SubmitField(_l("Yes, cancel every later date"))
+
+
+@bp.route("/manage/activities/<int:activity_id>/series/cancel", methods=["GET", "POST"])
+@role_required(Role.ORGANISER)
+def cancel_series(activity_id: int):
+    """A confirmation page listing the dates that would be cancelled; the POST cancels them all."""
+    activity = load_activity(activity_id, Role.ORGANISER)
+    form = CancelSeriesForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            done = series.cancel_series(current_actor(), activity.id, (form.reason.data or "").strip())
+        except DomainError as error:
+            apply_errors(form, error)
+        else:
+            flash(_("%(n)d dates were cancelled; %(r)d registrations were cancelled and their holders will be "
+                    "told.", n=len(done.activities), r=done.registrations), "success")
+            return redirect(url_for(".manage_series", activity_id=activity.id), 303)
+    if request.method == "POST":
+        status = 422
+    dates = series.future_occurrences(activity.id)
+    return render_template("activities/manage/series_cancel.html", activity=activity, form=form, dates=dates,
+                           live=sum(item.taken for item in dates)), status
 
 
 @bp.route("/activities/<int:activity_id>/series/signup", methods=["POST"])

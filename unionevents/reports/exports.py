@@ -137,7 +137,7 @@ def _rate(value: float | None) -> Any:
 
 def _figure_header() -> list[str]:
     return [_("Activities held"), _("Activities cancelled"), _("Number of registrations"), _("Places taken"),
-            _("Attended"), _("No-shows"), _("Cancelled registrations"), _("Attendance rate"), _("No-show rate"),
+            _("Attended (checked in or gave books)"), _("No-shows"), _("Cancelled registrations"), _("Attendance rate"), _("No-show rate"),
             _("Unique participants"), _("Unique attendees"), _("New-employment-form registrations"),
             _("New-employment-form workers reached")]
 
@@ -167,7 +167,7 @@ def dashboard_sheets(dash) -> list[Sheet]:
     by_month = Sheet(_("By month"), [_("Month"), *_figure_header()],
                      [(row.label, *_figure_cells(row.figures)) for row in dash.by_month])
     top = Sheet(_("Top activities"), [_("Activity"), _("Organised by"), _("Kind"), _("Date"), _("Capacity"),
-                                      _("Places taken"), _("Attended"), _("Number of registrations")],
+                                      _("Places taken"), _("Attended (checked in or gave books)"), _("Number of registrations")],
                 [(t.title, t.node_name, t.kind.title, t.day, t.capacity, t.places, t.attended, t.registrations)
                  for t in dash.top])
     return [summary, by_child, by_kind, by_month, top]
@@ -179,7 +179,7 @@ def _count_cells(row: dict) -> list[int]:
 
 
 def _count_header() -> list[str]:
-    return [_("Number of registrations"), _("Places taken"), _("Attended"), _("No-shows"), _("Waiting list"),
+    return [_("Number of registrations"), _("Places taken"), _("Attended (checked in or gave books)"), _("No-shows"), _("Waiting list"),
             _("Cancelled registrations")]
 
 

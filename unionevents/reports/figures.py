@@ -56,7 +56,7 @@ def swap_figures(node_ids, date_from, date_to, kinds) -> list[Figure]:
     group = _l("Swaps")
     return [Figure("books_collected", _l("Books collected"), int(books), group),
             Figure("portions_given", _l("Portions given"), int(portions), group),
-            Figure("swap_donors", _l("Donors"), donors or 0, group)]
+            Figure("swap_donors", _l("Donors (each worker once)"), donors or 0, group)]
 
 
 def health_figures(node_ids, date_from, date_to, kinds) -> list[Figure]:

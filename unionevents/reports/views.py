@@ -64,7 +64,7 @@ def _dashboard_charts(dash) -> dict:
               last=months[-1] if months else ""),
             months, [(_("Number of registrations"), [r.figures.registrations for r in dash.by_month]),
                      (_("Places taken"), [r.figures.places for r in dash.by_month]),
-                     (_("Attended"), [r.figures.attended for r in dash.by_month])]),
+                     (_("Attended (checked in or gave books)"), [r.figures.attended for r in dash.by_month])]),
     }
 
 

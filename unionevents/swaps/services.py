@@ -8,7 +8,9 @@ conditional ``UPDATE swap_rule SET stock = stock - :n WHERE stock >= :n``.  The 
 ``stock >= 0`` is the last line.  Library rows are locked after the rule row, always in that order.
 
 Decisions: a donation needs a registration of this activity that holds a place (confirmed or
-attended); recording it does not check the worker in (the roster does that).  Books are always
+attended); recording it checks a confirmed worker in through the registration engine
+(``check_in_donor``, same transaction, after the rule row), since handing over books is taking part:
+the officers' attended and unique-attendee figures then count every donor once.  Books are always
 accepted, even when the stock is out or the worker's maximum is reached (0 portions, said plainly).
 """
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..core.permissions import in_scope_clause
 from ..core.timeutil import now, utc_to_local
 from ..extensions import db
 from ..registrations.models import PLACE_STATES, Registration
-from ..registrations.services import registration_for_ticket
+from ..registrations.services import check_in_donor, registration_for_ticket
 from ..unions.models import UnionNode
 from . import rules
 from .models import LibraryBook, LibraryStock, StockAdjustment, SwapDonation, SwapRule
@@ -231,6 +233,7 @@ def record_donation(actor: User, activity_id: int, registration_id: int, books, 
                 raise StockTooLow()
         donation = _insert_donation(actor_id, activity_id, registration, books, result.portions, entries)
         _add_to_library(node_id, books, entries)
+        check_in_donor(registration.id, actor_id)
         stock_left = db.session.scalar(select(SwapRule.stock).where(SwapRule.activity_id == activity_id))
     return DonationResult(donation, result, stock_left)
 

@@ -27,22 +27,34 @@ def cancel_activity(actor: User, activity_id: int, reason: str = "") -> int:
 
     Returns how many registrations were cancelled.
     """
+    reason = clean_reason(reason)
+    with write_transaction():
+        cancelled = cancel_locked(actor, _lock_activity(activity_id), reason)
+    return cancelled
+
+
+def clean_reason(reason: str | None) -> str:
     reason = (reason or "").strip()
     if len(reason) > CANCEL_REASON_MAX:
         raise ValidationFailed({"reason": [str(_l("The reason may have at most %(n)d characters.",
                                                   n=CANCEL_REASON_MAX))]})
-    with write_transaction():
-        activity = _lock_activity(activity_id)
-        if activity.status == ActivityStatus.CANCELLED:
-            raise Conflict(_l("This activity is already cancelled."))
-        if activity.ends_at <= now():
-            raise Conflict(_l("This activity has already ended, so it cannot be cancelled."))
-        cancelled = cancel_live_registrations(actor, activity)
-        activity.status = ActivityStatus.CANCELLED
-        sync_activity(activity)
-        log_action(actor.id, "activity.cancel", activity, registrations=len(cancelled))
-        for registration in cancelled:
-            _notify_activity_cancelled(registration, activity, reason)
+    return reason
+
+
+def cancel_locked(actor: User, activity: Activity, reason: str, **audit) -> int:
+    """Inside the caller's write transaction, with ``activity`` locked: cancel it and every live
+    registration (through the engine), tell each holder, audit.  The one cancellation both a single
+    date and a whole series (``series.cancel_series``) go through."""
+    if activity.status == ActivityStatus.CANCELLED:
+        raise Conflict(_l("This activity is already cancelled."))
+    if activity.ends_at <= now():
+        raise Conflict(_l("This activity has already ended, so it cannot be cancelled."))
+    cancelled = cancel_live_registrations(actor, activity)
+    activity.status = ActivityStatus.CANCELLED
+    sync_activity(activity)
+    log_action(actor.id, "activity.cancel", activity, registrations=len(cancelled), **audit)
+    for registration in cancelled:
+        _notify_activity_cancelled(registration, activity, reason)
     return len(cancelled)
 
 

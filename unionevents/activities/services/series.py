@@ -8,21 +8,23 @@ all in one transaction: the later ones get the same fields and the same move in 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ...accounts.models import Role, User
-from ...core.audit import log_action
+from ...core.audit import Ref, log_action
 from ...core.db import write_transaction
 from ...core.enums import LabelledEnum
-from ...core.errors import Conflict, NotAllowed, ValidationFailed
+from ...core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ...core.permissions import has_role
 from ...core.timeutil import local_to_utc, now, utc_to_local
 from ...extensions import db
 from .. import series_rules as rules
 from ..models import Activity, ActivitySeries, ActivityStatus
+from .cancellation import cancel_locked, clean_reason
 from .lifecycle import ActivityData, _ensure_changeable, _lock_activity, apply_update, check_data, clone_activity
 
 
@@ -145,3 +147,47 @@ def _moved(data: ActivityData, edited: Activity, other: Activity) -> ActivityDat
         signup_opens_at=moved(data.signup_opens_at, edited.signup_opens_at, other.signup_opens_at),
         signup_closes_at=moved(data.signup_closes_at, edited.signup_closes_at, other.signup_closes_at),
         cancel_cutoff_at=cutoff, capacity=data.capacity if not other.slots else None)
+
+
+@dataclass(frozen=True)
+class SeriesCancellation:
+    activities: list[Activity]
+    registrations: int
+
+
+def future_occurrences(activity_id: int) -> list[Activity]:
+    """The dates of ``activity_id``'s series that cancelling the series would cancel: not begun yet,
+    not cancelled (drafts too), by date.  Empty when the activity is not part of a series."""
+    activity = db.session.get(Activity, activity_id)
+    if activity is None or activity.series_id is None:
+        return []
+    return list(db.session.scalars(select(Activity).where(
+        Activity.series_id == activity.series_id, Activity.starts_at > now(),
+        Activity.status != ActivityStatus.CANCELLED).order_by(Activity.starts_at, Activity.id)))
+
+
+def cancel_series(actor: User, activity_id: int, reason: str = "") -> SeriesCancellation:
+    """Cancel every date of ``activity_id``'s series that has not begun, in one transaction: each
+    through the single cancellation (``cancel_locked``: registrations cancelled by the engine, each
+    holder told, audited), then one ``series.cancel`` audit row.  Dates already held stay as they are.
+
+    Raises NotAllowed (not the organiser's), Conflict (not a series, or nothing left to cancel),
+    ValidationFailed (``reason`` too long)."""
+    reason = clean_reason(reason)
+    with write_transaction():
+        activity = db.session.get(Activity, activity_id)  # locked below, with the others, by date
+        if activity is None:
+            raise NotFound(_l("This activity does not exist."))
+        if not has_role(actor, Role.ORGANISER, node=activity.node):
+            raise NotAllowed(_l("You can only organise activities for unions in your scope."))
+        if activity.series_id is None:
+            raise Conflict(_l("This activity is not part of a series."))
+        dates = future_occurrences(activity_id)
+        if not dates:
+            raise Conflict(_l("No date of this series is left to cancel."))
+        cancelled = 0
+        for item in dates:  # by date: the same lock order as any other multi-date change
+            cancelled += cancel_locked(actor, _lock_activity(item.id), reason, series_id=activity.series_id)
+        log_action(actor.id, "series.cancel", Ref("activity_series", activity.series_id),
+                   activity_ids=[a.id for a in dates], registrations=cancelled)
+    return SeriesCancellation(dates, cancelled)

@@ -60,7 +60,7 @@ from ..models import (  # noqa: F401
 from ..rules import Refusal  # noqa: F401
 from .checkin import (
     MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, UnknownTicketCode,
-    WrongActivity, check_in, check_in_code, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
+    WrongActivity, check_in, check_in_code, check_in_donor, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
     clean_override_reason, mark_no_show, registration_checkin_window, ticket_digest, undo_check_in,
     undo_check_in_registration,
 )

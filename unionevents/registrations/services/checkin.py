@@ -163,6 +163,22 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
     return db.session.get(Registration, registration_id)
 
 
+def check_in_donor(registration_id: int, actor_id: int | None) -> bool:
+    """Inside the caller's write transaction: a worker who hands over books at a swap's desk has
+    taken part, so a confirmed registration becomes attended (no window: the desk saw them).  Any
+    other state is left alone (the caller refuses donations without a place).  True if checked in.
+    """
+    row = _load_row(registration_id)
+    if row.state != S.CONFIRMED:
+        return False
+    try:
+        _change_state(row, S.ATTENDED, actor_id=actor_id, action="registration.check_in",
+                      checked_in_at=now(), checked_in_by_id=actor_id, audit={"by_donation": True})
+    except _StaleState:
+        raise IllegalTransition(_l("This registration was changed by someone else just now.")) from None
+    return True
+
+
 def undo_check_in(registration_id: int, actor: User | None) -> Registration:
     """Put an attended registration back to confirmed (a check-in made by mistake)."""
     actor_id = actor.id if actor is not None else None

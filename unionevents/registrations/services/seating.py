@@ -114,17 +114,24 @@ def assign_seats(actor: User, activity_id: int) -> AssignResult:
 
 # --------------------------------------------------------------------------- reads
 
+# A seat counts only while its registration holds a place: a delegate who cancelled (or was marked
+# a no-show) has no seat on the ticket, the roster, its export, the chart or the API, even before the
+# organiser assigns seats again (which deletes the row and may give the seat to someone else).
+
 def seat_of(registration_id: int) -> rules.Seat | None:
     row = db.session.execute(select(SeatAssignment.row, SeatAssignment.seat)
-                             .where(SeatAssignment.registration_id == registration_id)).first()
+                             .join(Registration, Registration.id == SeatAssignment.registration_id)
+                             .where(SeatAssignment.registration_id == registration_id,
+                                    Registration.state.in_(PLACE_STATES))).first()
     return rules.Seat(*row) if row else None
 
 
 def seat_labels(activity_id: int) -> dict[int, rules.Seat]:
-    """Seat per registration id, for the roster and its export (one query)."""
+    """Seat per registration id holding a place, for the roster and its export (one query)."""
     return {reg_id: rules.Seat(row, seat) for reg_id, row, seat in db.session.execute(
         select(SeatAssignment.registration_id, SeatAssignment.row, SeatAssignment.seat)
-        .where(SeatAssignment.activity_id == activity_id))}
+        .join(Registration, Registration.id == SeatAssignment.registration_id)
+        .where(SeatAssignment.activity_id == activity_id, Registration.state.in_(PLACE_STATES)))}
 
 
 @dataclass
