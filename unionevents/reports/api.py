@@ -9,11 +9,13 @@ from marshmallow import Schema
 from ..accounts.models import Role
 from ..core import api_fields as fields
 from ..core.api import ApiSchema, api_errors, require_api_user
+from ..core.db import plan_each_run
 from ..core.errors import ValidationFailed
 from ..core.permissions import role_required
 from . import queries
 
 blp = Blueprint("api_reports", __name__, url_prefix="/api/v1", description="Officer reports")
+blp.before_request(plan_each_run)  # reports read with plans made for their dates (core.db)
 
 
 class ReportSummaryArgs(ApiSchema):

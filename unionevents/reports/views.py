@@ -12,11 +12,13 @@ from flask_babel import gettext as _
 from ..access import current_actor, holds, load_activity
 from ..accounts.models import Role
 from ..activities.models import ActivityKind
+from ..core.db import plan_each_run
 from ..core.permissions import role_required
 from ..core.timeutil import utc_to_local
 from . import charts, exports, figures, queries  # noqa: F401 - figures registers providers
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+bp.before_request(plan_each_run)  # reports read with plans made for their dates (core.db)
 
 EXPORT_FORMATS = ("csv", "xlsx")
 

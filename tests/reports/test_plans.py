@@ -1,0 +1,36 @@
+"""Report requests plan their statements for the values bound (core.db.plan_each_run): with
+psycopg's prepared statements PostgreSQL otherwise switched the report queries to generic plans after
+five runs, and every report page took ~240 ms more (docs/performance.md)."""
+from __future__ import annotations
+
+from flask import g
+from sqlalchemy import text
+
+from unionevents.core.db import is_sqlite, plan_each_run
+from unionevents.extensions import db
+
+
+def test_report_blueprints_plan_each_run(app):
+    assert plan_each_run in app.before_request_funcs["reports"]
+    assert plan_each_run in app.before_request_funcs["api_reports"]
+    assert plan_each_run not in app.before_request_funcs.get(None, [])  # sign-ups keep generic plans
+
+
+def test_a_report_request_reads_with_custom_plans(app, client, officer, login):
+    login(officer())
+    seen = {}
+
+    @app.after_request
+    def note_the_mode(response):
+        if not is_sqlite():
+            seen[g.get("path", "mode")] = db.session.execute(text("SHOW plan_cache_mode")).scalar()
+        return response
+
+    assert client.get("/reports/").status_code == 200
+    if is_sqlite():
+        assert seen == {}  # SQLite has no plan cache mode: nothing is sent
+    else:
+        assert seen == {"mode": "force_custom_plan"}
+        # SET LOCAL: the next transaction on the pooled connection is back to the server's mode
+        db.session.commit()
+        assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
