@@ -23,7 +23,7 @@ from ...extensions import db
 from .. import ticket_codes
 from ..models import Registration, RegistrationState as S
 from .checkin import (CheckInResult, UnknownTicketCode, _registration_of_activity, check_in_code,
-                      check_in_ticket, undo_check_in)
+                      check_in_ticket, refuse_guarded_undo, undo_check_in)
 from .decisions import _is_organiser
 from .errors import ActivityFull, IllegalTransition, _StaleState
 from .own import registration_for_ticket
@@ -57,6 +57,7 @@ def undo_door_check_in(activity_id: int, registration_id: int, actor: User) -> R
         if at is None or now() - at > timedelta(minutes=limit):
             raise UndoTooLate(_l("A check-in can be undone only within %(n)d minutes. To undo an older one, "
                                  "an organiser finds the person by name on the check-in page.", n=limit))
+    refuse_guarded_undo(registration)
     return undo_check_in(registration.id, actor)
 
 
