@@ -230,10 +230,10 @@ def _connect_domains(app: Flask) -> None:
     """What a domain does when another acts, wired here at start-up rather than by importing: the
     report counters listen to the registration engine (``core.events``), and the domains hand
     ``accounts.privacy`` their erasure hooks."""
-    from . import contests, health, notifications, registrations, reports, results
+    from . import contests, health, notifications, registrations, reports, results, swaps
 
     reports.init_app(app)
-    for domain in (registrations, results, health, contests, notifications):
+    for domain in (registrations, results, health, contests, notifications, swaps):
         domain.init_app(app)
 
 

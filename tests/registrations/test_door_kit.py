@@ -10,14 +10,15 @@ from sqlalchemy import func, select
 
 from unionevents.accounts.models import User
 from unionevents.accounts.services import issue_token
-from unionevents.activities.models import Activity
+from unionevents.activities.models import Activity, SignupMode, TimeSlot, UnitQuota
+from unionevents.activities.services import add_slots, set_unit_quota
 from unionevents.core.audit import AuditLog
 from unionevents.extensions import db
 from unionevents.registrations import services
 from unionevents.registrations.models import PLACE_STATES, Registration, RegistrationState as S
 
 from .organiser_fixtures import (  # noqa: F401 - fixtures
-    act_as, add_people, audit_count, fresh, organiser, other_organiser, state_of, tree,
+    MALL, act_as, add_people, audit_count, fresh, organiser, other_organiser, state_of, tree,
 )
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -201,3 +202,95 @@ def test_override_reason_too_long_is_a_field_error(make, organiser, act_as):
                        full_override_reason="x" * 201)
     assert response.status_code == 422
     assert counters_exact(activity.id) == (1, 1)
+
+
+# --------------------------------------------------------------------------- review fixes
+
+def slot_counters(slot_id: int) -> tuple[int, int]:
+    fresh()
+    slot = db.session.get(TimeSlot, slot_id)
+    return slot.taken, slot.capacity
+
+
+@pytest.mark.parametrize("waitlist", [False, True])
+def test_override_into_a_full_slot_takes_no_place_from_the_others(make, organiser, waitlist):
+    activity = make.activity(capacity=0, waitlist_enabled=waitlist)
+    full, empty = add_slots(activity, activity.starts_at, activity.starts_at + timedelta(hours=1), 30, 2)
+    db.session.commit()
+    for name in ("甲一", "甲二"):
+        assert services.register(make.user(name), activity.id, slot_id=full.id).state == S.CONFIRMED
+    result = services.walk_in(activity.id, mobile="13700007777", name="吴十", actor=organiser, slot_id=full.id,
+                              full_override_reason="讲师家属")
+    assert result.registration.state == S.CONFIRMED and result.registration.slot_id == full.id
+    assert slot_counters(full.id) == (3, 3)
+    for name in ("乙一", "乙二"):  # the other slot still has both its places
+        assert services.register(make.user(name), activity.id, slot_id=empty.id).state == S.CONFIRMED
+    assert slot_counters(empty.id) == (2, 2)
+    assert counters_exact(activity.id) == (5, 5)
+
+
+@pytest.mark.parametrize("waitlist", [False, True])
+def test_override_on_an_approval_activity_admits_the_walk_in(make, organiser, waitlist):
+    activity = make.activity(capacity=1, mode=SignupMode.APPROVAL, waitlist_enabled=waitlist)
+    add_people(activity, 1)
+    result = services.walk_in(activity.id, mobile="13700008888", name="郑十一", actor=organiser,
+                              full_override_reason="区总工会特批")
+    assert result.registration.state == S.CONFIRMED and result.over_capacity
+    assert counters_exact(activity.id) == (2, 2)
+    assert audit_count("activity.capacity_override", activity.id) == 1
+
+
+def test_override_when_only_the_unit_quota_is_full(make, tree, organiser):
+    activity = make.activity("劳模报告会", capacity=10, mode=SignupMode.QUOTA, waitlist_enabled=False)
+    set_unit_quota(activity, tree[MALL], 1)
+    db.session.commit()
+    services.register(make.user("商场职工", union=MALL), activity.id)
+    worker = make.user("商场新人", union=MALL, mobile="13700009999")
+    with pytest.raises(services.ActivityFull):
+        services.walk_in(activity.id, mobile=worker.mobile, name=None, actor=organiser)
+    result = services.walk_in(activity.id, mobile=worker.mobile, name=None, actor=organiser,
+                              full_override_reason="区总工会特批")
+    assert result.registration.state == S.CONFIRMED
+    assert counters_exact(activity.id) == (2, 10)
+    fresh()
+    quota = db.session.scalar(select(UnitQuota).where(UnitQuota.activity_id == activity.id))
+    assert (quota.used, quota.quota) == (2, 2)
+    assert audit_count("activity.capacity_override", activity.id) == 1
+
+
+def test_search_list_undoes_an_old_check_in_but_the_api_does_not(make, organiser, act_as, frozen_time):
+    activity = make.activity()
+    reg = services.register(make.user("王一"), activity.id)
+    frozen_time(activity.starts_at)
+    services.check_in(reg.id, organiser)
+    frozen_time(activity.starts_at + timedelta(minutes=30))
+    client = act_as(organiser)
+    with pytest.raises(services.UndoTooLate) as late:
+        services.undo_door_check_in(activity.id, reg.id, organiser)
+    assert "roster" not in str(late.value.message) and "by name" in str(late.value.message)
+    api = client.delete(f"/api/v1/activities/{activity.id}/checkins/{reg.id}",
+                        headers={"Authorization": f"Bearer {issue_token(organiser, 't')}"})
+    assert api.status_code == 409 and state_of(reg.id) == S.ATTENDED
+    client.post(f"/manage/activities/{activity.id}/checkin/{reg.id}/undo")  # the 最近签到 list: too late
+    assert state_of(reg.id) == S.ATTENDED
+    search = client.get(f"/manage/activities/{activity.id}/checkin?q=王一").get_data(as_text=True)
+    assert 'name="from" value="search"' in search
+    response = client.post(f"/manage/activities/{activity.id}/checkin/{reg.id}/undo", data={"q": "王一", "from": "search"})
+    assert response.status_code == 302 and state_of(reg.id) == S.CONFIRMED
+    assert audit_count("registration.undo_check_in", reg.id) == 1
+
+
+def test_refused_override_reason_or_full_slot_leaves_no_account(make, organiser):
+    activity = make.activity(capacity=1, waitlist_enabled=False)
+    add_people(activity, 1)
+    with pytest.raises(services.ValidationFailed):
+        services.walk_in(activity.id, mobile="13700001212", name="冯十二", actor=organiser,
+                         full_override_reason="x" * 201)
+    assert db.session.scalar(select(User).where(User.mobile == "13700001212")) is None
+    slotted = make.activity("分场活动", capacity=0, waitlist_enabled=False)
+    full, _free = add_slots(slotted, slotted.starts_at, slotted.starts_at + timedelta(hours=1), 30, 1)
+    db.session.commit()
+    services.register(make.user("甲一"), slotted.id, slot_id=full.id)
+    with pytest.raises(services.ActivityFull):
+        services.walk_in(slotted.id, mobile="13700001313", name="陈十三", actor=organiser, slot_id=full.id)
+    assert db.session.scalar(select(User).where(User.mobile == "13700001313")) is None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from unionevents.activities.models import ActivityKind
 from unionevents.core.audit import AuditLog
 from unionevents.core.timeutil import utc_to_local
@@ -57,3 +59,21 @@ def test_an_attended_donor_is_not_checked_in_again(organiser, swap, register):
 def _window(swap):
     day = utc_to_local(swap.starts_at).date()
     return day - timedelta(days=1), day + timedelta(days=1)
+
+
+def test_the_door_cannot_undo_a_donors_check_in(organiser, swap, register, frozen_time):
+    from unionevents.registrations import services as engine
+
+    services.set_rule(organiser, swap.id, 1, 1, None)
+    services.change_stock(organiser, swap.id, delta=5, reason="进货")
+    donor, other = register(swap), register(swap, name="王师傅")
+    frozen_time(swap.starts_at)
+    services.record_donation(organiser, swap.id, donor.id, 1)
+    engine.check_in(other.id, organiser)
+    with pytest.raises(engine.UndoRefused) as refused:
+        engine.undo_door_check_in(swap.id, donor.id, organiser)
+    assert "换书台交了书" in str(refused.value.message)
+    with pytest.raises(engine.UndoRefused):
+        engine.undo_check_in_registration(swap.id, donor.id, organiser)  # the name-search list too
+    assert db.session.get(Registration, donor.id, populate_existing=True).state == S.ATTENDED
+    assert engine.undo_door_check_in(swap.id, other.id, organiser).state == S.CONFIRMED  # no donation: undone

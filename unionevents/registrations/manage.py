@@ -293,7 +293,10 @@ def undo_check_in(activity_id: int, registration_id: int):
     q = request.form.get("q")
     if EmptyForm().validate_on_submit():
         try:
-            registration = services.undo_door_check_in(activity.id, registration_id, current_actor())
+            if request.form.get("from") == "search":  # the name-search list: the organiser's undo, no time limit
+                registration = services.undo_check_in_registration(activity.id, registration_id, current_actor())
+            else:  # the last check-ins and the scanner: only within undo_minutes()
+                registration = services.undo_door_check_in(activity.id, registration_id, current_actor())
         except DomainError as error:
             flash_error(error)
         else:

@@ -195,6 +195,13 @@ class DonationResult:
     stock_left: int
 
 
+def donation_undo_refusal(registration: Registration):
+    """The door must not undo a donor's check-in: the donation rests on it (``registrations.undo_guards``)."""
+    if db.session.scalar(select(SwapDonation.id).where(SwapDonation.registration_id == registration.id).limit(1)):
+        return _l("This worker handed over books at the swap desk, so the check-in cannot be undone.")
+    return None
+
+
 def record_donation(actor: User, activity_id: int, registration_id: int, books, titles_text: str = ""
                     ) -> DonationResult:
     """Record ``books`` donated by a registered worker and give the portions the rule allows.

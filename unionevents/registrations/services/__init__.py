@@ -62,7 +62,7 @@ from .checkin import (
     MSG_CHECKIN_STATES, RECORDED_CLOCK_SKEW, CheckInClosed, CheckInResult, UnknownTicket, UnknownTicketCode,
     WrongActivity, check_in, check_in_code, check_in_donor, check_in_offline, check_in_registration, check_in_ticket, checkin_refusal, checkin_window,
     clean_override_reason, mark_no_show, registration_checkin_window, ticket_digest, undo_check_in,
-    undo_check_in_registration,
+    undo_check_in_registration, UndoRefused,
 )
 from .cards import card_verdicts, waitlist_positions
 from .counters import _Counter

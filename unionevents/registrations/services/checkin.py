@@ -254,8 +254,24 @@ def check_in_registration(activity_id: int, registration_id: int, actor: User, *
     return _check_in_result(registration.id, actor, override_reason=override_reason)
 
 
+class UndoRefused(Conflict):
+    code = "undo_refused"
+
+
+def refuse_guarded_undo(registration: Registration) -> None:
+    """Raise UndoRefused when another domain's records rest on this check-in (``undo_guards``)."""
+    from ..undo_guards import undo_refusal
+
+    if registration.state == S.ATTENDED:
+        message = undo_refusal(registration)
+        if message is not None:
+            raise UndoRefused(message)
+
+
 def undo_check_in_registration(activity_id: int, registration_id: int, actor: User) -> Registration:
+    """The organiser's undo from the door's name search (no time limit; guarded check-ins refused)."""
     registration = _registration_of_activity(activity_id, registration_id)
+    refuse_guarded_undo(registration)
     return undo_check_in(registration.id, actor)
 
 

@@ -23,7 +23,7 @@ from ...extensions import db
 from .. import ticket_codes
 from ..models import Registration, RegistrationState as S
 from .checkin import (CheckInResult, UnknownTicketCode, _registration_of_activity, check_in_code,
-                      check_in_ticket, undo_check_in)
+                      check_in_ticket, refuse_guarded_undo, undo_check_in)
 from .decisions import _is_organiser
 from .errors import ActivityFull, IllegalTransition, _StaleState
 from .own import registration_for_ticket
@@ -55,8 +55,9 @@ def undo_door_check_in(activity_id: int, registration_id: int, actor: User) -> R
         limit = undo_minutes()
         at = registration.checked_in_at
         if at is None or now() - at > timedelta(minutes=limit):
-            raise UndoTooLate(_l("A check-in can be undone only within %(n)d minutes. Please correct it on "
-                                 "the roster instead.", n=limit))
+            raise UndoTooLate(_l("A check-in can be undone only within %(n)d minutes. To undo an older one, "
+                                 "an organiser finds the person by name on the check-in page.", n=limit))
+    refuse_guarded_undo(registration)
     return undo_check_in(registration.id, actor)
 
 
@@ -124,17 +125,26 @@ MSG_FULL_NEEDS_OVERRIDE = _l("The activity is full, so this walk-in was not admi
 
 
 def _raise_full_counters(activity_id: int, slot_id: int | None, quota_node_id: int | None) -> list[str]:
-    """Add one place to each counter that is full (activity, then slot, then quota: the lock order)."""
+    """Add one place to each counter that is full (activity, then slot, then quota: the lock order).
+
+    A slot that gets a place gives the activity one too, even when the activity was not full: its
+    capacity is the sum of the slots' places and every sign-up also takes an activity place, so
+    otherwise the extra place would be taken from the other slots."""
     raised = []
-    activity = Activity.__table__
-    if db.session.execute(update(activity).where(activity.c.id == activity_id, activity.c.taken >= activity.c.capacity)
-                          .values(capacity=activity.c.capacity + 1)).rowcount:
+    activity, slot = Activity.__table__, TimeSlot.__table__
+    # Lock the activity row first (the lock order; every claim of a slot place holds it too), then look.
+    db.session.execute(update(activity).where(activity.c.id == activity_id).values(capacity=activity.c.capacity))
+    slot_full = slot_id is not None and bool(db.session.scalar(
+        select(slot.c.taken >= slot.c.capacity).where(slot.c.id == slot_id)))
+    activity_full = bool(db.session.scalar(
+        select(activity.c.taken >= activity.c.capacity).where(activity.c.id == activity_id)))
+    if activity_full or slot_full:
+        db.session.execute(update(activity).where(activity.c.id == activity_id)
+                           .values(capacity=activity.c.capacity + 1))
         raised.append("activity")
-    if slot_id is not None:
-        slot = TimeSlot.__table__
-        if db.session.execute(update(slot).where(slot.c.id == slot_id, slot.c.taken >= slot.c.capacity)
-                              .values(capacity=slot.c.capacity + 1)).rowcount:
-            raised.append("slot")
+    if slot_full:
+        db.session.execute(update(slot).where(slot.c.id == slot_id).values(capacity=slot.c.capacity + 1))
+        raised.append("slot")
     if quota_node_id is not None:
         quota = UnitQuota.__table__
         if db.session.execute(update(quota).where(quota.c.activity_id == activity_id, quota.c.node_id == quota_node_id,
@@ -179,20 +189,23 @@ def admit_over_capacity(registration_id: int, actor: User, reason: str) -> Regis
     return db.session.get(Registration, registration_id)
 
 
-def add_place_over_capacity(activity_id: int, slot_id: int | None, actor: User, reason: str) -> list[str]:
-    """Raise a full activity (and its full slot) by one place for a walk-in, audited with the reason.
+def add_place_over_capacity(activity_id: int, slot_id: int | None, actor: User, reason: str, *,
+                            quota_node_id: int | None = None) -> list[str]:
+    """Raise each full counter — the activity, its slot, the walk-in's unit quota (``quota_node_id``) —
+    by one place for a walk-in, audited with the reason (only when a counter grew).
 
-    Used when the activity has no waiting list, so the walk-in has no registration to promote yet: the
-    sign-up that follows takes the place (``walk_in``)."""
+    Used when the walk-in has no registration to promote (no waiting list), or an application that
+    approval refused for lack of a place: the sign-up or approval that follows takes the place."""
     activity = db.session.get(Activity, activity_id)
     if activity is None or not _is_organiser(actor, activity.node_id):
         raise NotAllowed(_l("You do not organise this activity."))
     raised: list[str] = []
 
     def tx():
-        raised[:] = _raise_full_counters(activity_id, slot_id, None)
-        log_action(actor.id, "activity.capacity_override", Ref("activity", activity_id), raised=list(raised),
-                   reason=reason)
+        raised[:] = _raise_full_counters(activity_id, slot_id, quota_node_id)
+        if raised:
+            log_action(actor.id, "activity.capacity_override", Ref("activity", activity_id),
+                       raised=list(raised), reason=reason)
 
     _in_write_transaction(tx)
     db.session.expire_all()

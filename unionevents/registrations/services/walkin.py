@@ -16,7 +16,7 @@ from .checkin import CheckInClosed, check_in, clean_override_reason
 from .decisions import approve
 from .door import MSG_FULL_NEEDS_OVERRIDE, add_place_over_capacity, admit_over_capacity
 from .errors import ActivityFull, AlreadyRegistered, IllegalTransition, NotEligible
-from .signup import _activity_for_signup, _validate_signup, register
+from .signup import _activity_for_signup, _validate_signup, quota_unit_of, register
 
 
 @dataclass
@@ -51,6 +51,7 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
     error = mobile_error(mobile)
     if error:
         raise ValidationFailed({"mobile": [error]})
+    reason = clean_full_override_reason(full_override_reason)  # before any account is made
     user = find_by_mobile(mobile)
     created = False
     if user is None:
@@ -63,8 +64,9 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
         if activity.kind == ActivityKind.HEALTH:
             raise NotEligible(_l("A health service needs the worker's own consent, so nobody can be signed up "
                                  "for one by someone else."))
-        _validate_signup(activity, slot_id=slot_id or None, answers=answers, health_consent=False)
-        if activity.places_left <= 0 and not activity.waitlist_enabled and not (full_override_reason or "").strip():
+        _cleaned, slot = _validate_signup(activity, slot_id=slot_id or None, answers=answers, health_consent=False)
+        slot_full = slot is not None and slot.taken >= slot.capacity
+        if (activity.places_left <= 0 or slot_full) and not activity.waitlist_enabled and reason is None:
             raise ActivityFull(MSG_FULL_NEEDS_OVERRIDE)
         try:
             with write_transaction():
@@ -76,28 +78,31 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
             user = find_by_mobile(mobile)
             if user is None:
                 raise
-    reason = clean_full_override_reason(full_override_reason)
-    existing = False
+    existing = over = False
     for _attempt in range(3):
         try:
             registration = register(user, activity_id, slot_id=slot_id or None, answers=answers, entered_by=actor)
         except AlreadyRegistered as already:
             registration = db.session.get(Registration, already.registration_id)
             existing = True
-        except ActivityFull:  # no waiting list: nothing was written
+        except ActivityFull as full:  # no waiting list: nothing was written
             if reason is None:
                 raise ActivityFull(MSG_FULL_NEEDS_OVERRIDE) from None
-            add_place_over_capacity(activity_id, slot_id or None, actor, reason)
+            # Raise the counter that was full, the worker's unit quota included.
+            quota_unit = quota_unit_of(user, activity_id) if full.counter == "quota" else None
+            if not add_place_over_capacity(activity_id, slot_id or None, actor, reason, quota_node_id=quota_unit):
+                raise ActivityFull(MSG_FULL_NEEDS_OVERRIDE) from None
+            over = True
             continue  # the place just added is claimed by the sign-up (or, rarely, by someone faster)
         break
     else:
         raise ActivityFull(MSG_FULL_NEEDS_OVERRIDE)
-    over = False
+    if registration.state == S.PENDING and registration.activity.mode == SignupMode.APPROVAL:
+        registration, added = _approve_walk_in(registration, actor, reason)
+        over = over or added
     if registration.state == S.WAITLISTED and reason is not None:
         registration = admit_over_capacity(registration.id, actor, reason)
         over = True
-    if registration.state == S.PENDING and registration.activity.mode == SignupMode.APPROVAL:
-        registration = approve(registration.id, actor)
     checked_in, refused = False, None
     if check_in_now:
         try:
@@ -107,6 +112,21 @@ def walk_in(activity_id: int, *, mobile: str, name: str | None, actor: User, slo
             refused = str(MSG_FULL_NEEDS_OVERRIDE if registration.state == S.WAITLISTED else error.message)
     return WalkInResult(registration, created_account=created, existing_registration=existing,
                         checked_in=checked_in, check_in_refused=refused, over_capacity=over)
+
+
+def _approve_walk_in(registration: Registration, actor: User, reason: str | None) -> tuple[Registration, bool]:
+    """Approve a walk-in's application; when approval finds no place and the organiser gave a reason,
+    add the place (audited, ``add_place_over_capacity``) and approve again.  True when a place was added."""
+    try:
+        return approve(registration.id, actor), False
+    except ActivityFull as full:
+        if reason is None:
+            raise
+        quota_unit = registration.unit_node_id if full.counter == "quota" else None
+        if not add_place_over_capacity(registration.activity_id, registration.slot_id, actor, reason,
+                                       quota_node_id=quota_unit):
+            raise
+        return approve(registration.id, actor), True
 
 
 def clean_full_override_reason(reason: str | None) -> str | None:
