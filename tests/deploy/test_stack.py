@@ -108,7 +108,7 @@ def test_a_body_over_the_upload_limit_is_refused_by_nginx(stack):
     connection = http.client.HTTPSConnection(HOST, stack.https_port, context=stack.ssl_context(), timeout=30)
     connection.putrequest("POST", "/manage/contests/1/entries")
     connection.putheader("Content-Type", "multipart/form-data; boundary=x")
-    connection.putheader("Content-Length", str(26 * 1024 * 1024))
+    connection.putheader("Content-Length", str(64 * 1024 * 1024))  # over nginx's limit, not just the app's
     connection.endheaders()
     response = connection.getresponse()
     assert response.status == 413
