@@ -153,6 +153,25 @@ def _send_image(image_id: int, thumb: bool):
     return response
 
 
+@bp.route("/contests/entries/<int:entry_id>/recording")
+@login_required
+def recording(entry_id: int):
+    """A performance's recording, for its entrant, the contest's organisers and its judges only."""
+    found = services.recording_for(current_actor(), entry_id)
+    if found.media_type not in media.MEDIA_TYPES:
+        abort(404)
+    try:
+        response = send_file(media.path_of(found.media_name or ""), mimetype=found.media_type,
+                             conditional=True, max_age=0)  # conditional: Range requests, for seeking
+    except FileNotFoundError:
+        abort(404)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, no-store"  # personal, like the photos (R12)
+    return response
+
+
 # --------------------------------------------------------------------------- entrants
 
 @bp.route("/contests/<int:activity_id>/enter", methods=["GET", "POST"])
