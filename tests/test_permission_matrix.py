@@ -510,6 +510,40 @@ def _build_image(world, variant, args):
     return _image_of(judged[key[variant]])
 
 
+def _recorded(world) -> dict:
+    """A singing contest (world.in_scope_node) whose solo entries carry a recording; a judge identity is
+    put on its panel (no entries linked: the panel sees them all)."""
+    import io
+
+    from unionevents.activities.models import ActivityKind
+    from unionevents.contests import services as contests
+    from unionevents.core.permissions import has_role
+    activity = world.make.activity("职工歌手赛", kind=ActivityKind.CONTEST)
+    contest = contests.setup_contest(world.organiser, activity.id, contests.ContestSettings(
+        format=contests.ContestFormat.PERFORMANCE, entry_limit=1))
+    if world.user is not None and has_role(world.user, Role.JUDGE):
+        contests.add_judge(world.organiser, contest.id, world.user.mobile)
+
+    def sing(user) -> int:
+        data = contests.EntryData(title="歌", description="", category="solo", team_leader=user.name)
+        recording = contests.Upload(stream=io.BytesIO(b"ID3" + b"\0" * 200), filename="song.mp3")
+        return contests.submit_entry(user, activity.id, data, [], recording=recording).id
+
+    other = sing(world.worker("歌手乙"))
+    return {"other": other, "own": sing(world.user) if world.user is not None else other}
+
+
+def _build_recording(world, variant, args):
+    return world.scene("recorded", _recorded)["own" if variant == "own" else "other"]
+
+
+def _hears_recording(identity, variants, world, args) -> bool:
+    """The entrant, the contest's organisers and its judges: never voters or the public."""
+    if variants["entry_id"] == "own" and world.user is not None:
+        return True
+    return _organises(identity, world.in_scope_node, world) or Role.JUDGE in identity.roles
+
+
 def _build_judge_round(world, variant, args):
     if variant == "of the judge's contest":
         return world.scene("judged", _judged_contest)["round"]
@@ -681,6 +715,7 @@ ARG_OVERRIDES: dict[tuple[str, str], Arg] = {
                                               _build_judge_round),
     ("contests.judge_entry", "entry_id"): Arg(("assigned to the judge", "not assigned to the judge"),
                                               _build_judge_entry),
+    ("contests.recording", "entry_id"): Arg(("own", "other's"), _build_recording),
 }
 ARG_ORDER = ("activity_id", "round_id")  # built first, in this order; the others may hang off them
 
@@ -855,6 +890,7 @@ OBJECT_RULES: dict[str, Callable] = {  # endpoint -> (identity, variants, world,
     "contests.judge_entry": _judges,
     "contests.image": _sees_image,
     "contests.thumbnail": _sees_image,
+    "contests.recording": _hears_recording,
     "contests.vote": lambda identity, variants, world, args: _all_of_this(variants),
     "contests.certificate": _certificate,
     "contests.certificate_pdf": _certificate,

@@ -208,7 +208,8 @@ class Config:
     CONTEST_MAX_AUDIO_BYTES = 20 * 1024 * 1024  # mp3, m4a, aac, wav
     CONTEST_MAX_VIDEO_BYTES = 50 * 1024 * 1024  # mp4, mov
     # The entry pages alone accept a request this large (a 50 MiB video and the form around it);
-    # deploy/nginx/unionevents.conf allows the same on those paths, MAX_CONTENT_LENGTH elsewhere.
+    # deploy/nginx/unionevents.conf allows a little more on those paths (and a little over
+    # MAX_CONTENT_LENGTH elsewhere), so a body just over the limit gets the app's Chinese answer.
     CONTEST_MAX_ENTRY_REQUEST_BYTES = 52 * 1024 * 1024
     UPLOAD_FSYNC = True  # photos reach the disk before the entry is committed
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from tests.api_support import bearer
+from unionevents.accounts.models import Role
 from unionevents.contests import rules, services
 from unionevents.contests.models import ContestFormat, Entry, EntryMember, RoundEntry
 from unionevents.core.errors import Conflict, ValidationFailed
@@ -295,3 +296,43 @@ def test_entries_stay_open_only_until_the_deadline_for_the_next_step(contest_wor
     frozen_time(world.activity.signup_closes_at)
     with app.test_request_context():
         assert followup(db.session.get(Registration, registration.id)).action is None
+
+
+# --------------------------------------------------------------------------- the recording, played back
+
+def test_the_recording_plays_for_entrant_organiser_and_judge_only(app, make, contest_world, worker, upload_dir,
+                                                                   judge_user):
+    world, person = singing(contest_world), worker()
+    entry = group_entry(person, world, recording=upload(mp3_bytes(), "五月的鲜花.mp3"))
+    url = f"/contests/entries/{entry.id}/recording"
+    judge = judge_user(world)
+    for who in (person, world.organiser, judge):
+        response = as_user(app, who).get(url)
+        assert response.status_code == 200
+        assert response.mimetype == "audio/mpeg" and response.data == mp3_bytes()
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Disposition"] == "inline"
+        assert "no-store" in response.headers["Cache-Control"]
+    seek = as_user(app, person).get(url, headers={"Range": "bytes=0-9"})
+    assert seek.status_code == 206 and len(seek.data) == 10  # players seek with Range requests
+    other = worker("另一位职工")
+    far_organiser = make.user("丰台组织者", role=Role.ORGANISER, scope="丰台区总工会")
+    assert as_user(app, other).get(url).status_code == 404
+    assert as_user(app, far_organiser).get(url).status_code == 404
+    anonymous = app.test_client().get(url)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    # The entry's page and the judge's page carry the player (and a plain link, for no-JS/old phones).
+    page = as_user(app, person).get(f"/me/entries/{entry.id}").get_data(as_text=True)
+    assert f'<audio controls preload="none" src="{url}"' in page and f'href="{url}"' in page
+    contest = world.refresh()
+    first = contest.rounds[0]
+    services.open_round(world.organiser, contest.id, first.id, override_reason="评委日程提前，提前截止投稿")
+    judged = as_user(app, judge).get(f"/judge/rounds/{first.id}/entries/{entry.id}").get_data(as_text=True)
+    assert f'<audio controls preload="none" src="{url}"' in judged
+
+
+def test_an_entry_without_a_recording_has_none_to_play(app, contest_world, worker):
+    world, person = singing(contest_world), worker()
+    entry = group_entry(person, world)
+    assert as_user(app, person).get(f"/contests/entries/{entry.id}/recording").status_code == 404
+    assert "<audio" not in as_user(app, person).get(f"/me/entries/{entry.id}").get_data(as_text=True)

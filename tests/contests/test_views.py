@@ -84,6 +84,23 @@ def test_oversize_request_is_the_entry_form_with_a_chinese_message_not_an_error_
     assert db.session.query(Entry).count() == 0
 
 
+@pytest.mark.parametrize("page", ["enter", "edit"])
+def test_anonymous_oversize_post_to_an_entry_page_is_the_login_redirect_not_a_500(app, contest_world, entrant,
+                                                                                   page):
+    world = contest_world()
+    entry = submit_photo(entrant, world)
+    url = (f"/contests/{world.activity.id}/enter" if page == "enter" else f"/me/entries/{entry.id}/edit")
+    previous = app.config["CONTEST_MAX_ENTRY_REQUEST_BYTES"]
+    app.config["CONTEST_MAX_ENTRY_REQUEST_BYTES"] = 10_000
+    try:
+        form = {"title": "x", "photos": (io.BytesIO(photo_bytes() + b"\0" * 20_000), "photo.jpg")}
+        response = app.test_client().post(url, data=form, content_type="multipart/form-data")
+    finally:
+        app.config["CONTEST_MAX_ENTRY_REQUEST_BYTES"] = previous
+    assert response.status_code == 302, response.status_code
+    assert "/login" in response.headers["Location"] and "next=" in response.headers["Location"]
+
+
 def test_the_entry_pages_alone_take_a_request_larger_than_max_content_length(app, contest_world, entrant):
     """A 30 MB body is refused on another page, but reaches the entry form (whose service then judges it)."""
     world = contest_world()

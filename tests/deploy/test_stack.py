@@ -108,10 +108,36 @@ def test_a_body_over_the_upload_limit_is_refused_by_nginx(stack):
     connection = http.client.HTTPSConnection(HOST, stack.https_port, context=stack.ssl_context(), timeout=30)
     connection.putrequest("POST", "/manage/contests/1/entries")
     connection.putheader("Content-Type", "multipart/form-data; boundary=x")
-    connection.putheader("Content-Length", str(26 * 1024 * 1024))
+    connection.putheader("Content-Length", str(64 * 1024 * 1024))  # over nginx's limit, not just the app's
     connection.endheaders()
     response = connection.getresponse()
     assert response.status == 413
+    connection.close()
+
+
+@pytest.mark.parametrize("path, size, status", [
+    ("/account/login", 26 * 1024 * 1024, 413),  # over MAX_CONTENT_LENGTH (25 MiB), under nginx's 30m
+    ("/contests/1/enter", 53 * 1024 * 1024, 302),  # over the entry pages' 52 MiB, under nginx's 60m
+])
+def test_a_body_just_over_the_apps_limit_gets_the_apps_answer_not_nginxs(stack, path, size, status):
+    """nginx lets a little more through than the app takes, so the app answers (its Chinese page; on
+    an entry page, anonymous: the login redirect), never nginx's bare 413."""
+    connection = http.client.HTTPSConnection(HOST, stack.https_port, context=stack.ssl_context(), timeout=120)
+    connection.putrequest("POST", path)
+    connection.putheader("Content-Type", "multipart/form-data; boundary=x")
+    connection.putheader("Content-Length", str(size))
+    connection.endheaders()
+    chunk = b"\0" * (1024 * 1024)
+    for _ in range(size // len(chunk)):
+        connection.send(chunk)
+    response = connection.getresponse()
+    body = response.read().decode("utf-8", "replace")
+    assert response.status == status
+    assert "<center>nginx" not in body  # the app answered, not nginx
+    if status == 413:
+        assert "上传的文件过大" in body  # its Chinese "upload too large" page
+    else:
+        assert "/account/login" in response.getheader("Location")
     connection.close()
 
 

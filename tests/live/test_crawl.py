@@ -68,6 +68,8 @@ ROUTES = {
     "contests.gallery": _each("activity_id", ("photo", "songs")),
     "contests.image": _each("image_id", ("image",)),
     "contests.thumbnail": _each("image_id", ("image",)),
+    # The demo's song entry carries no recording: crawled all the same (a 404, never a 500).
+    "contests.recording": _each("entry_id", ("song_entry",)),
     "contests.judge_home": None,
     "contests.judge_round": _each("round_id", ("photo_round",)),
     "contests.judge_entry": lambda ids: [{"round_id": ids["photo_round"], "entry_id": ids["photo_entry"]}],

@@ -86,3 +86,20 @@ def test_the_compose_page_refuses_in_chinese_keeps_the_text_and_no_500(make, org
     assert "明早八点集合" in page  # kept in the form
     assert notices(activity.id) == 6
     assert len(audits(activity.id, "refused")) == 1
+
+
+def test_a_send_to_nobody_is_refused_with_a_reason_and_does_not_use_up_the_day(app, make, organiser):
+    """A message that would reach no one is explained, not counted: the day's three sends stay."""
+    from unionevents.core.errors import ValidationFailed
+    from unionevents.registrations.models import RegistrationState
+
+    activity = make.activity(capacity=10)
+    add_people(activity, 2)
+    for _ in range(2):
+        with pytest.raises(ValidationFailed) as empty:
+            send_notice(activity.id, organiser, subject="", body="候补的人请注意", state=RegistrationState.WAITLISTED)
+        assert list(empty.value.errors) == ["audience"]
+    assert notices(activity.id) == 0 and audits(activity.id, "ok") == []
+    for n in range(3):
+        assert send_notice(activity.id, organiser, subject="", body=f"通知{n}") == 2
+    assert notices(activity.id) == 6

@@ -256,6 +256,16 @@ def test_message_bad_input_is_422_with_messages_and_sends_nothing(make, organise
     assert messages() == []
 
 
+def test_message_to_an_empty_group_is_explained_and_not_counted(make, organiser, act_as):
+    activity = make.activity()
+    add_people(activity, 2)
+    response = act_as(organiser).post(f"/manage/activities/{activity.id}/roster/message",
+                                      data={"audience": "state", "state": "waitlisted", "body": "候补请注意"})
+    assert response.status_code == 422
+    assert "No one is in the group you chose" in response.get_data(as_text=True)
+    assert messages() == [] and audit_count("activity.notice") == 0
+
+
 # --------------------------------------------------------------------------- walk-ins
 
 def walk_in(client, activity, **data):

@@ -9,6 +9,7 @@ from flask import (
     Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, send_file, url_for,
 )
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..access import check_action_form, current_actor, load_visible_contest
@@ -17,6 +18,7 @@ from ..accounts.models import Role
 from ..core.errors import Conflict, NotAllowed, ValidationFailed
 from ..core.permissions import login_required, public, role_required
 from ..core.timeutil import now
+from ..extensions import login_manager
 from . import certificates, images, media, services
 from .forms import PerformanceEntryForm, PhotoEntryForm, ScoreForm, apply_errors
 
@@ -49,6 +51,9 @@ def _too_large(_error):
     """An upload over the request limit: the entry form again with a clear message, never a bare 413."""
     message = media.too_large_message()
     args = request.view_args or {}
+    if request.endpoint in UPLOAD_ENDPOINTS and not current_user.is_authenticated:
+        # The body is refused before login_required ran: answer as to any anonymous request.
+        return login_manager.unauthorized()
     if request.endpoint == "contests.enter":
         activity, found = load_visible_contest(args["activity_id"])
         form, entry = _entry_form(found, blank=True), None
@@ -145,6 +150,25 @@ def _send_image(image_id: int, thumb: bool):
     # An entry's photo is shown to its entrant, organisers, judges and (while voting) voters only:
     # personal, so never stored (R12), like every other answer with personal information.
     response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/contests/entries/<int:entry_id>/recording")
+@login_required
+def recording(entry_id: int):
+    """A performance's recording, for its entrant, the contest's organisers and its judges only."""
+    found = services.recording_for(current_actor(), entry_id)
+    if found.media_type not in media.MEDIA_TYPES:
+        abort(404)
+    try:
+        response = send_file(media.path_of(found.media_name or ""), mimetype=found.media_type,
+                             conditional=True, max_age=0)  # conditional: Range requests, for seeking
+    except FileNotFoundError:
+        abort(404)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, no-store"  # personal, like the photos (R12)
     return response
 
 

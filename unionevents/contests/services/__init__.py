@@ -27,7 +27,7 @@ from .contest import (
 from .entries import (
     CODE_PREFIX, DEFAULT_MAX_IMAGES, DESCRIPTION_MAX, ERASED_TITLE, MEMBERS_MAX, NAME_MAX, TITLE_MAX,
     EntriesLocked, EntryData, EntryLimitReached, Upload, all_my_entries, can_view_image, contest_entries,
-    entries_locked, has_signed_up, image_for, judging_started, my_entries, submit_entry, update_entry,
+    entries_locked, has_signed_up, image_for, judging_started, recording_for, my_entries, submit_entry, update_entry,
     withdraw_entry,
 )
 from .judging import (

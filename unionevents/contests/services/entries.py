@@ -368,6 +368,26 @@ def image_for(user: User | None, image_id: int) -> EntryImage:
     return image
 
 
+def recording_for(user: User | None, entry_id: int) -> Entry:
+    """The entry whose recording ``user`` may play: its entrant, the contest's organisers in scope and
+    its judges (those linked to entries: only theirs) -- not voters, not the public.  Otherwise NotFound
+    (never reveal that it exists), also when the entry has no recording."""
+    entry = db.session.get(Entry, entry_id)
+    if entry is None or not entry.media_name or user is None or not getattr(user, "is_authenticated", False):
+        raise NotFound()
+    contest = entry.contest
+    if contest.activity.visibility == Visibility.INVITATION and not may_see_invitation(user, contest.activity):
+        raise NotFound()
+    if entry.user_id == user.id or is_contest_organiser(user, contest):
+        return entry
+    judge = judge_of(user, contest)
+    if judge is not None and has_role(user, Role.JUDGE, activity_id=contest.activity_id):
+        linked = {link.entry_id for link in judge.entry_links}
+        if not linked or entry.id in linked:
+            return entry
+    raise NotFound()
+
+
 def contest_entries(contest: Contest) -> list[Entry]:
     return list(db.session.scalars(select(Entry).where(Entry.contest_id == contest.id)
                                    .options(selectinload(Entry.images)).order_by(Entry.code)))

@@ -48,6 +48,8 @@ class BlindEntry:
     category: PerformanceCategory | None
     image_ids: list[int]
     scored: bool = False
+    #: The recording's checked type (``audio/...`` or ``video/...``) when there is one, else None.
+    media_type: str | None = None
 
 
 @dataclass
@@ -335,7 +337,8 @@ def judge_rounds(user: User) -> list[JudgeRound]:
 
 def _blind(entry: Entry, scored: bool = False) -> BlindEntry:
     return BlindEntry(id=entry.id, code=entry.code, title=entry.title, description=entry.description,
-                      category=entry.category, image_ids=[image.id for image in entry.images], scored=scored)
+                      category=entry.category, image_ids=[image.id for image in entry.images], scored=scored,
+                      media_type=entry.media_type if entry.media_name else None)
 
 
 def blind_entries(user: User, round_: Round) -> tuple[list[BlindEntry], int, int]:

@@ -156,7 +156,8 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
     One message per person.  Returns how many were queued.
 
     At most ``BULK_MESSAGES_PER_ACTIVITY_PER_DAY`` sends per activity in any 24 hours (0 = no limit):
-    the next is refused with ``BulkLimitReached`` (429), nothing queued, the refusal audited.  The
+    the next is refused with ``BulkLimitReached`` (429), nothing queued, the refusal audited.  A send that
+    would reach no one is refused with ``ValidationFailed`` (key ``audience``) and not counted.  The
     outbox also spaces them per person (``OUTBOX_BULK_PER_RECIPIENT_PER_HOUR``).
     """
     subject = (subject or "").strip()
@@ -190,6 +191,11 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
 
     def tx() -> int | datetime:
         _lock_activity_row(activity_id=activity_id)  # two organisers sending at once are counted in turn
+        user_ids = db.session.scalars(select(Registration.user_id).where(*where).distinct()).all()
+        if not user_ids:  # nothing would go out: explained, and the day's share is not used up
+            raise ValidationFailed({"audience": [str(_l(
+                "No one is in the group you chose, so nothing was sent and the day's message count is "
+                "unchanged. Please choose another group."))]})
         if limit > 0:
             recent = _recent_notices(activity_id, now() - NOTICE_WINDOW)
             if len(recent) >= limit:
@@ -197,7 +203,6 @@ def send_notice(activity_id: int, actor: User, *, subject: str, body: str,
                            limit=limit, state=state.value if state is not None else None,
                            selected=registration_ids is not None)
                 return recent[-limit] + NOTICE_WINDOW  # when the oldest counted send leaves the window
-        user_ids = db.session.scalars(select(Registration.user_id).where(*where).distinct()).all()
         for user_id in user_ids:
             enqueue(user_id, "activity.notice", body, subject=subject, priority=Priority.BULK,
                     activity_id=activity_id)
