@@ -60,6 +60,7 @@ NOT_PAGES = {
     "unions.search": "JSON for the union picker",
     "contests.image": "a photo (image/jpeg)",
     "contests.thumbnail": "a photo (image/jpeg)",
+    "contests.recording": "an audio or video file (served in tests/contests/test_entry_flow.py)",
     "accounts.activate": "a redirect to the code login (the address in SMS sent before)",
     "accounts.accept_privacy": "a redirect for the crawl's accounts (they accepted the notice); the page itself is "
                                "the shared form macros, shown in tests/accounts/test_privacy_consent.py",

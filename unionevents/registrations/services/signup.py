@@ -183,14 +183,6 @@ def _unit_for(worker: rules.WorkerFacts, facts: rules.ActivityFacts, unit_node_i
     return chosen.id
 
 
-def quota_unit_of(user: User, activity_id: int) -> int | None:
-    """The unit quota a sign-up of ``user`` would count against (None when the activity has no quotas)."""
-    activity = _activity_for_signup(activity_id)
-    if activity.mode != SignupMode.QUOTA:
-        return None
-    return _unit_for(_worker_facts(user), _activity_facts(activity), None)
-
-
 def _count_outcome(service):
     """Count every sign-up by outcome (``unionevents_signups_total``): the state reached once committed,
     or the refusal's name."""

@@ -16,7 +16,7 @@ from .checkin import CheckInClosed, check_in, clean_override_reason
 from .decisions import approve
 from .door import MSG_FULL_NEEDS_OVERRIDE, add_place_over_capacity, admit_over_capacity
 from .errors import ActivityFull, AlreadyRegistered, IllegalTransition, NotEligible
-from .signup import _activity_for_signup, _validate_signup, quota_unit_of, register
+from .signup import _activity_facts, _activity_for_signup, _unit_for, _validate_signup, _worker_facts, register
 
 
 @dataclass
@@ -138,3 +138,11 @@ def clean_full_override_reason(reason: str | None) -> str | None:
         return clean_override_reason(reason)
     except ValidationFailed as error:
         raise ValidationFailed({"full_override_reason": error.errors.get("override_reason", [])}) from None
+
+
+def quota_unit_of(user: User, activity_id: int) -> int | None:
+    """The unit quota a sign-up of ``user`` would count against (None when the activity has no quotas)."""
+    activity = _activity_for_signup(activity_id)
+    if activity.mode != SignupMode.QUOTA:
+        return None
+    return _unit_for(_worker_facts(user), _activity_facts(activity), None)
