@@ -12,6 +12,7 @@ from sqlalchemy import event
 from unionevents.accounts.models import Occupation, Role
 from unionevents.accounts.services import issue_token
 from unionevents.activities.models import ActivityKind
+from unionevents.core.db import is_sqlite
 from unionevents.extensions import db
 from unionevents.registrations import services as engine
 
@@ -202,8 +203,10 @@ def test_dashboard_runs_a_fixed_number_of_statements(scenario, officer, client, 
     # waiting for the settle (a page never settles them): 7 for the dashboard (+ the figure
     # providers and the login), whatever is marked.
     assert large == small
-    # 14: the header's unread-message count (one statement per page for a logged-in user) joined them.
-    assert small[0] <= 14 and small[1] <= 14, small
+    # 14: the header's unread-message count (one statement per page for a logged-in user) joined them;
+    # PostgreSQL adds the report requests' SET LOCAL plan_cache_mode (core.db.plan_each_run).
+    limit = 14 if is_sqlite() else 15
+    assert small[0] <= limit and small[1] <= limit, small
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE")
