@@ -117,7 +117,9 @@ def test_a_body_over_the_upload_limit_is_refused_by_nginx(stack):
 
 @pytest.mark.parametrize("path, size, status", [
     ("/account/login", 26 * 1024 * 1024, 413),  # over MAX_CONTENT_LENGTH (25 MiB), under nginx's 30m
-    ("/contests/1/enter", 53 * 1024 * 1024, 302),  # over the entry pages' 52 MiB, under nginx's 60m
+    # Not here: an anonymous 53 MiB POST to an entry page.  The app redirects to the login before
+    # reading the body and closes the connection, and nginx, still sending, then answered 502 in one
+    # CI run of two (tests/contests covers the redirect in process; docs/deploy.md, the nginx row).
 ])
 def test_a_body_just_over_the_apps_limit_gets_the_apps_answer_not_nginxs(stack, path, size, status):
     """nginx lets a little more through than the app takes, so the app answers (its Chinese page; on
