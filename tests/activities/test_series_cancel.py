@@ -82,6 +82,9 @@ def test_confirmation_page_then_cancel(client, login, weekly, organiser):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "Cancel every later date" in text and text.count('<li class="series-date">') == 4
+    # the shared confirm form (activities/manage/_cancel_form.html): reason, and the way back to the series
+    assert 'name="reason"' in text and "No, keep them" in text
+    assert f'href="/manage/activities/{weekly[0].id}/series"' in text
     assert _state(weekly[0].id) == ActivityStatus.PUBLISHED  # looking changes nothing
     response = client.post(f"/manage/activities/{weekly[0].id}/series/cancel", data={"reason": "暂停"})
     assert response.status_code == 303
