@@ -58,6 +58,18 @@ def create_app(url: str | None = None) -> Flask:
     app = Flask(__name__)
     engine = make_engine(url or os.environ["BASELINE_DATABASE_URL"])
 
+    @app.get("/me")
+    def me():
+        """The token lookup alone (the benchmark's warm-up, like the product's ``GET /api/v1/me``)."""
+        header = request.headers.get("Authorization", "")
+        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+        with engine.connect() as conn:
+            user_id = conn.scalar(select(tokens.c.user_id).where(tokens.c.digest == digest))
+            conn.rollback()
+        if user_id is None:
+            return jsonify(message="unauthorized"), 401
+        return jsonify(id=user_id)
+
     @app.post("/signup/<int:activity_id>")
     def signup(activity_id: int):
         header = request.headers.get("Authorization", "")

@@ -11,7 +11,9 @@ SQLite (a file in a temp dir) by default; PostgreSQL when DATABASE_URL (or --dat
 names a server — the databases ``bench_rush`` and ``bench_rush_baseline`` (``<db>_rush`` ... when
 the URL names a database ``<db>`` other than ``postgres``) are (re)created
 there. Prints sign-ups per second, latency percentiles, errors, the final confirmed and
-waitlisted counts from the database, and the throughput ratio to the baseline.
+waitlisted counts from the database, and the throughput ratio to the baseline (recorded, not a
+pass/fail bar: decisions.md).  Before each burst every client thread sends a few token-authenticated
+GETs (not counted), so each gunicorn worker has its database connection open, as on a running server.
 
     .venv/bin/python -m bench rush
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench rush
@@ -40,8 +42,12 @@ from .common import (HOST, CpuSnapshot, Server, add_server_options, bench_databa
 TARGETS = {
     "errors": 0,
     "p99_ms": 300.0,
-    "ratio": 0.5,
 }
+#: Recorded beside the figures, not a pass/fail bar (decisions.md, wave 2: "The rush ratio").
+RATIO_FOR_REFERENCE = 0.5
+#: GETs each client thread sends before the burst (not counted): every gunicorn worker has opened its
+#: database connection and run the token lookup once, as on a server that was already up.
+WARM_UP_PER_THREAD = 4
 
 
 # --- Databases ---------------------------------------------------------------------------------------
@@ -203,6 +209,41 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
     return LoadResult(latencies, statuses, wall, sent, samples, timings=timings)
 
 
+def warm_up(port: int, path: str, tokens: list[str], concurrency: int,
+            per_thread: int = WARM_UP_PER_THREAD) -> int:
+    """GET ``path`` with a bearer token ``per_thread`` times from each of ``concurrency`` threads.
+
+    Reads only (no sign-up), so the burst that follows meets the same database; returns how many
+    requests were answered 200.
+    """
+    answered = []
+
+    def worker(offset: int) -> None:
+        conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        ok = 0
+        for i in range(per_thread):
+            token = tokens[(offset * per_thread + i) % len(tokens)]
+            try:
+                conn.request("GET", path, headers={"Authorization": f"Bearer {token}",
+                                                   "Accept": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                ok += response.status == 200
+                if response.will_close:
+                    conn.close()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+        conn.close()
+        answered.append(ok)
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sum(answered)
+
+
 def parse_server_timing(header: str) -> dict[str, float]:
     phases = {}
     for part in header.split(","):
@@ -301,12 +342,16 @@ def main(argv: list[str] | None = None) -> int:
         if opts.only != "product":
             with Server("baseline", "bench.baseline_app:create_app()",
                         {"BASELINE_DATABASE_URL": baseline_url}, tmp / "baseline.log", opts) as server:
+                warmed = warm_up(server.port, "/me", tokens, opts.concurrency)
+                print(f"baseline  warm-up: {warmed} GET /me answered (not counted)", flush=True)
                 results["baseline"] = fire_measured(server, "/signup/1", tokens, opts.concurrency,
                                                     opts.time_limit)
             print(describe("baseline", results["baseline"]), flush=True)
         if opts.only != "baseline":
             env = product_env(product_url, secret_key)
             with Server("product", "unionevents:create_app()", env, tmp / "product.log", opts) as server:
+                warmed = warm_up(server.port, "/api/v1/me", tokens, opts.concurrency)
+                print(f"product   warm-up: {warmed} GET /api/v1/me answered (not counted)", flush=True)
                 results["product"] = fire_measured(server, f"/api/v1/activities/{activity_id}/registrations",
                                                    tokens, opts.concurrency, opts.time_limit)
             print(describe("product", results["product"]), flush=True)
@@ -339,10 +384,9 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"product: p99 {product.percentile(99):.0f} ms > {TARGETS['p99_ms']:.0f} ms")
             if "baseline" in results:
                 ratio = product.throughput / results["baseline"].throughput
-                print(f"ratio product/baseline throughput {ratio:.2f} (target >= {TARGETS['ratio']}); "
+                print(f"ratio product/baseline throughput {ratio:.2f} (recorded, not a bar; issue 3 hoped for "
+                      f">= {RATIO_FOR_REFERENCE}); "
                       f"p50 {product.percentile(50) / results['baseline'].percentile(50):.2f}x the baseline's")
-                if ratio < TARGETS["ratio"]:
-                    failures.append(f"ratio {ratio:.2f} < {TARGETS['ratio']}")
         print(json.dumps({
             "engine": engine_label(product_url),
             **{f"{name}_{key}": value for name, result in results.items() for key, value in {
