@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL server URL (default: $DATABASE_URL; a SQLite file when unset)")
     parser.add_argument("--cycles", type=int, default=MIN_CYCLES,
                         help=f"kill -9 cycles (default {MIN_CYCLES})")
-    parser.add_argument("--workers", type=int, default=4000, help="signing-up workers (default 4000)")
+    parser.add_argument("--workers", type=int, default=12000,
+                        help="signing-up workers, enough for 20 cycles on a fast machine (default 12000)")
     parser.add_argument("--capacity", type=int, default=300, help="places (default 300)")
     parser.add_argument("--concurrency", type=int, default=16, help="client threads (default 16)")
     parser.add_argument("--burst", type=float, nargs=2, default=(0.3, 2.5), metavar=("MIN", "MAX"),
