@@ -1,16 +1,17 @@
 """Benchmark the worker import: generate a 10,000-row file and import it in-process.
 
     .venv/bin/python bench/import_bench.py                      # a fresh SQLite file in a temp dir
-    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/import_bench.py
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/import_bench.py
 
 Runs four imports and prints rows/s and seconds for each:
   1. new accounts without passwords (welcome SMS queued in the outbox),
   2. the same file again (all unchanged: the idempotent path),
   3. the same file with every name changed (all updated),
   4. ``--passwords N`` new rows with an initial password, hashed with the production method (scrypt).
-On DATABASE_URL the tables are created if missing; every account and message the benchmark made is
-deleted afterwards (the mobiles use a prefix nothing else uses), unless ``--keep``; the import's audit
-rows (counts only) stay.
+With DATABASE_URL (a PostgreSQL server) it (re)creates the database ``bench_import`` (``<db>_import``
+when the URL names a database ``<db>`` other than ``postgres``) there, as the other benchmarks do, and
+never writes to the database the URL names.  Every account and message the benchmark made is deleted
+afterwards unless ``--keep``; the import's audit rows (counts only) stay.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import delete, select  # noqa: E402
 
+from bench.common import bench_database_name, fresh_databases  # noqa: E402
 from unionevents import create_app  # noqa: E402
 from unionevents.accounts.imports import import_workers  # noqa: E402
 from unionevents.accounts.models import User  # noqa: E402
@@ -86,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
 
     url = os.environ.get("DATABASE_URL")
     tmp = None
-    if not url:
+    if url:
+        url = fresh_databases(url, [bench_database_name(url, "import")])[0]
+    else:
         tmp = tempfile.TemporaryDirectory()
         url = f"sqlite:///{tmp.name}/import-bench.db"
     # The production configuration (scrypt passwords, FULL sync on SQLite), only the database changed.

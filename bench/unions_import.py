@@ -1,12 +1,13 @@
 """Benchmark the union tree import: a generated 10,000-union tree imported in-process.
 
     .venv/bin/python -m bench unions                    # a fresh SQLite file in a temp dir
-    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/bench .venv/bin/python -m bench unions
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench unions
 
 Three imports, timed: the new tree; the same file again (all unchanged: the idempotent path); the file
-with every workplace renamed by its code.  The target (issue 16) is well under a minute each.  On
-DATABASE_URL the database must hold no unions yet (the file brings its own top union); tables are
-created if missing.
+with every workplace renamed by its code.  The target (issue 16) is well under a minute each.  With
+DATABASE_URL (a PostgreSQL server) it (re)creates the database ``bench_unions`` (``<db>_unions`` when
+the URL names a database ``<db>`` other than ``postgres``) there and imports into it: the file brings
+its own top union, so the database must start empty.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.common import bench_database_name, fresh_databases  # noqa: E402
 from unionevents import create_app  # noqa: E402
 from unionevents.extensions import db  # noqa: E402
 from unionevents.unions.imports import import_unions  # noqa: E402
@@ -60,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("DATABASE_URL")
     tmp = None
-    if not url:
+    if url:
+        url = fresh_databases(url, [bench_database_name(url, "unions")])[0]
+    else:
         tmp = tempfile.TemporaryDirectory()
         url = f"sqlite:///{tmp.name}/unions-bench.db"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
