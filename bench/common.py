@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import secrets
 import signal
@@ -288,12 +289,13 @@ def group_alive(pgid: int) -> bool:
 # --- Figures -----------------------------------------------------------------------------------------
 
 def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (nan for no values)."""
+    """Nearest-rank percentile: the smallest value with at least ``p`` % of the values at or below it
+    (nan for no values).  p95 of 20 values is the 19th smallest, not the largest."""
     if not values:
         return float("nan")
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+    rank = math.ceil(p / 100 * len(ordered) - 1e-9)  # the float product may land a hair above an integer
+    return ordered[min(len(ordered), max(1, rank)) - 1]
 
 
 def machine_line() -> str:

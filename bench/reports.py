@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.common import percentile  # noqa: E402
 from unionevents import create_app  # noqa: E402
 from unionevents.accounts.models import Occupation, Role, RoleGrant, User  # noqa: E402
 from unionevents.activities.models import Activity, ActivityKind, ActivityStatus  # noqa: E402
@@ -167,11 +168,6 @@ def generate(rng: random.Random, workers: int, activities: int, registrations: i
     return {"nodes": len(nodes), "workers": workers, "activities": activities, "registrations": count,
             "officer_id": officer_id, "city_id": city["id"], "district_id": districts[0]["id"],
             "today": today, "first_day": first_day}
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def time_page(client, url: str, requests: int, headers=None) -> tuple[float, float, float, float, int, int]:
