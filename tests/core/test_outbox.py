@@ -151,9 +151,12 @@ def test_log_sender_masks_the_mobile_number(app, make, caplog):
     assert "13800001234" not in caplog.text
 
 
-def test_codes_jump_the_queue_and_reach_numbers_without_an_account(app, make, tmp_path):
+def test_codes_jump_the_queue_and_reach_numbers_without_an_account(app, make, tmp_path, monkeypatch):
     from unionevents.core.outbox import Priority
 
+    # Quiet hours off: in them the bulk message would wait for the morning (their own tests cover that).
+    monkeypatch.setitem(app.config, "OUTBOX_QUIET_HOURS_START", "00:00")
+    monkeypatch.setitem(app.config, "OUTBOX_QUIET_HOURS_END", "00:00")
     worker = make.user("赵骑手", mobile="13911112222")
     enqueue(worker.id, "bulk", "周末活动通知", priority=Priority.BULK)
     enqueue(worker.id, "confirmed", "您已报名成功")

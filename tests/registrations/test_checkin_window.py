@@ -8,7 +8,7 @@ before its slot until the slot's end.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -120,8 +120,9 @@ def test_a_slot_ticket_is_accepted_only_around_its_slot(client, make, organiser,
     frozen_time(first.starts_at + timedelta(minutes=10))  # the first slot; the second opens at +30 min
     response = api_check_in(client, organiser, token=late_slot.ticket_secret)
     assert response.status_code == 409 and response.json["code"] == "checkin_not_open"
-    slot_text = f"{rules.local_time(second.starts_at)}–{rules.local_time(second.ends_at)[-5:]}"
-    assert f"This ticket is for the {slot_text} slot" in response.json["message"]
+    # The slots start an hour from now, so late in the evening one ends after local midnight.
+    assert f"This ticket is for the {rules.slot_text(second.starts_at, second.ends_at)} slot" \
+        in response.json["message"]
     frozen_time(second.starts_at - timedelta(minutes=30))
     assert api_check_in(client, organiser, token=late_slot.ticket_secret).status_code == 200
     frozen_time(first.ends_at + timedelta(minutes=1))
@@ -290,3 +291,10 @@ def test_sync_carries_the_override_reason_of_the_check_in_anyway_form(make, orga
     assert ok.status_code == 200, ok.json
     assert registration(b.id).checkin_override_reason == "补录"
     assert state_of(a.id) == S.CONFIRMED
+
+
+def test_a_slot_text_names_the_end_date_only_past_midnight():
+    # Naive UTC; Beijing is UTC+8.
+    assert rules.slot_text(datetime(2026, 12, 20, 1, 0), datetime(2026, 12, 20, 2, 0)) == "2026-12-20 09:00–10:00"
+    assert rules.slot_text(datetime(2026, 12, 17, 15, 48), datetime(2026, 12, 17, 16, 48)) == \
+        "2026-12-17 23:48–2026-12-18 00:48"
