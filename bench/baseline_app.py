@@ -58,27 +58,28 @@ def create_app(url: str | None = None) -> Flask:
     app = Flask(__name__)
     engine = make_engine(url or os.environ["BASELINE_DATABASE_URL"])
 
-    @app.get("/me")
-    def me():
-        """The token lookup alone (the benchmark's warm-up, like the product's ``GET /api/v1/me``)."""
+    def token_user() -> int | None:
+        """The bearer token's user id, looked up by SHA-256 digest in its own short read transaction."""
         header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
         digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
         with engine.connect() as conn:
             user_id = conn.scalar(select(tokens.c.user_id).where(tokens.c.digest == digest))
             conn.rollback()
+        return user_id
+
+    @app.get("/me")
+    def me():
+        """The token lookup alone (the benchmark's warm-up, like the product's ``GET /api/v1/me``)."""
+        user_id = token_user()
         if user_id is None:
             return jsonify(message="unauthorized"), 401
         return jsonify(id=user_id)
 
     @app.post("/signup/<int:activity_id>")
     def signup(activity_id: int):
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return jsonify(message="unauthorized"), 401
-        digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
-        with engine.connect() as conn:  # the token read runs in its own short read transaction
-            user_id = conn.scalar(select(tokens.c.user_id).where(tokens.c.digest == digest))
-            conn.rollback()
+        user_id = token_user()
         if user_id is None:
             return jsonify(message="unauthorized"), 401
         with engine.connect().execution_options(immediate=True) as conn:

@@ -339,11 +339,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"setup {time.perf_counter() - setup_started:.1f} s", flush=True)
 
         results: dict[str, LoadResult] = {}
+        cold: list[tuple[str, int]] = []  # (app, warm-up GETs answered 200)
         if opts.only != "product":
             with Server("baseline", "bench.baseline_app:create_app()",
                         {"BASELINE_DATABASE_URL": baseline_url}, tmp / "baseline.log", opts) as server:
                 warmed = warm_up(server.port, "/me", tokens, opts.concurrency)
                 print(f"baseline  warm-up: {warmed} GET /me answered (not counted)", flush=True)
+                cold.append(("baseline", warmed))
                 results["baseline"] = fire_measured(server, "/signup/1", tokens, opts.concurrency,
                                                     opts.time_limit)
             print(describe("baseline", results["baseline"]), flush=True)
@@ -352,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             with Server("product", "unionevents:create_app()", env, tmp / "product.log", opts) as server:
                 warmed = warm_up(server.port, "/api/v1/me", tokens, opts.concurrency)
                 print(f"product   warm-up: {warmed} GET /api/v1/me answered (not counted)", flush=True)
+                cold.append(("product", warmed))
                 results["product"] = fire_measured(server, f"/api/v1/activities/{activity_id}/registrations",
                                                    tokens, opts.concurrency, opts.time_limit)
             print(describe("product", results["product"]), flush=True)
@@ -360,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(phases, flush=True)
 
         failures = []
+        # A warm-up that was not answered (a wrong path, a refused token) leaves the workers cold again.
+        failures += [f"{name}: warm-up answered {warmed} of {opts.concurrency * WARM_UP_PER_THREAD}"
+                     for name, warmed in cold if warmed != opts.concurrency * WARM_UP_PER_THREAD]
         for name, result in results.items():
             if result.samples:
                 print(f"{name} sample errors: {result.samples}")
