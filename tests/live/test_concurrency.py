@@ -288,6 +288,33 @@ def test_api_checkin(live):
                           "(SELECT id FROM registration WHERE activity_id = :a)", a=other) >= 1
 
 
+def test_api_checkin_same_request_at_once(live):
+    """A phone on a flaky link resends one scan (the same client id) 16 times at once: every answer is
+    200, one check-in, one receipt; the check-in and its receipt commit together."""
+    mobiles = crowd(live)
+    activity_id = soon_activity(live, capacity=2)
+    (registration,) = signed_up(live, activity_id, mobiles[:1])
+    secret = live.db.scalar("SELECT ticket_secret FROM registration WHERE activity_id = :a", a=activity_id)
+    scanners = [Api(live.url), Api(live.url)]
+    for scanner in scanners:
+        scanner.http.headers["Authorization"] = "Bearer " + token(live, ORGANISER_YUQUANYING)
+    client_id = str(uuid.uuid4())
+    answers = []
+
+    def scan(i: int):
+        answer = scanners[i % 2].post("/api/v1/checkins", json={"token": secret, "client_id": client_id})
+        answers.append(answer)
+        return answer
+
+    statuses = fire(live, "POST /api/v1/checkins (same client id ×16)", [(lambda i=i: scan(i)) for i in range(N)])
+    assert statuses == {200: N}
+    assert sum(not answer.json()["already_checked_in"] for answer in answers) == 1
+    assert states(live, activity_id) == {"attended": 1}
+    assert live.db.scalar("SELECT count(*) FROM checkin_receipt WHERE client_id = :c", c=client_id) == 1
+    assert live.db.scalar("SELECT count(*) FROM audit_log WHERE action = 'registration.check_in' "
+                          "AND object_id = :r", r=registration) == 1
+
+
 def test_html_checkin(live):
     mobiles = crowd(live)
     activity_id = soon_activity(live, capacity=N)

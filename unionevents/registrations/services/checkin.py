@@ -13,7 +13,6 @@ from sqlalchemy.orm import joinedload
 
 from ...accounts.models import User
 from ...activities.models import Activity
-from ...core.db import write_transaction
 from ...core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from ...core.metrics import CHECKINS
 from ...core.timeutil import now
@@ -123,6 +122,16 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
     says ``override``).  ``after_the_end``: the roster copying a paper sign-in sheet after the event,
     so only the window's opening applies.  Raises CheckInClosed, IllegalTransition, ValidationFailed.
     """
+    return _check_in(registration_id, actor, override_reason=override_reason, recorded_at=recorded_at,
+                     after_the_end=after_the_end).registration
+
+
+def _check_in(registration_id: int, actor: User | None, *, override_reason: str | None = None,
+              recorded_at: datetime | None = None, after_the_end: bool = False,
+              client_id: str | None = None) -> CheckInResult:
+    """``check_in``, telling whether this call made the check-in (``already`` if not).  With
+    ``client_id``, the scanning device's receipt is recorded in the same transaction, so a check-in
+    and its receipt commit together (a second request with that id raises IntegrityError)."""
     actor_id = actor.id if actor is not None else None
     reason = clean_override_reason(override_reason)
     at = _checked_in_time(recorded_at)
@@ -131,6 +140,12 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
 
     def tx():
         made.clear()
+        change()
+        if client_id is not None:  # after the locks, taken in the usual order: no deadlock with a scan
+            db.session.add(CheckInReceipt(client_id=client_id, registration_id=registration_id,
+                                          actor_id=actor_id))
+
+    def change():
         for _attempt in range(3):
             row = _load_row(registration_id)
             if row.state == S.ATTENDED:
@@ -160,7 +175,7 @@ def check_in(registration_id: int, actor: User | None, *, override_reason: str |
     _in_write_transaction(tx)
     if made:
         CHECKINS.labels("offline" if recorded_at is not None else "online", "true" if made[0] else "false").inc()
-    return db.session.get(Registration, registration_id)
+    return CheckInResult(db.session.get(Registration, registration_id), already=not made)
 
 
 def check_in_donor(registration_id: int, actor_id: int | None) -> bool:
@@ -241,17 +256,11 @@ def _registration_of_activity(activity_id: int, registration_id) -> Registration
     return registration
 
 
-def _check_in_result(registration_id: int, actor: User | None, **how) -> CheckInResult:
-    before = db.session.scalar(select(Registration.state).where(Registration.id == registration_id))
-    registration = check_in(registration_id, actor, **how)
-    return CheckInResult(registration, already=before == S.ATTENDED)
-
-
 def check_in_registration(activity_id: int, registration_id: int, actor: User, *,
                           override_reason: str | None = None) -> CheckInResult:
     """Door check-in of one registration found by search; it must belong to ``activity_id``."""
     registration = _registration_of_activity(activity_id, registration_id)
-    return _check_in_result(registration.id, actor, override_reason=override_reason)
+    return _check_in(registration.id, actor, override_reason=override_reason)
 
 
 class UndoRefused(Conflict):
@@ -304,21 +313,31 @@ def check_in_ticket(token: str | None, actor: User, *, activity_id: int | None =
         raise WrongActivity()
     if not organiser:
         raise NotAllowed(_l("You do not organise the activity this ticket is for."))
-    if client_id is not None:
-        receipt = db.session.scalar(select(CheckInReceipt).where(CheckInReceipt.client_id == client_id))
-        if receipt is not None:
-            if receipt.registration_id != registration.id:
-                raise Conflict(_l("This request id was already used for another ticket."), field="client_id")
-            return CheckInResult(registration, already=True, replay=True)
-    result = _check_in_result(registration.id, actor, override_reason=override_reason, recorded_at=recorded_at)
-    if client_id is not None:
-        try:
-            with write_transaction():
-                db.session.add(CheckInReceipt(client_id=client_id, registration_id=registration.id,
-                                              actor_id=actor.id if actor is not None else None))
-        except IntegrityError:
-            db.session.rollback()  # the same request arrived twice at once: the other one recorded it
-    return result
+    replay = _replayed_check_in(client_id, registration)
+    if replay is not None:
+        return replay
+    try:
+        return _check_in(registration.id, actor, override_reason=override_reason, recorded_at=recorded_at,
+                         client_id=client_id)
+    except IntegrityError:
+        # The same request arrived twice at once and the other one committed first: this one's
+        # check-in and receipt were rolled back together; answer as the replay it is.
+        replay = _replayed_check_in(client_id, db.session.get(Registration, registration.id))
+        if replay is None:
+            raise
+        return replay
+
+
+def _replayed_check_in(client_id: str | None, registration: Registration) -> CheckInResult | None:
+    """The answer to a request whose ``client_id`` was seen before, or None for a new one."""
+    if client_id is None:
+        return None
+    receipt = db.session.scalar(select(CheckInReceipt).where(CheckInReceipt.client_id == client_id))
+    if receipt is None:
+        return None
+    if receipt.registration_id != registration.id:
+        raise Conflict(_l("This request id was already used for another ticket."), field="client_id")
+    return CheckInResult(registration, already=True, replay=True)
 
 
 class UnknownTicketCode(UnknownTicket):
