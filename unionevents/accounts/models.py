@@ -117,7 +117,7 @@ class User(UserMixin, db.Model):
 
     union: Mapped[UnionNode | None] = relationship(lazy="joined", foreign_keys=[union_id])
     grants: Mapped[list["RoleGrant"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin",
+        back_populates="user", cascade="all, delete-orphan",
         foreign_keys="RoleGrant.user_id",
     )
 

@@ -139,10 +139,10 @@ class Activity(db.Model):
         back_populates="activity", cascade="all, delete-orphan", order_by="Question.position"
     )
     eligible_occupations: Mapped[list["ActivityOccupation"]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
+        cascade="all, delete-orphan"
     )
     eligible_nodes: Mapped[list["ActivityEligibleNode"]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin"
+        cascade="all, delete-orphan"
     )
     unit_quotas: Mapped[list["UnitQuota"]] = relationship(
         back_populates="activity", cascade="all, delete-orphan"

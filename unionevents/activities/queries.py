@@ -295,8 +295,11 @@ def catalogue(filters: CatalogueFilters, user: User | None = None) -> Page[Activ
     pages = max(1, math.ceil(total / filters.per_page))
     page = min(filters.page, pages)
     items = list(db.session.scalars(
-        # Quotas come with the page: judging each card for the worker reads them (no statement per card).
-        stmt.options(selectinload(Activity.unit_quotas)).order_by(Activity.starts_at, Activity.id)
+        # Quotas and eligibility come with the page: each card shows them and judges them for the worker
+        # (no statement per card).
+        stmt.options(selectinload(Activity.unit_quotas), selectinload(Activity.eligible_occupations),
+                     selectinload(Activity.eligible_nodes))
+        .order_by(Activity.starts_at, Activity.id)
         .limit(filters.per_page)
         .offset((page - 1) * filters.per_page)
     ))
