@@ -5,6 +5,7 @@ Everything here talks to 127.0.0.1 only (``HOST``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import math
 import os
@@ -125,6 +126,22 @@ def seed_signup_activity(url: str, tokens: list[str], capacity: int, migrate: bo
         if own_app:
             db.engine.dispose()
     return activity_id
+
+
+def prepare_baseline(url: str, tokens: list[str]) -> None:
+    """The baseline app's tables (``bench/baseline_app.py``) and one token row per entry of ``tokens``."""
+    from sqlalchemy import insert
+
+    from bench.baseline_app import make_engine, metadata, tokens as token_table
+
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
+        conn.execute(insert(token_table), [
+            {"digest": hashlib.sha256(raw.encode()).hexdigest(), "user_id": i + 1}
+            for i, raw in enumerate(tokens)
+        ])
+    engine.dispose()
 
 
 def bench_app(url: str, secret_key: str):

@@ -22,7 +22,6 @@ GETs (not counted), so each gunicorn worker has its database connection open, as
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import itertools
 import json
@@ -37,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .common import (HOST, CpuSnapshot, Server, add_server_options, bench_database_name, cpu_split,
-                     engine_label, fresh_databases, percentile, product_env, raw_tokens, seed_signup_activity)
+                     engine_label, fresh_databases, percentile, prepare_baseline, product_env, raw_tokens,
+                     seed_signup_activity)
 
 TARGETS = {
     "errors": 0,
@@ -64,21 +64,6 @@ def database_urls(server_url: str | None, tmp: Path) -> tuple[str, str]:
 def prepare_product(url: str, tokens: list[str], capacity: int, migrate: bool, secret_key: str) -> int:
     """Schema, one activity (first come, waiting list on) and one token per worker; returns the activity id."""
     return seed_signup_activity(url, tokens, capacity, migrate, secret_key)
-
-
-def prepare_baseline(url: str, tokens: list[str]) -> None:
-    from sqlalchemy import insert
-
-    from bench.baseline_app import make_engine, metadata, tokens as token_table
-
-    engine = make_engine(url)
-    metadata.create_all(engine)
-    with engine.connect().execution_options(immediate=True) as conn, conn.begin():
-        conn.execute(insert(token_table), [
-            {"digest": hashlib.sha256(raw.encode()).hexdigest(), "user_id": i + 1}
-            for i, raw in enumerate(tokens)
-        ])
-    engine.dispose()
 
 
 def product_counts(url: str, activity_id: int) -> dict[str, int]:

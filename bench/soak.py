@@ -31,6 +31,11 @@ Two ways to drive it:
 
 Targets: no 5xx, no failed connection, RSS growth < 10 %.
 
+Baseline: before the soak, the same client threads run for ``--baseline-seconds`` (10) against
+``bench/baseline_app.py``'s ``GET /me`` (a token lookup, one SELECT) on the same engine and gunicorn
+settings.  Its figures and the ratio of the two request rates are printed and recorded, not judged: they
+tell how fast the machine was in this run, so soaks run at different hours can be compared.
+
 On SQLite it also reports, from the server's request log (``write_lock_ms``, see ``core.db``), the
 longest time any request held the database's write lock, which every other writer waited out (R5).
 
@@ -61,7 +66,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from .common import (HOST, Server, add_server_options, bench_app, database_url, engine_label, machine_line,
-                     percentile, product_env, raw_tokens, seed_signup_activity)
+                     percentile, prepare_baseline, product_env, raw_tokens, seed_signup_activity)
 
 TARGETS = {"server_errors": 0, "failed": 0, "rss_growth_pct": 10.0}
 # R5's latency bars, printed for reference (this shared 2-core machine is no production server).
@@ -207,6 +212,7 @@ class Stats:
     statuses: dict[str, dict[str, int]] = field(default_factory=dict)
     samples: list[str] = field(default_factory=list)
     actions: int = 0  # actions started (a sign-up and its cancel, or an upload's form and post, are one)
+    wall: float = 0.0  # seconds the load ran (set by the caller that times it)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, kind: str, status: str, latency_ms: float | None, sample: str | None = None) -> None:
@@ -427,6 +433,59 @@ def run_load(port: int, fx: Fixture, seconds: float, concurrency: int, seed: int
     return stats, time.perf_counter() - began
 
 
+# --- Baseline ----------------------------------------------------------------------------------------
+
+BASELINE_WARM_UP_S = 2.0
+
+
+def baseline_probe(opts, tmp: Path, tokens: list[str]) -> Stats:
+    """This run's measure of the machine: the same client threads, closed loop, against
+    ``bench/baseline_app.py``'s ``GET /me`` (a bearer-token lookup, one SELECT) served by the same gunicorn
+    settings on the same engine.  The soak's latencies move with the machine's speed (this shared VM's
+    varies by up to 40 % within an hour); printed beside them, this says how fast the machine was."""
+    url = database_url(opts.database_url, tmp, "soak_baseline")
+    prepare_baseline(url, tokens)
+    with Server("baseline", "bench.baseline_app:create_app()", {"BASELINE_DATABASE_URL": url},
+                tmp / "baseline.log", opts) as server:
+        token_lookup(server.port, tokens, BASELINE_WARM_UP_S, opts.concurrency, Stats())
+        stats = Stats()
+        stats.wall = token_lookup(server.port, tokens, opts.baseline_seconds, opts.concurrency, stats)
+    return stats
+
+
+def token_lookup(port: int, tokens: list[str], seconds: float, concurrency: int, stats: Stats) -> float:
+    """``concurrency`` threads sending ``GET /me`` with random tokens for ``seconds``; returns the wall time."""
+    gate = threading.Barrier(concurrency + 1)
+    deadline = [0.0]
+
+    def worker(number: int) -> None:
+        rng = random.Random(number)
+        client = Client(port, stats)
+        gate.wait()
+        while time.perf_counter() < deadline[0]:
+            client.request("baseline", "GET", "/me", headers={"Authorization": f"Bearer {rng.choice(tokens)}"})
+        client.close()
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    gate.wait()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
+def describe_baseline(stats: Stats) -> str:
+    lat = stats.latencies.get("baseline", [])
+    total = stats.total()
+    errors = total - stats.statuses.get("baseline", {}).get("200", 0)
+    return (f"baseline  GET /me of bench/baseline_app.py (token lookup): {total} requests in {stats.wall:.1f} s = "
+            f"{total / stats.wall:.1f} req/s; p50 {percentile(lat, 50):.1f} ms, p95 {percentile(lat, 95):.1f} ms, "
+            f"p99 {percentile(lat, 99):.1f} ms; errors {errors}")
+
+
 class RssSampler(threading.Thread):
     def __init__(self, server: Server, every: float, limit_s: float):
         super().__init__(daemon=True)
@@ -545,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="confirmed tickets to check in (default 300)")
     parser.add_argument("--sample-every", type=float, default=2.0, help="seconds between RSS samples")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--baseline-seconds", type=float, default=10.0,
+                        help="seconds of the baseline probe before the soak (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, server log)")
     parser.add_argument("--rate", type=float, default=None,
                         help="R5: actions a second on a fixed schedule (R5's mix) instead of a closed loop")
@@ -589,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
             print("reports: skipped — the app has no GET route under /reports/ yet "
                   "(its 5 % share goes to browse)")
 
+        baseline = baseline_probe(opts, tmp, fx.worker_tokens) if opts.baseline_seconds > 0 else None
+        if baseline is not None:
+            print(describe_baseline(baseline), flush=True)
         env = {**product_env(url, secret_key), "UPLOAD_DIR": str(tmp / "uploads")}
         with Server("product", "unionevents:create_app()", env, tmp / "server.log", opts) as server:
             # Sanity: the signed cookie logs a worker in (a redirect to the login page would mean
@@ -654,6 +718,13 @@ def main(argv: list[str] | None = None) -> int:
               f"growth {rss['growth_pct']:+.1f} % "
               f"({rss['samples']} samples)")
         print(hold_line(holds))
+        baseline_figures = {}
+        if baseline is not None and baseline.total():
+            baseline_per_s = baseline.total() / baseline.wall
+            baseline_figures = {"baseline_per_s": round(baseline_per_s, 1),
+                                "baseline_p95_ms": round(percentile(baseline.latencies.get("baseline", []), 95), 1)}
+            print(f"ratio soak/baseline requests per second {total / wall / baseline_per_s:.2f} (recorded, not a "
+                  f"bar: the machine's speed in this run)")
         if stats.samples:
             print(f"sample unexpected replies: {stats.samples}")
         print(json.dumps({
@@ -663,6 +734,7 @@ def main(argv: list[str] | None = None) -> int:
             "rss_growth_pct": round(rss["growth_pct"], 1),
             "write_lock_longest_ms": max((ms for ms, _ in holds), default=None),
             **{f"{kind}_p95_ms": round(percentile(lat, 95), 1) for kind, lat in stats.latencies.items()},
+            **baseline_figures,
         }, ensure_ascii=False))
 
         missed = []

@@ -62,3 +62,20 @@ def test_write_lock_holds_are_read_from_the_request_lines_after_the_offset(tmp_p
 
 def test_no_hold_logged_says_so():
     assert "no hold logged" in hold_line([])
+
+
+def test_the_baseline_probe_measures_the_token_lookup_of_the_baseline_app(tmp_path):
+    """The soak's machine-speed probe: real gunicorn, real requests, every one answered 200."""
+    import argparse
+
+    from bench.common import raw_tokens
+    from bench.soak import baseline_probe, describe_baseline
+
+    opts = argparse.Namespace(database_url=None, baseline_seconds=1.0, concurrency=4, gunicorn_workers=2,
+                              worker_class="sync", threads=1)
+    stats = baseline_probe(opts, tmp_path, raw_tokens(20))
+    assert stats.total() > 0 and stats.statuses == {"baseline": {"200": stats.total()}}
+    assert 1.0 <= stats.wall < 5.0
+    line = describe_baseline(stats)
+    assert line.startswith(f"baseline  GET /me of bench/baseline_app.py (token lookup): {stats.total()} requests")
+    assert line.endswith("errors 0")
