@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from .models import RoleGrant, User
@@ -14,7 +14,8 @@ def load_user_from_session_id(session_id: str) -> User | None:
     user_id, _, version = (session_id or "").partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id), options=[selectinload(User.grants).joinedload(RoleGrant.node)])
+    # The grants (and their unions) in the same statement: every signed-in page reads them for its menu.
+    user = db.session.get(User, int(user_id), options=[joinedload(User.grants).joinedload(RoleGrant.node)])
     if user is None or user.session_version != int(version) or not user.is_active:
         return None
     return user
