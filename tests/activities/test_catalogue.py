@@ -165,6 +165,19 @@ def test_pagination_is_bounded_and_counts_pages(make, tree):
     assert huge.per_page == MAX_PAGE_SIZE and huge.messages
 
 
+def test_page_totals_hold_whether_or_not_the_catalogue_is_counted(make, tree):
+    """A short page is the last one, so its total needs no count; a full page or one past the end is
+    counted."""
+    assert (run({}).total, run({}).pages, run({}).page, run({}).items) == (0, 1, 1, [])
+    assert (run({"page": "5"}).total, run({"page": "5"}).page) == (0, 1)
+    for day in range(4):
+        make.activity(f"课程{day}", starts_in=timedelta(days=day + 1))
+    assert [(p.total, p.pages, p.page, len(p.items)) for p in (
+        run({"per_page": "2"}), run({"per_page": "2", "page": "2"}), run({"per_page": "2", "page": "3"}),
+        run({"per_page": "3", "page": "2"}), run({"per_page": "4"}), run({"per_page": "5"}),
+    )] == [(4, 2, 1, 2), (4, 2, 2, 2), (4, 2, 2, 2), (4, 2, 2, 1), (4, 1, 1, 4), (4, 1, 1, 4)]
+
+
 @pytest.mark.parametrize("args", [
     {"kind": "party"}, {"node": "abc"}, {"node": "999999"}, {"node": "-3"}, {"from": "2026-13-45"},
     {"to": "yesterday"}, {"open": "maybe"}, {"places": "2"}, {"page": "0"}, {"page": "x"},

@@ -291,19 +291,29 @@ def catalogue(filters: CatalogueFilters, user: User | None = None) -> Page[Activ
     if filters.joinable and (user is None or not getattr(user, "is_authenticated", False)):
         filters.joinable = False
     stmt = catalogue_statement(filters, user)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    page = max(1, filters.page)
+    items = _catalogue_items(stmt, page, filters.per_page)
+    if (items or page == 1) and len(items) < filters.per_page:
+        total = (page - 1) * filters.per_page + len(items)  # the last page: no need to count
+    else:
+        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        if page > max(1, math.ceil(total / filters.per_page)):
+            page = max(1, math.ceil(total / filters.per_page))
+            items = _catalogue_items(stmt, page, filters.per_page)
     pages = max(1, math.ceil(total / filters.per_page))
-    page = min(filters.page, pages)
-    items = list(db.session.scalars(
+    return Page(items=items, total=total, page=page, pages=pages, per_page=filters.per_page)
+
+
+def _catalogue_items(stmt, page: int, per_page: int) -> list[Activity]:
+    return list(db.session.scalars(
         # Quotas and eligibility come with the page: each card shows them and judges them for the worker
         # (no statement per card).
         stmt.options(selectinload(Activity.unit_quotas), selectinload(Activity.eligible_occupations),
                      selectinload(Activity.eligible_nodes))
         .order_by(Activity.starts_at, Activity.id)
-        .limit(filters.per_page)
-        .offset((page - 1) * filters.per_page)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ))
-    return Page(items=items, total=total, page=page, pages=pages, per_page=filters.per_page)
 
 
 def district_choices() -> list[str]:
