@@ -723,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline_per_s = baseline.total() / baseline.wall
             baseline_figures = {"baseline_per_s": round(baseline_per_s, 1),
                                 "baseline_p95_ms": round(percentile(baseline.latencies.get("baseline", []), 95), 1)}
-            print(f"ratio soak/baseline requests per second {total / wall / baseline_per_s:.2f} (recorded, not a "
+            print(f"ratio soak/baseline requests per second {total / wall / baseline_per_s:.3f} (recorded, not a "
                   f"bar: the machine's speed in this run)")
         if stats.samples:
             print(f"sample unexpected replies: {stats.samples}")
