@@ -144,6 +144,16 @@ def prepare_baseline(url: str, tokens: list[str]) -> None:
     engine.dispose()
 
 
+def start_together(threads: list, gate, deadline: list[float], seconds: float) -> float:
+    """Start ``threads`` (each waits at ``gate``), set their shared ``deadline`` to ``seconds`` from now
+    and let them go; returns the start (``time.perf_counter()``)."""
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    gate.wait()
+    return began
+
 def bench_app(url: str, secret_key: str):
     """The product app on ``url`` for seeding and checking (not serving)."""
     from unionevents import create_app

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from .common import (HOST, CpuSnapshot, Server, add_server_options, bench_database_name, cpu_split,
                      engine_label, fresh_databases, percentile, prepare_baseline, product_env, raw_tokens,
-                     seed_signup_activity)
+                     seed_signup_activity, start_together)
 
 TARGETS = {
     "errors": 0,
@@ -182,11 +182,7 @@ def fire(port: int, path: str, tokens: list[str], concurrency: int, time_limit: 
         conn.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    began = time.perf_counter()
-    deadline[0] = began + time_limit
-    start_gate.wait()
+    began = start_together(threads, start_gate, deadline, time_limit)
     for thread in threads:
         thread.join(timeout=time_limit + 60)
     wall = time.perf_counter() - began

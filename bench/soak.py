@@ -66,7 +66,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from .common import (HOST, Server, add_server_options, bench_app, database_url, engine_label, machine_line,
-                     percentile, prepare_baseline, product_env, raw_tokens, seed_signup_activity)
+                     percentile, prepare_baseline, product_env, raw_tokens, seed_signup_activity,
+                     start_together)
 
 TARGETS = {"server_errors": 0, "failed": 0, "rss_growth_pct": 10.0}
 # R5's latency bars, printed for reference (this shared 2-core machine is no production server).
@@ -421,11 +422,7 @@ def run_load(port: int, fx: Fixture, seconds: float, concurrency: int, seed: int
             jobs.put(None)
 
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    gate.wait()
+    began = start_together(threads, gate, deadline, seconds)
     if rate is not None:
         dispatch(began)
     for thread in threads:
@@ -467,11 +464,7 @@ def token_lookup(port: int, tokens: list[str], seconds: float, concurrency: int,
         client.close()
 
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    gate.wait()
+    began = start_together(threads, gate, deadline, seconds)
     for thread in threads:
         thread.join()
     return time.perf_counter() - began
