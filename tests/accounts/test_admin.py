@@ -56,3 +56,34 @@ def test_audit_filter_at_the_ends_of_the_calendar_is_not_a_500(client, make, tre
     for days in ({"from": "0001-01-01", "to": "9999-12-31"}, {"to": "9999-12-31"}, {"from": "0001-01-01"}):
         response = client.get("/admin/audit", query_string=days)
         assert response.status_code == 200, days
+
+
+def _statements_for_page(client, url: str) -> int:
+    from flask import g
+    from sqlalchemy import event
+
+    g.pop("_login_user", None)  # the test's app context is shared: load the page's user afresh
+    db.session.expire_all()
+    seen = []
+    listener = lambda *_args: seen.append(1)  # noqa: E731 - one counter, removed below
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_the_people_list_costs_the_same_statements_for_2_or_8_people_with_roles(client, make, tree, login):
+    admin = make.user("管理员", role=Role.ADMIN, scope=tree["北京市总工会"])
+    login(admin)
+    node = tree["丰台区玉泉营街道总工会"]
+    for i in range(2):
+        make.user(f"组织者{i}", role=Role.ORGANISER, scope=node)
+    assert client.get("/admin/users").status_code == 200  # a first visit costs one statement more: compare later ones
+    few = _statements_for_page(client, "/admin/users")
+    for i in range(2, 8):
+        make.user(f"组织者{i}", role=Role.ORGANISER, scope=node)
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "组织者7" in page
+    assert _statements_for_page(client, "/admin/users") == few

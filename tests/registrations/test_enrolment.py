@@ -75,6 +75,28 @@ def test_happy_path_with_quota_then_waiting_list(make, tree, mall_organiser, mem
     assert option.activity.id == activity.id and option.quota_left == 0
 
 
+def test_the_list_of_activities_to_enrol_into_costs_the_same_statements_for_2_or_6(make, tree, mall_organiser):
+    from sqlalchemy import event
+
+    def statements() -> tuple[int, int]:
+        db.session.expire_all()
+        seen = []
+        listener = lambda *_args: seen.append(1)  # noqa: E731 - one counter, removed below
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            options = enrolment.enrollable_activities(mall_organiser)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(options), len(seen)
+
+    for _ in range(2):
+        quota_activity(make, tree)
+    options, few = statements()
+    for _ in range(4):
+        quota_activity(make, tree)
+    assert options == 2 and statements() == (6, few)
+
+
 def test_quota_exhausted_without_waiting_list_is_refused(make, tree, mall_organiser, members):
     activity = quota_activity(make, tree, quota=1, waitlist_enabled=False)
     result = enrolment.enrol_members(mall_organiser, activity.id, tree[MALL].id, [m.id for m in members[:2]])

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from ..access import current_actor
 from ..core.db import MAX_ID
@@ -17,7 +18,7 @@ from ..unions.services import tree_choices
 from . import services
 from . import imports
 from .forms import EmptyForm, GrantRoleForm, ImportForm
-from .models import Occupation, Role, User
+from .models import Occupation, Role, RoleGrant, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -43,7 +44,9 @@ def users():
         from ..core.audit import log_read
 
         log_read(current_user.id, "admin.user_search", None, results=total)
-    people = db.session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    # Each row lists the person's roles: their grants come with the page (no statement per person).
+    people = db.session.scalars(stmt.options(selectinload(User.grants).joinedload(RoleGrant.node))
+                                .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     form = GrantRoleForm()
     form.node_id.choices = select_choices(tree_choices())
     return render_template("accounts/admin/users.html", people=people, query=query, page=page,

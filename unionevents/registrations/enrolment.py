@@ -27,6 +27,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale, gettext, lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..accounts.models import Role, User
 from ..accounts.sheets import SheetError, cell_text, column_key, sheet_rows
@@ -150,6 +151,8 @@ def enrollable_activities(organiser: User) -> list[EnrolOption]:
                                Activity.node_id.in_(ancestor_ids),
                                Activity.kind != ActivityKind.HEALTH, Activity.signup_opens_at <= at,
                                Activity.signup_closes_at > at)
+        # Each candidate is judged against its eligible unions and quotas: they come with the list.
+        .options(selectinload(Activity.eligible_nodes), selectinload(Activity.unit_quotas))
         .order_by(Activity.starts_at, Activity.id)).all()
     options = []
     for activity in candidates:
