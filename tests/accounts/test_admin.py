@@ -60,18 +60,14 @@ def test_audit_filter_at_the_ends_of_the_calendar_is_not_a_500(client, make, tre
 
 def _statements_for_page(client, url: str) -> int:
     from flask import g
-    from sqlalchemy import event
+
+    from tests.registrations.organiser_fixtures import StatementCounter
 
     g.pop("_login_user", None)  # the test's app context is shared: load the page's user afresh
     db.session.expire_all()
-    seen = []
-    listener = lambda *_args: seen.append(1)  # noqa: E731 - one counter, removed below
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with StatementCounter() as counter:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    return len(seen)
+    return len(counter.statements)
 
 
 def test_the_people_list_costs_the_same_statements_for_2_or_8_people_with_roles(client, make, tree, login):

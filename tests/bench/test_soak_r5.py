@@ -75,7 +75,7 @@ def test_the_baseline_probe_measures_the_token_lookup_of_the_baseline_app(tmp_pa
                               worker_class="sync", threads=1)
     stats = baseline_probe(opts, tmp_path, raw_tokens(20))
     assert stats.total() > 0 and stats.statuses == {"baseline": {"200": stats.total()}}
-    assert 1.0 <= stats.wall < 5.0
+    assert stats.wall >= 1.0  # the probe ran its whole time (how long it took under load is no test)
     line = describe_baseline(stats)
     assert line.startswith(f"baseline  GET /me of bench/baseline_app.py (token lookup): {stats.total()} requests")
     assert line.endswith("errors 0")

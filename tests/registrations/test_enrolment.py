@@ -19,7 +19,7 @@ from unionevents.extensions import db
 from unionevents.registrations import enrolment, services
 from unionevents.registrations.models import Registration, RegistrationState as S
 
-from .organiser_fixtures import AOYUNCUN_STREET, COURIERS, MALL, act_as, tree  # noqa: F401 - fixtures
+from .organiser_fixtures import AOYUNCUN_STREET, COURIERS, MALL, StatementCounter, act_as, tree  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -76,18 +76,11 @@ def test_happy_path_with_quota_then_waiting_list(make, tree, mall_organiser, mem
 
 
 def test_the_list_of_activities_to_enrol_into_costs_the_same_statements_for_2_or_6(make, tree, mall_organiser):
-    from sqlalchemy import event
-
     def statements() -> tuple[int, int]:
         db.session.expire_all()
-        seen = []
-        listener = lambda *_args: seen.append(1)  # noqa: E731 - one counter, removed below
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with StatementCounter() as counter:
             options = enrolment.enrollable_activities(mall_organiser)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
-        return len(options), len(seen)
+        return len(options), len(counter.statements)
 
     for _ in range(2):
         quota_activity(make, tree)
