@@ -160,9 +160,10 @@ def _months(date_from: date, date_to: date) -> list[int]:
 
 
 def dashboard(f: ReportFilter) -> Dashboard:
-    """Everything on the officer dashboard for one node, range and kinds: 7 statements + providers
-    (a choice of two to four kinds reads the ragged days of the range from report_reach: one more),
-    none of which writes.  The unique counts are as of the last settle (``freshness``)."""
+    """Everything on the officer dashboard for one node, range and kinds: 6 statements, every figure
+    provider's included (a choice of two to four kinds reads the ragged days of the range from
+    report_reach: one more), none of which writes.  The unique counts are as of the last settle
+    (``freshness``)."""
     node, until = f.node, today()
     children = children_of(node)                                                   # 1
     tree = _subtree_map(node)
@@ -202,30 +203,29 @@ def dashboard(f: ReportFilter) -> Dashboard:
     kinds = f.kinds or list(ActivityKind)
     return Dashboard(
         filter=f, totals=totals, by_kind=[(kind, by_kind.get(kind, Figures())) for kind in kinds],
-        by_child=by_child, by_month=by_month, top=top_activities(f),                # 4, 5
-        extras=extra_figures(subtree_ids(node), f.date_from, f.date_to, f.kinds), children=children,
-        freshness=freshness())                                                     # 6
+        by_child=by_child, by_month=by_month, top=top_activities(f),                # 4
+        extras=extra_figures(subtree_ids(node), f.date_from, f.date_to, f.kinds),   # 5
+        children=children, freshness=freshness())                                 # 6
 
 
 def top_activities(f: ReportFilter, limit: int = TOP_ACTIVITIES) -> list[TopActivity]:
-    """The activities with the most places taken in the subtree and range (two statements)."""
+    """The activities with the most places taken in the subtree and range, with their registrations
+    counted (one statement: the top ``limit`` first, then a GROUP BY over their registrations)."""
     ra = ReportActivity
     where = [ra.day >= f.date_from, ra.day <= f.date_to, ra.status == ActivityStatus.PUBLISHED,
              ra.node_id.in_(subtree_ids(f.node))]
     if f.kinds:
         where.append(ra.kind.in_(f.kinds))
+    top = (select(Activity.id, Activity.title, UnionNode.name.label("node_name"), ra.kind, ra.day,
+                  Activity.capacity, Activity.taken)
+           .select_from(ra).join(Activity, Activity.id == ra.activity_id).join(UnionNode, UnionNode.id == ra.node_id)
+           .where(*where).order_by(Activity.taken.desc(), ra.day.desc(), Activity.id).limit(limit)
+           .subquery("top"))
     rows = db.session.execute(
-        select(Activity.id, Activity.title, UnionNode.name, ra.kind, ra.day, Activity.capacity, Activity.taken)
-        .select_from(ra).join(Activity, Activity.id == ra.activity_id).join(UnionNode, UnionNode.id == ra.node_id)
-        .where(*where).order_by(Activity.taken.desc(), ra.day.desc(), Activity.id).limit(limit)).all()
-    top = [TopActivity(id=r.id, title=r.title, node_name=r.name, kind=ActivityKind(r.kind), day=r.day,
-                       capacity=r.capacity, places=r.taken) for r in rows]
-    if top:
-        by_id = {t.id: t for t in top}
-        for activity_id, attended, total in db.session.execute(
-                select(Registration.activity_id, func.sum(case((Registration.state == S.ATTENDED, 1), else_=0)),
-                       func.count(Registration.id))
-                .where(Registration.activity_id.in_(list(by_id))).group_by(Registration.activity_id)):
-            by_id[activity_id].attended = int(attended or 0)
-            by_id[activity_id].registrations = int(total)
-    return top
+        select(top, func.sum(case((Registration.state == S.ATTENDED, 1), else_=0)).label("attended"),
+               func.count(Registration.id).label("registrations"))
+        .select_from(top).outerjoin(Registration, Registration.activity_id == top.c.id)
+        .group_by(*top.c).order_by(top.c.taken.desc(), top.c.day.desc(), top.c.id)).all()
+    return [TopActivity(id=r.id, title=r.title, node_name=r.node_name, kind=ActivityKind(r.kind), day=r.day,
+                        capacity=r.capacity, places=r.taken, attended=int(r.attended or 0),
+                        registrations=int(r.registrations)) for r in rows]

@@ -146,7 +146,11 @@ def parse_filter(args, user) -> tuple[ReportFilter, dict[str, list[str]]]:
 
 
 def breadcrumbs(node: UnionNode, tops: list[UnionNode]) -> list[UnionNode]:
-    """The node's ancestors the user may report on, top first, ending with the node (one query)."""
+    """The node's ancestors the user may report on, top first, ending with the node (one query, none
+    when they are all among ``tops``: an officer looking at the top of their scope)."""
     ids = node.ancestor_ids()
-    rows = {n.id: n for n in db.session.scalars(select(UnionNode).where(UnionNode.id.in_(ids)))}
+    rows = {n.id: n for n in [*tops, node] if n.id in ids}
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        rows.update((n.id, n) for n in db.session.scalars(select(UnionNode).where(UnionNode.id.in_(missing))))
     return [rows[i] for i in ids if i in rows and any(rows[i].path.startswith(t.path) for t in tops)]
