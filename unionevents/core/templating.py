@@ -5,7 +5,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, request, url_for
 from markupsafe import Markup
 from flask_babel import format_date, format_datetime, format_time, get_locale
 
@@ -18,14 +18,28 @@ def _file_hash(path: str, mtime: float) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
-def static_url(filename: str) -> str:
-    """URL of a static file with its content hash, so it can be cached for a year."""
+def _static_url(filename: str) -> str:
     full = Path(current_app.static_folder or "static") / filename
     try:
         version = _file_hash(str(full), full.stat().st_mtime)
     except OSError:
         version = "0"
     return url_for("static", filename=filename, v=version)
+
+
+def static_url(filename: str) -> str:
+    """URL of a static file with its content hash, so it can be cached for a year.
+
+    Outside debug mode the files do not change while the app runs, so each URL is worked out once
+    per process (every page links five: a stat and a URL build each cost more than the page's query)."""
+    if current_app.debug:
+        return _static_url(filename)
+    cache = current_app.extensions.setdefault("unionevents_static_urls", {})
+    key = (request.script_root, filename)
+    url = cache.get(key)
+    if url is None:
+        url = cache[key] = _static_url(filename)
+    return url
 
 
 def scroll_region(label) -> Markup:
