@@ -204,7 +204,7 @@ def test_dashboard_runs_a_fixed_number_of_statements(scenario, officer, client, 
     # provider's in one), whatever is marked.
     assert large == small
     # + the login and the header's unread-message count (one statement each per page for a logged-in
-    # user); PostgreSQL adds the report requests' SET LOCAL plan_cache_mode (core.db.plan_each_run).
+    # user); PostgreSQL adds the report requests' plan settings (core.db.plan_each_run).
     limit = 9 if is_sqlite() else 10
     assert small[0] <= limit and small[1] <= limit, small
 
