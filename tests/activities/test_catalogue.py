@@ -222,3 +222,31 @@ def test_catalogue_page_renders_filters_messages_and_pager(client, make, tree):
 def test_home_links_to_the_catalogue(client, tree):
     page = client.get("/").get_data(as_text=True)
     assert 'href="/activities/"' in page
+
+
+def _offered(tree, page) -> set[str]:
+    html = page.get_data(as_text=True)
+    return {name for name, node in tree.items() if f'<option value="{node.id}"' in html}
+
+
+def test_organiser_filter_offers_the_organising_unions_and_those_above_them(make, tree, client, login):
+    """At city scale every workplace union in the select made the page hundreds of kilobytes on a
+    rider's phone: it offers the streets and districts that organise what a worker may find (a
+    workplace union's activities count for the street above it), and the worker's own union."""
+    make.activity("驿站读书会", node="奥运村快递驿站联合工会")
+    make.activity("代表交流", node="丰台区总工会", visibility=Visibility.INVITATION)
+    make.activity("草稿", node="丰台区玉泉营街道总工会", publish=False)
+    page = client.get("/activities/")
+    assert page.status_code == 200
+    assert _offered(tree, page) == {"北京市总工会", "朝阳区总工会", "朝阳区奥运村街道总工会"}
+    # A union named in the address stays selected though it organises nothing yet.
+    fengtai = tree["丰台区总工会"].id
+    named = client.get(f"/activities/?node={fengtai}")
+    assert f'<option value="{fengtai}" selected>' in named.get_data(as_text=True)
+    assert _offered(tree, named) == {"北京市总工会", "朝阳区总工会", "朝阳区奥运村街道总工会", "丰台区总工会"}
+    # A worker also finds their own workplace union, and the filter works for it.
+    login(make.user("商场职工", union="玉泉营商场工会"))
+    mine = client.get("/activities/")
+    assert {"玉泉营商场工会", "丰台区玉泉营街道总工会"} <= _offered(tree, mine)
+    workplace = tree["奥运村快递驿站联合工会"].id
+    assert "驿站读书会" in client.get(f"/activities/?node={workplace}&joinable=0").get_data(as_text=True)

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any, Generic, Mapping, TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import and_, exists, false, func, literal, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..accounts.models import User
@@ -314,6 +314,33 @@ def _catalogue_items(stmt, page: int, per_page: int) -> list[Activity]:
         .limit(per_page)
         .offset((page - 1) * per_page)
     ))
+
+
+#: The organiser filter offers unions down to this depth (city 0, district 1, street or industry 2) —
+#: a city's thousands of workplace unions made the catalogue hundreds of kilobytes on a phone —
+#: and the worker's own union.
+ORGANISER_FILTER_DEPTH = 2
+
+
+def organiser_paths(*also: int | None) -> list[str]:
+    """Tree paths for the catalogue's organiser filter (``unions.services.tree_choices``, which adds the
+    unions above each): the unions that organise published activities a worker may find, cut to
+    ``ORGANISER_FILTER_DEPTH``, and the unions ``also`` names in full (the one a filter names, the
+    worker's own).  One statement."""
+    stmt = (select(UnionNode.path, literal(True)).join(Activity, Activity.node_id == UnionNode.id)
+            .where(Activity.status == ActivityStatus.PUBLISHED, Activity.visibility != Visibility.INVITATION))
+    named = [node_id for node_id in also if node_id]
+    if named:
+        stmt = stmt.union(select(UnionNode.path, literal(False)).where(UnionNode.id.in_(named)))
+    else:
+        stmt = stmt.distinct()
+    paths = set()
+    for path, organises in db.session.execute(stmt):
+        ids = [part for part in path.split("/") if part]
+        if organises:
+            ids = ids[:ORGANISER_FILTER_DEPTH + 1]
+        paths.add("/" + "/".join(ids) + "/")
+    return sorted(paths)
 
 
 def district_choices() -> list[str]:

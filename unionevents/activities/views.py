@@ -25,7 +25,8 @@ def catalogue():
     page = queries.catalogue(filters, viewer)
     return render_template("activities/catalogue.html", filters=filters, page=page,
                            verdicts=registrations.card_verdicts(viewer, page.items),
-                           kinds=ActivityKind, nodes=tree_choices(),
+                           kinds=ActivityKind, nodes=tree_choices(queries.organiser_paths(
+                               filters.node_id, getattr(viewer, "union_id", None))),
                            districts=queries.district_choices(), search_max=queries.MAX_SEARCH_LENGTH)
 
 

@@ -7,6 +7,8 @@ their subtree (``may_place_under``).  Every change is one write transaction with
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, literal, or_, select, update
 
@@ -113,9 +115,18 @@ def all_nodes_ordered() -> list[UnionNode]:
                                    .order_by(UnionNode.path)))
 
 
-def tree_choices() -> list[tuple[int, str]]:
-    """(id, indented name) pairs in tree order for a select box (retired unions left out)."""
-    nodes = all_nodes_ordered()
+def tree_choices(among_paths: Iterable[str] | None = None) -> list[tuple[int, str]]:
+    """(id, indented name) pairs in tree order for a select box (retired unions left out).
+
+    With ``among_paths``, only the unions at those paths and the unions above them (one query,
+    however large the tree): a filter then offers the unions that have something to show and the
+    levels that group them, not every workplace union of the city."""
+    if among_paths is None:
+        nodes = all_nodes_ordered()
+    else:
+        ids = sorted({int(part) for path in among_paths for part in path.strip("/").split("/") if part})
+        nodes = list(db.session.scalars(
+            select(UnionNode).where(UnionNode.id.in_(ids), UnionNode.retired_at.is_(None)))) if ids else []
     by_id = {n.id: n for n in nodes}
 
     def sort_key(node: UnionNode):
