@@ -52,6 +52,27 @@ def test_signup_confirms_a_place(client, make, worker, headers):
     assert registration.state == RegistrationState.CONFIRMED
 
 
+def test_signup_on_a_database_busy_through_every_retry_says_when_to_try_again(client, make, headers,
+                                                                                 monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from unionevents.registrations.services import transactions
+
+    activity = make.activity(capacity=2)
+
+    def locked():
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(transactions, "RETRY_BACKOFF", 0.001)
+    monkeypatch.setattr(transactions, "write_transaction", locked)
+    response = client.post(signup_url(activity), json={}, headers=headers)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    body = response.get_json()
+    assert body["code"] == "busy" and body["message"] == "当前报名人数较多，请稍后再试。"
+    assert registration_count() == 0
+
+
 def test_signup_when_full_joins_the_waiting_list_with_a_position(client, make, headers):
     activity = make.activity(capacity=1)
     first = make.user("李师傅")

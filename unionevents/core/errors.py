@@ -18,6 +18,8 @@ class DomainError(Exception):
 
     http_status = 400
     code = "domain_error"
+    #: seconds a client should wait before trying again (a Retry-After header), for a passing refusal
+    retry_after: int | None = None
 
     def __init__(self, message=None, *, field: str | None = None, **details):
         self.message = message if message is not None else self.default_message
@@ -91,6 +93,8 @@ def register_error_handlers(app: Flask) -> None:
             response, status = json_error(error.http_status, error.message, **extra)
             if status == 401:
                 response.headers["WWW-Authenticate"] = "Bearer"
+            if error.retry_after:
+                response.headers["Retry-After"] = str(error.retry_after)
             return response, status
         if error.http_status in (403, 404):
             return render_template("errors/error.html", status=error.http_status,

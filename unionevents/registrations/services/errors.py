@@ -58,6 +58,7 @@ class Busy(DomainError):
 
     http_status = 503
     code = "busy"
+    retry_after = 2  # after ~1.5 s of retries here: the app tries again in a moment, not at once
     default_message = _l("Many people are signing up right now. Please try again in a moment.")
 
 
