@@ -45,7 +45,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from .common import bench_app, database_url, engine_label, machine_line
+from .common import account_password, bench_app, database_url, engine_label, machine_line
 
 WORKERS = 40
 OPERATIONS = ("register", "register", "register", "cancel", "cancel", "promote", "fill", "capacity",
@@ -68,7 +68,7 @@ def prepare(url: str, secret_key: str):
         city = create_node("不变量市总工会", NodeLevel.CITY)
         unit = create_node("不变量快递联合工会", NodeLevel.WORKPLACE, city, "朝阳区")
         # Through the account services (an account is active once it has a password; nobody logs in).
-        password = secrets.token_urlsafe(12)
+        password = account_password()
         organiser = create_user("13700000000", "组织者", password, union=unit, accept_privacy=True)
         grant_role(organiser, Role.ORGANISER, node=city)
         workers = [create_user(f"1370000{i:04d}", f"职工{i}", password, union=unit, accept_privacy=True)

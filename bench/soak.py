@@ -65,8 +65,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from .common import (HOST, Server, add_server_options, bench_app, database_url, engine_label, machine_line,
-                     percentile, prepare_baseline, product_env, raw_tokens, seed_signup_activity,
+from .common import (HOST, Server, account_password, add_server_options, bench_app, database_url, engine_label,
+                     machine_line, percentile, prepare_baseline, product_env, raw_tokens, seed_signup_activity,
                      start_together)
 
 TARGETS = {"server_errors": 0, "failed": 0, "rss_growth_pct": 10.0}
@@ -173,10 +173,10 @@ def prepare(url: str, secret_key: str, workers: int, tickets: int, uploaders: in
     with app.app_context():
         unit = db.session.scalar(db.select(UnionNode).where(UnionNode.name == "压测快递联合工会"))
         city = db.session.scalar(db.select(UnionNode).where(UnionNode.name == "压测市总工会"))
-        organiser = create_user("13700000001", "压测组织者", "bench" + secrets.token_hex(8) + "7", union=unit,
+        organiser = create_user("13700000001", "压测组织者", account_password(), union=unit,
                                 accept_privacy=True)
         grant_role(organiser, Role.ORGANISER, node=unit)
-        officer = create_user("13700000002", "压测干部", "bench" + secrets.token_hex(8) + "7", union=city,
+        officer = create_user("13700000002", "压测干部", account_password(), union=city,
                               accept_privacy=True)
         grant_role(officer, Role.OFFICER, node=city)
         organiser_token = issue_token(organiser, "bench soak")
