@@ -14,7 +14,6 @@ from sqlalchemy import Select, distinct, func, select
 
 from ..activities.models import ActivityKind, ActivityStatus
 from ..contests.models import Award, Contest, Entry
-from ..extensions import db
 from ..health.models import HealthAssessment
 from ..results.models import Feedback
 from ..swaps.models import SwapDonation
