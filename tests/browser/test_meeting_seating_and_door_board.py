@@ -46,8 +46,11 @@ def test_seating_chart_at_360_px_and_in_print(page, meeting_world, browser_error
     page.get_by_label("排数").fill("5")
     page.get_by_label("每排座位数").fill("8")
     page.get_by_role("button", name="保存会场布局").click()
+    # Each click submits a form: wait for the page it leads to (is_visible() does not wait, and CI's
+    # PostgreSQL run once looked before the answer came).
+    expect(page.get_by_text("会场布局已保存。")).to_be_visible()
     page.get_by_role("button", name="分配座位").click()
-    assert page.get_by_text("已为 8 名代表安排座位。").is_visible()
+    expect(page.get_by_text("已为 8 名代表安排座位。")).to_be_visible()
     assert no_sideways_scroll(page)
     page.get_by_role("link", name="可打印的座位图").click()
     page.wait_for_url(f"**/manage/activities/{meeting.id}/seating/chart")
