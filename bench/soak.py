@@ -29,7 +29,8 @@ Two ways to drive it:
   every ``--step-seconds`` until a step misses R5's bars (p95 300 ms for reads, 800 ms for sign-ups;
   0 5xx; the rate kept up) and reports the highest rate that held them.
 
-Targets: no 5xx, no failed connection, RSS growth < 10 %.
+Targets: no 5xx, no failed connection, RSS growth < 10 %; in the closed loop also browse and reports
+each p95 <= 300 ms (R5's bar for reads).
 
 Baseline: before the soak, the same client threads run for ``--baseline-seconds`` (10) against
 ``bench/baseline_app.py``'s ``GET /me`` (a token lookup, one SELECT) on the same engine and gunicorn
@@ -70,7 +71,8 @@ from .common import (HOST, Server, account_password, add_server_options, bench_a
                      start_together)
 
 TARGETS = {"server_errors": 0, "failed": 0, "rss_growth_pct": 10.0}
-# R5's latency bars, printed for reference (this shared 2-core machine is no production server).
+# R5's latency bars.  The closed loop judges its reads by them too (issue 21: browse and reports
+# p95 <= 300 ms at concurrency 32), so "targets met" means the reads held.
 R5_P95_MS = {"browse": 300.0, "reports": 300.0, "signup": 800.0}
 USER_AGENT = "unionevents-bench-soak"
 WEIGHTS = {"browse": 70, "signup": 15, "checkin": 10, "reports": 5}
@@ -533,6 +535,17 @@ def r5_verdict(stats: Stats, wall: float, rate: float | None) -> tuple[dict, lis
     return figures, missed
 
 
+def closed_loop_misses(stats: Stats) -> list[str]:
+    """The closed loop's latency bars: each read kind (browse, reports) p95 within R5's bar.  The
+    closed loop has no rate to keep and sends sign-ups as fast as answered, so those are not judged."""
+    missed = []
+    for kind in ("browse", "reports"):
+        latencies = stats.latencies.get(kind, [])
+        if latencies and not percentile(latencies, 95) <= R5_P95_MS[kind]:
+            missed.append(f"{kind} p95 {percentile(latencies, 95):.0f} ms > {R5_P95_MS[kind]:.0f} ms")
+    return missed
+
+
 def write_lock_holds(log: Path, start: int = 0) -> list[tuple[float, str]]:
     """(ms, path) of each request in the server log, from byte ``start`` on, that held SQLite's write
     lock: the app logs each request's longest hold as ``write_lock_ms`` (SQLite only)."""
@@ -743,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{figures['reads_p95_ms']:.1f} ms, sign-up {figures['signup_p95_ms']:.1f} ms -> "
                   f"{'held' if not r5_missed else 'missed: ' + '; '.join(r5_missed)}")
             missed += [f"R5: {item}" for item in r5_missed]
+        else:
+            missed += closed_loop_misses(stats)
         for item in missed:
             print(f"MISSED: {item}")
         if opts.keep:

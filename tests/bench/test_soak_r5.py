@@ -5,7 +5,7 @@ import io
 
 from werkzeug.formparser import parse_form_data
 
-from bench.soak import Stats, hold_line, multipart, r5_verdict, write_lock_holds
+from bench.soak import Stats, closed_loop_misses, hold_line, multipart, r5_verdict, write_lock_holds
 
 
 def test_the_multipart_body_parses_as_a_form_with_a_file():
@@ -79,3 +79,12 @@ def test_the_baseline_probe_measures_the_token_lookup_of_the_baseline_app(tmp_pa
     line = describe_baseline(stats)
     assert line.startswith(f"baseline  GET /me of bench/baseline_app.py (token lookup): {stats.total()} requests")
     assert line.endswith("errors 0")
+
+
+def test_the_closed_loop_judges_each_read_kind_by_its_p95():
+    """At concurrency 32 the soak's reads (browse and reports, each) must answer within 300 ms at p95;
+    slow sign-ups and check-ins are printed but not judged there."""
+    assert closed_loop_misses(stats_with(browse=[120.0] * 100, reports=[250.0] * 20, signup=[900.0] * 5)) == []
+    missed = closed_loop_misses(stats_with(browse=[100.0] * 90 + [350.0] * 10, reports=[200.0] * 17 + [420.0] * 3))
+    assert missed == ["browse p95 350 ms > 300 ms", "reports p95 420 ms > 300 ms"]
+    assert closed_loop_misses(Stats()) == []  # a kind with no request is not judged
