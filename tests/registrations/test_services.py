@@ -261,6 +261,38 @@ class TestCancelAndPromotion:
         assert state_of(held.id) == S.CANCELLED and state_of(queued.id) == S.CONFIRMED
         assert messages_to(holder, "registration.cancelled_by_organiser")
 
+    def test_an_organisers_own_registration_may_go_after_the_cut_off_with_the_workers_notice(
+            self, make, organiser, frozen_time):
+        """The role is looked up when the cut-off has passed, not before: an organiser who signed up
+        for their union's activity still cancels, and is told as any worker is."""
+        activity = make.activity(capacity=2, cancel_cutoff_at=now() + timedelta(days=3))
+        own = services.register(organiser, activity.id)
+        frozen_time(now() + timedelta(days=4))
+        services.cancel(own.id, organiser)
+        assert state_of(own.id) == S.CANCELLED
+        assert messages_to(organiser, "registration.cancelled")
+        assert not messages_to(organiser, "registration.cancelled_by_organiser")
+
+    def test_a_workers_own_cancellation_in_time_looks_up_no_role(self, make, workers):
+        activity = make.activity(capacity=1)
+        (worker,) = workers(1)
+        held = services.register(worker, activity.id)
+        db.session.expunge_all()  # as a new request: nothing loaded yet
+        worker = db.session.get(User, worker.id)
+        statements: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            services.cancel(held.id, worker)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert state_of(held.id) == S.CANCELLED
+        assert statements  # the grant and the union it is for are not read: ownership decides
+        assert not [s for s in statements if "role_grant" in s or "FROM union_node" in s]
+
     def test_waitlisted_worker_may_leave_after_the_cut_off(self, make, workers, frozen_time):
         activity = make.activity(capacity=1, cancel_cutoff_at=now() + timedelta(days=3))
         holder, waiting = workers(2)
