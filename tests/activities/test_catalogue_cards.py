@@ -177,3 +177,30 @@ def test_organisers_start_with_everything(make, tree, client, login):
     login(organiser)
     body = client.get("/activities/").get_data(as_text=True)
     assert "丰台职工" in body and 'name="joinable" value="1" checked' not in body
+
+
+def test_an_activity_page_reads_who_may_join_with_the_activity(make, tree, rider, client, login):
+    """The page judges the worker against the activity's occupations and unions: those lists come in
+    the activity's own statement, so a page with both costs what a page with neither does."""
+    login(rider)
+    plain = make.activity("人人可报")
+    narrowed = make.activity("骑手专场", occupations=[Occupation.RIDER, Occupation.COURIER],
+                             eligible_nodes=[tree["朝阳区总工会"], tree["丰台区总工会"]])
+    assert client.get(f"/activities/{plain.id}").status_code == 200  # the first page after login
+    counter = Statements()
+    event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        counts = []
+        for activity_id in (plain.id, narrowed.id):
+            g.pop("_login_user", None)
+            db.session.expunge_all()  # as in a request of its own: nothing loaded yet
+            before = counter.count
+            page = client.get(f"/activities/{activity_id}")
+            assert page.status_code == 200
+            counts.append(counter.count - before)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counter)
+    assert counts[0] == counts[1]
+    assert not [s for s in counter.seen if s.startswith("SELECT activity_occupation")
+                or s.startswith("SELECT activity_eligible_node")]
+    assert "骑手专场" in page.get_data(as_text=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ...accounts.models import Role, User
 from ...core.errors import DomainError, NotFound
@@ -48,7 +49,10 @@ def get_visible_activity(activity_id: int, viewer: User | None) -> Activity:
     Raises NotFound — also when a logged-in person may not see it, so nobody learns it exists — or
     LoginNeeded for an anonymous visitor asking for an invitation-only activity.
     """
-    activity = db.session.get(Activity, activity_id)
+    # Who may join is judged on every page that shows one activity: its eligibility lists come in the
+    # activity's own statement (each is a few rows at most), not in two more.
+    activity = db.session.get(Activity, activity_id, options=(
+        joinedload(Activity.eligible_occupations), joinedload(Activity.eligible_nodes)))
     if activity is None or activity.status == ActivityStatus.DRAFT:
         raise NotFound(_l("This activity does not exist."))
     if activity.visibility == Visibility.INVITATION and not may_see_invitation(viewer, activity):
