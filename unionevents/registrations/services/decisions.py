@@ -46,9 +46,9 @@ def cancel(registration_id: int, actor: User) -> Registration:
 
     def tx():
         row = _load_row(registration_id)
-        if not organiser and not rules.worker_may_cancel(row.state, now(), row.activity_starts_at,
-                                                          row.cancel_cutoff_at) \
-                and not _is_organiser(actor, row.node_id):
+        past_cut_off = not rules.worker_may_cancel(row.state, now(), row.activity_starts_at, row.cancel_cutoff_at)
+        # Organisers may cancel at any time, their own registration too: asked only past the cut-off.
+        if past_cut_off and not (organiser or _is_organiser(actor, row.node_id)):
             if rules.can_transition(row.state, S.CANCELLED):
                 raise CancellationClosed(_l("Cancellation closed at %(when)s. Please contact the organiser.",
                                             when=rules.local_time(rules.cancel_deadline(
